@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+/*
+ * main.c - the deployfs daemon: command line, store, FUSE session.
+ *
+ *   deployfs [options] STORE MOUNTPOINT
+ *
+ * In the background (the default) the parent waits until the child has
+ * opened the store and mounted, and exits 0, or prints why not and exits
+ * 1; so `deployfs STORE DIR && ls DIR` works and errors reach the shell.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "deployfs/log.h"
+#include "fs.h"
+
+#define DFS_TTL 60.0
+
+struct options {
+	char *store;
+	int show_help;
+	int show_version;
+};
+
+static const struct fuse_opt option_spec[] = {
+	{ "-h", offsetof(struct options, show_help), 1 },
+	{ "--help", offsetof(struct options, show_help), 1 },
+	{ "-V", offsetof(struct options, show_version), 1 },
+	{ "--version", offsetof(struct options, show_version), 1 },
+	FUSE_OPT_END
+};
+
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	(void)outargs;
+	if (key == FUSE_OPT_KEY_NONOPT && !o->store) {
+		o->store = strdup(arg);
+		return 0;
+	}
+	return 1;
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] STORE MOUNTPOINT\n\n"
+	       "Mount the deployfs store in the folder STORE on MOUNTPOINT:\n"
+	       "build/ (read-write workspace), packages/, environments/ and\n"
+	       "audit.log.  Create a store with 'deployctl init STORE'.\n\n"
+	       "options:\n"
+	       "    -h, --help        print this help and exit\n"
+	       "    -V, --version     print the version and exit\n"
+	       "    -f                stay in the foreground\n"
+	       "    -d                debug: foreground, print every request\n"
+	       "    -s                single-threaded\n"
+	       "    -o OPT[,OPT...]   mount options (allow_other, ...)\n\n"
+	       "fstab: STORE MOUNTPOINT fuse.deployfs defaults 0 0\n\n",
+	       prog);
+	fuse_lowlevel_help();
+}
+
+static void route_fuse_log(enum fuse_log_level level, const char *fmt,
+			   va_list ap)
+{
+	char line[512];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	dfs_log(level <= FUSE_LOG_ERR	    ? DFS_LOG_ERR
+		: level <= FUSE_LOG_WARNING ? DFS_LOG_WARN
+		: level <= FUSE_LOG_INFO    ? DFS_LOG_INFO
+					    : DFS_LOG_DEBUG,
+		"libfuse: %s", line);
+}
+
+/* Fork; the parent waits for one status byte (0 = mounted) and exits. */
+static int background(int *ret_fd)
+{
+	int pfd[2];
+	pid_t pid;
+	char status = 1;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(pfd[1]);
+		if (read(pfd[0], &status, 1) != 1)
+			status = 1;
+		_exit(status ? 1 : 0);
+	}
+	close(pfd[0]);
+	setsid();
+	*ret_fd = pfd[1];
+	return 0;
+}
+
+static void detach(int status_fd)
+{
+	char ok = 0;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (chdir("/") < 0)
+		dfs_log(DFS_LOG_WARN, "chdir / failed: %s", strerror(errno));
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		close(null);
+	}
+	if (write(status_fd, &ok, 1) != 1)
+		_exit(1);
+	close(status_fd);
+}
+
+static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
+		 const char *store, int status_fd)
+{
+	struct fuse_loop_config *config;
+	struct dfs_fs fs = { .ttl = DFS_TTL };
+	int rc;
+
+	rc = dfs_store_open(store, DFS_OPEN_DAEMON, &fs.st);
+	if (rc < 0) {
+		fprintf(stderr, "deployfs: cannot open store \"%s\": %s\n",
+			store, dfs_store_strerror(rc));
+		return 1;
+	}
+	fs.se = fuse_session_new(args, &dfs_ops, sizeof(dfs_ops), &fs);
+	if (!fs.se)
+		goto out_store;
+	if (fuse_set_signal_handlers(fs.se) != 0)
+		goto out_session;
+	if (fuse_session_mount(fs.se, cmd->mountpoint) != 0)
+		goto out_signals;
+	if (status_fd >= 0)
+		detach(status_fd);
+	if (cmd->singlethread) {
+		rc = fuse_session_loop(fs.se);
+	} else {
+		config = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(config, cmd->clone_fd);
+		if (cmd->max_threads > 0 && cmd->max_threads <= 1024)
+			fuse_loop_cfg_set_max_threads(config, cmd->max_threads);
+		fuse_loop_cfg_set_idle_threads(config, cmd->max_idle_threads);
+		rc = fuse_session_loop_mt(fs.se, config);
+		fuse_loop_cfg_destroy(config);
+	}
+	fuse_session_unmount(fs.se);
+	fuse_remove_signal_handlers(fs.se);
+	fuse_session_destroy(fs.se);
+	dfs_store_free(fs.st);
+	return rc == 0 ? 0 : 1;
+out_signals:
+	fuse_remove_signal_handlers(fs.se);
+out_session:
+	fuse_session_destroy(fs.se);
+out_store:
+	dfs_store_free(fs.st);
+	return 1;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd = { 0 };
+	struct options o = { 0 };
+	char store[PATH_MAX];
+	int status_fd = -1, rc = 1;
+
+	fuse_set_log_func(route_fuse_log);
+	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) != 0)
+		return 1;
+	if (o.show_help) {
+		usage(argv[0]);
+		rc = 0;
+		goto out_args;
+	}
+	if (o.show_version) {
+		printf("deployfs %s (libfuse %s)\n", DFS_VERSION,
+		       fuse_pkgversion());
+		rc = 0;
+		goto out_args;
+	}
+	if (fuse_parse_cmdline(&args, &cmd) != 0)
+		goto out_args;
+	if (!o.store || !cmd.mountpoint) {
+		fprintf(stderr,
+			"usage: %s [options] STORE MOUNTPOINT "
+			"(try --help)\n",
+			argv[0]);
+		goto out_cmd;
+	}
+	if (!realpath(o.store, store)) {
+		fprintf(stderr, "deployfs: cannot open store \"%s\": %s\n",
+			o.store, dfs_store_strerror(-errno));
+		goto out_cmd;
+	}
+	if (cmd.debug)
+		dfs_log_set_level(DFS_LOG_DEBUG);
+	if (fuse_opt_add_arg(&args, "-odefault_permissions") != 0 ||
+	    fuse_opt_add_arg(&args, "-osubtype=deployfs") != 0)
+		goto out_cmd;
+	if (!cmd.foreground && background(&status_fd) < 0)
+		goto out_cmd;
+	rc = serve(&args, &cmd, store, status_fd);
+out_cmd:
+	free(cmd.mountpoint);
+out_args:
+	free(o.store);
+	fuse_opt_free_args(&args);
+	return rc;
+}

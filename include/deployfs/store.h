@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.h - the deployfs store: the whole API between fs/, tools/ and
+ * store/.  A store is a folder holding an SQLite database in WAL mode
+ * (inodes, directory entries, extended attributes, blob references) and
+ * content blobs named by their XXH3-128 hash.  Nothing here names SQLite or
+ * FUSE, so another backend changes nothing above this header.
+ *
+ * Every function that can fail returns 0 (or a count) or -errno, and writes
+ * its ret_* out-parameters only on success.  All functions are thread-safe.
+ */
+#ifndef DEPLOYFS_STORE_H
+#define DEPLOYFS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define DFS_WUR __attribute__((warn_unused_result))
+
+struct dfs_store;
+
+/* Fixed inode numbers; every other inode number is a store row id. */
+enum {
+	DFS_INO_ROOT = 1,
+	DFS_INO_BUILD = 2,
+	DFS_INO_PACKAGES = 3,
+	DFS_INO_ENVIRONMENTS = 4,
+	DFS_INO_AUDIT = 5,
+};
+
+/* Node flags (struct dfs_attr.flags). */
+enum {
+	DFS_NODE_SYSTEM = 1 << 0,   /* cannot be removed or renamed */
+	DFS_NODE_READONLY = 1 << 1, /* nothing under it may change: EROFS */
+	DFS_NODE_TYPEDIR = 1 << 2,  /* build/TYPE */
+	DFS_NODE_FENCED = 1 << 3,   /* only system children: EPERM */
+};
+
+#define DFS_HASH_LEN 16
+#define DFS_HASH_HEX (2 * DFS_HASH_LEN + 1)
+
+struct dfs_hash {
+	uint8_t b[DFS_HASH_LEN];
+};
+
+struct dfs_attr {
+	uint64_t ino;
+	uint32_t mode;
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t nlink;
+	uint64_t size;
+	uint64_t blocks; /* 512-byte units */
+	uint64_t rdev;
+	struct timespec atime;
+	struct timespec mtime;
+	struct timespec ctime;
+	uint32_t flags; /* DFS_NODE_* */
+};
+
+/* Who asks: from the FUSE request context, or the calling process. */
+struct dfs_actor {
+	uint32_t uid;
+	uint32_t gid;
+	int32_t pid;
+};
+
+/* ---- opening ----------------------------------------------------------- */
+
+enum {
+	DFS_OPEN_DAEMON = 1 << 0,    /* take the store's exclusive lock */
+	DFS_OPEN_NO_SEALER = 1 << 1, /* seal on release, synchronously */
+};
+
+/* Create a new store in PATH (absent or an empty folder). */
+DFS_WUR int dfs_store_create(const char *path);
+
+/*
+ * Open the store in PATH.  Refusals leave the folder untouched:
+ * -ENOENT missing, -ENOTDIR not a folder, -EMEDIUMTYPE not a deployfs store,
+ * -EUCLEAN corrupt database, -EPROTONOSUPPORT newer schema, -EBUSY already
+ * served by another daemon.
+ */
+DFS_WUR int dfs_store_open(const char *path, unsigned flags,
+			   struct dfs_store **ret);
+/* Finish pending seals, close.  Takes NULL, returns NULL. */
+struct dfs_store *dfs_store_free(struct dfs_store *st);
+/* A sentence for the refusals of dfs_store_open(). */
+const char *dfs_store_strerror(int rc);
+int dfs_store_schema_version(void);
+DFS_WUR int dfs_store_statfs(struct dfs_store *st, struct statvfs *ret);
+/* Wait until every closed file is sealed into a blob (tests, unmount). */
+int dfs_store_sync(struct dfs_store *st);
+
+/* ---- the namespace ----------------------------------------------------- */
+
+DFS_WUR int dfs_node_lookup(struct dfs_store *st, uint64_t parent,
+			    const char *name, struct dfs_attr *ret);
+DFS_WUR int dfs_node_getattr(struct dfs_store *st, uint64_t ino,
+			     struct dfs_attr *ret);
+
+enum {
+	DFS_SET_MODE = 1 << 0,
+	DFS_SET_UID = 1 << 1,
+	DFS_SET_GID = 1 << 2,
+	DFS_SET_SIZE = 1 << 3,
+	DFS_SET_ATIME = 1 << 4,
+	DFS_SET_MTIME = 1 << 5,
+	DFS_SET_ATIME_NOW = 1 << 6,
+	DFS_SET_MTIME_NOW = 1 << 7,
+	DFS_SET_CTIME = 1 << 8,
+};
+
+struct dfs_setattr {
+	unsigned valid; /* DFS_SET_* */
+	uint32_t mode;
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t size;
+	struct timespec atime;
+	struct timespec mtime;
+	struct timespec ctime;
+};
+
+DFS_WUR int dfs_node_setattr(struct dfs_store *st, uint64_t ino,
+			     const struct dfs_setattr *sa,
+			     struct dfs_attr *ret);
+/* Regular files, fifos, sockets and devices.  mode includes the type. */
+DFS_WUR int dfs_node_mknod(struct dfs_store *st, const struct dfs_actor *actor,
+			   uint64_t parent, const char *name, uint32_t mode,
+			   uint64_t rdev, struct dfs_attr *ret);
+DFS_WUR int dfs_node_mkdir(struct dfs_store *st, const struct dfs_actor *actor,
+			   uint64_t parent, const char *name, uint32_t mode,
+			   struct dfs_attr *ret);
+DFS_WUR int dfs_node_symlink(struct dfs_store *st,
+			     const struct dfs_actor *actor, uint64_t parent,
+			     const char *name, const char *target,
+			     struct dfs_attr *ret);
+DFS_WUR int dfs_node_link(struct dfs_store *st, uint64_t ino,
+			  uint64_t newparent, const char *newname,
+			  struct dfs_attr *ret);
+DFS_WUR int dfs_node_unlink(struct dfs_store *st, uint64_t parent,
+			    const char *name);
+DFS_WUR int dfs_node_rmdir(struct dfs_store *st, uint64_t parent,
+			   const char *name);
+
+enum {
+	DFS_RENAME_NOREPLACE = 1 << 0,
+	DFS_RENAME_EXCHANGE = 1 << 1,
+};
+
+DFS_WUR int dfs_node_rename(struct dfs_store *st, uint64_t parent,
+			    const char *name, uint64_t newparent,
+			    const char *newname, unsigned flags);
+/* Copies the target into buf (NUL-ended); returns its length. */
+DFS_WUR int dfs_node_readlink(struct dfs_store *st, uint64_t ino, char *buf,
+			      size_t cap);
+/*
+ * Holds: the kernel knows ino (one hold per lookup reply).  Forgetting the
+ * last hold of a node with no links left and no open content deletes it.
+ */
+void dfs_node_hold(struct dfs_store *st, uint64_t ino);
+void dfs_node_forget(struct dfs_store *st, uint64_t ino, uint64_t n);
+
+/*
+ * Readdir: calls fn for each entry after offset off (0 = from the start;
+ * "." and ".." are not included).  Each entry's off is stable: entries
+ * added or removed meanwhile do not move the others.  fn returns non-zero
+ * to stop (buffer full).
+ */
+struct dfs_dirent {
+	const char *name;
+	uint64_t off; /* pass back to continue after this entry */
+	struct dfs_attr attr;
+};
+typedef int (*dfs_readdir_fn)(void *ctx, const struct dfs_dirent *de);
+/* With hold, each entry fn accepted (returned 0) gets a hold. */
+DFS_WUR int dfs_node_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
+			     bool hold, dfs_readdir_fn fn, void *ctx);
+
+/* ---- extended attributes (user.* only) --------------------------------- */
+
+enum {
+	DFS_XATTR_CREATE = 1 << 0,
+	DFS_XATTR_REPLACE = 1 << 1,
+};
+
+/* Returns the value's size; copies it when cap is large enough (else
+ * -ERANGE); cap 0 asks for the size only. */
+DFS_WUR int dfs_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
+			  void *buf, size_t cap);
+DFS_WUR int dfs_xattr_set(struct dfs_store *st, uint64_t ino, const char *name,
+			  const void *value, size_t size, unsigned flags);
+/* NUL-separated names; returns the total size (cap 0: size only). */
+DFS_WUR int dfs_xattr_list(struct dfs_store *st, uint64_t ino, char *buf,
+			   size_t cap);
+DFS_WUR int dfs_xattr_remove(struct dfs_store *st, uint64_t ino,
+			     const char *name);
+
+/* ---- file content ------------------------------------------------------ */
+
+/*
+ * An open file.  Content lives either in an immutable blob (shared by
+ * every file with the same bytes) or, while being written, in a private
+ * work file.  Opening for writing turns a blob into a work file (no copy
+ * when O_TRUNC or when no one else uses the blob); the last release
+ * seals a written file back into a blob: hashed, written durably and
+ * deduplicated by a background sealer.
+ */
+struct dfs_file;
+
+/* flags: O_RDONLY/O_WRONLY/O_RDWR, O_TRUNC, O_APPEND */
+DFS_WUR int dfs_file_open(struct dfs_store *st, uint64_t ino, int flags,
+			  struct dfs_file **ret);
+/* Returns 0; closes, and schedules sealing after the last writer. */
+int dfs_file_release(struct dfs_store *st, struct dfs_file *f);
+
+/*
+ * Reading and writing go straight to the file descriptor (so FUSE can
+ * splice): take it with dfs_file_fd_get(), use it, and give it back with
+ * dfs_file_fd_put() (for writes, with the end offset written, so size and
+ * times follow).  The fd stays valid between get and put.
+ */
+int dfs_file_fd_get(struct dfs_file *f);
+void dfs_file_fd_put(struct dfs_store *st, struct dfs_file *f, bool wrote,
+		     uint64_t end);
+/* Persist times and, with data, the bytes (fsync). */
+DFS_WUR int dfs_file_flush(struct dfs_store *st, struct dfs_file *f);
+DFS_WUR int dfs_file_fsync(struct dfs_store *st, struct dfs_file *f,
+			   bool datasync);
+DFS_WUR int dfs_file_fallocate(struct dfs_store *st, struct dfs_file *f,
+			       int mode, off_t off, off_t len);
+/* SEEK_DATA / SEEK_HOLE */
+DFS_WUR int dfs_file_lseek(struct dfs_file *f, off_t off, int whence,
+			   off_t *ret);
+uint64_t dfs_file_ino(const struct dfs_file *f);
+
+/* ---- blobs and checking ------------------------------------------------ */
+
+void dfs_hash_hex(const struct dfs_hash *h, char out[DFS_HASH_HEX]);
+DFS_WUR int dfs_hash_parse(const char *hex, struct dfs_hash *ret);
+/* Hash the whole content of fd (from offset 0). */
+DFS_WUR int dfs_hash_fd(int fd, struct dfs_hash *ret);
+
+/* Store bytes as a blob durably (dedup: an existing blob is kept). */
+DFS_WUR int dfs_blob_put(struct dfs_store *st, const void *data, size_t len,
+			 struct dfs_hash *ret);
+/* Open a blob read-only; returns an fd. */
+DFS_WUR int dfs_blob_open(struct dfs_store *st, const struct dfs_hash *h);
+/* The content hash of a sealed regular file (-EAGAIN while unsealed). */
+DFS_WUR int dfs_node_content_hash(struct dfs_store *st, uint64_t ino,
+				  struct dfs_hash *ret);
+
+/* One problem found by fsck; fn may print it. */
+struct dfs_fsck_problem {
+	const char *kind; /* "missing", "corrupt", "orphan", ... */
+	const char *what; /* blob hash or path */
+	uint64_t ino;	  /* 0 when not about an inode */
+};
+typedef void (*dfs_fsck_fn)(void *ctx, const struct dfs_fsck_problem *p);
+/* Check every referenced blob exists and hashes to its name; report
+ * orphans.  Returns the number of problems found. */
+DFS_WUR int dfs_store_fsck(struct dfs_store *st, dfs_fsck_fn fn, void *ctx);
+
+/* ---- fault injection seam (tests) -------------------------------------- */
+
+/* Make the nth (1-based) call of the named I/O step fail with -err:
+ * "fsync", "link", "rename", "write".  n = 0 disarms. */
+void dfs_io_fail_at(const char *step, unsigned n, int err);
+
+#endif

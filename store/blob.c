@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+/*
+ * blob.c - content blobs: XXH3-128 identities, their paths
+ * (blobs/XX/HASH), durable writes in git's manner (temporary file in the
+ * blob folder, write, fsync, link to the final name where EEXIST means
+ * already stored, fsync the folder) and sparse-aware copies.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "internal.h"
+
+#define HASH_CHUNK (1u << 20)
+
+static const char hexdigits[] = "0123456789abcdef";
+
+void dfs_hash_hex(const struct dfs_hash *h, char out[DFS_HASH_HEX])
+{
+	for (int i = 0; i < DFS_HASH_LEN; i++) {
+		out[2 * i] = hexdigits[h->b[i] >> 4];
+		out[2 * i + 1] = hexdigits[h->b[i] & 15];
+	}
+	out[2 * DFS_HASH_LEN] = '\0';
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int dfs_hash_parse(const char *hex, struct dfs_hash *ret)
+{
+	struct dfs_hash h;
+
+	if (strlen(hex) != 2 * DFS_HASH_LEN)
+		return -EINVAL;
+	for (int i = 0; i < DFS_HASH_LEN; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		h.b[i] = (uint8_t)(hi << 4 | lo);
+	}
+	*ret = h;
+	return 0;
+}
+
+static void hash_from_xxh(XXH128_hash_t x, struct dfs_hash *ret)
+{
+	XXH128_canonical_t c;
+
+	XXH128_canonicalFromHash(&c, x);
+	memcpy(ret->b, c.digest, DFS_HASH_LEN);
+}
+
+void dfs_blob_relpath(const struct dfs_hash *h, char out[40])
+{
+	char hex[DFS_HASH_HEX];
+
+	dfs_hash_hex(h, hex);
+	snprintf(out, 40, "%.2s/%s", hex, hex);
+}
+
+int dfs_hash_fd(int fd, struct dfs_hash *ret)
+{
+	XXH3_state_t *state = XXH3_createState();
+	char *buf = malloc(HASH_CHUNK);
+	off_t off = 0;
+	int rc = 0;
+
+	if (!state || !buf) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	XXH3_128bits_reset(state);
+	for (;;) {
+		ssize_t n = pread(fd, buf, HASH_CHUNK, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto out_free;
+		}
+		if (n == 0)
+			break;
+		XXH3_128bits_update(state, buf, (size_t)n);
+		off += n;
+	}
+	hash_from_xxh(XXH3_128bits_digest(state), ret);
+out_free:
+	free(buf);
+	XXH3_freeState(state);
+	return rc;
+}
+
+static void hash_buf(const void *data, size_t len, struct dfs_hash *ret)
+{
+	hash_from_xxh(XXH3_128bits(data, len), ret);
+}
+
+/* XXH3-128 of no bytes. */
+const struct dfs_hash dfs_empty_hash = { { 0x99, 0xaa, 0x06, 0xd3, 0x01, 0x47,
+					   0x98, 0xd8, 0x60, 0x01, 0xc3, 0x24,
+					   0x46, 0x8d, 0x49, 0x7f } };
+
+static int fsync_subdir(struct dfs_store *st, const struct dfs_hash *h)
+{
+	char sub[3] = { hexdigits[h->b[0] >> 4], hexdigits[h->b[0] & 15], 0 };
+	int fd = openat(st->blobs_fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = dfs_io_fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int dfs_blob_put(struct dfs_store *st, const void *data, size_t len,
+		 struct dfs_hash *ret)
+{
+	char tmp[64], path[40];
+	struct dfs_hash h;
+	int fd, rc;
+
+	hash_buf(data, len, &h);
+	dfs_blob_relpath(&h, path);
+	if (faccessat(st->blobs_fd, path, F_OK, 0) == 0)
+		goto out_done;
+	for (int tries = 0;; tries++) {
+		snprintf(tmp, sizeof(tmp), "tmp.%d.%d.%u", (int)getpid(), tries,
+			 (unsigned)random());
+		fd = openat(st->blobs_fd, tmp,
+			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+		if (fd >= 0)
+			break;
+		if (errno != EEXIST || tries > 100)
+			return -errno;
+	}
+	rc = dfs_io_write_all(fd, data, len);
+	if (rc == 0)
+		rc = dfs_io_fsync(fd);
+	close(fd);
+	if (rc == 0) {
+		rc = dfs_io_linkat(st->blobs_fd, tmp, st->blobs_fd, path);
+		if (rc == -EEXIST)
+			rc = 0;
+	}
+	(void)unlinkat(st->blobs_fd, tmp, 0);
+	if (rc == 0)
+		rc = fsync_subdir(st, &h);
+	if (rc < 0)
+		return rc;
+out_done:
+	*ret = h;
+	return 0;
+}
+
+int dfs_blob_open(struct dfs_store *st, const struct dfs_hash *h)
+{
+	char path[40];
+	int fd;
+
+	dfs_blob_relpath(h, path);
+	fd = openat(st->blobs_fd, path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Copy size bytes of in to out, leaving holes where in has them. */
+int dfs_copy_sparse(int in, int out, uint64_t size)
+{
+	off_t pos = 0;
+
+	if (ftruncate(out, (off_t)size) < 0)
+		return -errno;
+	while ((uint64_t)pos < size) {
+		off_t data = lseek(in, pos, SEEK_DATA), end;
+
+		if (data < 0)
+			return errno == ENXIO ? 0 : -errno;
+		end = lseek(in, data, SEEK_HOLE);
+		if (end < 0)
+			return -errno;
+		if ((uint64_t)end > size)
+			end = (off_t)size;
+		pos = data;
+		while (pos < end) {
+			loff_t ip = pos, op = pos;
+			ssize_t n = copy_file_range(in, &ip, out, &op,
+						    (size_t)(end - pos), 0);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -errno;
+			if (n == 0)
+				return -EIO;
+			pos += n;
+		}
+	}
+	return 0;
+}

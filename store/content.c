@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: MIT
+/*
+ * content.c - file content: the table of in-memory inodes, opening and
+ * releasing files, turning a blob into a private work file for writing,
+ * and recovery at start.  The sealer (seal.c) turns work files back into
+ * blobs.
+ *
+ * A regular file's content is either blob = HASH (immutable, shared by
+ * every file and snapshot with the same bytes) or work = 1 (the private
+ * file work/INO, written in place).  Opening for writing a blob-backed file
+ * creates the work file: empty for O_TRUNC, by renaming the blob when this
+ * inode is its only user (no copy), else by a sparse-aware copy.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "deployfs/log.h"
+#include "internal.h"
+
+void dfs_work_name(uint64_t ino, char out[32])
+{
+	snprintf(out, 32, "%llu", (unsigned long long)ino);
+}
+
+/* ---- the inode table (st->lock held) ----------------------------------- */
+
+static size_t bucket(uint64_t ino)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 52) % DFS_IMAP_BUCKETS;
+}
+
+struct dfs_oinode *dfs_oinode_find(struct dfs_store *st, uint64_t ino)
+{
+	struct dfs_oinode *oi = st->imap[bucket(ino)];
+
+	while (oi && oi->ino != ino)
+		oi = oi->next;
+	return oi;
+}
+
+struct dfs_oinode *dfs_oinode_get(struct dfs_store *st, uint64_t ino)
+{
+	struct dfs_oinode *oi = dfs_oinode_find(st, ino);
+	size_t b = bucket(ino);
+
+	if (oi)
+		return oi;
+	oi = calloc(1, sizeof(*oi));
+	if (!oi)
+		abort(); /* out of memory for a few bytes: no way on */
+	oi->ino = ino;
+	oi->fd = -1;
+	pthread_rwlock_init(&oi->fdlock, NULL);
+	oi->next = st->imap[b];
+	st->imap[b] = oi;
+	return oi;
+}
+
+void dfs_oinode_maybe_free(struct dfs_store *st, struct dfs_oinode *oi)
+{
+	struct dfs_oinode **pp = &st->imap[bucket(oi->ino)];
+
+	if (oi->holds || oi->opens || oi->queued || oi->sealing ||
+	    oi->dirty_times)
+		return;
+	while (*pp && *pp != oi)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = oi->next;
+	if (oi->fd >= 0)
+		close(oi->fd);
+	pthread_rwlock_destroy(&oi->fdlock);
+	free(oi);
+}
+
+/* Size, blocks and unsaved times of a file that is being written. */
+void dfs_content_overlay(struct dfs_store *st, struct dfs_attr *attr, bool work)
+{
+	struct dfs_oinode *oi = dfs_oinode_find(st, attr->ino);
+	struct stat sb;
+	int rc = -1;
+
+	if (oi && oi->dirty_times) {
+		attr->mtime = oi->mtime;
+		attr->ctime = oi->ctime;
+	}
+	if (!work)
+		return;
+	if (oi && oi->fd >= 0 && oi->is_work) {
+		rc = fstat(oi->fd, &sb);
+	} else {
+		char name[32];
+
+		dfs_work_name(attr->ino, name);
+		rc = fstatat(st->work_fd, name, &sb, 0);
+	}
+	if (rc == 0) {
+		attr->size = (uint64_t)sb.st_size;
+		attr->blocks = (uint64_t)sb.st_blocks;
+	}
+}
+
+int dfs_content_persist_times_locked(struct dfs_store *st,
+				     struct dfs_oinode *oi)
+{
+	int rc;
+
+	if (!oi->dirty_times)
+		return 0;
+	rc = dfs_exec(st, S_SET_MTIME, "ii", (int64_t)oi->ino,
+		      dfs_ts_to_ns(oi->mtime));
+	if (rc == 0)
+		rc = dfs_exec(st, S_SET_CTIME, "ii", (int64_t)oi->ino,
+			      dfs_ts_to_ns(oi->ctime));
+	if (rc == 0)
+		oi->dirty_times = false;
+	return rc;
+}
+
+/* ---- content state ----------------------------------------------------- */
+
+struct content_row {
+	uint32_t mode;
+	uint32_t nlink;
+	uint32_t flags;
+	uint64_t size;
+	bool work;
+	bool has_blob;
+	struct dfs_hash blob;
+};
+
+static int content_row(struct dfs_store *st, uint64_t ino,
+		       struct content_row *ret)
+{
+	struct content_row r = { 0 };
+	sqlite3_stmt *s;
+	int rc = dfs_query(st, S_CONTENT, &s, "i", (int64_t)ino);
+
+	if (rc == 0)
+		return -ENOENT;
+	if (rc < 0)
+		return rc;
+	r.mode = (uint32_t)sqlite3_column_int64(s, 0);
+	r.nlink = (uint32_t)sqlite3_column_int64(s, 1);
+	r.size = (uint64_t)sqlite3_column_int64(s, 2);
+	if (sqlite3_column_bytes(s, 3) == DFS_HASH_LEN) {
+		r.has_blob = true;
+		memcpy(r.blob.b, sqlite3_column_blob(s, 3), DFS_HASH_LEN);
+	}
+	r.work = sqlite3_column_int(s, 4) != 0;
+	r.flags = (uint32_t)sqlite3_column_int64(s, 5);
+	*ret = r;
+	return dfs_stmt_done(s, SQLITE_ROW);
+}
+
+/* Make sure oi->fd is open on the current content. */
+static int ensure_fd(struct dfs_store *st, struct dfs_oinode *oi,
+		     const struct content_row *r)
+{
+	char name[40];
+	int fd;
+
+	if (oi->fd >= 0)
+		return 0;
+	if (r->work) {
+		dfs_work_name(oi->ino, name);
+		fd = openat(st->work_fd, name, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+	} else {
+		fd = dfs_blob_open(st,
+				   r->has_blob ? &r->blob : &dfs_empty_hash);
+		if (fd < 0)
+			return fd;
+	}
+	oi->fd = fd;
+	oi->is_work = r->work;
+	return 0;
+}
+
+static int blob_refs(struct dfs_store *st, const struct dfs_hash *h,
+		     int64_t *ret)
+{
+	sqlite3_stmt *s;
+	int rc = dfs_query(st, S_BLOB_REFS, &s, "h", h);
+
+	if (rc <= 0) {
+		*ret = 0;
+		return rc;
+	}
+	*ret = sqlite3_column_int64(s, 0);
+	return dfs_stmt_done(s, SQLITE_ROW);
+}
+
+/*
+ * Turn a blob-backed file into a work file holding its first keep bytes
+ * (0: empty).  Called with st->lock held and no writers.
+ */
+static int make_work(struct dfs_store *st, struct dfs_oinode *oi,
+		     const struct content_row *r, bool keep)
+{
+	char name[32], path[40];
+	int64_t refs = 0;
+	int fd, rc = 0;
+
+	dfs_work_name(oi->ino, name);
+	if (keep && r->size > 0 && r->has_blob) {
+		rc = blob_refs(st, &r->blob, &refs);
+		if (rc < 0)
+			return rc;
+	}
+	if (keep && r->size > 0 && refs == 1) {
+		dfs_blob_relpath(&r->blob, path);
+		if (renameat(st->blobs_fd, path, st->work_fd, name) < 0)
+			return -errno;
+		fd = openat(st->work_fd, name, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+	} else {
+		fd = openat(st->work_fd, name,
+			    O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -errno;
+		if (keep && r->size > 0) {
+			rc = ensure_fd(st, oi, r);
+			if (rc == 0)
+				rc = dfs_copy_sparse(oi->fd, fd, r->size);
+		}
+	}
+	if (rc == 0)
+		rc = dfs_exec(st, S_SET_WORK, "ii", (int64_t)oi->ino,
+			      (int64_t)(keep ? r->size : 0));
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	pthread_rwlock_wrlock(&oi->fdlock);
+	if (oi->fd >= 0)
+		close(oi->fd);
+	oi->fd = fd;
+	oi->is_work = true;
+	pthread_rwlock_unlock(&oi->fdlock);
+	return 0;
+}
+
+static void wait_not_sealing(struct dfs_store *st, struct dfs_oinode *oi)
+{
+	while (oi->sealing)
+		pthread_cond_wait(&st->seal_done, &st->lock);
+}
+
+static void mark_modified(struct dfs_oinode *oi)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	oi->mtime = now;
+	oi->ctime = now;
+	oi->dirty_times = true;
+}
+
+/* Called with st->lock held, inside a transaction (setattr). */
+int dfs_content_truncate_locked(struct dfs_store *st, uint64_t ino,
+				uint64_t size)
+{
+	struct dfs_oinode *oi = dfs_oinode_get(st, ino);
+	struct content_row r;
+	int rc;
+
+	oi->opens++; /* keep oi while we may wait */
+	wait_not_sealing(st, oi);
+	rc = content_row(st, ino, &r);
+	if (rc == 0 && !r.work)
+		rc = make_work(st, oi, &r, size > 0);
+	else if (rc == 0)
+		rc = ensure_fd(st, oi, &r);
+	if (rc == 0) {
+		pthread_rwlock_rdlock(&oi->fdlock);
+		if (ftruncate(oi->fd, (off_t)size) < 0)
+			rc = -errno;
+		pthread_rwlock_unlock(&oi->fdlock);
+	}
+	if (rc == 0 && oi->dirty_times)
+		oi->dirty_times = false; /* setattr writes the times */
+	oi->opens--;
+	if (rc == 0 && oi->writers == 0)
+		dfs_seal_enqueue_locked(st, oi);
+	dfs_oinode_maybe_free(st, oi);
+	return rc;
+}
+
+/* ---- open files ---------------------------------------------------------- */
+
+static int open_locked(struct dfs_store *st, uint64_t ino, int flags,
+		       struct dfs_oinode *oi)
+{
+	bool writing = (flags & O_ACCMODE) != O_RDONLY;
+	struct content_row r;
+	int rc;
+
+	wait_not_sealing(st, oi);
+	rc = content_row(st, ino, &r);
+	if (rc < 0)
+		return rc;
+	if (S_ISDIR(r.mode))
+		return -EISDIR;
+	if (!S_ISREG(r.mode))
+		return -EINVAL;
+	if (writing && (r.flags & DFS_NODE_READONLY))
+		return -EROFS;
+	if (writing && !r.work)
+		rc = make_work(st, oi, &r, !(flags & O_TRUNC));
+	else
+		rc = ensure_fd(st, oi, &r);
+	if (rc == 0 && writing && (flags & O_TRUNC)) {
+		if (r.work && ftruncate(oi->fd, 0) < 0)
+			return -errno;
+		mark_modified(oi);
+	}
+	return rc;
+}
+
+int dfs_file_open(struct dfs_store *st, uint64_t ino, int flags,
+		  struct dfs_file **ret)
+{
+	struct dfs_file *f = calloc(1, sizeof(*f));
+	struct dfs_oinode *oi;
+	int rc;
+
+	if (!f)
+		return -ENOMEM;
+	pthread_mutex_lock(&st->lock);
+	oi = dfs_oinode_get(st, ino);
+	oi->opens++;
+	rc = open_locked(st, ino, flags, oi);
+	if (rc < 0) {
+		oi->opens--;
+		dfs_oinode_maybe_free(st, oi);
+		pthread_mutex_unlock(&st->lock);
+		free(f);
+		return rc;
+	}
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		oi->writers++;
+	f->oi = oi;
+	f->flags = flags;
+	pthread_mutex_unlock(&st->lock);
+	*ret = f;
+	return 0;
+}
+
+int dfs_file_release(struct dfs_store *st, struct dfs_file *f)
+{
+	struct dfs_oinode *oi = f->oi;
+	bool writer = (f->flags & O_ACCMODE) != O_RDONLY;
+	struct dfs_attr a;
+	int rc = 0;
+
+	pthread_mutex_lock(&st->lock);
+	if (oi->dirty_times)
+		rc = dfs_content_persist_times_locked(st, oi);
+	oi->opens--;
+	if (writer && --oi->writers == 0 && oi->is_work)
+		dfs_seal_enqueue_locked(st, oi);
+	if (!oi->opens && !oi->holds && !oi->queued &&
+	    dfs_node_row(st, oi->ino, &a) == 0 && a.nlink == 0 &&
+	    dfs_db_begin(st) == 0)
+		(void)dfs_finish(st, dfs_node_delete_locked(st, oi->ino));
+	dfs_oinode_maybe_free(st, oi);
+	pthread_mutex_unlock(&st->lock);
+	free(f);
+	return rc;
+}
+
+uint64_t dfs_file_ino(const struct dfs_file *f)
+{
+	return f->oi->ino;
+}
+
+int dfs_file_fd_get(struct dfs_file *f)
+{
+	pthread_rwlock_rdlock(&f->oi->fdlock);
+	return f->oi->fd;
+}
+
+void dfs_file_fd_put(struct dfs_store *st, struct dfs_file *f, bool wrote,
+		     uint64_t end)
+{
+	(void)end;
+	pthread_rwlock_unlock(&f->oi->fdlock);
+	if (!wrote)
+		return;
+	pthread_mutex_lock(&st->lock);
+	mark_modified(f->oi);
+	pthread_mutex_unlock(&st->lock);
+}
+
+int dfs_file_flush(struct dfs_store *st, struct dfs_file *f)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&st->lock);
+	if (f->oi->dirty_times)
+		rc = dfs_content_persist_times_locked(st, f->oi);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+int dfs_file_fsync(struct dfs_store *st, struct dfs_file *f, bool datasync)
+{
+	int fd = dfs_file_fd_get(f), rc = 0;
+
+	if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
+		rc = -errno;
+	dfs_file_fd_put(st, f, false, 0);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&st->lock);
+	rc = dfs_db_begin(st);
+	if (rc == 0) {
+		rc = dfs_content_persist_times_locked(st, f->oi);
+		if (rc == 0)
+			rc = dfs_db_commit(st, true);
+		else
+			dfs_db_rollback(st);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+int dfs_file_fallocate(struct dfs_store *st, struct dfs_file *f, int mode,
+		       off_t off, off_t len)
+{
+	int fd = dfs_file_fd_get(f), rc = 0;
+
+	if (!f->oi->is_work)
+		rc = -EBADF;
+	else if (fallocate(fd, mode, off, len) < 0)
+		rc = -errno;
+	dfs_file_fd_put(st, f, rc == 0 && !(mode & FALLOC_FL_KEEP_SIZE),
+			(uint64_t)(off + len));
+	return rc;
+}
+
+int dfs_file_lseek(struct dfs_file *f, off_t off, int whence, off_t *ret)
+{
+	int fd = dfs_file_fd_get(f), rc = 0;
+	off_t pos = lseek(fd, off, whence);
+
+	if (pos < 0)
+		rc = -errno;
+	pthread_rwlock_unlock(&f->oi->fdlock);
+	if (rc == 0)
+		*ret = pos;
+	return rc;
+}
+
+/* ---- recovery ------------------------------------------------------------ */
+
+static int remove_stale_work(struct dfs_store *st)
+{
+	int fd = openat(st->work_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		struct content_row r;
+		char *end;
+		unsigned long long ino;
+
+		if (de->d_name[0] == '.')
+			continue;
+		ino = strtoull(de->d_name, &end, 10);
+		if (*end || content_row(st, ino, &r) < 0 || !r.work) {
+			dfs_log(DFS_LOG_INFO,
+				"recovery: removing stale work "
+				"file \"%s\"",
+				de->d_name);
+			(void)unlinkat(st->work_fd, de->d_name, 0);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+int dfs_recover_locked(struct dfs_store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	rc = dfs_db_exec(
+		st,
+		"BEGIN IMMEDIATE;"
+		"DELETE FROM xattrs WHERE ino IN"
+		"  (SELECT ino FROM inodes WHERE nlink = 0 AND flags & 1 = 0);"
+		"DELETE FROM inodes WHERE nlink = 0 AND flags & 1 = 0;"
+		"COMMIT;");
+	if (rc < 0) {
+		dfs_db_rollback(st);
+		return rc;
+	}
+	rc = remove_stale_work(st);
+	if (rc < 0)
+		return rc;
+	if (sqlite3_prepare_v2(st->db, "SELECT ino FROM inodes WHERE work = 1",
+			       -1, &s, NULL) != SQLITE_OK)
+		return -EIO;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct dfs_oinode *oi = dfs_oinode_get(
+			st, (uint64_t)sqlite3_column_int64(s, 0));
+
+		oi->is_work = true;
+		dfs_seal_enqueue_locked(st, oi);
+	}
+	rc = rc == SQLITE_DONE ? 0 : dfs_sql_errno(rc);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int dfs_node_content_hash(struct dfs_store *st, uint64_t ino,
+			  struct dfs_hash *ret)
+{
+	struct content_row r;
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	rc = content_row(st, ino, &r);
+	if (rc == 0 && !S_ISREG(r.mode))
+		rc = -EINVAL;
+	else if (rc == 0 && r.work)
+		rc = -EAGAIN;
+	else if (rc == 0)
+		*ret = r.has_blob ? r.blob : dfs_empty_hash;
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fsck.c - checking a store: every blob that a row refers to exists and
+ * hashes to its name, every work file that an inode names exists, every
+ * directory entry names an inode; files under blobs/ and work/ that no row
+ * names are reported as orphans.  Safe while the store is mounted: a
+ * finding is checked again against the current rows before it is
+ * reported, so a seal in progress is not mistaken for damage.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct fsck {
+	struct dfs_store *st;
+	dfs_fsck_fn fn;
+	void *ctx;
+	int problems;
+};
+
+static void report(struct fsck *f, const char *kind, const char *what,
+		   uint64_t ino)
+{
+	struct dfs_fsck_problem p = { kind, what, ino };
+
+	f->problems++;
+	if (f->fn)
+		f->fn(f->ctx, &p);
+}
+
+/* Does sql (one ? parameter, blob or int) still return a row? */
+static bool still(struct dfs_store *st, const char *sql, const void *blob,
+		  int64_t ino)
+{
+	sqlite3_stmt *s;
+	bool row = false;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return true;
+	if (blob)
+		sqlite3_bind_blob(s, 1, blob, DFS_HASH_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(s, 1, ino);
+	row = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	return row;
+}
+
+static void check_blobs(struct fsck *f)
+{
+	static const char *const referenced =
+		"SELECT blob FROM inodes WHERE blob IS NOT NULL"
+		" UNION SELECT hash FROM blobs WHERE refs > 0";
+	static const char *const again =
+		"SELECT 1 FROM inodes WHERE blob = ?1 UNION ALL"
+		" SELECT 1 FROM blobs WHERE hash = ?1 AND refs > 0";
+	struct dfs_store *st = f->st;
+	sqlite3_stmt *s;
+
+	if (sqlite3_prepare_v2(st->db, referenced, -1, &s, NULL) != SQLITE_OK) {
+		report(f, "unreadable", "blob references", 0);
+		return;
+	}
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		struct dfs_hash h, got;
+		char hex[DFS_HASH_HEX];
+		int fd;
+
+		if (sqlite3_column_bytes(s, 0) != DFS_HASH_LEN)
+			continue;
+		memcpy(h.b, sqlite3_column_blob(s, 0), DFS_HASH_LEN);
+		dfs_hash_hex(&h, hex);
+		fd = dfs_blob_open(st, &h);
+		if (fd < 0) {
+			if (still(st, again, h.b, 0))
+				report(f, "missing", hex, 0);
+			continue;
+		}
+		if (dfs_hash_fd(fd, &got) < 0 || memcmp(&got, &h, sizeof(h)))
+			report(f, "corrupt", hex, 0);
+		close(fd);
+	}
+	sqlite3_finalize(s);
+}
+
+static void check_work(struct fsck *f)
+{
+	struct dfs_store *st = f->st;
+	sqlite3_stmt *s;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT ino FROM inodes WHERE work = 1",
+			       -1, &s, NULL) != SQLITE_OK)
+		return;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		int64_t ino = sqlite3_column_int64(s, 0);
+		char name[32];
+
+		dfs_work_name((uint64_t)ino, name);
+		if (faccessat(st->work_fd, name, F_OK, 0) < 0 &&
+		    still(st, "SELECT 1 FROM inodes WHERE ino = ? AND work = 1",
+			  NULL, ino))
+			report(f, "missing-work", name, (uint64_t)ino);
+	}
+	sqlite3_finalize(s);
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT d.parent, d.name, d.ino FROM dirents d"
+			       " LEFT JOIN inodes i ON i.ino = d.ino"
+			       " WHERE i.ino IS NULL",
+			       -1, &s, NULL) != SQLITE_OK)
+		return;
+	while (sqlite3_step(s) == SQLITE_ROW)
+		report(f, "dangling-entry",
+		       (const char *)sqlite3_column_text(s, 1),
+		       (uint64_t)sqlite3_column_int64(s, 2));
+	sqlite3_finalize(s);
+}
+
+/* Files in dir (an fd relative to the store) that no row names. */
+static void scan_dir(struct fsck *f, int dirfd, const char *sub, bool blobs)
+{
+	int fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		struct dfs_hash h;
+		char what[300];
+		bool named;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(what, sizeof(what), "%s/%s", sub, de->d_name);
+		if (blobs)
+			named = dfs_hash_parse(de->d_name, &h) == 0 &&
+				(still(f->st,
+				       "SELECT 1 FROM blobs WHERE hash = ?",
+				       h.b, 0) ||
+				 still(f->st,
+				       "SELECT 1 FROM inodes WHERE blob = ?",
+				       h.b, 0));
+		else
+			named = still(f->st,
+				      "SELECT 1 FROM inodes WHERE ino = ?"
+				      " AND work = 1",
+				      NULL, strtoll(de->d_name, NULL, 10));
+		if (!named && faccessat(dirfd, what, F_OK, 0) == 0)
+			report(f, "orphan", what, 0);
+	}
+	closedir(d);
+}
+
+int dfs_store_fsck(struct dfs_store *st, dfs_fsck_fn fn, void *ctx)
+{
+	struct fsck f = { st, fn, ctx, 0 };
+
+	pthread_mutex_lock(&st->lock);
+	check_blobs(&f);
+	check_work(&f);
+	for (int i = 0; i < 256; i++) {
+		char sub[16];
+
+		snprintf(sub, sizeof(sub), "%s/%02x", DFS_BLOBS_DIR, i);
+		scan_dir(&f, st->dirfd, sub, true);
+	}
+	scan_dir(&f, st->dirfd, DFS_WORK_DIR, false);
+	pthread_mutex_unlock(&st->lock);
+	return f.problems;
+}

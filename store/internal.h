@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - what the files of store/ share and nobody else sees: the
+ * store handle, the prepared-statement cache, the table of in-memory inodes
+ * and the I/O seam.
+ *
+ * Locking: st->lock guards the database connection, every prepared
+ * statement, the inode table and the seal queue.  oi->fdlock guards oi->fd
+ * (readers and writers of content hold it shared; switching the fd from a
+ * blob to a work file holds it exclusive).  Order: st->lock, then fdlock.
+ */
+#ifndef DFS_STORE_INTERNAL_H
+#define DFS_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "deployfs/store.h"
+
+#define DFS_SCHEMA_VERSION 2
+#define DFS_APPLICATION_ID 1684435761 /* "dfs1" */
+#define DFS_STR_(x) #x
+#define DFS_STR(x) DFS_STR_(x)
+#define DFS_DB_NAME "deployfs.db"
+#define DFS_LOCK_NAME "lock"
+#define DFS_BLOBS_DIR "blobs"
+#define DFS_WORK_DIR "work"
+#define DFS_NAME_MAX 255
+#define DFS_SYMLINK_MAX 4095
+#define DFS_XATTR_NAME_MAX 255
+#define DFS_XATTR_SIZE_MAX 65536
+#define DFS_IMAP_BUCKETS 4096
+
+enum dfs_stmt_id {
+	S_GETATTR,
+	S_LOOKUP,
+	S_INSERT_INODE,
+	S_INSERT_DIRENT,
+	S_DELETE_DIRENT,
+	S_NLINK_ADD,
+	S_TOUCH_MC,
+	S_SET_CTIME,
+	S_SET_MTIME,
+	S_SET_ATIME,
+	S_SET_MODE,
+	S_SET_OWNER,
+	S_READDIR,
+	S_CHILD_COUNT,
+	S_DELETE_INODE,
+	S_DELETE_XATTRS,
+	S_MOVE_DIRENT,
+	S_DIRENT_INO,
+	S_PARENT_OF,
+	S_READLINK,
+	S_XATTR_GET,
+	S_XATTR_SET,
+	S_XATTR_INSERT,
+	S_XATTR_UPDATE,
+	S_XATTR_LIST,
+	S_XATTR_DELETE,
+	S_CONTENT,
+	S_BLOB_REFS,
+	S_SET_WORK,
+	S_SEAL_BLOB_ROW,
+	S_SEAL_INODE,
+	S_RECLAIM_LIST,
+	S_RECLAIM_DELETE,
+	S_SET_SIZE,
+	S_STMT_MAX
+};
+
+/* An inode somebody holds: the kernel (lookups) or open files. */
+struct dfs_oinode {
+	uint64_t ino;
+	uint64_t holds;	  /* kernel lookups not yet forgotten */
+	unsigned opens;	  /* struct dfs_file handles */
+	unsigned writers; /* of which open for writing */
+	int fd;		  /* content: blob (ro) or work (rw); -1 none */
+	bool is_work;
+	bool dirty_times; /* mtime/ctime not yet in the database */
+	bool queued;	  /* waiting in the seal queue */
+	bool sealing;	  /* the sealer works on it; writers wait */
+	struct timespec mtime;
+	struct timespec ctime;
+	pthread_rwlock_t fdlock;
+	struct dfs_oinode *next;  /* hash chain */
+	struct dfs_oinode *qnext; /* seal queue */
+};
+
+struct dfs_file {
+	struct dfs_oinode *oi;
+	int flags;
+};
+
+struct dfs_store {
+	char *path;
+	int dirfd;
+	int blobs_fd;
+	int work_fd;
+	int lock_fd;
+	unsigned flags;
+
+	pthread_mutex_t lock;
+	sqlite3 *db;
+	sqlite3_stmt *stmt[S_STMT_MAX];
+	struct dfs_oinode *imap[DFS_IMAP_BUCKETS];
+
+	/* sealer */
+	pthread_t sealer;
+	bool sealer_running;
+	bool stopping;
+	pthread_cond_t seal_wake; /* work for the sealer */
+	pthread_cond_t seal_done; /* a batch finished */
+	struct dfs_oinode *queue;
+	unsigned queued;
+	unsigned in_flight;
+};
+
+/* db.c */
+int dfs_sql_errno(int rc);
+sqlite3_stmt *dfs_stmt(struct dfs_store *st, enum dfs_stmt_id id);
+int dfs_stmt_done(sqlite3_stmt *s, int rc);
+int dfs_db_exec(struct dfs_store *st, const char *sql);
+int dfs_exec(struct dfs_store *st, enum dfs_stmt_id id, const char *fmt, ...);
+int dfs_query(struct dfs_store *st, enum dfs_stmt_id id, sqlite3_stmt **ret,
+	      const char *fmt, ...);
+int dfs_db_begin(struct dfs_store *st);
+int dfs_db_commit(struct dfs_store *st, bool durable);
+void dfs_db_rollback(struct dfs_store *st);
+int64_t dfs_now_ns(void);
+struct timespec dfs_ns_to_ts(int64_t ns);
+int64_t dfs_ts_to_ns(struct timespec ts);
+
+/* node.c */
+int dfs_lookup_locked(struct dfs_store *st, uint64_t parent, const char *name,
+		      struct dfs_attr *ret);
+int dfs_check_dir(struct dfs_store *st, uint64_t parent, bool adding,
+		  struct dfs_attr *ret);
+int dfs_has_children(struct dfs_store *st, uint64_t ino, bool *ret);
+int dfs_nlink_add(struct dfs_store *st, uint64_t ino, int delta);
+int dfs_remove_entry(struct dfs_store *st, uint64_t parent, const char *name,
+		     const struct dfs_attr *a);
+int dfs_finish(struct dfs_store *st, int rc);
+int dfs_node_row(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret);
+void dfs_attr_from_row(struct dfs_store *st, sqlite3_stmt *s, int col,
+		       struct dfs_attr *ret);
+int dfs_node_delete_locked(struct dfs_store *st, uint64_t ino);
+int dfs_node_touch_locked(struct dfs_store *st, uint64_t ino, bool mtime);
+
+/* content.c */
+struct dfs_oinode *dfs_oinode_find(struct dfs_store *st, uint64_t ino);
+struct dfs_oinode *dfs_oinode_get(struct dfs_store *st, uint64_t ino);
+void dfs_oinode_maybe_free(struct dfs_store *st, struct dfs_oinode *oi);
+void dfs_content_overlay(struct dfs_store *st, struct dfs_attr *attr,
+			 bool work);
+int dfs_content_truncate_locked(struct dfs_store *st, uint64_t ino,
+				uint64_t size);
+int dfs_content_persist_times_locked(struct dfs_store *st,
+				     struct dfs_oinode *oi);
+int dfs_sealer_start(struct dfs_store *st);
+void dfs_sealer_stop(struct dfs_store *st);
+void dfs_seal_enqueue_locked(struct dfs_store *st, struct dfs_oinode *oi);
+int dfs_recover_locked(struct dfs_store *st);
+void dfs_work_name(uint64_t ino, char out[32]);
+
+/* blob.c */
+void dfs_blob_relpath(const struct dfs_hash *h, char out[40]);
+extern const struct dfs_hash dfs_empty_hash;
+int dfs_copy_sparse(int in, int out, uint64_t size);
+
+/* io.c: the I/O seam; each returns 0 or -errno */
+int dfs_io_fsync(int fd);
+int dfs_io_syncfs(int fd);
+int dfs_io_linkat(int olddir, const char *old, int newdir, const char *new);
+int dfs_io_renameat(int olddir, const char *old, int newdir, const char *new,
+		    unsigned flags);
+int dfs_io_write_all(int fd, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: MIT
+/*
+ * seal.c - the sealer: turns closed work files into blobs, durably and in
+ * batches, so a burst of small files costs two syncfs() calls per batch
+ * rather than an fsync per file.  Also reclaims blobs nothing refers to.
+ *
+ * For each batch: hash each work file; syncfs (the bytes are on disk);
+ * record the blob rows; link each work file to blobs/XX/HASH (EEXIST: the
+ * same content is already stored); syncfs (the names are on disk); point
+ * the inodes at their blobs in one durable transaction; unlink the work
+ * files.  A crash anywhere leaves either the work file named by its inode
+ * or a durable blob named by its inode, plus at worst a blob row with no
+ * references, which reclaim removes.
+ *
+ * While an inode is sealing, opens for writing and truncates wait
+ * (oi->sealing, st->seal_done), so the bytes hashed are the bytes linked.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deployfs/log.h"
+#include "internal.h"
+
+#define SEAL_BATCH_MAX 4096
+#define SEAL_GATHER_MS 20
+
+struct seal_item {
+	struct dfs_oinode *oi;
+	struct dfs_hash hash;
+	uint64_t size;
+	uint64_t blocks;
+	int rc;
+};
+
+static void hash_item(struct dfs_store *st, struct seal_item *it)
+{
+	char name[32];
+	struct stat sb;
+	int fd;
+
+	dfs_work_name(it->oi->ino, name);
+	fd = openat(st->work_fd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		it->rc = -errno;
+		return;
+	}
+	it->rc = dfs_hash_fd(fd, &it->hash);
+	if (it->rc == 0 && fstat(fd, &sb) < 0)
+		it->rc = -errno;
+	if (it->rc == 0) {
+		it->size = (uint64_t)sb.st_size;
+		it->blocks = (uint64_t)sb.st_blocks;
+	}
+	close(fd);
+}
+
+static int record_rows(struct dfs_store *st, struct seal_item *items, size_t n,
+		       bool inodes)
+{
+	int rc = dfs_db_begin(st);
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct seal_item *it = &items[i];
+
+		if (it->rc < 0)
+			continue;
+		if (!inodes) {
+			rc = dfs_exec(st, S_SEAL_BLOB_ROW, "hi", &it->hash,
+				      (int64_t)it->size);
+			continue;
+		}
+		rc = dfs_exec(st, S_SEAL_INODE, "ihii", (int64_t)it->oi->ino,
+			      &it->hash, (int64_t)it->size,
+			      (int64_t)it->blocks);
+		if (rc == 0 && sqlite3_changes(st->db) == 0)
+			it->rc = -ESTALE; /* deleted meanwhile */
+	}
+	if (rc < 0) {
+		dfs_db_rollback(st);
+		return rc;
+	}
+	return dfs_db_commit(st, inodes);
+}
+
+static void link_item(struct dfs_store *st, struct seal_item *it)
+{
+	char name[32], path[40];
+	int rc;
+
+	if (it->rc < 0)
+		return;
+	dfs_work_name(it->oi->ino, name);
+	dfs_blob_relpath(&it->hash, path);
+	rc = dfs_io_linkat(st->work_fd, name, st->blobs_fd, path);
+	it->rc = rc == -EEXIST ? 0 : rc;
+}
+
+static void fail_all(struct seal_item *items, size_t n, int rc)
+{
+	for (size_t i = 0; i < n; i++)
+		if (items[i].rc == 0)
+			items[i].rc = rc;
+}
+
+/* Reclaim blobs that nothing refers to any more (st->lock held). */
+static void reclaim_locked(struct dfs_store *st)
+{
+	struct dfs_hash h[256];
+	size_t n = 0;
+	sqlite3_stmt *s = NULL;
+	int rc = dfs_query(st, S_RECLAIM_LIST, &s, "");
+
+	while (rc == 1) {
+		if (n < 256 && sqlite3_column_bytes(s, 0) == DFS_HASH_LEN)
+			memcpy(h[n++].b, sqlite3_column_blob(s, 0),
+			       DFS_HASH_LEN);
+		rc = sqlite3_step(s) == SQLITE_ROW ? 1 : 0;
+	}
+	if (s)
+		sqlite3_reset(s);
+	for (size_t i = 0; i < n; i++) {
+		char path[40];
+
+		if (dfs_exec(st, S_RECLAIM_DELETE, "h", &h[i]) < 0 ||
+		    sqlite3_changes(st->db) == 0)
+			continue;
+		dfs_blob_relpath(&h[i], path);
+		(void)unlinkat(st->blobs_fd, path, 0);
+	}
+}
+
+/* Seal items (each oi->sealing set by the caller); st->lock not held. */
+static void seal_batch(struct dfs_store *st, struct seal_item *items, size_t n)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		hash_item(st, &items[i]);
+	rc = dfs_io_syncfs(st->work_fd);
+	if (rc == 0) {
+		pthread_mutex_lock(&st->lock);
+		rc = record_rows(st, items, n, false);
+		pthread_mutex_unlock(&st->lock);
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		link_item(st, &items[i]);
+	if (rc == 0)
+		rc = dfs_io_syncfs(st->blobs_fd);
+	pthread_mutex_lock(&st->lock);
+	if (rc == 0)
+		rc = record_rows(st, items, n, true);
+	if (rc < 0) {
+		dfs_log(DFS_LOG_WARN,
+			"sealing %zu files failed, they stay "
+			"work files: %s",
+			n, strerror(-rc));
+		fail_all(items, n, rc);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct dfs_oinode *oi = items[i].oi;
+		char name[32];
+
+		if (items[i].rc == 0) {
+			dfs_work_name(oi->ino, name);
+			(void)unlinkat(st->work_fd, name, 0);
+			oi->is_work = false;
+		}
+		oi->sealing = false;
+		dfs_oinode_maybe_free(st, oi);
+	}
+	reclaim_locked(st);
+	pthread_cond_broadcast(&st->seal_done);
+	pthread_mutex_unlock(&st->lock);
+}
+
+void dfs_seal_enqueue_locked(struct dfs_store *st, struct dfs_oinode *oi)
+{
+	if (oi->queued || oi->sealing)
+		return;
+	oi->queued = true;
+	oi->qnext = st->queue;
+	st->queue = oi;
+	st->queued++;
+	pthread_cond_signal(&st->seal_wake);
+}
+
+/* Take up to max queued inodes that can be sealed now (st->lock held). */
+static size_t take_batch(struct dfs_store *st, struct seal_item *items,
+			 size_t max)
+{
+	size_t n = 0;
+
+	while (st->queue && n < max) {
+		struct dfs_oinode *oi = st->queue;
+
+		st->queue = oi->qnext;
+		st->queued--;
+		oi->queued = false;
+		oi->qnext = NULL;
+		if (oi->writers > 0 || !oi->is_work) {
+			dfs_oinode_maybe_free(st, oi);
+			continue;
+		}
+		oi->sealing = true;
+		memset(&items[n], 0, sizeof(items[n]));
+		items[n++].oi = oi;
+	}
+	st->in_flight += n;
+	return n;
+}
+
+static void gather_wait(struct dfs_store *st)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += SEAL_GATHER_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	(void)pthread_cond_timedwait(&st->seal_wake, &st->lock, &until);
+}
+
+static void drain_locked(struct dfs_store *st, struct seal_item *items)
+{
+	size_t n = take_batch(st, items, SEAL_BATCH_MAX);
+
+	if (!n)
+		return;
+	pthread_mutex_unlock(&st->lock);
+	seal_batch(st, items, n);
+	pthread_mutex_lock(&st->lock);
+	st->in_flight -= n;
+	pthread_cond_broadcast(&st->seal_done);
+}
+
+static void *sealer_main(void *arg)
+{
+	struct dfs_store *st = arg;
+	struct seal_item *items = calloc(SEAL_BATCH_MAX, sizeof(*items));
+
+	if (!items)
+		return NULL;
+	pthread_mutex_lock(&st->lock);
+	while (!st->stopping || st->queue) {
+		if (!st->queue) {
+			pthread_cond_wait(&st->seal_wake, &st->lock);
+			continue;
+		}
+		if (!st->stopping && st->queued < SEAL_BATCH_MAX)
+			gather_wait(st);
+		drain_locked(st, items);
+	}
+	pthread_mutex_unlock(&st->lock);
+	free(items);
+	return NULL;
+}
+
+int dfs_sealer_start(struct dfs_store *st)
+{
+	int rc = pthread_create(&st->sealer, NULL, sealer_main, st);
+
+	if (rc)
+		return -rc;
+	st->sealer_running = true;
+	return 0;
+}
+
+void dfs_sealer_stop(struct dfs_store *st)
+{
+	if (!st->sealer_running)
+		return;
+	pthread_mutex_lock(&st->lock);
+	st->stopping = true;
+	pthread_cond_broadcast(&st->seal_wake);
+	pthread_mutex_unlock(&st->lock);
+	pthread_join(st->sealer, NULL);
+	st->sealer_running = false;
+}
+
+int dfs_store_sync(struct dfs_store *st)
+{
+	struct seal_item *items = NULL;
+
+	pthread_mutex_lock(&st->lock);
+	if (!st->sealer_running && st->queue) {
+		items = calloc(SEAL_BATCH_MAX, sizeof(*items));
+		while (items && st->queue)
+			drain_locked(st, items);
+	}
+	while (st->queue || st->in_flight)
+		pthread_cond_wait(&st->seal_done, &st->lock);
+	pthread_mutex_unlock(&st->lock);
+	free(items);
+	return 0;
+}

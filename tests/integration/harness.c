@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: MIT
+/*
+ * harness.c - start, stop and kill the real deployfs daemon for a test.
+ * See harness.h for the contract.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEADLINE_MS 20000
+
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : dflt;
+}
+
+const char *dfs_bin_deployfs(void)
+{
+	return env_or("DEPLOYFS_BIN", "deployfs");
+}
+
+const char *dfs_bin_deployctl(void)
+{
+	return env_or("DEPLOYCTL_BIN", "deployctl");
+}
+
+const char *dfs_fixtures(void)
+{
+	return env_or("DEPLOYFS_FIXTURES", "tests/fixtures");
+}
+
+char *dfs_path(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, cap, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap) {
+		fprintf(stderr, "harness: path too long: %s\n", fmt);
+		abort();
+	}
+	return buf;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+bool dfs_is_mounted(const char *path)
+{
+	char line[4096];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *save = NULL, *tok = strtok_r(line, " ", &save);
+
+		for (int i = 0; tok && i < 4; i++)
+			tok = strtok_r(NULL, " ", &save);
+		if (tok && strcmp(tok, path) == 0)
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+static void export_env(const struct dfs_mount *m)
+{
+	setenv("DIR", m->dir, 1);
+	setenv("MNT", m->mnt, 1);
+	setenv("BUILD", m->build, 1);
+	setenv("STORE", m->store, 1);
+	setenv("NATIVE", m->native, 1);
+	setenv("FIXTURES", dfs_fixtures(), 1);
+	setenv("DEPLOYCTL", dfs_bin_deployctl(), 1);
+	setenv("DEPLOYFS", dfs_bin_deployfs(), 1);
+}
+
+static int wait_status(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return -1;
+}
+
+static int run_sh(const struct dfs_mount *m, char *out, size_t cap,
+		  const char *cmd)
+{
+	int pfd[2] = { -1, -1 };
+	size_t len = 0;
+	pid_t pid;
+	int st;
+
+	if (out && pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (out)
+			dup2(pfd[1], STDOUT_FILENO);
+		if (m)
+			export_env(m);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (out) {
+		close(pfd[1]);
+		for (;;) {
+			char sink[4096];
+			ssize_t n;
+
+			if (len + 1 < cap)
+				n = read(pfd[0], out + len, cap - 1 - len);
+			else
+				n = read(pfd[0], sink, sizeof(sink));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			if (len + 1 < cap)
+				len += (size_t)n;
+		}
+		out[len] = '\0';
+		close(pfd[0]);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return wait_status(st);
+}
+
+int dfs_sh(const struct dfs_mount *m, const char *fmt, ...)
+{
+	char *cmd = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vasprintf(&cmd, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return -1;
+	rc = run_sh(m, NULL, 0, cmd);
+	free(cmd);
+	return rc;
+}
+
+int dfs_sh_out(const struct dfs_mount *m, char *out, size_t cap,
+	       const char *fmt, ...)
+{
+	char *cmd = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vasprintf(&cmd, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return -1;
+	rc = run_sh(m, out, cap, cmd);
+	free(cmd);
+	return rc;
+}
+
+int dfs_write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	const char *p = data;
+
+	if (fd < 0)
+		return -errno;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			int e = errno;
+
+			close(fd);
+			return -e;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (close(fd) < 0)
+		return -errno;
+	return 0;
+}
+
+ssize_t dfs_read_file(const char *path, void *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (len < cap) {
+		ssize_t n = read(fd, (char *)buf + len, cap - len);
+
+		if (n < 0) {
+			int e = errno;
+
+			close(fd);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	return (ssize_t)len;
+}
+
+int dfs_mount_start(struct dfs_mount *m)
+{
+	char log[PATH_MAX];
+	pid_t parent = getpid();
+	long deadline;
+	pid_t pid;
+
+	dfs_path(log, sizeof(log), "%s/daemon.log", m->dir);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(1);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execl(dfs_bin_deployfs(), "deployfs", "-f", "-o",
+		      "allow_other,auto_unmount", m->store, m->mnt,
+		      (char *)NULL);
+		_exit(127);
+	}
+	m->pid = pid;
+	deadline = now_ms() + DEADLINE_MS;
+	while (!dfs_is_mounted(m->mnt)) {
+		int st;
+
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			m->pid = 0;
+			m->daemon_status = st;
+			fprintf(stderr,
+				"harness: deployfs exited early (%d), "
+				"see %s\n",
+				wait_status(st), log);
+			return -EIO;
+		}
+		if (now_ms() > deadline) {
+			fprintf(stderr, "harness: %s not mounted in time\n",
+				m->mnt);
+			return -ETIMEDOUT;
+		}
+		sleep_ms(5);
+	}
+	return 0;
+}
+
+static int wait_daemon(struct dfs_mount *m, long ms)
+{
+	long deadline = now_ms() + ms;
+	int st;
+
+	while (m->pid) {
+		pid_t r = waitpid(m->pid, &st, WNOHANG);
+
+		if (r == m->pid) {
+			m->pid = 0;
+			m->daemon_status = st;
+			return 0;
+		}
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (now_ms() > deadline)
+			return -ETIMEDOUT;
+		sleep_ms(5);
+	}
+	return 0;
+}
+
+static void wait_unmounted(const char *mnt, long ms)
+{
+	long deadline = now_ms() + ms;
+
+	while (dfs_is_mounted(mnt) && now_ms() < deadline)
+		sleep_ms(5);
+	if (dfs_is_mounted(mnt))
+		umount2(mnt, MNT_DETACH);
+}
+
+int dfs_mount_stop(struct dfs_mount *m)
+{
+	int rc;
+
+	if (!m->pid)
+		return -ESRCH;
+	if (umount2(m->mnt, 0) < 0) {
+		rc = -errno;
+		fprintf(stderr, "harness: umount %s: %s\n", m->mnt,
+			strerror(-rc));
+		kill(m->pid, SIGTERM);
+	}
+	rc = wait_daemon(m, DEADLINE_MS);
+	if (rc < 0) {
+		kill(m->pid, SIGKILL);
+		(void)wait_daemon(m, DEADLINE_MS);
+		wait_unmounted(m->mnt, 2000);
+		return rc;
+	}
+	wait_unmounted(m->mnt, 2000);
+	if (!WIFEXITED(m->daemon_status) || WEXITSTATUS(m->daemon_status))
+		return -EIO;
+	return 0;
+}
+
+int dfs_mount_kill9(struct dfs_mount *m)
+{
+	int rc;
+
+	if (!m->pid)
+		return -ESRCH;
+	kill(m->pid, SIGKILL);
+	rc = wait_daemon(m, DEADLINE_MS);
+	wait_unmounted(m->mnt, DEADLINE_MS);
+	return rc;
+}
+
+int dfs_mount_setup(struct dfs_mount *m)
+{
+	const char *tmp = env_or("TMPDIR", "/tmp");
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	dfs_path(m->dir, sizeof(m->dir), "%s/dfs-test-XXXXXX", tmp);
+	if (!mkdtemp(m->dir))
+		return -errno;
+	if (chmod(m->dir, 0755) < 0)
+		return -errno;
+	dfs_path(m->store, sizeof(m->store), "%s/store", m->dir);
+	dfs_path(m->mnt, sizeof(m->mnt), "%s/mnt", m->dir);
+	dfs_path(m->build, sizeof(m->build), "%s/mnt/build", m->dir);
+	dfs_path(m->native, sizeof(m->native), "%s/native", m->dir);
+	if (mkdir(m->mnt, 0755) < 0 || mkdir(m->native, 0755) < 0)
+		return -errno;
+	rc = dfs_sh(m, "\"$DEPLOYCTL\" init \"$STORE\" >/dev/null");
+	if (rc != 0) {
+		fprintf(stderr, "harness: deployctl init failed (%d)\n", rc);
+		return -EIO;
+	}
+	return dfs_mount_start(m);
+}
+
+void dfs_mount_teardown(struct dfs_mount *m)
+{
+	if (m->pid)
+		(void)dfs_mount_stop(m);
+	if (m->mnt[0] && dfs_is_mounted(m->mnt))
+		umount2(m->mnt, MNT_DETACH);
+	if (m->dir[0] && !getenv("DFS_KEEP_TMP"))
+		(void)dfs_sh(NULL, "rm -rf '%s'", m->dir);
+	m->dir[0] = '\0';
+}
+
+int dfs_as_nobody(int (*fn)(void *arg), void *arg)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 ||
+		    setuid(65534) < 0)
+			_exit(126);
+		_exit(fn(arg));
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return wait_status(st);
+}

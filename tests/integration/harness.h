@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * harness.h - mount the real deployfs daemon for an integration test.
+ *
+ * Each test gets a fresh temporary folder (mode 0755, so an unprivileged
+ * user can reach it) holding a store and a mount point.  The daemon runs in
+ * the foreground as a child of the test, with PR_SET_PDEATHSIG so that it
+ * unmounts when the test process dies, and with auto_unmount so that a
+ * kill -9 of the daemon leaves no mount behind.  Readiness is a poll of
+ * /proc/self/mountinfo with a deadline, never a bare sleep.
+ *
+ * Binaries come from the environment (meson sets them):
+ *   DEPLOYFS_BIN, DEPLOYCTL_BIN, DEPLOYFS_FIXTURES
+ */
+#ifndef DFS_TEST_HARNESS_H
+#define DFS_TEST_HARNESS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct dfs_mount {
+	char dir[PATH_MAX];    /* the temporary folder of this test */
+	char store[PATH_MAX];  /* DIR/store */
+	char mnt[PATH_MAX];    /* DIR/mnt */
+	char build[PATH_MAX];  /* DIR/mnt/build */
+	char native[PATH_MAX]; /* DIR/native: a plain folder to compare with */
+	pid_t pid;	       /* the daemon, 0 when not running */
+	int daemon_status;     /* its wait status after the last stop */
+};
+
+/* Create DIR, init a store and mount it.  Returns 0 or -errno. */
+int dfs_mount_setup(struct dfs_mount *m);
+/* Mount the existing store again (after stop or kill). */
+int dfs_mount_start(struct dfs_mount *m);
+/* Unmount cleanly and wait for the daemon; 0 if it exited with status 0. */
+int dfs_mount_stop(struct dfs_mount *m);
+/* kill -9 the daemon, wait for it and make sure nothing stays mounted. */
+int dfs_mount_kill9(struct dfs_mount *m);
+/* Stop (if running) and remove DIR.  Safe to call twice; for .fini. */
+void dfs_mount_teardown(struct dfs_mount *m);
+
+bool dfs_is_mounted(const char *path);
+
+/*
+ * Run a shell command (sh -c) with the mount's paths exported as $MNT,
+ * $BUILD, $STORE, $NATIVE, $DIR, $FIXTURES, $DEPLOYCTL.  Returns the exit
+ * status (0..255), or -1 if it could not run or was killed by a signal.
+ */
+int dfs_sh(const struct dfs_mount *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Same, capturing at most cap-1 bytes of stdout into out (NUL-ended). */
+int dfs_sh_out(const struct dfs_mount *m, char *out, size_t cap,
+	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* snprintf into buf; aborts the test on truncation. */
+char *dfs_path(char *buf, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Write/read a whole small file; return 0 or -errno. */
+int dfs_write_file(const char *path, const void *data, size_t len);
+ssize_t dfs_read_file(const char *path, void *buf, size_t cap);
+
+/* Run fn(arg) in a child process as uid/gid 65534 (nobody); returns the
+ * child's exit status, or -1.  fn's return value is the exit status. */
+int dfs_as_nobody(int (*fn)(void *arg), void *arg);
+
+const char *dfs_bin_deployfs(void);
+const char *dfs_bin_deployctl(void);
+const char *dfs_fixtures(void);
+
+#endif

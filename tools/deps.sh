@@ -1,0 +1,24 @@
+# shellcheck shell=bash
+# deps.sh - install the Debian packages deployfs needs to build, run and
+# test, when any is missing.  Sourced by tools/run, tools/test, tools/bench.
+
+DFS_PACKAGES=(
+	gcc pkg-config meson ninja-build
+	libfuse3-dev fuse3 libsqlite3-dev sqlite3 libxxhash-dev libcriterion-dev
+	rsync git attr acl tar diffutils findutils coreutils util-linux procps
+)
+
+dfs_install_deps() {
+	local missing=() p sudo=()
+
+	for p in "${DFS_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+	echo "installing: ${missing[*]}" >&2
+	"${sudo[@]}" apt-get update
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y \
+		--no-install-recommends "${missing[@]}"
+}

@@ -5,11 +5,12 @@
  * and recovery at start.  The sealer (seal.c) turns work files back into
  * blobs.
  *
- * A regular file's content is either blob = HASH (immutable, shared by
- * every file and snapshot with the same bytes) or work = 1 (the private
- * file work/INO, written in place).  Opening for writing a blob-backed file
- * creates the work file: empty for O_TRUNC, by renaming the blob when this
- * inode is its only user (no copy), else by a sparse-aware copy.
+ * A regular file's saved content is blob = HASH (immutable, shared by
+ * every file and snapshot with the same bytes).  While it is being
+ * written, work = 1 and its current bytes are the private file work/INO,
+ * written in place.  Opening a sealed file for writing creates the work
+ * file: empty for O_TRUNC (the common case: editors, cp, tar), else by a
+ * sparse-aware in-kernel copy (copy_file_range) of the blob.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -184,60 +185,34 @@ static int ensure_fd(struct dfs_store *st, struct dfs_oinode *oi,
 	return 0;
 }
 
-static int blob_refs(struct dfs_store *st, const struct dfs_hash *h,
-		     int64_t *ret)
-{
-	sqlite3_stmt *s;
-	int rc = dfs_query(st, S_BLOB_REFS, &s, "h", h);
-
-	if (rc <= 0) {
-		*ret = 0;
-		return rc;
-	}
-	*ret = sqlite3_column_int64(s, 0);
-	return dfs_stmt_done(s, SQLITE_ROW);
-}
-
 /*
- * Turn a blob-backed file into a work file holding its first keep bytes
- * (0: empty).  Called with st->lock held and no writers.
+ * Turn a blob-backed file into a work file holding its bytes (keep) or
+ * nothing.  The inode keeps its blob, the last saved content, until the
+ * work file is sealed: a snapshot taken meanwhile takes the saved bytes.
+ * Called with st->lock held and no writers.
  */
 static int make_work(struct dfs_store *st, struct dfs_oinode *oi,
 		     const struct content_row *r, bool keep)
 {
-	char name[32], path[40];
-	int64_t refs = 0;
+	char name[32];
 	int fd, rc = 0;
 
 	dfs_work_name(oi->ino, name);
-	if (keep && r->size > 0 && r->has_blob) {
-		rc = blob_refs(st, &r->blob, &refs);
-		if (rc < 0)
-			return rc;
-	}
-	if (keep && r->size > 0 && refs == 1) {
-		dfs_blob_relpath(&r->blob, path);
-		if (renameat(st->blobs_fd, path, st->work_fd, name) < 0)
-			return -errno;
-		fd = openat(st->work_fd, name, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			return -errno;
-	} else {
-		fd = openat(st->work_fd, name,
-			    O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return -errno;
-		if (keep && r->size > 0) {
-			rc = ensure_fd(st, oi, r);
-			if (rc == 0)
-				rc = dfs_copy_sparse(oi->fd, fd, r->size);
-		}
+	fd = openat(st->work_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0600);
+	if (fd < 0)
+		return -errno;
+	if (keep && r->size > 0) {
+		rc = ensure_fd(st, oi, r);
+		if (rc == 0)
+			rc = dfs_copy_sparse(oi->fd, fd, r->size);
 	}
 	if (rc == 0)
 		rc = dfs_exec(st, S_SET_WORK, "ii", (int64_t)oi->ino,
 			      (int64_t)(keep ? r->size : 0));
 	if (rc < 0) {
 		close(fd);
+		(void)unlinkat(st->work_fd, name, 0);
 		return rc;
 	}
 	pthread_rwlock_wrlock(&oi->fdlock);
@@ -350,12 +325,13 @@ int dfs_file_open(struct dfs_store *st, uint64_t ino, int flags,
 		oi->writers++;
 	f->oi = oi;
 	f->flags = flags;
+	atomic_init(&f->refs, 1);
 	pthread_mutex_unlock(&st->lock);
 	*ret = f;
 	return 0;
 }
 
-int dfs_file_release(struct dfs_store *st, struct dfs_file *f)
+static int file_put(struct dfs_store *st, struct dfs_file *f)
 {
 	struct dfs_oinode *oi = f->oi;
 	bool writer = (f->flags & O_ACCMODE) != O_RDONLY;
@@ -378,6 +354,18 @@ int dfs_file_release(struct dfs_store *st, struct dfs_file *f)
 	return rc;
 }
 
+static int file_unref(struct dfs_store *st, struct dfs_file *f)
+{
+	if (atomic_fetch_sub(&f->refs, 1) != 1)
+		return 0;
+	return file_put(st, f);
+}
+
+int dfs_file_release(struct dfs_store *st, struct dfs_file *f)
+{
+	return file_unref(st, f);
+}
+
 uint64_t dfs_file_ino(const struct dfs_file *f)
 {
 	return f->oi->ino;
@@ -385,6 +373,7 @@ uint64_t dfs_file_ino(const struct dfs_file *f)
 
 int dfs_file_fd_get(struct dfs_file *f)
 {
+	atomic_fetch_add(&f->refs, 1);
 	pthread_rwlock_rdlock(&f->oi->fdlock);
 	return f->oi->fd;
 }
@@ -394,11 +383,12 @@ void dfs_file_fd_put(struct dfs_store *st, struct dfs_file *f, bool wrote,
 {
 	(void)end;
 	pthread_rwlock_unlock(&f->oi->fdlock);
-	if (!wrote)
-		return;
-	pthread_mutex_lock(&st->lock);
-	mark_modified(f->oi);
-	pthread_mutex_unlock(&st->lock);
+	if (wrote) {
+		pthread_mutex_lock(&st->lock);
+		mark_modified(f->oi);
+		pthread_mutex_unlock(&st->lock);
+	}
+	(void)file_unref(st, f);
 }
 
 int dfs_file_flush(struct dfs_store *st, struct dfs_file *f)
@@ -456,6 +446,7 @@ int dfs_file_lseek(struct dfs_file *f, off_t off, int whence, off_t *ret)
 	if (pos < 0)
 		rc = -errno;
 	pthread_rwlock_unlock(&f->oi->fdlock);
+	atomic_fetch_sub(&f->refs, 1); /* the open's own ref remains */
 	if (rc == 0)
 		*ret = pos;
 	return rc;

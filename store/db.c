@@ -224,9 +224,7 @@ static const char *const stmt_sql[S_STMT_MAX] = {
 	[S_XATTR_DELETE] = "DELETE FROM xattrs WHERE ino = ?1 AND name = ?2",
 	[S_CONTENT] = "SELECT mode, nlink, size, blob, work, flags"
 		      " FROM inodes WHERE ino = ?1",
-	[S_BLOB_REFS] = "SELECT refs FROM blobs WHERE hash = ?1",
-	[S_SET_WORK] = "UPDATE inodes SET work = 1, blob = NULL,"
-		       " size = ?2 WHERE ino = ?1",
+	[S_SET_WORK] = "UPDATE inodes SET work = 1, size = ?2 WHERE ino = ?1",
 	[S_SEAL_BLOB_ROW] = "INSERT OR IGNORE INTO blobs (hash, size, refs)"
 			    " VALUES (?1, ?2, 0)",
 	[S_SEAL_INODE] = "UPDATE inodes SET blob = ?2, work = 0, size = ?3,"

@@ -13,6 +13,7 @@
 #define DFS_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -61,7 +62,6 @@ enum dfs_stmt_id {
 	S_XATTR_LIST,
 	S_XATTR_DELETE,
 	S_CONTENT,
-	S_BLOB_REFS,
 	S_SET_WORK,
 	S_SEAL_BLOB_ROW,
 	S_SEAL_INODE,
@@ -89,9 +89,15 @@ struct dfs_oinode {
 	struct dfs_oinode *qnext; /* seal queue */
 };
 
+/*
+ * An open file.  refs: one for the open, one per fd in use
+ * (dfs_file_fd_get until dfs_file_fd_put), so a release that races with a
+ * read still being replied to frees the file only after that read.
+ */
 struct dfs_file {
 	struct dfs_oinode *oi;
 	int flags;
+	atomic_int refs;
 };
 
 struct dfs_store {

@@ -71,34 +71,75 @@ void dfs_blob_relpath(const struct dfs_hash *h, char out[40])
 	snprintf(out, 40, "%.2s/%s", hex, hex);
 }
 
-int dfs_hash_fd(int fd, struct dfs_hash *ret)
+/* Hash [pos, end) of fd by reading it. */
+static int hash_range(XXH3_state_t *state, int fd, char *buf, off_t pos,
+		      off_t end)
 {
-	XXH3_state_t *state = XXH3_createState();
-	char *buf = malloc(HASH_CHUNK);
-	off_t off = 0;
-	int rc = 0;
-
-	if (!state || !buf) {
-		rc = -ENOMEM;
-		goto out_free;
-	}
-	XXH3_128bits_reset(state);
-	for (;;) {
-		ssize_t n = pread(fd, buf, HASH_CHUNK, off);
+	while (pos < end) {
+		size_t want = end - pos < HASH_CHUNK ? (size_t)(end - pos)
+						     : HASH_CHUNK;
+		ssize_t n = pread(fd, buf, want, pos);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			rc = -errno;
-			goto out_free;
-		}
+		if (n < 0)
+			return -errno;
 		if (n == 0)
-			break;
+			return -EIO; /* shorter than fstat said */
 		XXH3_128bits_update(state, buf, (size_t)n);
-		off += n;
+		pos += n;
 	}
-	hash_from_xxh(XXH3_128bits_digest(state), ret);
+	return 0;
+}
+
+/* Hash len zero bytes: holes are hashed without being read. */
+static void hash_zeros(XXH3_state_t *state, const char *zeros, off_t len)
+{
+	while (len > 0) {
+		size_t n = len < HASH_CHUNK ? (size_t)len : HASH_CHUNK;
+
+		XXH3_128bits_update(state, zeros, n);
+		len -= (off_t)n;
+	}
+}
+
+int dfs_hash_fd(int fd, struct dfs_hash *ret)
+{
+	XXH3_state_t *state = XXH3_createState();
+	char *buf = malloc(HASH_CHUNK), *zeros = calloc(1, HASH_CHUNK);
+	off_t pos = 0, size;
+	struct stat sb;
+	int rc = 0;
+
+	if (!state || !buf || !zeros) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	if (fstat(fd, &sb) < 0) {
+		rc = -errno;
+		goto out_free;
+	}
+	size = sb.st_size;
+	XXH3_128bits_reset(state);
+	while (rc == 0 && pos < size) {
+		off_t data = lseek(fd, pos, SEEK_DATA), hole;
+
+		if (data < 0)
+			data = errno == ENXIO ? size : pos;
+		hash_zeros(state, zeros, data - pos);
+		pos = data;
+		if (pos >= size)
+			break;
+		hole = lseek(fd, pos, SEEK_HOLE);
+		if (hole < 0 || hole > size)
+			hole = size;
+		rc = hash_range(state, fd, buf, pos, hole);
+		pos = hole;
+	}
+	if (rc == 0)
+		hash_from_xxh(XXH3_128bits_digest(state), ret);
 out_free:
+	free(zeros);
 	free(buf);
 	XXH3_freeState(state);
 	return rc;

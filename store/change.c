@@ -247,14 +247,28 @@ static int setattr_locked(struct dfs_store *st, uint64_t ino,
 int dfs_node_setattr(struct dfs_store *st, uint64_t ino,
 		     const struct dfs_setattr *sa, struct dfs_attr *ret)
 {
+	struct dfs_oinode *oi = NULL;
 	int rc;
 
 	pthread_mutex_lock(&st->lock);
+	if (sa->valid & DFS_SET_SIZE) {
+		/* Wait for a seal in progress before the transaction: waiting
+		 * lets go of st->lock, and the sealer needs the connection. */
+		oi = dfs_oinode_get(st, ino);
+		oi->opens++;
+		dfs_content_wait_sealed_locked(st, oi);
+	}
 	rc = dfs_db_begin(st);
 	if (rc == 0)
 		rc = dfs_finish(st, setattr_locked(st, ino, sa));
 	if (rc == 0)
 		rc = dfs_node_row(st, ino, ret);
+	if (oi) {
+		oi->opens--;
+		if (oi->writers == 0 && oi->is_work)
+			dfs_seal_enqueue_locked(st, oi);
+		dfs_oinode_maybe_free(st, oi);
+	}
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
@@ -288,13 +302,11 @@ int dfs_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 		rc = -ENODATA;
 	if (rc > 0) {
 		len = sqlite3_column_bytes(s, 0);
-		if (cap && (size_t)len > cap)
-			rc = -ERANGE;
-		else if (cap && len)
+		if (cap && len && (size_t)len <= cap)
 			memcpy(buf, sqlite3_column_blob(s, 0), (size_t)len);
 		rc = dfs_stmt_done(s, SQLITE_ROW);
 		if (rc == 0)
-			rc = len;
+			rc = cap && (size_t)len > cap ? -ERANGE : len;
 	}
 	pthread_mutex_unlock(&st->lock);
 	return rc;

@@ -68,7 +68,7 @@ void dfs_oinode_maybe_free(struct dfs_store *st, struct dfs_oinode *oi)
 	struct dfs_oinode **pp = &st->imap[bucket(oi->ino)];
 
 	if (oi->holds || oi->opens || oi->queued || oi->sealing ||
-	    oi->dirty_times)
+	    oi->seal_failed || oi->dirty_times)
 		return;
 	while (*pp && *pp != oi)
 		pp = &(*pp)->next;
@@ -224,7 +224,9 @@ static int make_work(struct dfs_store *st, struct dfs_oinode *oi,
 	return 0;
 }
 
-static void wait_not_sealing(struct dfs_store *st, struct dfs_oinode *oi)
+/* Wait until the sealer is done with oi.  Never call inside a
+ * transaction: waiting lets go of st->lock. */
+void dfs_content_wait_sealed_locked(struct dfs_store *st, struct dfs_oinode *oi)
 {
 	while (oi->sealing)
 		pthread_cond_wait(&st->seal_done, &st->lock);
@@ -248,8 +250,8 @@ int dfs_content_truncate_locked(struct dfs_store *st, uint64_t ino,
 	struct content_row r;
 	int rc;
 
-	oi->opens++; /* keep oi while we may wait */
-	wait_not_sealing(st, oi);
+	if (oi->sealing)
+		return -EAGAIN; /* the caller waits before its transaction */
 	rc = content_row(st, ino, &r);
 	if (rc == 0 && !r.work)
 		rc = make_work(st, oi, &r, size > 0);
@@ -263,10 +265,6 @@ int dfs_content_truncate_locked(struct dfs_store *st, uint64_t ino,
 	}
 	if (rc == 0 && oi->dirty_times)
 		oi->dirty_times = false; /* setattr writes the times */
-	oi->opens--;
-	if (rc == 0 && oi->writers == 0)
-		dfs_seal_enqueue_locked(st, oi);
-	dfs_oinode_maybe_free(st, oi);
 	return rc;
 }
 
@@ -279,7 +277,7 @@ static int open_locked(struct dfs_store *st, uint64_t ino, int flags,
 	struct content_row r;
 	int rc;
 
-	wait_not_sealing(st, oi);
+	dfs_content_wait_sealed_locked(st, oi);
 	rc = content_row(st, ino, &r);
 	if (rc < 0)
 		return rc;
@@ -335,7 +333,6 @@ static int file_put(struct dfs_store *st, struct dfs_file *f)
 {
 	struct dfs_oinode *oi = f->oi;
 	bool writer = (f->flags & O_ACCMODE) != O_RDONLY;
-	struct dfs_attr a;
 	int rc = 0;
 
 	pthread_mutex_lock(&st->lock);
@@ -344,10 +341,7 @@ static int file_put(struct dfs_store *st, struct dfs_file *f)
 	oi->opens--;
 	if (writer && --oi->writers == 0 && oi->is_work)
 		dfs_seal_enqueue_locked(st, oi);
-	if (!oi->opens && !oi->holds && !oi->queued &&
-	    dfs_node_row(st, oi->ino, &a) == 0 && a.nlink == 0 &&
-	    dfs_db_begin(st) == 0)
-		(void)dfs_finish(st, dfs_node_delete_locked(st, oi->ino));
+	dfs_node_reap_locked(st, oi->ino);
 	dfs_oinode_maybe_free(st, oi);
 	pthread_mutex_unlock(&st->lock);
 	free(f);

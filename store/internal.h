@@ -82,6 +82,7 @@ struct dfs_oinode {
 	bool dirty_times; /* mtime/ctime not yet in the database */
 	bool queued;	  /* waiting in the seal queue */
 	bool sealing;	  /* the sealer works on it; writers wait */
+	bool seal_failed; /* retried by the next dfs_store_sync() */
 	struct timespec mtime;
 	struct timespec ctime;
 	pthread_rwlock_t fdlock;
@@ -153,6 +154,7 @@ int dfs_node_row(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret);
 void dfs_attr_from_row(struct dfs_store *st, sqlite3_stmt *s, int col,
 		       struct dfs_attr *ret);
 int dfs_node_delete_locked(struct dfs_store *st, uint64_t ino);
+void dfs_node_reap_locked(struct dfs_store *st, uint64_t ino);
 int dfs_node_touch_locked(struct dfs_store *st, uint64_t ino, bool mtime);
 
 /* content.c */
@@ -161,6 +163,8 @@ struct dfs_oinode *dfs_oinode_get(struct dfs_store *st, uint64_t ino);
 void dfs_oinode_maybe_free(struct dfs_store *st, struct dfs_oinode *oi);
 void dfs_content_overlay(struct dfs_store *st, struct dfs_attr *attr,
 			 bool work);
+void dfs_content_wait_sealed_locked(struct dfs_store *st,
+				    struct dfs_oinode *oi);
 int dfs_content_truncate_locked(struct dfs_store *st, uint64_t ino,
 				uint64_t size);
 int dfs_content_persist_times_locked(struct dfs_store *st,

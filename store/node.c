@@ -503,18 +503,25 @@ void dfs_node_hold(struct dfs_store *st, uint64_t ino)
 	pthread_mutex_unlock(&st->lock);
 }
 
+/* Delete ino if it has no links left and nothing holds it any more. */
+void dfs_node_reap_locked(struct dfs_store *st, uint64_t ino)
+{
+	struct dfs_attr a;
+
+	if (!held(st, ino) && dfs_node_row(st, ino, &a) == 0 && a.nlink == 0 &&
+	    !(a.flags & DFS_NODE_SYSTEM) && dfs_db_begin(st) == 0)
+		(void)dfs_finish(st, dfs_node_delete_locked(st, ino));
+}
+
 void dfs_node_forget(struct dfs_store *st, uint64_t ino, uint64_t n)
 {
 	struct dfs_oinode *oi;
-	struct dfs_attr a;
 
 	pthread_mutex_lock(&st->lock);
 	oi = dfs_oinode_find(st, ino);
 	if (oi) {
 		oi->holds = oi->holds > n ? oi->holds - n : 0;
-		if (!held(st, ino) && dfs_node_row(st, ino, &a) == 0 &&
-		    a.nlink == 0 && dfs_db_begin(st) == 0)
-			(void)dfs_finish(st, dfs_node_delete_locked(st, ino));
+		dfs_node_reap_locked(st, ino);
 		dfs_oinode_maybe_free(st, oi);
 	}
 	pthread_mutex_unlock(&st->lock);

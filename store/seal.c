@@ -170,7 +170,9 @@ static void seal_batch(struct dfs_store *st, struct seal_item *items, size_t n)
 			(void)unlinkat(st->work_fd, name, 0);
 			oi->is_work = false;
 		}
+		oi->seal_failed = items[i].rc < 0 && items[i].rc != -ESTALE;
 		oi->sealing = false;
+		dfs_node_reap_locked(st, oi->ino);
 		dfs_oinode_maybe_free(st, oi);
 	}
 	reclaim_locked(st);
@@ -284,11 +286,23 @@ void dfs_sealer_stop(struct dfs_store *st)
 	st->sealer_running = false;
 }
 
+/* Queue again the files whose sealing failed (st->lock held). */
+static void retry_failed_locked(struct dfs_store *st)
+{
+	for (size_t b = 0; b < DFS_IMAP_BUCKETS; b++)
+		for (struct dfs_oinode *oi = st->imap[b]; oi; oi = oi->next)
+			if (oi->seal_failed && oi->is_work && !oi->writers) {
+				oi->seal_failed = false;
+				dfs_seal_enqueue_locked(st, oi);
+			}
+}
+
 int dfs_store_sync(struct dfs_store *st)
 {
 	struct seal_item *items = NULL;
 
 	pthread_mutex_lock(&st->lock);
+	retry_failed_locked(st);
 	if (!st->sealer_running && st->queue) {
 		items = calloc(SEAL_BATCH_MAX, sizeof(*items));
 		while (items && st->queue)

@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_migrate.c - unit tests of schema migration at open: a store from
+ * schema version 1 (no dirents_by_ino index) is brought to the current
+ * version with its data intact, and a migration that fails changes
+ * nothing (all-or-nothing).  Old stores are simulated with the sqlite3 C
+ * API while the store is closed.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "deployfs/store.h"
+
+static struct {
+	char tmp[64];	      /* the test's private folder */
+	char path[128];	      /* tmp/store */
+	char db[160];	      /* tmp/store/deployfs.db */
+	struct dfs_store *st; /* open only while a test uses it */
+	int rc;		      /* setup result, checked by each test */
+} fx;
+
+/* What a test put in the store before making it old. */
+struct sample {
+	uint64_t dir;
+	uint64_t file;
+	uint64_t link;
+};
+
+#define OPEN_FLAGS (DFS_OPEN_DAEMON | DFS_OPEN_NO_SEALER)
+#define FIXTURE_OK() \
+	cr_assert_eq(fx.rc, 0, "setup failed: %s", strerror(-fx.rc))
+#define TEXT "<connection url=\"sftp://in\"/>\n"
+#define TO_V1 "DROP INDEX dirents_by_ino; PRAGMA user_version = 1;"
+
+static void setup(void)
+{
+	snprintf(fx.tmp, sizeof(fx.tmp), "/tmp/dfs-unit-migrate-XXXXXX");
+	if (!mkdtemp(fx.tmp)) {
+		fx.rc = -errno;
+		return;
+	}
+	snprintf(fx.path, sizeof(fx.path), "%s/store", fx.tmp);
+	snprintf(fx.db, sizeof(fx.db), "%s/deployfs.db", fx.path);
+	fx.rc = dfs_store_create(fx.path);
+}
+
+static int rm_one(const char *path, const struct stat *sb, int type,
+		  struct FTW *ftw)
+{
+	chmod(path, 0700);
+	return remove(path);
+}
+
+static void teardown(void)
+{
+	fx.st = dfs_store_free(fx.st);
+	if (fx.tmp[0])
+		(void)nftw(fx.tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(migrate, .init = setup, .fini = teardown, .timeout = 60);
+
+static void sql_exec(const char *sql)
+{
+	sqlite3 *db = NULL;
+
+	cr_assert_eq(sqlite3_open_v2(fx.db, &db, SQLITE_OPEN_READWRITE, NULL),
+		     SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK,
+		     "%s: %s", sql, sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+}
+
+/* The one integer that query returns. */
+static int sql_int(const char *query)
+{
+	sqlite3_stmt *s = NULL;
+	sqlite3 *db = NULL;
+	int v;
+
+	cr_assert_eq(sqlite3_open_v2(fx.db, &db, SQLITE_OPEN_READONLY, NULL),
+		     SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, query, -1, &s, NULL), SQLITE_OK,
+		     "%s: %s", query, sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_step(s), SQLITE_ROW, "%s", query);
+	v = sqlite3_column_int(s, 0);
+	cr_assert_eq(sqlite3_finalize(s), SQLITE_OK);
+	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+	return v;
+}
+
+static int user_version(void)
+{
+	return sql_int("PRAGMA user_version");
+}
+
+/* How many schema objects of type are named name. */
+static int schema_has(const char *type, const char *name)
+{
+	char q[160];
+
+	snprintf(q, sizeof(q),
+		 "SELECT count(*) FROM sqlite_master"
+		 " WHERE type = '%s' AND name = '%s'",
+		 type, name);
+	return sql_int(q);
+}
+
+/* Fill the store with a folder, a sealed file, a link and an xattr. */
+static struct sample fill(void)
+{
+	struct dfs_actor me = { getuid(), getgid(), getpid() };
+	struct dfs_attr conn, dir, file, link;
+	struct dfs_file *f = NULL;
+	struct sample s;
+	int fd;
+
+	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
+	cr_assert_eq(dfs_node_lookup(fx.st, DFS_INO_BUILD, "connection", &conn),
+		     0);
+	cr_assert_eq(
+		dfs_node_mkdir(fx.st, &me, conn.ino, "sftp-in", 0750, &dir), 0);
+	cr_assert_eq(dfs_node_mknod(fx.st, &me, dir.ino, "connection.conf",
+				    S_IFREG | 0640, 0, &file),
+		     0);
+	cr_assert_eq(dfs_file_open(fx.st, file.ino, O_WRONLY, &f), 0);
+	fd = dfs_file_fd_get(f);
+	cr_assert_eq(pwrite(fd, TEXT, strlen(TEXT), 0), (ssize_t)strlen(TEXT));
+	dfs_file_fd_put(fx.st, f, true, strlen(TEXT));
+	cr_assert_eq(dfs_file_release(fx.st, f), 0);
+	cr_assert_eq(dfs_node_symlink(fx.st, &me, dir.ino, "current",
+				      "connection.conf", &link),
+		     0);
+	cr_assert_eq(dfs_xattr_set(fx.st, file.ino, "user.env", "prod", 4, 0),
+		     0);
+	cr_assert_eq(dfs_store_sync(fx.st), 0);
+	fx.st = dfs_store_free(fx.st);
+	s.dir = dir.ino;
+	s.file = file.ino;
+	s.link = link.ino;
+	return s;
+}
+
+/* Open the store and find exactly what fill() left. */
+static void check_sample(const struct sample *s)
+{
+	struct dfs_attr conn, a;
+	struct dfs_file *f = NULL;
+	char buf[64];
+	ssize_t n;
+
+	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
+	cr_assert_eq(dfs_node_lookup(fx.st, DFS_INO_BUILD, "connection", &conn),
+		     0);
+	cr_assert_eq(dfs_node_lookup(fx.st, conn.ino, "sftp-in", &a), 0);
+	cr_assert_eq(a.ino, s->dir);
+	cr_assert_eq(a.mode, S_IFDIR | 0750);
+	cr_assert_eq(dfs_node_lookup(fx.st, s->dir, "connection.conf", &a), 0);
+	cr_assert_eq(a.ino, s->file);
+	cr_assert_eq(a.mode, S_IFREG | 0640);
+	cr_assert_eq(a.size, strlen(TEXT));
+	cr_assert_eq(dfs_file_open(fx.st, s->file, O_RDONLY, &f), 0);
+	n = pread(dfs_file_fd_get(f), buf, sizeof(buf), 0);
+	dfs_file_fd_put(fx.st, f, false, 0);
+	cr_assert_eq(dfs_file_release(fx.st, f), 0);
+	cr_assert_eq(n, (ssize_t)strlen(TEXT));
+	cr_assert_arr_eq(buf, TEXT, strlen(TEXT));
+	cr_assert_eq(dfs_node_readlink(fx.st, s->link, buf, sizeof(buf)), 15);
+	cr_assert_str_eq(buf, "connection.conf");
+	cr_assert_eq(
+		dfs_xattr_get(fx.st, s->file, "user.env", buf, sizeof(buf)), 4);
+	cr_assert_arr_eq(buf, "prod", 4);
+	cr_assert_eq(dfs_store_fsck(fx.st, NULL, NULL), 0);
+	fx.st = dfs_store_free(fx.st);
+}
+
+Test(migrate, a_new_store_is_at_the_current_schema_version)
+{
+	FIXTURE_OK();
+	cr_assert_eq(dfs_store_schema_version(), 2);
+	cr_assert_eq(user_version(), dfs_store_schema_version());
+	cr_assert_eq(schema_has("index", "dirents_by_ino"), 1);
+	cr_assert_eq(sql_int("PRAGMA application_id"), 1684435761);
+}
+
+Test(migrate, a_version_1_store_is_migrated_on_open)
+{
+	struct sample s;
+
+	FIXTURE_OK();
+	s = fill();
+	sql_exec(TO_V1);
+	cr_assert_eq(user_version(), 1);
+	cr_assert_eq(schema_has("index", "dirents_by_ino"), 0);
+
+	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
+	fx.st = dfs_store_free(fx.st);
+	cr_assert_eq(user_version(), dfs_store_schema_version());
+	cr_assert_eq(schema_has("index", "dirents_by_ino"), 1);
+	check_sample(&s);
+	/* Opening a migrated store again changes nothing. */
+	cr_assert_eq(user_version(), dfs_store_schema_version());
+	cr_assert_eq(schema_has("index", "dirents_by_ino"), 1);
+}
+
+Test(migrate, a_migrated_store_works_where_the_new_index_is_used)
+{
+	struct dfs_actor me = { getuid(), getgid(), getpid() };
+	struct dfs_attr proc, a, b;
+
+	FIXTURE_OK();
+	sql_exec(TO_V1);
+	cr_assert_eq(dfs_store_open(fx.path, 0, &fx.st), 0,
+		     "a plain (non-daemon) open migrates too");
+	cr_assert_eq(user_version(), dfs_store_schema_version());
+	/* Rename loop detection walks parents through dirents_by_ino. */
+	cr_assert_eq(dfs_node_lookup(fx.st, DFS_INO_BUILD, "process", &proc),
+		     0);
+	cr_assert_eq(dfs_node_mkdir(fx.st, &me, proc.ino, "a", 0755, &a), 0);
+	cr_assert_eq(dfs_node_mkdir(fx.st, &me, a.ino, "b", 0755, &b), 0);
+	cr_assert_eq(dfs_node_rename(fx.st, proc.ino, "a", b.ino, "a", 0),
+		     -EINVAL);
+	cr_assert_eq(dfs_node_lookup(fx.st, proc.ino, "a", &b), 0);
+	cr_assert_eq(b.ino, a.ino);
+}
+
+Test(migrate, a_failed_migration_refuses_to_open_and_changes_nothing)
+{
+	struct dfs_store *st = (struct dfs_store *)&fx;
+	struct sample s;
+	int rc;
+
+	FIXTURE_OK();
+	s = fill();
+	sql_exec("DROP INDEX dirents_by_ino;"
+		 "CREATE TABLE dirents_by_ino (x);"
+		 "INSERT INTO dirents_by_ino VALUES (42);"
+		 "PRAGMA user_version = 1;");
+
+	rc = dfs_store_open(fx.path, OPEN_FLAGS, &st);
+	cr_assert_lt(rc, 0, "opened although the migration cannot run");
+	cr_assert_neq(rc, -EBUSY);
+	cr_assert_eq(st, (struct dfs_store *)&fx, "ret written on failure");
+	cr_assert_eq(user_version(), 1, "user_version moved without the index");
+	cr_assert_eq(schema_has("index", "dirents_by_ino"), 0);
+	cr_assert_eq(schema_has("table", "dirents_by_ino"), 1);
+	cr_assert_eq(sql_int("SELECT x FROM dirents_by_ino"), 42);
+	cr_assert_eq(sql_int("SELECT count(*) FROM dirents"
+			     " WHERE name = CAST('sftp-in' AS BLOB)"),
+		     1);
+
+	/* The same refusal again: the failed attempt left no half state. */
+	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &st), rc);
+	cr_assert_eq(user_version(), 1);
+
+	/* Once the obstacle is gone, the migration runs and data is whole. */
+	sql_exec("DROP TABLE dirents_by_ino;");
+	check_sample(&s);
+	cr_assert_eq(user_version(), dfs_store_schema_version());
+	cr_assert_eq(schema_has("index", "dirents_by_ino"), 1);
+}

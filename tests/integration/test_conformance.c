@@ -36,16 +36,14 @@
 #define OLD 1000000000LL /* 2001-09-09 */
 #define FNV0 14695981039346656037ULL
 
-#define OPS(X)                                                                \
-	X(END)                                                                \
-	X(EXPECT)                                                             \
-	X(MKDIR)                                                              \
-	X(MKFILE) X(OPEN) X(OPENFD) X(CLOSE) X(WRITE) X(PWRITE) X(PREAD)      \
-		X(FSTAT) X(FTRUNC) X(UNLINK) X(RMDIR) X(RENAME) X(LINK)       \
-			X(SYMLINK) X(READLINK) X(CHMOD) X(CHOWN) X(LCHOWN)    \
-				X(TRUNC) X(UTIMENS) X(TOUCH) X(MKNOD) X(STAT) \
-					X(HASH) X(LIST) X(SAMEINO) X(SNAP)    \
-						X(CHANGED) X(NOWCHK)
+/* clang-format off */
+#define OPS(X) \
+	X(END) X(EXPECT) X(MKDIR) X(MKFILE) X(OPEN) X(OPENFD) X(CLOSE) \
+	X(WRITE) X(PWRITE) X(PREAD) X(FSTAT) X(FTRUNC) X(UNLINK) X(RMDIR) \
+	X(RENAME) X(LINK) X(SYMLINK) X(READLINK) X(CHMOD) X(CHOWN) \
+	X(LCHOWN) X(TRUNC) X(UTIMENS) X(TOUCH) X(MKNOD) X(STAT) X(HASH) \
+	X(LIST) X(SAMEINO) X(SNAP) X(CHANGED) X(NOWCHK)
+/* clang-format on */
 #define OP_ENUM(n) OP_##n,
 #define OP_NAME(n) #n,
 enum op { OPS(OP_ENUM) };

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "deployfs/log.h"
 #include "fs.h"
@@ -27,9 +29,41 @@ static struct dfs_fs *fs_of(fuse_req_t req)
 static struct dfs_actor actor_of(fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct dfs_actor a = { ctx->uid, ctx->gid, ctx->pid };
+	struct dfs_actor a = { ctx->uid, ctx->gid, ctx->pid, "" };
 
 	return a;
+}
+
+/*
+ * The actor of an act the audit trail records: with the caller's command
+ * line, read while the request is in flight (the process may be gone a
+ * moment later).
+ */
+static struct dfs_actor audited_actor_of(fuse_req_t req)
+{
+	struct dfs_actor a = actor_of(req);
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)a.pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return a;
+	n = read(fd, a.cmd, sizeof(a.cmd) - 1);
+	close(fd);
+	if (n <= 0)
+		n = 0;
+	a.cmd[n] = '\0';
+	for (ssize_t i = 0; i + 1 < n; i++)
+		if (a.cmd[i] == '\0')
+			a.cmd[i] = ' ';
+	return a;
+}
+
+static struct dfs_actor actor_for(fuse_req_t req, uint64_t ino)
+{
+	return dfs_ino_is_build(ino) ? actor_of(req) : audited_actor_of(req);
 }
 
 static struct dfs_file *file_of(struct fuse_file_info *fi)
@@ -86,14 +120,25 @@ static void fill_stat(const struct dfs_attr *a, struct stat *sb)
 	sb->st_ctim = a->ctime;
 }
 
+/* Snapshots never change: the kernel may keep them for a day.  Package
+ * folders and `latest` change behind the kernel's back: no caching. */
+static double ttl_of(const struct dfs_fs *fs, const struct dfs_attr *a)
+{
+	if (a->flags & DFS_NODE_IMMUTABLE)
+		return 86400.0;
+	if (a->flags & DFS_NODE_VOLATILE)
+		return 0.0;
+	return fs->ttl;
+}
+
 static void fill_entry(struct dfs_fs *fs, const struct dfs_attr *a,
 		       struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = a->ino;
 	e->generation = 1;
-	e->attr_timeout = fs->ttl;
-	e->entry_timeout = fs->ttl;
+	e->attr_timeout = ttl_of(fs, a);
+	e->entry_timeout = ttl_of(fs, a);
 	fill_stat(a, &e->attr);
 }
 
@@ -140,7 +185,7 @@ static void dfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = dfs_node_lookup(fs->st, parent, name, &a);
 	if (rc == -ENOENT) {
 		memset(&e, 0, sizeof(e));
-		e.entry_timeout = fs->ttl;
+		e.entry_timeout = dfs_ino_is_build(parent) ? fs->ttl : 0.0;
 		fuse_reply_entry(req, &e);
 		return;
 	}
@@ -172,7 +217,7 @@ static void reply_attr(fuse_req_t req, const struct dfs_attr *a)
 	struct stat sb;
 
 	fill_stat(a, &sb);
-	fuse_reply_attr(req, &sb, fs_of(req)->ttl);
+	fuse_reply_attr(req, &sb, ttl_of(fs_of(req), a));
 }
 
 static void dfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
@@ -258,7 +303,7 @@ static void dfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void dfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 mode_t mode)
 {
-	struct dfs_actor actor = actor_of(req);
+	struct dfs_actor actor = actor_for(req, parent);
 	struct dfs_attr a;
 	int rc;
 
@@ -308,7 +353,8 @@ static void dfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void dfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	int rc = dfs_node_rmdir(fs_of(req)->st, parent, name);
+	struct dfs_actor actor = actor_for(req, parent);
+	int rc = dfs_node_rmdir(fs_of(req)->st, &actor, parent, name);
 
 	if (rc < 0)
 		reply_err(req, rc, "rmdir", parent, name);
@@ -619,6 +665,7 @@ static void dfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 static void dfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			    const char *value, size_t size, int flags)
 {
+	struct dfs_actor actor;
 	unsigned f = 0;
 	int rc;
 
@@ -626,7 +673,8 @@ static void dfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		f |= DFS_XATTR_CREATE;
 	if (flags & XATTR_REPLACE)
 		f |= DFS_XATTR_REPLACE;
-	rc = dfs_xattr_set(fs_of(req)->st, ino, name, value, size, f);
+	actor = actor_for(req, ino);
+	rc = dfs_xattr_set(fs_of(req)->st, &actor, ino, name, value, size, f);
 	if (rc < 0)
 		reply_err(req, rc, "setxattr", ino, name);
 	else

@@ -5,6 +5,7 @@
  * Each is one transaction under st->lock; see node.c for the rules.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -120,6 +121,34 @@ static int move(struct dfs_store *st, uint64_t parent, const char *name,
 	return rc;
 }
 
+/* Components follow their folders in and out of the type folders. */
+static int rename_components(struct dfs_store *st, const struct dfs_attr *pdir,
+			     uint64_t parent, const char *name,
+			     const struct dfs_attr *src,
+			     const struct dfs_attr *ndir, uint64_t newparent,
+			     const char *newname, const struct dfs_attr *dst,
+			     bool exchange)
+{
+	bool from = pdir->flags & DFS_NODE_TYPEDIR;
+	bool to = ndir->flags & DFS_NODE_TYPEDIR;
+	int rc = 0;
+
+	if (from && S_ISDIR(src->mode))
+		rc = dfs_component_detach_locked(st, src->ino);
+	if (rc == 0 && to && dst && S_ISDIR(dst->mode))
+		rc = dfs_component_detach_locked(st, dst->ino);
+	if (rc == 0 && to && S_ISDIR(src->mode))
+		rc = dfs_component_check_locked(st, newparent, newname);
+	if (rc == 0 && to && S_ISDIR(src->mode))
+		rc = dfs_component_attach_locked(st, newparent, newname,
+						 src->ino);
+	if (rc == 0 && exchange && from && S_ISDIR(dst->mode))
+		rc = dfs_component_check_locked(st, parent, name);
+	if (rc == 0 && exchange && from && S_ISDIR(dst->mode))
+		rc = dfs_component_attach_locked(st, parent, name, dst->ino);
+	return rc;
+}
+
 static int rename_locked(struct dfs_store *st, uint64_t parent,
 			 const char *name, uint64_t newparent,
 			 const char *newname, unsigned flags)
@@ -155,6 +184,11 @@ static int rename_locked(struct dfs_store *st, uint64_t parent,
 	else
 		rc = move(st, parent, name, &src, newparent, newname,
 			  have_dst ? &dst : NULL);
+	if (rc == 0 && ((pdir.flags | ndir.flags) & DFS_NODE_TYPEDIR))
+		rc = rename_components(st, &pdir, parent, name, &src, &ndir,
+				       newparent, newname,
+				       have_dst ? &dst : NULL,
+				       flags & DFS_RENAME_EXCHANGE);
 	if (rc == 0)
 		rc = dfs_node_touch_locked(st, parent, true);
 	if (rc == 0 && newparent != parent)
@@ -169,6 +203,8 @@ int dfs_node_rename(struct dfs_store *st, uint64_t parent, const char *name,
 
 	if ((flags & DFS_RENAME_NOREPLACE) && (flags & DFS_RENAME_EXCHANGE))
 		return -EINVAL;
+	if (dfs_is_virtual(parent) || dfs_is_virtual(newparent))
+		return -EROFS;
 	if (strlen(newname) > DFS_NAME_MAX)
 		return -ENAMETOOLONG;
 	pthread_mutex_lock(&st->lock);
@@ -250,6 +286,14 @@ int dfs_node_setattr(struct dfs_store *st, uint64_t ino,
 	struct dfs_oinode *oi = NULL;
 	int rc;
 
+	if (dfs_is_virtual(ino)) {
+		/* Unchanging: only a change to the same values succeeds
+		 * (cp -a and rsync -a setting what is already there). */
+		pthread_mutex_lock(&st->lock);
+		rc = dfs_vnode_getattr_locked(st, ino, ret);
+		pthread_mutex_unlock(&st->lock);
+		return rc < 0 ? rc : dfs_setattr_is_noop(ret, sa) ? 0 : -EROFS;
+	}
 	pthread_mutex_lock(&st->lock);
 	if (sa->valid & DFS_SET_SIZE) {
 		/* Wait for a seal in progress before the transaction: waiting
@@ -286,6 +330,28 @@ static int xattr_name_ok(const char *name)
 	return 0;
 }
 
+#define REVISION_XATTR "user.deployfs.revision"
+
+/* user.deployfs.revision of a component folder, as text. */
+static int revision_xattr(struct dfs_store *st, uint64_t ino, void *buf,
+			  size_t cap)
+{
+	char text[32];
+	int64_t rev;
+	int rc, len;
+
+	(void)dfs_store_sync(st); /* the revision counts saved content */
+	rc = dfs_component_revision(st, ino, &rev);
+	if (rc < 0)
+		return rc == -ENOENT ? -ENODATA : rc;
+	len = snprintf(text, sizeof(text), "%lld", (long long)rev);
+	if (cap && (size_t)len > cap)
+		return -ERANGE;
+	if (cap)
+		memcpy(buf, text, (size_t)len);
+	return len;
+}
+
 int dfs_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 		  void *buf, size_t cap)
 {
@@ -296,6 +362,18 @@ int dfs_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 		return -ENODATA;
 	if (rc < 0)
 		return rc;
+	if (dfs_is_virtual(ino)) {
+		pthread_mutex_lock(&st->lock);
+		rc = ino < DFS_INO_PKGDIR_BASE
+			     ? dfs_pkg_xattr_get_locked(
+				       st, (int64_t)(ino - DFS_INO_SNODE_BASE),
+				       name, buf, cap)
+			     : -ENOENT;
+		pthread_mutex_unlock(&st->lock);
+		return rc == -ENOENT ? -ENODATA : rc;
+	}
+	if (strcmp(name, REVISION_XATTR) == 0)
+		return revision_xattr(st, ino, buf, cap);
 	pthread_mutex_lock(&st->lock);
 	rc = dfs_query(st, S_XATTR_GET, &s, "is", (int64_t)ino, name);
 	if (rc == 0)
@@ -341,8 +419,9 @@ static int xattr_set_locked(struct dfs_store *st, uint64_t ino,
 	return rc;
 }
 
-int dfs_xattr_set(struct dfs_store *st, uint64_t ino, const char *name,
-		  const void *value, size_t size, unsigned flags)
+int dfs_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
+		  uint64_t ino, const char *name, const void *value,
+		  size_t size, unsigned flags)
 {
 	int rc = xattr_name_ok(name);
 
@@ -352,6 +431,22 @@ int dfs_xattr_set(struct dfs_store *st, uint64_t ino, const char *name,
 		return -E2BIG;
 	if (!value)
 		value = "";
+	if (dfs_is_virtual(ino)) {
+		struct dfs_actor self;
+
+		actor = dfs_actor_or_self(actor, &self);
+		pthread_mutex_lock(&st->lock);
+		rc = ino < DFS_INO_PKGDIR_BASE
+			     ? dfs_pkg_xattr_set_locked(
+				       st, actor,
+				       (int64_t)(ino - DFS_INO_SNODE_BASE),
+				       name, value, size)
+			     : -EROFS;
+		pthread_mutex_unlock(&st->lock);
+		return rc == -ENOENT ? -EROFS : rc;
+	}
+	if (strcmp(name, REVISION_XATTR) == 0)
+		return -EPERM;
 	pthread_mutex_lock(&st->lock);
 	rc = dfs_db_begin(st);
 	if (rc == 0)
@@ -368,6 +463,15 @@ int dfs_xattr_list(struct dfs_store *st, uint64_t ino, char *buf, size_t cap)
 	int rc;
 
 	pthread_mutex_lock(&st->lock);
+	if (dfs_is_virtual(ino)) {
+		rc = ino < DFS_INO_PKGDIR_BASE
+			     ? dfs_pkg_xattr_list_locked(
+				       st, (int64_t)(ino - DFS_INO_SNODE_BASE),
+				       buf, cap)
+			     : 0;
+		pthread_mutex_unlock(&st->lock);
+		return rc == -ENOENT ? 0 : rc;
+	}
 	rc = dfs_query(st, S_XATTR_LIST, &s, "i", (int64_t)ino);
 	while (rc == 1) {
 		size_t len = (size_t)sqlite3_column_bytes(s, 0);
@@ -402,6 +506,8 @@ int dfs_xattr_remove(struct dfs_store *st, uint64_t ino, const char *name)
 		return -ENODATA;
 	if (rc < 0)
 		return rc;
+	if (dfs_is_virtual(ino))
+		return -EROFS;
 	pthread_mutex_lock(&st->lock);
 	rc = dfs_db_begin(st);
 	if (rc < 0)

@@ -141,8 +141,19 @@ static int content_row(struct dfs_store *st, uint64_t ino,
 {
 	struct content_row r = { 0 };
 	sqlite3_stmt *s;
-	int rc = dfs_query(st, S_CONTENT, &s, "i", (int64_t)ino);
+	int rc;
 
+	if (dfs_is_virtual(ino)) {
+		/* A snapshot file: its blob, read-only. */
+		rc = dfs_vnode_blob_locked(st, ino, &r.mode, &r.size, &r.blob);
+		r.has_blob = true;
+		r.nlink = 1;
+		r.flags = DFS_NODE_READONLY;
+		if (rc == 0)
+			*ret = r;
+		return rc;
+	}
+	rc = dfs_query(st, S_CONTENT, &s, "i", (int64_t)ino);
 	if (rc == 0)
 		return -ENOENT;
 	if (rc < 0)

@@ -76,6 +76,81 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	"  UPDATE blobs SET refs = refs + 1 WHERE hash = NEW.blob; END;",
 	/* 1 -> 2: find the parent of a folder (rename loops, fsck) */
 	"CREATE INDEX dirents_by_ino ON dirents (ino);",
+	/* 2 -> 3: components, packages (snapshots) and the audit trail */
+	"CREATE TABLE components ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  type TEXT NOT NULL,"
+	"  dir INTEGER,"
+	"  revision INTEGER NOT NULL DEFAULT 0,"
+	"  tree_hash BLOB"
+	");"
+	"CREATE INDEX components_by_dir ON components (dir);"
+	"INSERT OR IGNORE INTO components (name, type, dir)"
+	"  SELECT CAST(d.name AS TEXT), CAST(td.name AS TEXT), d.ino"
+	"  FROM dirents d JOIN dirents td ON td.ino = d.parent"
+	"  AND td.parent = 2 JOIN inodes c ON c.ino = d.ino"
+	"  WHERE (c.mode & 61440) = 16384;"
+	"CREATE TABLE snodes ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  parent INTEGER NOT NULL,"
+	"  name BLOB NOT NULL,"
+	"  mode INTEGER NOT NULL,"
+	"  uid INTEGER NOT NULL,"
+	"  gid INTEGER NOT NULL,"
+	"  nlink INTEGER NOT NULL DEFAULT 1,"
+	"  size INTEGER NOT NULL DEFAULT 0,"
+	"  blocks INTEGER NOT NULL DEFAULT 0,"
+	"  rdev INTEGER NOT NULL DEFAULT 0,"
+	"  atime INTEGER NOT NULL,"
+	"  mtime INTEGER NOT NULL,"
+	"  ctime INTEGER NOT NULL,"
+	"  blob BLOB,"
+	"  target BLOB"
+	");"
+	"CREATE INDEX snodes_by_name ON snodes (parent, name);"
+	"CREATE TRIGGER snode_blob_ins AFTER INSERT ON snodes"
+	"  WHEN NEW.blob IS NOT NULL BEGIN"
+	"  UPDATE blobs SET refs = refs + 1 WHERE hash = NEW.blob; END;"
+	"CREATE TRIGGER snode_blob_del AFTER DELETE ON snodes"
+	"  WHEN OLD.blob IS NOT NULL BEGIN"
+	"  UPDATE blobs SET refs = refs - 1 WHERE hash = OLD.blob; END;"
+	"CREATE TABLE packages ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  component INTEGER NOT NULL REFERENCES components (id),"
+	"  version TEXT NOT NULL,"
+	"  root INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  uid INTEGER NOT NULL,"
+	"  notes TEXT,"
+	"  revisions TEXT NOT NULL,"
+	"  requires TEXT NOT NULL,"
+	"  content_hash BLOB NOT NULL,"
+	"  deployed INTEGER NOT NULL DEFAULT 0,"
+	"  UNIQUE (component, version)"
+	");"
+	"CREATE TABLE audit ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  ts INTEGER NOT NULL,"
+	"  actor TEXT,"
+	"  uid INTEGER,"
+	"  pid INTEGER,"
+	"  cmd TEXT,"
+	"  action TEXT NOT NULL,"
+	"  env TEXT,"
+	"  component TEXT,"
+	"  version TEXT,"
+	"  from_version TEXT,"
+	"  deployment INTEGER,"
+	"  revisions TEXT,"
+	"  result TEXT NOT NULL,"
+	"  reason TEXT"
+	");"
+	"CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
+	"CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;",
 };
 
 int dfs_store_schema_version(void)
@@ -651,6 +726,8 @@ struct dfs_store *dfs_store_free(struct dfs_store *st)
 	}
 	for (int i = 0; i < S_STMT_MAX; i++)
 		sqlite3_finalize(st->stmt[i]);
+	for (int i = 0; i < DFS_SQL_CACHE; i++)
+		sqlite3_finalize(st->sql_stmt[i]);
 	if (st->db)
 		sqlite3_close(st->db);
 	if (st->blobs_fd >= 0)
@@ -725,17 +802,30 @@ static int dfs_bindv(sqlite3_stmt *s, const char *fmt, va_list ap)
 	return rc == SQLITE_OK ? 0 : -EINVAL;
 }
 
-int dfs_exec(struct dfs_store *st, enum dfs_stmt_id id, const char *fmt, ...)
+/* The statement for a constant SQL string, prepared once per store. */
+sqlite3_stmt *dfs_sql(struct dfs_store *st, const char *sql)
 {
-	sqlite3_stmt *s = dfs_stmt(st, id);
-	va_list ap;
+	int i;
+
+	for (i = 0; i < DFS_SQL_CACHE && st->sql_key[i]; i++)
+		if (st->sql_key[i] == sql)
+			return st->sql_stmt[i];
+	if (i == DFS_SQL_CACHE)
+		return NULL;
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+			       &st->sql_stmt[i], NULL) != SQLITE_OK)
+		return NULL;
+	st->sql_key[i] = sql;
+	return st->sql_stmt[i];
+}
+
+static int exec_v(sqlite3_stmt *s, const char *fmt, va_list ap)
+{
 	int rc;
 
 	if (!s)
 		return -EIO;
-	va_start(ap, fmt);
 	rc = dfs_bindv(s, fmt, ap);
-	va_end(ap);
 	if (rc < 0) {
 		sqlite3_reset(s);
 		return rc;
@@ -743,21 +833,14 @@ int dfs_exec(struct dfs_store *st, enum dfs_stmt_id id, const char *fmt, ...)
 	return dfs_stmt_done(s, sqlite3_step(s));
 }
 
-/* Bind and step; on SQLITE_ROW the statement stays open for reading
- * columns: the caller must call dfs_stmt_done().  Returns 1 for a row,
- * 0 for none (statement already reset), or -errno. */
-int dfs_query(struct dfs_store *st, enum dfs_stmt_id id, sqlite3_stmt **ret,
-	      const char *fmt, ...)
+static int query_v(sqlite3_stmt *s, sqlite3_stmt **ret, const char *fmt,
+		   va_list ap)
 {
-	sqlite3_stmt *s = dfs_stmt(st, id);
-	va_list ap;
 	int rc;
 
 	if (!s)
 		return -EIO;
-	va_start(ap, fmt);
 	rc = dfs_bindv(s, fmt, ap);
-	va_end(ap);
 	if (rc < 0) {
 		sqlite3_reset(s);
 		return rc;
@@ -768,4 +851,50 @@ int dfs_query(struct dfs_store *st, enum dfs_stmt_id id, sqlite3_stmt **ret,
 		return 1;
 	}
 	return dfs_stmt_done(s, rc);
+}
+
+int dfs_exec_sql(struct dfs_store *st, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = exec_v(dfs_sql(st, sql), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int dfs_query_sql(struct dfs_store *st, const char *sql, sqlite3_stmt **ret,
+		  const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = query_v(dfs_sql(st, sql), ret, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int dfs_exec(struct dfs_store *st, enum dfs_stmt_id id, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = exec_v(dfs_stmt(st, id), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int dfs_query(struct dfs_store *st, enum dfs_stmt_id id, sqlite3_stmt **ret,
+	      const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = query_v(dfs_stmt(st, id), ret, fmt, ap);
+	va_end(ap);
+	return rc;
 }

@@ -56,9 +56,11 @@ static void check_blobs(struct fsck *f)
 {
 	static const char *const referenced =
 		"SELECT blob FROM inodes WHERE blob IS NOT NULL"
+		" UNION SELECT blob FROM snodes WHERE blob IS NOT NULL"
 		" UNION SELECT hash FROM blobs WHERE refs > 0";
 	static const char *const again =
 		"SELECT 1 FROM inodes WHERE blob = ?1 UNION ALL"
+		" SELECT 1 FROM snodes WHERE blob = ?1 UNION ALL"
 		" SELECT 1 FROM blobs WHERE hash = ?1 AND refs > 0";
 	struct dfs_store *st = f->st;
 	sqlite3_stmt *s;

@@ -20,7 +20,7 @@
 
 #include "deployfs/store.h"
 
-#define DFS_SCHEMA_VERSION 2
+#define DFS_SCHEMA_VERSION 3
 #define DFS_APPLICATION_ID 1684435761 /* "dfs1" */
 #define DFS_STR_(x) #x
 #define DFS_STR(x) DFS_STR_(x)
@@ -33,6 +33,7 @@
 #define DFS_XATTR_NAME_MAX 255
 #define DFS_XATTR_SIZE_MAX 65536
 #define DFS_IMAP_BUCKETS 4096
+#define DFS_SQL_CACHE 96
 
 enum dfs_stmt_id {
 	S_GETATTR,
@@ -112,6 +113,8 @@ struct dfs_store {
 	pthread_mutex_t lock;
 	sqlite3 *db;
 	sqlite3_stmt *stmt[S_STMT_MAX];
+	const char *sql_key[DFS_SQL_CACHE]; /* see dfs_sql() */
+	sqlite3_stmt *sql_stmt[DFS_SQL_CACHE];
 	struct dfs_oinode *imap[DFS_IMAP_BUCKETS];
 
 	/* sealer */
@@ -120,10 +123,27 @@ struct dfs_store {
 	bool stopping;
 	pthread_cond_t seal_wake; /* work for the sealer */
 	pthread_cond_t seal_done; /* a batch finished */
+	bool reclaim_wanted;
 	struct dfs_oinode *queue;
 	unsigned queued;
 	unsigned in_flight;
 };
+
+static inline bool dfs_is_virtual(uint64_t ino)
+{
+	return ino >= DFS_INO_VIRTUAL_BASE;
+}
+
+/* Folders whose entries are served by vnode.c. */
+static inline bool dfs_lists_virtual(uint64_t ino)
+{
+	return ino == DFS_INO_PACKAGES || dfs_is_virtual(ino);
+}
+
+static inline bool dfs_is_pkgdir(uint64_t ino)
+{
+	return ino >= DFS_INO_PKGDIR_BASE && ino < DFS_INO_LATEST_BASE;
+}
 
 /* db.c */
 int dfs_sql_errno(int rc);
@@ -133,6 +153,10 @@ int dfs_db_exec(struct dfs_store *st, const char *sql);
 int dfs_exec(struct dfs_store *st, enum dfs_stmt_id id, const char *fmt, ...);
 int dfs_query(struct dfs_store *st, enum dfs_stmt_id id, sqlite3_stmt **ret,
 	      const char *fmt, ...);
+sqlite3_stmt *dfs_sql(struct dfs_store *st, const char *sql);
+int dfs_exec_sql(struct dfs_store *st, const char *sql, const char *fmt, ...);
+int dfs_query_sql(struct dfs_store *st, const char *sql, sqlite3_stmt **ret,
+		  const char *fmt, ...);
 int dfs_db_begin(struct dfs_store *st);
 int dfs_db_commit(struct dfs_store *st, bool durable);
 void dfs_db_rollback(struct dfs_store *st);
@@ -172,8 +196,96 @@ int dfs_content_persist_times_locked(struct dfs_store *st,
 int dfs_sealer_start(struct dfs_store *st);
 void dfs_sealer_stop(struct dfs_store *st);
 void dfs_seal_enqueue_locked(struct dfs_store *st, struct dfs_oinode *oi);
+void dfs_reclaim_later_locked(struct dfs_store *st);
 int dfs_recover_locked(struct dfs_store *st);
 void dfs_work_name(uint64_t ino, char out[32]);
+
+/* component.c */
+struct dfs_component {
+	int64_t id;
+	char name[DFS_NAME_MAX + 1];
+	char type[32];
+	uint64_t dir; /* build inode, 0 when the folder is gone */
+	int64_t revision;
+	bool has_hash;
+	struct dfs_hash tree_hash;
+};
+int dfs_component_by_name(struct dfs_store *st, const char *name,
+			  struct dfs_component *ret);
+int dfs_component_by_id(struct dfs_store *st, int64_t id,
+			struct dfs_component *ret);
+int dfs_component_by_dir(struct dfs_store *st, uint64_t dir,
+			 struct dfs_component *ret);
+int dfs_component_check_locked(struct dfs_store *st, uint64_t typedir,
+			       const char *name);
+int dfs_component_attach_locked(struct dfs_store *st, uint64_t typedir,
+				const char *name, uint64_t ino);
+int dfs_component_detach_locked(struct dfs_store *st, uint64_t ino);
+int dfs_component_revision(struct dfs_store *st, uint64_t dir, int64_t *ret);
+int dfs_component_revise_locked(struct dfs_store *st, struct dfs_component *c,
+				const struct dfs_hash *own);
+
+/* snapshot.c */
+struct dfs_walk {
+	struct dfs_store *st;
+	bool dry;    /* hash only */
+	bool expand; /* follow includes */
+	bool revise; /* take the revisions of what is walked */
+	int64_t entries;
+	int nstack;
+	int64_t stack[64]; /* components being expanded */
+	int nrev;
+	struct {
+		int64_t id;
+		int64_t revision;
+		char name[DFS_NAME_MAX + 1];
+	} revs[64];
+	int nreq;
+	char reqs[64][DFS_NAME_MAX + 40];
+	char why[640]; /* for a refusal */
+};
+int dfs_resolve_reference(struct dfs_store *st, const char *dir,
+			  const char *target, struct dfs_component *ret);
+int dfs_walk_component(struct dfs_walk *w, struct dfs_component *c, int64_t sid,
+		       struct dfs_hash *ret_own, struct dfs_hash *ret_full);
+
+/* package.c */
+int dfs_pkg_parse(const struct dfs_component *c, const char *name,
+		  const char **ret_version);
+int dfs_pkg_create_locked(struct dfs_store *st, const struct dfs_actor *actor,
+			  int64_t comp, const char *name, struct dfs_attr *ret);
+int dfs_pkg_remove_locked(struct dfs_store *st, const struct dfs_actor *actor,
+			  int64_t comp, const char *name);
+int dfs_pkg_xattr_get_locked(struct dfs_store *st, int64_t root,
+			     const char *name, void *buf, size_t cap);
+int dfs_pkg_xattr_list_locked(struct dfs_store *st, int64_t root, char *buf,
+			      size_t cap);
+int dfs_pkg_xattr_set_locked(struct dfs_store *st,
+			     const struct dfs_actor *actor, int64_t root,
+			     const char *name, const void *value, size_t size);
+
+/* vnode.c */
+int dfs_vnode_getattr_locked(struct dfs_store *st, uint64_t ino,
+			     struct dfs_attr *ret);
+int dfs_vnode_lookup_locked(struct dfs_store *st, uint64_t parent,
+			    const char *name, struct dfs_attr *ret);
+int dfs_vnode_readdir_locked(struct dfs_store *st, uint64_t ino, uint64_t off,
+			     bool hold, dfs_readdir_fn fn, void *ctx);
+int dfs_vnode_readlink_locked(struct dfs_store *st, uint64_t ino, char *buf,
+			      size_t cap);
+int dfs_vnode_blob_locked(struct dfs_store *st, uint64_t ino, uint32_t *mode,
+			  uint64_t *size, struct dfs_hash *ret);
+bool dfs_setattr_is_noop(const struct dfs_attr *a,
+			 const struct dfs_setattr *sa);
+
+/* audit.c */
+void dfs_user_name(uint32_t uid, char *buf, size_t cap);
+const struct dfs_actor *dfs_actor_or_self(const struct dfs_actor *actor,
+					  struct dfs_actor *self);
+int dfs_audit_record_locked(struct dfs_store *st, const struct dfs_actor *a,
+			    const struct dfs_audit_event *ev);
+int dfs_audit_refusal_locked(struct dfs_store *st, const struct dfs_actor *a,
+			     const struct dfs_audit_event *ev);
 
 /* blob.c */
 void dfs_blob_relpath(const struct dfs_hash *h, char out[40]);

@@ -180,7 +180,10 @@ int dfs_node_lookup(struct dfs_store *st, uint64_t parent, const char *name,
 	int rc;
 
 	pthread_mutex_lock(&st->lock);
-	rc = dfs_lookup_locked(st, parent, name, ret);
+	if (dfs_lists_virtual(parent))
+		rc = dfs_vnode_lookup_locked(st, parent, name, ret);
+	else
+		rc = dfs_lookup_locked(st, parent, name, ret);
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
@@ -190,7 +193,10 @@ int dfs_node_getattr(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret)
 	int rc;
 
 	pthread_mutex_lock(&st->lock);
-	rc = dfs_node_row(st, ino, ret);
+	if (dfs_is_virtual(ino))
+		rc = dfs_vnode_getattr_locked(st, ino, ret);
+	else
+		rc = dfs_node_row(st, ino, ret);
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
@@ -200,6 +206,12 @@ int dfs_node_readlink(struct dfs_store *st, uint64_t ino, char *buf, size_t cap)
 	sqlite3_stmt *s;
 	int rc, len = 0;
 
+	if (dfs_is_virtual(ino)) {
+		pthread_mutex_lock(&st->lock);
+		rc = dfs_vnode_readlink_locked(st, ino, buf, cap);
+		pthread_mutex_unlock(&st->lock);
+		return rc;
+	}
 	pthread_mutex_lock(&st->lock);
 	s = dfs_stmt(st, S_READLINK);
 	if (!s) {
@@ -238,6 +250,11 @@ int dfs_node_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
 	int rc;
 
 	pthread_mutex_lock(&st->lock);
+	if (dfs_lists_virtual(ino)) {
+		rc = dfs_vnode_readdir_locked(st, ino, off, hold, fn, ctx);
+		pthread_mutex_unlock(&st->lock);
+		return rc;
+	}
 	rc = dfs_node_row(st, ino, &dir);
 	if (rc == 0 && !S_ISDIR(dir.mode))
 		rc = -ENOTDIR;
@@ -289,6 +306,11 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 		return rc;
 	if (!s)
 		return -EIO;
+	if ((dir.flags & DFS_NODE_TYPEDIR) && S_ISDIR(mode)) {
+		rc = dfs_component_check_locked(st, parent, name);
+		if (rc < 0)
+			return rc;
+	}
 	if (dir.mode & S_ISGID) {
 		gid = dir.gid;
 		if (S_ISDIR(mode))
@@ -320,6 +342,9 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 		rc = dfs_nlink_add(st, parent, 1);
 	if (rc == 0)
 		rc = dfs_node_touch_locked(st, parent, true);
+	if (rc == 0 && (dir.flags & DFS_NODE_TYPEDIR) && S_ISDIR(mode))
+		rc = dfs_component_attach_locked(st, parent, name,
+						 (uint64_t)ino);
 	if (rc == 0)
 		*ret_ino = (uint64_t)ino;
 	return rc;
@@ -332,6 +357,17 @@ static int create(struct dfs_store *st, const struct dfs_actor *actor,
 	uint64_t ino = 0;
 	int rc;
 
+	if (dfs_is_virtual(parent)) {
+		if (!S_ISDIR(mode) || !dfs_is_pkgdir(parent))
+			return -EROFS;
+		(void)dfs_store_sync(st); /* seal what was closed */
+		pthread_mutex_lock(&st->lock);
+		rc = dfs_pkg_create_locked(
+			st, actor, (int64_t)(parent - DFS_INO_PKGDIR_BASE),
+			name, ret);
+		pthread_mutex_unlock(&st->lock);
+		return rc;
+	}
 	pthread_mutex_lock(&st->lock);
 	rc = dfs_db_begin(st);
 	if (rc == 0) {
@@ -383,6 +419,10 @@ int dfs_node_link(struct dfs_store *st, uint64_t ino, uint64_t newparent,
 	struct dfs_attr a, dir;
 	int rc;
 
+	if (dfs_is_virtual(newparent))
+		return -EROFS;
+	if (dfs_is_virtual(ino))
+		return -EXDEV;
 	pthread_mutex_lock(&st->lock);
 	rc = dfs_db_begin(st);
 	if (rc < 0)
@@ -437,6 +477,8 @@ int dfs_remove_entry(struct dfs_store *st, uint64_t parent, const char *name,
 
 	if (rc == 0 && S_ISDIR(a->mode))
 		rc = dfs_nlink_add(st, parent, -1);
+	if (rc == 0 && S_ISDIR(a->mode))
+		rc = dfs_component_detach_locked(st, a->ino);
 	if (rc == 0)
 		rc = dfs_node_touch_locked(st, parent, true);
 	if (rc == 0)
@@ -468,12 +510,22 @@ static int remove_checks(struct dfs_store *st, uint64_t parent,
 	return rc;
 }
 
-static int remove_node(struct dfs_store *st, uint64_t parent, const char *name,
-		       bool dir)
+static int remove_node(struct dfs_store *st, const struct dfs_actor *actor,
+		       uint64_t parent, const char *name, bool dir)
 {
 	struct dfs_attr a;
 	int rc;
 
+	if (dfs_is_virtual(parent)) {
+		if (!dir || !dfs_is_pkgdir(parent))
+			return -EROFS;
+		pthread_mutex_lock(&st->lock);
+		rc = dfs_pkg_remove_locked(
+			st, actor, (int64_t)(parent - DFS_INO_PKGDIR_BASE),
+			name);
+		pthread_mutex_unlock(&st->lock);
+		return rc;
+	}
 	pthread_mutex_lock(&st->lock);
 	rc = dfs_db_begin(st);
 	if (rc == 0) {
@@ -488,12 +540,19 @@ static int remove_node(struct dfs_store *st, uint64_t parent, const char *name,
 
 int dfs_node_unlink(struct dfs_store *st, uint64_t parent, const char *name)
 {
-	return remove_node(st, parent, name, false);
+	struct dfs_actor self;
+
+	return remove_node(st, dfs_actor_or_self(NULL, &self), parent, name,
+			   false);
 }
 
-int dfs_node_rmdir(struct dfs_store *st, uint64_t parent, const char *name)
+int dfs_node_rmdir(struct dfs_store *st, const struct dfs_actor *actor,
+		   uint64_t parent, const char *name)
 {
-	return remove_node(st, parent, name, true);
+	struct dfs_actor self;
+
+	return remove_node(st, dfs_actor_or_self(actor, &self), parent, name,
+			   true);
 }
 
 void dfs_node_hold(struct dfs_store *st, uint64_t ino)

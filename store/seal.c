@@ -180,6 +180,14 @@ static void seal_batch(struct dfs_store *st, struct seal_item *items, size_t n)
 	pthread_mutex_unlock(&st->lock);
 }
 
+/* Blobs may have lost their last reference: the sealer (the only thread
+ * that creates or deletes blob files) reclaims them when idle. */
+void dfs_reclaim_later_locked(struct dfs_store *st)
+{
+	st->reclaim_wanted = true;
+	pthread_cond_signal(&st->seal_wake);
+}
+
 void dfs_seal_enqueue_locked(struct dfs_store *st, struct dfs_oinode *oi)
 {
 	if (oi->queued || oi->sealing)
@@ -251,6 +259,11 @@ static void *sealer_main(void *arg)
 		return NULL;
 	pthread_mutex_lock(&st->lock);
 	while (!st->stopping || st->queue) {
+		if (!st->queue && st->reclaim_wanted) {
+			st->reclaim_wanted = false;
+			reclaim_locked(st);
+			continue;
+		}
 		if (!st->queue) {
 			pthread_cond_wait(&st->seal_wake, &st->lock);
 			continue;
@@ -310,6 +323,10 @@ int dfs_store_sync(struct dfs_store *st)
 	}
 	while (st->queue || st->in_flight)
 		pthread_cond_wait(&st->seal_done, &st->lock);
+	if (!st->sealer_running && st->reclaim_wanted) {
+		st->reclaim_wanted = false;
+		reclaim_locked(st);
+	}
 	pthread_mutex_unlock(&st->lock);
 	free(items);
 	return 0;

@@ -32,12 +32,33 @@ enum {
 	DFS_INO_AUDIT = 5,
 };
 
+/*
+ * Inode number ranges.  Below DFS_INO_VIRTUAL_BASE: rows of the build
+ * tree (and the fixed nodes above).  Snapshot nodes, package folders and
+ * `latest` links are rows of their own tables, offset into ranges of their
+ * own, so every inode number is stable across remounts.
+ */
+#define DFS_INO_SNODE_BASE (1ull << 40)	 /* + snodes.id */
+#define DFS_INO_PKGDIR_BASE (2ull << 40) /* + components.id */
+#define DFS_INO_LATEST_BASE (3ull << 40) /* + packages.id */
+#define DFS_INO_VIRTUAL_BASE DFS_INO_SNODE_BASE
+
+/* Is ino a node of the build tree (where negative lookups may be
+ * cached)? */
+static inline bool dfs_ino_is_build(uint64_t ino)
+{
+	return ino < DFS_INO_VIRTUAL_BASE && ino != DFS_INO_PACKAGES &&
+	       ino != DFS_INO_ENVIRONMENTS;
+}
+
 /* Node flags (struct dfs_attr.flags). */
 enum {
-	DFS_NODE_SYSTEM = 1 << 0,   /* cannot be removed or renamed */
-	DFS_NODE_READONLY = 1 << 1, /* nothing under it may change: EROFS */
-	DFS_NODE_TYPEDIR = 1 << 2,  /* build/TYPE */
-	DFS_NODE_FENCED = 1 << 3,   /* only system children: EPERM */
+	DFS_NODE_SYSTEM = 1 << 0,    /* cannot be removed or renamed */
+	DFS_NODE_READONLY = 1 << 1,  /* nothing under it may change: EROFS */
+	DFS_NODE_TYPEDIR = 1 << 2,   /* build/TYPE */
+	DFS_NODE_FENCED = 1 << 3,    /* only system children: EPERM */
+	DFS_NODE_IMMUTABLE = 1 << 4, /* never changes: cache for long */
+	DFS_NODE_VOLATILE = 1 << 5,  /* may change behind the kernel */
 };
 
 #define DFS_HASH_LEN 16
@@ -62,11 +83,15 @@ struct dfs_attr {
 	uint32_t flags; /* DFS_NODE_* */
 };
 
-/* Who asks: from the FUSE request context, or the calling process. */
+/* Who asks: from the FUSE request context, or the calling process.  cmd
+ * is the caller's command line (spaces for NULs), for the audit trail;
+ * it may be empty. */
+#define DFS_CMD_MAX 256
 struct dfs_actor {
 	uint32_t uid;
 	uint32_t gid;
 	int32_t pid;
+	char cmd[DFS_CMD_MAX];
 };
 
 /* ---- opening ----------------------------------------------------------- */
@@ -145,8 +170,9 @@ DFS_WUR int dfs_node_link(struct dfs_store *st, uint64_t ino,
 			  struct dfs_attr *ret);
 DFS_WUR int dfs_node_unlink(struct dfs_store *st, uint64_t parent,
 			    const char *name);
-DFS_WUR int dfs_node_rmdir(struct dfs_store *st, uint64_t parent,
-			   const char *name);
+/* actor: for the audit trail (removing a package); NULL: this process. */
+DFS_WUR int dfs_node_rmdir(struct dfs_store *st, const struct dfs_actor *actor,
+			   uint64_t parent, const char *name);
 
 enum {
 	DFS_RENAME_NOREPLACE = 1 << 0,
@@ -193,8 +219,11 @@ enum {
  * -ERANGE); cap 0 asks for the size only. */
 DFS_WUR int dfs_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 			  void *buf, size_t cap);
-DFS_WUR int dfs_xattr_set(struct dfs_store *st, uint64_t ino, const char *name,
-			  const void *value, size_t size, unsigned flags);
+/* actor: for the audit trail (the notes of a package); NULL: this
+ * process. */
+DFS_WUR int dfs_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
+			  uint64_t ino, const char *name, const void *value,
+			  size_t size, unsigned flags);
 /* NUL-separated names; returns the total size (cap 0: size only). */
 DFS_WUR int dfs_xattr_list(struct dfs_store *st, uint64_t ino, char *buf,
 			   size_t cap);
@@ -238,6 +267,32 @@ DFS_WUR int dfs_file_fallocate(struct dfs_store *st, struct dfs_file *f,
 DFS_WUR int dfs_file_lseek(struct dfs_file *f, off_t off, int whence,
 			   off_t *ret);
 uint64_t dfs_file_ino(const struct dfs_file *f);
+
+/* ---- the audit trail --------------------------------------------------- */
+
+/* One event; strings may be NULL.  ts in ns since the epoch. */
+struct dfs_audit_event {
+	int64_t seq;
+	int64_t ts;
+	const char *actor;
+	int64_t uid;
+	int64_t pid;
+	const char *cmd;
+	const char *action; /* package, package-remove, notes, ... */
+	const char *env;
+	const char *component;
+	const char *version;
+	const char *from;
+	int64_t deployment;
+	const char *revisions;
+	const char *result; /* ok, refused */
+	const char *reason;
+};
+typedef int (*dfs_audit_fn)(void *ctx, const struct dfs_audit_event *ev);
+/* Calls fn for each event with seq > after, oldest first, until fn
+ * returns non-zero.  Streams: never holds the whole history. */
+DFS_WUR int dfs_audit_each(struct dfs_store *st, int64_t after, dfs_audit_fn fn,
+			   void *ctx);
 
 /* ---- blobs and checking ------------------------------------------------ */
 

@@ -307,7 +307,7 @@ Test(errors, erofs_at_root_and_under_packages_and_environments)
 	prepare();
 	snapshot();
 	for (size_t i = 0; i < 3; i++) {
-		dfs_path(base, sizeof(base), "%sorder-sync", dirs[i]);
+		dfs_path(base, sizeof(base), "%snot-a-component", dirs[i]);
 		in_mnt(p, base);
 		ASSERT_ERRNO(open(p, O_WRONLY | O_CREAT, 0644), EROFS);
 		ASSERT_ERRNO(mkdir(p, 0755), EROFS);

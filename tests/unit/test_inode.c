@@ -37,7 +37,7 @@ static void setup(void)
 {
 	struct dfs_attr a;
 
-	fx.me = (struct dfs_actor){ getuid(), getgid(), getpid() };
+	fx.me = (struct dfs_actor){ getuid(), getgid(), getpid(), "" };
 	snprintf(fx.tmp, sizeof(fx.tmp), "/tmp/dfs-unit-inode-XXXXXX");
 	if (!mkdtemp(fx.tmp)) {
 		fx.rc = -errno;
@@ -193,20 +193,20 @@ Test(inode, unlink_and_rmdir_remove_and_refuse_the_wrong_kind)
 	sub = mkdir_in(d.ino, "sub");
 
 	cr_assert_eq(dfs_node_unlink(fx.st, d.ino, "sub"), -EISDIR);
-	cr_assert_eq(dfs_node_rmdir(fx.st, d.ino, "f"), -ENOTDIR);
-	cr_assert_eq(dfs_node_rmdir(fx.st, fx.proc, "d"), -ENOTEMPTY);
+	cr_assert_eq(dfs_node_rmdir(fx.st, NULL, d.ino, "f"), -ENOTDIR);
+	cr_assert_eq(dfs_node_rmdir(fx.st, NULL, fx.proc, "d"), -ENOTEMPTY);
 	cr_assert_eq(dfs_node_unlink(fx.st, d.ino, "nothing"), -ENOENT);
 	cr_assert_eq(ino_of(d.ino, "sub"), sub.ino);
 	cr_assert_eq(ino_of(d.ino, "f"), f.ino);
 	cr_assert_eq(getattr(d.ino).nlink, 3);
 
 	cr_assert_eq(dfs_node_unlink(fx.st, d.ino, "f"), 0);
-	cr_assert_eq(dfs_node_rmdir(fx.st, d.ino, "sub"), 0);
+	cr_assert_eq(dfs_node_rmdir(fx.st, NULL, d.ino, "sub"), 0);
 	cr_assert_eq(ino_of(d.ino, "f"), 0);
 	cr_assert_eq(dfs_node_getattr(fx.st, f.ino, &f), -ENOENT);
 	cr_assert_eq(dfs_node_getattr(fx.st, sub.ino, &sub), -ENOENT);
 	cr_assert_eq(getattr(d.ino).nlink, 2);
-	cr_assert_eq(dfs_node_rmdir(fx.st, fx.proc, "d"), 0);
+	cr_assert_eq(dfs_node_rmdir(fx.st, NULL, fx.proc, "d"), 0);
 	cr_assert_eq(getattr(fx.proc).nlink, 2);
 }
 

@@ -38,7 +38,11 @@ struct sample {
 #define FIXTURE_OK() \
 	cr_assert_eq(fx.rc, 0, "setup failed: %s", strerror(-fx.rc))
 #define TEXT "<connection url=\"sftp://in\"/>\n"
-#define TO_V1 "DROP INDEX dirents_by_ino; PRAGMA user_version = 1;"
+/* What schema versions 2 and 3 added, taken away again. */
+#define DROP_V3                                                     \
+	"DROP TABLE audit; DROP TABLE packages; DROP TABLE snodes;" \
+	"DROP TABLE components;"
+#define TO_V1 DROP_V3 "DROP INDEX dirents_by_ino; PRAGMA user_version = 1;"
 
 static void setup(void)
 {
@@ -117,7 +121,7 @@ static int schema_has(const char *type, const char *name)
 /* Fill the store with a folder, a sealed file, a link and an xattr. */
 static struct sample fill(void)
 {
-	struct dfs_actor me = { getuid(), getgid(), getpid() };
+	struct dfs_actor me = { getuid(), getgid(), getpid(), "" };
 	struct dfs_attr conn, dir, file, link;
 	struct dfs_file *f = NULL;
 	struct sample s;
@@ -139,8 +143,9 @@ static struct sample fill(void)
 	cr_assert_eq(dfs_node_symlink(fx.st, &me, dir.ino, "current",
 				      "connection.conf", &link),
 		     0);
-	cr_assert_eq(dfs_xattr_set(fx.st, file.ino, "user.env", "prod", 4, 0),
-		     0);
+	cr_assert_eq(
+		dfs_xattr_set(fx.st, NULL, file.ino, "user.env", "prod", 4, 0),
+		0);
 	cr_assert_eq(dfs_store_sync(fx.st), 0);
 	fx.st = dfs_store_free(fx.st);
 	s.dir = dir.ino;
@@ -185,7 +190,7 @@ static void check_sample(const struct sample *s)
 Test(migrate, a_new_store_is_at_the_current_schema_version)
 {
 	FIXTURE_OK();
-	cr_assert_eq(dfs_store_schema_version(), 2);
+	cr_assert_eq(dfs_store_schema_version(), 3);
 	cr_assert_eq(user_version(), dfs_store_schema_version());
 	cr_assert_eq(schema_has("index", "dirents_by_ino"), 1);
 	cr_assert_eq(sql_int("PRAGMA application_id"), 1684435761);
@@ -213,7 +218,7 @@ Test(migrate, a_version_1_store_is_migrated_on_open)
 
 Test(migrate, a_migrated_store_works_where_the_new_index_is_used)
 {
-	struct dfs_actor me = { getuid(), getgid(), getpid() };
+	struct dfs_actor me = { getuid(), getgid(), getpid(), "" };
 	struct dfs_attr proc, a, b;
 
 	FIXTURE_OK();
@@ -240,10 +245,10 @@ Test(migrate, a_failed_migration_refuses_to_open_and_changes_nothing)
 
 	FIXTURE_OK();
 	s = fill();
-	sql_exec("DROP INDEX dirents_by_ino;"
-		 "CREATE TABLE dirents_by_ino (x);"
-		 "INSERT INTO dirents_by_ino VALUES (42);"
-		 "PRAGMA user_version = 1;");
+	sql_exec(DROP_V3 "DROP INDEX dirents_by_ino;"
+			 "CREATE TABLE dirents_by_ino (x);"
+			 "INSERT INTO dirents_by_ino VALUES (42);"
+			 "PRAGMA user_version = 1;");
 
 	rc = dfs_store_open(fx.path, OPEN_FLAGS, &st);
 	cr_assert_lt(rc, 0, "opened although the migration cannot run");

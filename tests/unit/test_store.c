@@ -486,7 +486,8 @@ Test(store, type_folders_cannot_be_removed_or_renamed)
 		     0);
 	build_names(before, sizeof(before));
 
-	cr_assert_eq(dfs_node_rmdir(fx.st, DFS_INO_BUILD, "process"), -EPERM);
+	cr_assert_eq(dfs_node_rmdir(fx.st, NULL, DFS_INO_BUILD, "process"),
+		     -EPERM);
 	cr_assert_eq(dfs_node_unlink(fx.st, DFS_INO_BUILD, "process"), -EPERM);
 	cr_assert_eq(dfs_node_rename(fx.st, DFS_INO_BUILD, "process",
 				     DFS_INO_BUILD, "processes", 0),
@@ -522,8 +523,9 @@ Test(store, nodes_at_the_root_cannot_be_removed_or_renamed)
 		     0);
 	for (size_t i = 0; i < 4; i++) {
 		/* The root itself is read-only (docs/behaviour.md). */
-		cr_assert_eq(dfs_node_rmdir(fx.st, DFS_INO_ROOT, names[i]),
-			     -EROFS, "rmdir %s", names[i]);
+		cr_assert_eq(
+			dfs_node_rmdir(fx.st, NULL, DFS_INO_ROOT, names[i]),
+			-EROFS, "rmdir %s", names[i]);
 		cr_assert_eq(dfs_node_unlink(fx.st, DFS_INO_ROOT, names[i]),
 			     -EROFS, "unlink %s", names[i]);
 		cr_assert_eq(dfs_node_rename(fx.st, DFS_INO_ROOT, names[i],

@@ -30,7 +30,7 @@ static struct {
 
 static void setup(void)
 {
-	struct dfs_actor me = { getuid(), getgid(), getpid() };
+	struct dfs_actor me = { getuid(), getgid(), getpid(), "" };
 	struct dfs_attr a;
 
 	snprintf(fx.tmp, sizeof(fx.tmp), "/tmp/dfs-unit-xattr-XXXXXX");
@@ -94,19 +94,20 @@ Test(xattr, set_get_list_and_remove)
 
 	FIXTURE_OK();
 	expect_list(fx.ino, "", 0);
-	cr_assert_eq(
-		dfs_xattr_set(fx.st, fx.ino, "user.b.version", "1.2.3", 5, 0),
-		0);
-	cr_assert_eq(
-		dfs_xattr_set(fx.st, fx.ino, "user.a.owner", "team-x", 6, 0),
-		0);
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, fx.ino, "user.b.version",
+				   "1.2.3", 5, 0),
+		     0);
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, fx.ino, "user.a.owner",
+				   "team-x", 6, 0),
+		     0);
 	expect_value(fx.ino, "user.b.version", "1.2.3", 5);
 	expect_value(fx.ino, "user.a.owner", "team-x", 6);
 	expect_list(fx.ino, names, sizeof(names));
 
 	/* Without flags, set replaces. */
-	cr_assert_eq(dfs_xattr_set(fx.st, fx.ino, "user.b.version", "2", 1, 0),
-		     0);
+	cr_assert_eq(
+		dfs_xattr_set(fx.st, NULL, fx.ino, "user.b.version", "2", 1, 0),
+		0);
 	expect_value(fx.ino, "user.b.version", "2", 1);
 	expect_list(fx.ino, names, sizeof(names));
 
@@ -123,7 +124,8 @@ Test(xattr, an_empty_value_is_a_value)
 	char buf[8];
 
 	FIXTURE_OK();
-	cr_assert_eq(dfs_xattr_set(fx.st, fx.ino, "user.flag", "", 0, 0), 0);
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, fx.ino, "user.flag", "", 0, 0),
+		     0);
 	cr_assert_eq(
 		dfs_xattr_get(fx.st, fx.ino, "user.flag", buf, sizeof(buf)), 0);
 	cr_assert_eq(dfs_xattr_get(fx.st, fx.ino, "user.flag", NULL, 0), 0);
@@ -133,10 +135,10 @@ Test(xattr, an_empty_value_is_a_value)
 Test(xattr, create_refuses_an_existing_name_with_eexist)
 {
 	FIXTURE_OK();
-	cr_assert_eq(dfs_xattr_set(fx.st, fx.ino, "user.k", "old", 3,
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, fx.ino, "user.k", "old", 3,
 				   DFS_XATTR_CREATE),
 		     0);
-	cr_assert_eq(dfs_xattr_set(fx.st, fx.ino, "user.k", "newer", 5,
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, fx.ino, "user.k", "newer", 5,
 				   DFS_XATTR_CREATE),
 		     -EEXIST);
 	expect_value(fx.ino, "user.k", "old", 3);
@@ -146,14 +148,15 @@ Test(xattr, create_refuses_an_existing_name_with_eexist)
 Test(xattr, replace_refuses_a_missing_name_with_enodata)
 {
 	FIXTURE_OK();
-	cr_assert_eq(dfs_xattr_set(fx.st, fx.ino, "user.k", "v", 1,
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, fx.ino, "user.k", "v", 1,
 				   DFS_XATTR_REPLACE),
 		     -ENODATA);
 	cr_assert_eq(dfs_xattr_get(fx.st, fx.ino, "user.k", NULL, 0), -ENODATA);
 	expect_list(fx.ino, "", 0);
 
-	cr_assert_eq(dfs_xattr_set(fx.st, fx.ino, "user.k", "v", 1, 0), 0);
-	cr_assert_eq(dfs_xattr_set(fx.st, fx.ino, "user.k", "w2", 2,
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, fx.ino, "user.k", "v", 1, 0),
+		     0);
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, fx.ino, "user.k", "w2", 2,
 				   DFS_XATTR_REPLACE),
 		     0);
 	expect_value(fx.ino, "user.k", "w2", 2);
@@ -168,7 +171,8 @@ Test(xattr, getting_a_missing_name_is_enodata)
 		dfs_xattr_get(fx.st, fx.ino, "user.none", buf, sizeof(buf)),
 		-ENODATA);
 	cr_assert_str_eq(buf, "untouched");
-	cr_assert_eq(dfs_xattr_set(fx.st, fx.ino, "user.some", "x", 1, 0), 0);
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, fx.ino, "user.some", "x", 1, 0),
+		     0);
 	cr_assert_eq(
 		dfs_xattr_get(fx.st, fx.ino, "user.none", buf, sizeof(buf)),
 		-ENODATA);
@@ -182,7 +186,9 @@ Test(xattr, get_with_a_too_small_buffer_is_erange_and_cap_0_asks_the_size)
 	char buf[16];
 
 	FIXTURE_OK();
-	cr_assert_eq(dfs_xattr_set(fx.st, fx.ino, "user.ten", value, 10, 0), 0);
+	cr_assert_eq(
+		dfs_xattr_set(fx.st, NULL, fx.ino, "user.ten", value, 10, 0),
+		0);
 	cr_assert_eq(dfs_xattr_get(fx.st, fx.ino, "user.ten", NULL, 0), 10);
 	memset(buf, '#', sizeof(buf));
 	cr_assert_eq(dfs_xattr_get(fx.st, fx.ino, "user.ten", buf, 9), -ERANGE,
@@ -198,13 +204,15 @@ Test(xattr, list_with_a_too_small_buffer_is_erange_and_cap_0_asks_the_size)
 	char list[16];
 
 	FIXTURE_OK();
-	cr_assert_eq(dfs_xattr_set(fx.st, fx.ino, "user.ten", "v", 1, 0), 0);
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, fx.ino, "user.ten", "v", 1, 0),
+		     0);
 	/* "user.ten\0" is 9 bytes. */
 	cr_assert_eq(dfs_xattr_list(fx.st, fx.ino, NULL, 0), 9);
 	cr_assert_eq(dfs_xattr_list(fx.st, fx.ino, list, 8), -ERANGE);
 	cr_assert_eq(dfs_xattr_list(fx.st, fx.ino, list, 9), 9);
 	cr_assert_arr_eq(list, "user.ten", 9);
-	cr_assert_eq(dfs_xattr_set(fx.st, fx.ino, "user.b", "v", 1, 0), 0);
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, fx.ino, "user.b", "v", 1, 0),
+		     0);
 	cr_assert_eq(dfs_xattr_list(fx.st, fx.ino, list, 9), -ERANGE);
 	cr_assert_eq(dfs_xattr_list(fx.st, fx.ino, NULL, 0), 16);
 }
@@ -217,8 +225,9 @@ Test(xattr, other_namespaces_are_not_supported)
 
 	FIXTURE_OK();
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
-		cr_assert_eq(dfs_xattr_set(fx.st, fx.ino, names[i], "v", 1, 0),
-			     -EOPNOTSUPP, "set %s", names[i]);
+		cr_assert_eq(
+			dfs_xattr_set(fx.st, NULL, fx.ino, names[i], "v", 1, 0),
+			-EOPNOTSUPP, "set %s", names[i]);
 	expect_list(fx.ino, "", 0);
 	cr_assert_eq(dfs_xattr_get(fx.st, fx.ino, "trusted.x", NULL, 0),
 		     -ENODATA);
@@ -230,7 +239,7 @@ Test(xattr, values_with_nul_bytes_round_trip)
 	char big[4096];
 
 	FIXTURE_OK();
-	cr_assert_eq(dfs_xattr_set(fx.st, fx.ino, "user.bin", value,
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, fx.ino, "user.bin", value,
 				   sizeof(value), 0),
 		     0);
 	expect_value(fx.ino, "user.bin", value, sizeof(value));
@@ -239,9 +248,9 @@ Test(xattr, values_with_nul_bytes_round_trip)
 
 	for (size_t i = 0; i < sizeof(big); i++)
 		big[i] = (char)(i % 3 == 0 ? 0 : i);
-	cr_assert_eq(
-		dfs_xattr_set(fx.st, fx.ino, "user.big", big, sizeof(big), 0),
-		0);
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, fx.ino, "user.big", big,
+				   sizeof(big), 0),
+		     0);
 	cr_assert_eq(dfs_xattr_get(fx.st, fx.ino, "user.big", NULL, 0),
 		     (int)sizeof(big));
 }
@@ -252,11 +261,13 @@ Test(xattr, attributes_survive_close_and_reopen)
 	static const char names[] = "user.a\0user.b";
 
 	FIXTURE_OK();
-	cr_assert_eq(
-		dfs_xattr_set(fx.st, fx.ino, "user.a", value, sizeof(value), 0),
-		0);
-	cr_assert_eq(dfs_xattr_set(fx.st, fx.ino, "user.b", "two", 3, 0), 0);
-	cr_assert_eq(dfs_xattr_set(fx.st, fx.ino, "user.c", "gone", 4, 0), 0);
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, fx.ino, "user.a", value,
+				   sizeof(value), 0),
+		     0);
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, fx.ino, "user.b", "two", 3, 0),
+		     0);
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, fx.ino, "user.c", "gone", 4, 0),
+		     0);
 	cr_assert_eq(dfs_xattr_remove(fx.st, fx.ino, "user.c"), 0);
 
 	fx.st = dfs_store_free(fx.st);
@@ -277,11 +288,12 @@ Test(xattr, read_only_nodes_refuse_changes_with_erofs)
 		struct dfs_attr before, after;
 
 		cr_assert_eq(dfs_node_getattr(fx.st, nodes[i], &before), 0);
-		cr_assert_eq(
-			dfs_xattr_set(fx.st, nodes[i], "user.k", "v", 1, 0),
-			-EROFS, "set on %llu", (unsigned long long)nodes[i]);
-		cr_assert_eq(dfs_xattr_set(fx.st, nodes[i], "user.k", "v", 1,
-					   DFS_XATTR_CREATE),
+		cr_assert_eq(dfs_xattr_set(fx.st, NULL, nodes[i], "user.k", "v",
+					   1, 0),
+			     -EROFS, "set on %llu",
+			     (unsigned long long)nodes[i]);
+		cr_assert_eq(dfs_xattr_set(fx.st, NULL, nodes[i], "user.k", "v",
+					   1, DFS_XATTR_CREATE),
 			     -EROFS);
 		cr_assert_eq(dfs_xattr_remove(fx.st, nodes[i], "user.k"),
 			     -EROFS);
@@ -296,7 +308,7 @@ Test(xattr, read_only_nodes_refuse_changes_with_erofs)
 
 Test(xattr, an_unlinked_node_loses_its_attributes)
 {
-	struct dfs_actor me = { getuid(), getgid(), getpid() };
+	struct dfs_actor me = { getuid(), getgid(), getpid(), "" };
 	struct dfs_attr proc, g;
 
 	FIXTURE_OK();
@@ -305,7 +317,7 @@ Test(xattr, an_unlinked_node_loses_its_attributes)
 	cr_assert_eq(dfs_node_mknod(fx.st, &me, proc.ino, "g", S_IFREG | 0644,
 				    0, &g),
 		     0);
-	cr_assert_eq(dfs_xattr_set(fx.st, g.ino, "user.k", "v", 1, 0), 0);
+	cr_assert_eq(dfs_xattr_set(fx.st, NULL, g.ino, "user.k", "v", 1, 0), 0);
 	cr_assert_eq(dfs_node_unlink(fx.st, proc.ino, "g"), 0);
 	cr_assert_eq(dfs_node_getattr(fx.st, g.ino, &g), -ENOENT);
 	cr_assert_eq(dfs_xattr_list(fx.st, g.ino, NULL, 0), 0,

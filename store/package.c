@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: MIT
+/*
+ * package.c - creating and removing packages (mkdir and rmdir of
+ * packages/NAME/NAME@VERSION) and their metadata as user.deployfs.*
+ * extended attributes.  A package is one durable transaction: its snapshot
+ * rows, its packages row and its audit row commit together or not at all.
+ * Every refusal is recorded in the audit trail with its reason.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "deployfs/names.h"
+#include "internal.h"
+
+static const char sql_pkg_insert[] =
+	"INSERT INTO packages (component, version, root, created, created_by,"
+	" uid, revisions, requires, content_hash)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+static const char sql_pkg_find[] =
+	"SELECT id, root, deployed FROM packages WHERE component = ?1"
+	" AND version = ?2";
+static const char sql_pkg_delete[] = "DELETE FROM packages WHERE id = ?1";
+static const char sql_snode_tree_delete[] =
+	"WITH RECURSIVE t(id) AS (SELECT ?1 UNION ALL"
+	" SELECT s.id FROM snodes s JOIN t ON s.parent = t.id)"
+	" DELETE FROM snodes WHERE id IN (SELECT id FROM t)";
+static const char sql_root_insert[] =
+	"INSERT INTO snodes (parent, name, mode, uid, gid, nlink, atime, mtime,"
+	" ctime) VALUES (0, ?1, ?2, ?3, ?4, 2, ?5, ?6, ?7)";
+static const char sql_pkg_meta[] =
+	"SELECT p.id, c.name, c.type, p.version, p.created, p.created_by,"
+	" p.notes, p.revisions, p.requires, p.content_hash FROM packages p"
+	" JOIN components c ON c.id = p.component WHERE p.root = ?1";
+static const char sql_set_notes[] =
+	"UPDATE packages SET notes = ?2 WHERE id = ?1 AND notes IS NULL";
+
+/* Split "NAME@VERSION" of component c; -EINVAL if malformed or not c's. */
+int dfs_pkg_parse(const struct dfs_component *c, const char *name,
+		  const char **ret_version)
+{
+	const char *at = strchr(name, '@');
+	size_t len;
+
+	if (!at || strchr(at + 1, '@'))
+		return -EINVAL;
+	len = (size_t)(at - name);
+	if (len != strlen(c->name) || strncmp(name, c->name, len) != 0)
+		return -EINVAL;
+	if (!dfs_version_valid(at + 1))
+		return -EINVAL;
+	*ret_version = at + 1;
+	return 0;
+}
+
+struct pkg_row {
+	int64_t id;
+	int64_t root;
+	int64_t deployed;
+};
+
+static int find_pkg(struct dfs_store *st, int64_t comp, const char *version,
+		    struct pkg_row *ret)
+{
+	sqlite3_stmt *s;
+	int rc = dfs_query_sql(st, sql_pkg_find, &s, "is", comp, version);
+
+	if (rc <= 0)
+		return rc == 0 ? -ENOENT : rc;
+	ret->id = sqlite3_column_int64(s, 0);
+	ret->root = sqlite3_column_int64(s, 1);
+	ret->deployed = sqlite3_column_int64(s, 2);
+	return dfs_stmt_done(s, SQLITE_ROW);
+}
+
+static void json_revisions(const struct dfs_walk *w, char *buf, size_t cap)
+{
+	size_t n = (size_t)snprintf(buf, cap, "{");
+
+	for (int i = 0; i < w->nrev && n < cap; i++)
+		n += (size_t)snprintf(buf + n, cap - n, "%s\"%s\":%lld",
+				      i ? "," : "", w->revs[i].name,
+				      (long long)w->revs[i].revision);
+	if (n < cap)
+		snprintf(buf + n, cap - n, "}");
+}
+
+static void json_requires(const struct dfs_walk *w, char *buf, size_t cap)
+{
+	size_t n = (size_t)snprintf(buf, cap, "[");
+
+	for (int i = 0; i < w->nreq && n < cap; i++)
+		n += (size_t)snprintf(buf + n, cap - n, "%s\"%s\"",
+				      i ? "," : "", w->reqs[i]);
+	if (n < cap)
+		snprintf(buf + n, cap - n, "]");
+}
+
+static int insert_root(struct dfs_store *st, const struct dfs_component *c,
+		       const char *name, int64_t *ret)
+{
+	struct dfs_attr a;
+	int rc = dfs_node_row(st, c->dir, &a);
+
+	if (rc == 0)
+		rc = dfs_exec_sql(st, sql_root_insert, "siiiiii", name,
+				  (int64_t)a.mode, (int64_t)a.uid,
+				  (int64_t)a.gid, dfs_ts_to_ns(a.atime),
+				  dfs_ts_to_ns(a.mtime), dfs_ts_to_ns(a.ctime));
+	if (rc == 0)
+		*ret = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
+			 struct dfs_component *c, const char *name,
+			 const char *version, struct dfs_walk *w,
+			 int64_t *ret_root)
+{
+	char revs[64 * 80], reqs[64 * 80];
+	struct dfs_hash own, full;
+	struct dfs_audit_event ev = { 0 };
+	const struct dfs_type *type = dfs_type_find(c->type);
+	struct pkg_row old;
+	char user[64];
+	int64_t root = 0;
+	int rc;
+
+	if (!type || !type->deployable) {
+		snprintf(w->why, sizeof(w->why),
+			 "%s is an included-only "
+			 "type: package the process that includes it",
+			 c->type);
+		return -EPERM;
+	}
+	if (!c->dir) {
+		snprintf(w->why, sizeof(w->why), "build/%s/%s is gone", c->type,
+			 c->name);
+		return -ENOENT;
+	}
+	rc = find_pkg(st, c->id, version, &old);
+	if (rc == 0) {
+		snprintf(w->why, sizeof(w->why), "version %s exists", version);
+		return -EEXIST;
+	}
+	if (rc != -ENOENT)
+		return rc;
+	rc = insert_root(st, c, name, &root);
+	if (rc == 0)
+		rc = dfs_walk_component(w, c, root, &own, &full);
+	if (rc < 0)
+		return rc;
+	json_revisions(w, revs, sizeof(revs));
+	json_requires(w, reqs, sizeof(reqs));
+	ev.revisions = revs;
+	dfs_user_name(actor->uid, user, sizeof(user));
+	rc = dfs_exec_sql(st, sql_pkg_insert, "isiisissh", c->id, version, root,
+			  dfs_now_ns(), user, (int64_t)actor->uid, revs, reqs,
+			  &full);
+	ev.action = "package";
+	ev.component = c->name;
+	ev.version = version;
+	ev.result = "ok";
+	if (rc == 0)
+		rc = dfs_audit_record_locked(st, actor, &ev);
+	if (rc == 0)
+		*ret_root = root;
+	return rc;
+}
+
+static void refuse(struct dfs_store *st, const struct dfs_actor *actor,
+		   const char *action, const char *component,
+		   const char *version, int rc, const char *why)
+{
+	struct dfs_audit_event ev = { 0 };
+	char reason[768];
+
+	snprintf(reason, sizeof(reason), "%s%s%s", strerror(-rc),
+		 why && *why ? ": " : "", why ? why : "");
+	ev.action = action;
+	ev.component = component;
+	ev.version = version;
+	ev.result = "refused";
+	ev.reason = reason;
+	(void)dfs_audit_refusal_locked(st, actor, &ev);
+}
+
+int dfs_pkg_create_locked(struct dfs_store *st, const struct dfs_actor *actor,
+			  int64_t comp, const char *name, struct dfs_attr *ret)
+{
+	struct dfs_walk *w = calloc(1, sizeof(*w));
+	struct dfs_component c;
+	const char *version = NULL;
+	int64_t root = 0;
+	int rc;
+
+	if (!w)
+		return -ENOMEM;
+	w->st = st;
+	w->expand = true;
+	w->revise = true;
+	rc = dfs_component_by_id(st, comp, &c);
+	if (rc == 0 && dfs_pkg_parse(&c, name, &version) < 0) {
+		snprintf(w->why, sizeof(w->why),
+			 "\"%s\" is not %s@VERSION "
+			 "with a valid version",
+			 name, c.name);
+		rc = -EINVAL;
+	}
+	if (rc == 0)
+		rc = dfs_db_begin(st);
+	if (rc == 0) {
+		rc = create_locked(st, actor, &c, name, version, w, &root);
+		if (rc == 0)
+			rc = dfs_db_commit(st, true);
+		else
+			dfs_db_rollback(st);
+	}
+	if (rc < 0 && rc != -ENOMEM && rc != -EIO)
+		refuse(st, actor, "package", c.name, version ? version : name,
+		       rc, w->why);
+	if (rc == 0)
+		rc = dfs_vnode_getattr_locked(
+			st, DFS_INO_SNODE_BASE + (uint64_t)root, ret);
+	free(w);
+	return rc;
+}
+
+int dfs_pkg_remove_locked(struct dfs_store *st, const struct dfs_actor *actor,
+			  int64_t comp, const char *name)
+{
+	struct dfs_audit_event ev = { 0 };
+	struct dfs_component c;
+	const char *version = NULL;
+	struct pkg_row p;
+	int rc;
+
+	rc = dfs_component_by_id(st, comp, &c);
+	if (rc < 0)
+		return rc;
+	if (dfs_pkg_parse(&c, name, &version) < 0)
+		return -ENOENT;
+	rc = find_pkg(st, c.id, version, &p);
+	if (rc < 0)
+		return rc;
+	if (p.deployed > 0) {
+		refuse(st, actor, "package-remove", c.name, version, -EBUSY,
+		       "the package is deployed");
+		return -EBUSY;
+	}
+	rc = dfs_db_begin(st);
+	if (rc < 0)
+		return rc;
+	rc = dfs_exec_sql(st, sql_snode_tree_delete, "i", p.root);
+	if (rc == 0)
+		rc = dfs_exec_sql(st, sql_pkg_delete, "i", p.id);
+	ev.action = "package-remove";
+	ev.component = c.name;
+	ev.version = version;
+	ev.result = "ok";
+	if (rc == 0)
+		rc = dfs_audit_record_locked(st, actor, &ev);
+	if (rc == 0)
+		rc = dfs_db_commit(st, true);
+	else
+		dfs_db_rollback(st);
+	if (rc == 0)
+		dfs_reclaim_later_locked(st);
+	return rc;
+}
+
+/* ---- metadata ---------------------------------------------------------- */
+
+struct pkg_meta {
+	int64_t id;
+	char component[DFS_NAME_MAX + 1];
+	char type[32];
+	char version[DFS_LABEL_MAX + 1];
+	char created[32];
+	char created_by[64];
+	char *notes;
+	char *revisions;
+	char *requires;
+	char hash[DFS_HASH_HEX];
+};
+
+static char *dup_text(sqlite3_stmt *s, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(s, i);
+
+	return t ? strdup(t) : NULL;
+}
+
+static void rfc3339(int64_t ns, char *buf, size_t cap)
+{
+	time_t t = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void meta_free(struct pkg_meta *m)
+{
+	free(m->notes);
+	free(m->revisions);
+	free(m->requires);
+}
+
+/* The metadata of the package whose root snode is root; -ENOENT if none. */
+static int meta_load(struct dfs_store *st, int64_t root, struct pkg_meta *m)
+{
+	struct dfs_hash h;
+	sqlite3_stmt *s;
+	int rc = dfs_query_sql(st, sql_pkg_meta, &s, "i", root);
+
+	memset(m, 0, sizeof(*m));
+	if (rc <= 0)
+		return rc == 0 ? -ENOENT : rc;
+	m->id = sqlite3_column_int64(s, 0);
+	snprintf(m->component, sizeof(m->component), "%s",
+		 sqlite3_column_text(s, 1));
+	snprintf(m->type, sizeof(m->type), "%s", sqlite3_column_text(s, 2));
+	snprintf(m->version, sizeof(m->version), "%s",
+		 sqlite3_column_text(s, 3));
+	rfc3339(sqlite3_column_int64(s, 4), m->created, sizeof(m->created));
+	snprintf(m->created_by, sizeof(m->created_by), "%s",
+		 sqlite3_column_text(s, 5));
+	m->notes = dup_text(s, 6);
+	m->revisions = dup_text(s, 7);
+	m->requires = dup_text(s, 8);
+	if (sqlite3_column_bytes(s, 9) == DFS_HASH_LEN) {
+		memcpy(h.b, sqlite3_column_blob(s, 9), DFS_HASH_LEN);
+		dfs_hash_hex(&h, m->hash);
+	}
+	return dfs_stmt_done(s, SQLITE_ROW);
+}
+
+#define META_PREFIX "user.deployfs."
+
+static const char *const meta_keys[] = {
+	"component", "type",	  "version",  "created",      "created_by",
+	"notes",     "revisions", "requires", "content_hash",
+};
+
+static const char *meta_value(const struct pkg_meta *m, const char *key)
+{
+	const char *v[] = { m->component, m->type,	 m->version,
+			    m->created,	  m->created_by, m->notes,
+			    m->revisions, m->requires,	 m->hash };
+
+	for (size_t i = 0; i < sizeof(meta_keys) / sizeof(*meta_keys); i++)
+		if (strcmp(key, meta_keys[i]) == 0)
+			return v[i];
+	return NULL;
+}
+
+/* getxattr on a package root (snode id root): -ENOENT if not one. */
+int dfs_pkg_xattr_get_locked(struct dfs_store *st, int64_t root,
+			     const char *name, void *buf, size_t cap)
+{
+	struct pkg_meta m;
+	const char *v;
+	size_t len;
+	int rc = meta_load(st, root, &m);
+
+	if (rc < 0)
+		return rc;
+	v = strncmp(name, META_PREFIX, strlen(META_PREFIX)) == 0
+		    ? meta_value(&m, name + strlen(META_PREFIX))
+		    : NULL;
+	if (!v) {
+		meta_free(&m);
+		return -ENODATA;
+	}
+	len = strlen(v);
+	if (cap && len > cap)
+		rc = -ERANGE;
+	else if (cap)
+		memcpy(buf, v, len);
+	meta_free(&m);
+	return rc < 0 ? rc : (int)len;
+}
+
+int dfs_pkg_xattr_list_locked(struct dfs_store *st, int64_t root, char *buf,
+			      size_t cap)
+{
+	struct pkg_meta m;
+	size_t total = 0;
+	int rc = meta_load(st, root, &m);
+
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < sizeof(meta_keys) / sizeof(*meta_keys); i++) {
+		size_t len = strlen(META_PREFIX) + strlen(meta_keys[i]) + 1;
+
+		if (!meta_value(&m, meta_keys[i]))
+			continue;
+		if (cap && total + len > cap) {
+			meta_free(&m);
+			return -ERANGE;
+		}
+		if (cap)
+			snprintf(buf + total, len, "%s%s", META_PREFIX,
+				 meta_keys[i]);
+		total += len;
+	}
+	meta_free(&m);
+	return (int)total;
+}
+
+/* Notes may be set once; everything else about a package is fixed. */
+int dfs_pkg_xattr_set_locked(struct dfs_store *st,
+			     const struct dfs_actor *actor, int64_t root,
+			     const char *name, const void *value, size_t size)
+{
+	struct dfs_audit_event ev = { 0 };
+	struct pkg_meta m;
+	char *notes;
+	int rc = meta_load(st, root, &m);
+
+	if (rc < 0)
+		return rc;
+	if (strcmp(name, META_PREFIX "notes") != 0) {
+		meta_free(&m);
+		return -EROFS;
+	}
+	ev.action = "notes";
+	ev.component = m.component;
+	ev.version = m.version;
+	if (m.notes) {
+		refuse(st, actor, "notes", m.component, m.version, -EPERM,
+		       "notes are immutable once written");
+		meta_free(&m);
+		return -EPERM;
+	}
+	notes = strndup(value, size);
+	rc = notes ? dfs_db_begin(st) : -ENOMEM;
+	if (rc == 0) {
+		rc = dfs_exec_sql(st, sql_set_notes, "is", m.id, notes);
+		ev.result = "ok";
+		ev.reason = NULL;
+		if (rc == 0)
+			rc = dfs_audit_record_locked(st, actor, &ev);
+		if (rc == 0)
+			rc = dfs_db_commit(st, true);
+		else
+			dfs_db_rollback(st);
+	}
+	free(notes);
+	meta_free(&m);
+	return rc;
+}

@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: MIT
+/*
+ * snapshot.c - walking a component's build tree: the snapshot itself
+ * (rows in snodes that name the blobs the files already have: no data is
+ * copied, the cost grows with the number of entries) and the Merkle hashes
+ * (XXH3-128) that give a package its content_hash and a component its
+ * revision.
+ *
+ * Include rule: a symlink whose target, taken relative to the link's
+ * folder, is exactly build/TYPE/NAME of an existing component is a
+ * reference.  To an included-only type it is an include: the snapshot puts
+ * that component's content in the link's place, recursively, and a cycle
+ * is refused with ELOOP.  To an independently deployable type it stays a
+ * symlink and is listed as a requirement.
+ *
+ * Hashes cover names, types, permission bits, file content and link
+ * targets, not owners or times: identical content, identical hash.  Each
+ * node has two: "own" (includes hashed as the links they are: the basis of
+ * a component's revision) and "full" (includes expanded: the package's
+ * content_hash).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include "deployfs/names.h"
+#include "internal.h"
+
+#define WALK_DEPTH_MAX 256
+#define WALK_COMPONENTS_MAX 64
+
+struct child {
+	char *name;
+	uint64_t ino;
+	uint32_t mode, uid, gid;
+	uint64_t size, blocks, rdev;
+	int64_t atime, mtime, ctime;
+	bool has_blob;
+	struct dfs_hash blob;
+	char *target;
+};
+
+static const char sql_children[] =
+	"SELECT d.name, i.ino, i.mode, i.uid, i.gid, i.rdev, i.atime, i.mtime,"
+	" i.ctime, i.blob, i.target, i.work, i.blocks, b.size"
+	" FROM dirents d JOIN inodes i ON i.ino = d.ino"
+	" LEFT JOIN blobs b ON b.hash = i.blob"
+	" WHERE d.parent = ?1 ORDER BY d.name";
+static const char sql_insert[] =
+	"INSERT INTO snodes (parent, name, mode, uid, gid, nlink, size, blocks,"
+	" rdev, atime, mtime, ctime, blob, target) VALUES (?1, ?2, ?3, ?4, ?5,"
+	" ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+static const char sql_nlink[] = "UPDATE snodes SET nlink = ?2 WHERE id = ?1";
+
+static char *dup_col(sqlite3_stmt *s, int i)
+{
+	int n = sqlite3_column_bytes(s, i);
+	char *p = malloc((size_t)n + 1);
+
+	if (p) {
+		memcpy(p, sqlite3_column_blob(s, i), (size_t)n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+static void free_children(struct child *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].name);
+		free(c[i].target);
+	}
+	free(c);
+}
+
+static int load_children(struct dfs_store *st, uint64_t dir, struct child **ret,
+			 size_t *ret_n)
+{
+	struct child *c = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *s = NULL;
+	int rc = dfs_query_sql(st, sql_children, &s, "i", (int64_t)dir);
+
+	while (rc == 1) {
+		struct child *x;
+
+		if (n == cap) {
+			struct child *nc;
+
+			cap = cap ? 2 * cap : 16;
+			nc = realloc(c, cap * sizeof(*c));
+			if (!nc) {
+				rc = -ENOMEM;
+				break;
+			}
+			c = nc;
+		}
+		x = &c[n++];
+		memset(x, 0, sizeof(*x));
+		x->name = dup_col(s, 0);
+		x->ino = (uint64_t)sqlite3_column_int64(s, 1);
+		x->mode = (uint32_t)sqlite3_column_int64(s, 2);
+		x->uid = (uint32_t)sqlite3_column_int64(s, 3);
+		x->gid = (uint32_t)sqlite3_column_int64(s, 4);
+		x->rdev = (uint64_t)sqlite3_column_int64(s, 5);
+		x->atime = sqlite3_column_int64(s, 6);
+		x->mtime = sqlite3_column_int64(s, 7);
+		x->ctime = sqlite3_column_int64(s, 8);
+		if (sqlite3_column_bytes(s, 9) == DFS_HASH_LEN) {
+			x->has_blob = true;
+			memcpy(x->blob.b, sqlite3_column_blob(s, 9),
+			       DFS_HASH_LEN);
+		}
+		if (sqlite3_column_type(s, 10) != SQLITE_NULL)
+			x->target = dup_col(s, 10);
+		x->size = (uint64_t)sqlite3_column_int64(s, 13);
+		x->blocks = sqlite3_column_int(s, 11)
+				    ? (x->size + 511) / 512
+				    : (uint64_t)sqlite3_column_int64(s, 12);
+		if (!x->name || (S_ISLNK(x->mode) && !x->target)) {
+			rc = -ENOMEM;
+			break;
+		}
+		rc = sqlite3_step(s) == SQLITE_ROW ? 1 : 0;
+	}
+	if (s)
+		sqlite3_reset(s);
+	if (rc < 0) {
+		free_children(c, n);
+		return rc;
+	}
+	*ret = c;
+	*ret_n = n;
+	return 0;
+}
+
+/* ---- include resolution --------------------------------------------- */
+
+/*
+ * Normalise dir + "/" + target (both relative to build/) and, if the
+ * result is exactly TYPE/NAME of a component folder, return it in ret.
+ * 1: a component; 0: not one.
+ */
+int dfs_resolve_reference(struct dfs_store *st, const char *dir,
+			  const char *target, struct dfs_component *ret)
+{
+	char buf[4096 + 256], *parts[64], *save = NULL, *tok;
+	const struct dfs_type *type;
+	struct dfs_attr a;
+	int n = 0, rc;
+
+	if (target[0] == '/' || snprintf(buf, sizeof(buf), "%s/%s", dir,
+					 target) >= (int)sizeof(buf))
+		return 0;
+	for (tok = strtok_r(buf, "/", &save); tok;
+	     tok = strtok_r(NULL, "/", &save)) {
+		if (strcmp(tok, ".") == 0)
+			continue;
+		if (strcmp(tok, "..") == 0) {
+			if (n == 0)
+				return 0; /* leaves build/ */
+			n--;
+			continue;
+		}
+		if (n == 64)
+			return 0;
+		parts[n++] = tok;
+	}
+	if (n != 2 || !(type = dfs_type_find(parts[0])))
+		return 0;
+	rc = dfs_lookup_locked(st, DFS_INO_BUILD, type->name, &a);
+	if (rc == 0)
+		rc = dfs_lookup_locked(st, a.ino, parts[1], &a);
+	if (rc == -ENOENT || rc == -ENAMETOOLONG)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (!S_ISDIR(a.mode))
+		return 0;
+	rc = dfs_component_by_dir(st, a.ino, ret);
+	if (rc == -ENOENT)
+		return 0;
+	return rc < 0 ? rc : 1;
+}
+
+/* ---- the walk ----------------------------------------------------------- */
+
+struct hashes {
+	struct dfs_hash own;
+	struct dfs_hash full;
+};
+
+static void hash_parts(const char *tag, const void *a, size_t alen,
+		       const void *b, size_t blen, struct dfs_hash *ret)
+{
+	XXH3_state_t st;
+	XXH128_canonical_t c;
+
+	XXH3_128bits_reset(&st);
+	XXH3_128bits_update(&st, tag, 1);
+	XXH3_128bits_update(&st, a, alen);
+	if (b)
+		XXH3_128bits_update(&st, b, blen);
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&st));
+	memcpy(ret->b, c.digest, DFS_HASH_LEN);
+}
+
+static int insert_snode(struct dfs_walk *w, int64_t parent, const char *name,
+			const struct child *c, uint32_t mode, int64_t *ret_id)
+{
+	sqlite3_stmt *s = dfs_sql(w->st, sql_insert);
+	bool reg = S_ISREG(mode);
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, parent);
+	sqlite3_bind_blob(s, 2, name, (int)strlen(name), SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, mode);
+	sqlite3_bind_int64(s, 4, c->uid);
+	sqlite3_bind_int64(s, 5, c->gid);
+	sqlite3_bind_int64(s, 6, S_ISDIR(mode) ? 2 : 1);
+	sqlite3_bind_int64(s, 7,
+			   reg		   ? (int64_t)c->size
+			   : S_ISLNK(mode) ? (int64_t)strlen(c->target)
+					   : 0);
+	sqlite3_bind_int64(s, 8, reg ? (int64_t)c->blocks : 0);
+	sqlite3_bind_int64(s, 9, (int64_t)c->rdev);
+	sqlite3_bind_int64(s, 10, c->atime);
+	sqlite3_bind_int64(s, 11, c->mtime);
+	sqlite3_bind_int64(s, 12, c->ctime);
+	if (reg)
+		sqlite3_bind_blob(s, 13,
+				  c->has_blob ? c->blob.b : dfs_empty_hash.b,
+				  DFS_HASH_LEN, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, 13);
+	if (S_ISLNK(mode))
+		sqlite3_bind_blob(s, 14, c->target, (int)strlen(c->target),
+				  SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, 14);
+	rc = dfs_stmt_done(s, sqlite3_step(s));
+	if (rc == 0)
+		*ret_id = sqlite3_last_insert_rowid(w->st->db);
+	w->entries++;
+	return rc;
+}
+
+static int walk_dir(struct dfs_walk *w, uint64_t dir, const char *path,
+		    int64_t sid, int depth, struct hashes *ret);
+
+static bool expanding(const struct dfs_walk *w, int64_t id)
+{
+	for (int i = 0; i < w->nstack; i++)
+		if (w->stack[i] == id)
+			return true;
+	return false;
+}
+
+static int note_revision(struct dfs_walk *w, struct dfs_component *c,
+			 const struct dfs_hash *own)
+{
+	int rc;
+
+	for (int i = 0; i < w->nrev; i++)
+		if (w->revs[i].id == c->id)
+			return 0;
+	if (w->nrev == WALK_COMPONENTS_MAX)
+		return -E2BIG;
+	rc = w->revise ? dfs_component_revise_locked(w->st, c, own) : 0;
+	if (rc == 0) {
+		w->revs[w->nrev].id = c->id;
+		w->revs[w->nrev].revision = c->revision;
+		snprintf(w->revs[w->nrev].name, sizeof(w->revs[0].name), "%s",
+			 c->name);
+		w->nrev++;
+	}
+	return rc;
+}
+
+static int note_requirement(struct dfs_walk *w, const struct dfs_component *c)
+{
+	char req[DFS_NAME_MAX + 40];
+
+	snprintf(req, sizeof(req), "%s/%s", c->type, c->name);
+	for (int i = 0; i < w->nreq; i++)
+		if (strcmp(w->reqs[i], req) == 0)
+			return 0;
+	if (w->nreq == WALK_COMPONENTS_MAX)
+		return -E2BIG;
+	snprintf(w->reqs[w->nreq++], sizeof(w->reqs[0]), "%s", req);
+	return 0;
+}
+
+/* Expand an include: the component inc goes where the link is. */
+static int walk_include(struct dfs_walk *w, int64_t parent,
+			const struct child *link, struct dfs_component *inc,
+			int depth, struct hashes *ret)
+{
+	char path[DFS_NAME_MAX * 2 + 2];
+	struct dfs_attr a;
+	struct child d;
+	struct hashes h;
+	int64_t sid = 0;
+	int rc;
+
+	if (expanding(w, inc->id)) {
+		snprintf(w->why, sizeof(w->why), "include loop through %s/%s",
+			 inc->type, inc->name);
+		return -ELOOP;
+	}
+	if (w->nstack == WALK_COMPONENTS_MAX)
+		return -ELOOP;
+	rc = dfs_node_row(w->st, inc->dir, &a);
+	if (rc < 0)
+		return rc;
+	memset(&d, 0, sizeof(d));
+	d.uid = a.uid;
+	d.gid = a.gid;
+	d.atime = dfs_ts_to_ns(a.atime);
+	d.mtime = dfs_ts_to_ns(a.mtime);
+	d.ctime = dfs_ts_to_ns(a.ctime);
+	if (!w->dry)
+		rc = insert_snode(w, parent, link->name, &d, a.mode, &sid);
+	if (rc < 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/%s", inc->type, inc->name);
+	w->stack[w->nstack++] = inc->id;
+	rc = walk_dir(w, inc->dir, path, sid, depth + 1, &h);
+	w->nstack--;
+	if (rc == 0)
+		rc = note_revision(w, inc, &h.own);
+	if (rc < 0)
+		return rc;
+	hash_parts("L", link->target, strlen(link->target), NULL, 0, &ret->own);
+	ret->full = h.full;
+	return 0;
+}
+
+static int walk_link(struct dfs_walk *w, int64_t parent, const char *path,
+		     const struct child *c, int depth, struct hashes *ret)
+{
+	struct dfs_component ref;
+	const struct dfs_type *type;
+	int64_t sid;
+	int rc = dfs_resolve_reference(w->st, path, c->target, &ref);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 1 && w->expand) {
+		type = dfs_type_find(ref.type);
+		if (type && !type->deployable)
+			return walk_include(w, parent, c, &ref, depth, ret);
+		rc = note_requirement(w, &ref);
+		if (rc < 0)
+			return rc;
+	}
+	hash_parts("L", c->target, strlen(c->target), NULL, 0, &ret->own);
+	ret->full = ret->own;
+	return w->dry ? 0 : insert_snode(w, parent, c->name, c, c->mode, &sid);
+}
+
+static int walk_child(struct dfs_walk *w, int64_t parent, const char *path,
+		      const struct child *c, int depth, struct hashes *ret)
+{
+	uint32_t perm = c->mode & 07777;
+	char sub[4096];
+	int64_t sid = 0;
+	int rc = 0;
+
+	if (S_ISLNK(c->mode))
+		return walk_link(w, parent, path, c, depth, ret);
+	if (S_ISDIR(c->mode)) {
+		if (snprintf(sub, sizeof(sub), "%s/%s", path, c->name) >=
+		    (int)sizeof(sub))
+			return -ENAMETOOLONG;
+		if (!w->dry)
+			rc = insert_snode(w, parent, c->name, c, c->mode, &sid);
+		return rc < 0 ? rc
+			      : walk_dir(w, c->ino, sub, sid, depth + 1, ret);
+	}
+	if (S_ISREG(c->mode))
+		hash_parts("F", &perm, sizeof(perm),
+			   c->has_blob ? c->blob.b : dfs_empty_hash.b,
+			   DFS_HASH_LEN, &ret->own);
+	else
+		hash_parts("O", &c->mode, sizeof(c->mode), &c->rdev,
+			   sizeof(c->rdev), &ret->own);
+	ret->full = ret->own;
+	return w->dry ? 0 : insert_snode(w, parent, c->name, c, c->mode, &sid);
+}
+
+static int walk_dir(struct dfs_walk *w, uint64_t dir, const char *path,
+		    int64_t sid, int depth, struct hashes *ret)
+{
+	XXH3_state_t own, full;
+	XXH128_canonical_t cn;
+	struct child *c = NULL;
+	size_t n = 0;
+	int64_t subdirs = 0;
+	int rc;
+
+	if (depth > WALK_DEPTH_MAX)
+		return -ELOOP;
+	rc = load_children(w->st, dir, &c, &n);
+	if (rc < 0)
+		return rc;
+	XXH3_128bits_reset(&own);
+	XXH3_128bits_reset(&full);
+	XXH3_128bits_update(&own, "D", 1);
+	XXH3_128bits_update(&full, "D", 1);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct hashes h;
+
+		rc = walk_child(w, sid, path, &c[i], depth, &h);
+		if (rc < 0)
+			break;
+		if (S_ISDIR(c[i].mode) ||
+		    (S_ISLNK(c[i].mode) &&
+		     memcmp(&h.own, &h.full, sizeof(h.own))))
+			subdirs++;
+		XXH3_128bits_update(&own, c[i].name, strlen(c[i].name) + 1);
+		XXH3_128bits_update(&own, h.own.b, DFS_HASH_LEN);
+		XXH3_128bits_update(&full, c[i].name, strlen(c[i].name) + 1);
+		XXH3_128bits_update(&full, h.full.b, DFS_HASH_LEN);
+	}
+	free_children(c, n);
+	if (rc == 0 && !w->dry)
+		rc = dfs_exec_sql(w->st, sql_nlink, "ii", sid, 2 + subdirs);
+	if (rc < 0)
+		return rc;
+	XXH128_canonicalFromHash(&cn, XXH3_128bits_digest(&own));
+	memcpy(ret->own.b, cn.digest, DFS_HASH_LEN);
+	XXH128_canonicalFromHash(&cn, XXH3_128bits_digest(&full));
+	memcpy(ret->full.b, cn.digest, DFS_HASH_LEN);
+	return 0;
+}
+
+/*
+ * Walk component c.  With w->dry, only hash (no rows, no revision);
+ * else add its snapshot under the snode sid and take the revisions of
+ * every component captured.
+ */
+int dfs_walk_component(struct dfs_walk *w, struct dfs_component *c, int64_t sid,
+		       struct dfs_hash *ret_own, struct dfs_hash *ret_full)
+{
+	char path[DFS_NAME_MAX * 2 + 2];
+	struct hashes h;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", c->type, c->name);
+	w->stack[w->nstack++] = c->id;
+	rc = walk_dir(w, c->dir, path, sid, 0, &h);
+	w->nstack--;
+	if (rc == 0)
+		rc = note_revision(w, c, &h.own);
+	if (rc < 0)
+		return rc;
+	*ret_own = h.own;
+	*ret_full = h.full;
+	return 0;
+}

@@ -4,15 +4,24 @@
  *
  *   deployctl init STORE     create an empty store
  *   deployctl fsck STORE     check blobs and references, report orphans
+ *   deployctl package NAME [--version V] [--notes TEXT] [--mount MNT]
+ *                            package a component through the mount
  *
  * Exit codes follow sysexits(3): 0 ok, 1 problems found, 64 usage,
  * 66 no such store, 73 cannot create, 74 I/O error.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sysexits.h>
+
+#include "deployfs/names.h"
 
 #include "deployfs/store.h"
 
@@ -23,7 +32,12 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  init STORE    create an empty store in the folder STORE\n"
 		"  fsck STORE    check that every referenced blob exists and\n"
-		"                hashes to its name; report orphans\n");
+		"                hashes to its name; report orphans\n"
+		"  package NAME [--version V] [--notes TEXT] [--mount MNT]\n"
+		"                snapshot component NAME as version V (default:\n"
+		"                the next whole number) through the mount MNT\n"
+		"                (default: $DEPLOYFS_MOUNT, else ~/deployfs);\n"
+		"                prints the package's path\n");
 }
 
 static int cmd_init(int argc, char **argv)
@@ -81,6 +95,115 @@ static int cmd_fsck(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
+static const char *default_mount(char *buf, size_t cap)
+{
+	const char *env = getenv("DEPLOYFS_MOUNT"), *home = getenv("HOME");
+
+	if (env && *env)
+		return env;
+	snprintf(buf, cap, "%s/deployfs", home ? home : "");
+	return buf;
+}
+
+/* The next whole-number version in the package folder dir. */
+static long next_version(const char *dir, const char *name)
+{
+	size_t len = strlen(name);
+	struct dirent *de;
+	long max = 0;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		char *end;
+		long v;
+
+		if (strncmp(de->d_name, name, len) || de->d_name[len] != '@')
+			continue;
+		v = strtol(de->d_name + len + 1, &end, 10);
+		if (*end == '\0' && end != de->d_name + len + 1 && v > max)
+			max = v;
+	}
+	closedir(d);
+	return max + 1;
+}
+
+static int cmd_package(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "version", required_argument, NULL, 'v' },
+		{ "notes", required_argument, NULL, 'n' },
+		{ "mount", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char mbuf[PATH_MAX], dir[PATH_MAX + 80], path[PATH_MAX + 160], vbuf[32];
+	const char *version = NULL, *notes = NULL, *mnt = NULL, *name;
+	int c;
+
+	optind = 0; /* GNU: start afresh, permuting */
+	while ((c = getopt_long(argc, argv, "v:n:m:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			version = optarg;
+			break;
+		case 'n':
+			notes = optarg;
+			break;
+		case 'm':
+			mnt = optarg;
+			break;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	name = argv[optind];
+	if (!dfs_name_valid(name) || (version && !dfs_version_valid(version))) {
+		fprintf(stderr,
+			"deployctl: \"%s%s%s\" is not a valid "
+			"NAME@VERSION\n",
+			name, version ? "@" : "", version ? version : "");
+		return EX_USAGE;
+	}
+	if (!mnt)
+		mnt = default_mount(mbuf, sizeof(mbuf));
+	snprintf(dir, sizeof(dir), "%s/packages/%s", mnt, name);
+	if (!version) {
+		long v = next_version(dir, name);
+
+		if (v < 0) {
+			fprintf(stderr,
+				"deployctl: no component \"%s\" "
+				"under %s/packages: %s\n",
+				name, mnt, strerror(errno));
+			return EX_NOINPUT;
+		}
+		snprintf(vbuf, sizeof(vbuf), "%ld", v);
+		version = vbuf;
+	}
+	snprintf(path, sizeof(path), "%s/%s@%s", dir, name, version);
+	if (mkdir(path, 0755) < 0) {
+		fprintf(stderr, "deployctl: cannot package %s@%s: %s\n", name,
+			version, strerror(errno));
+		return errno == ENOENT ? EX_NOINPUT : 1;
+	}
+	if (notes && setxattr(path, "user.deployfs.notes", notes, strlen(notes),
+			      0) < 0) {
+		fprintf(stderr,
+			"deployctl: %s made, but its notes were "
+			"refused: %s\n",
+			path, strerror(errno));
+		return 1;
+	}
+	printf("%s\n", path);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -114,6 +237,8 @@ int main(int argc, char **argv)
 		return cmd_init(argc, argv);
 	if (strcmp(argv[0], "fsck") == 0)
 		return cmd_fsck(argc, argv);
+	if (strcmp(argv[0], "package") == 0)
+		return cmd_package(argc, argv);
 	fprintf(stderr, "deployctl: unknown command \"%s\"\n", argv[0]);
 	usage(stderr);
 	return EX_USAGE;

@@ -9,6 +9,7 @@
  * 1; so `deployfs STORE DIR && ls DIR` works and errors reach the shell.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
@@ -123,6 +124,43 @@ static void detach(int status_fd)
 	close(status_fd);
 }
 
+/*
+ * The kernel offers FUSE mounts 128 KiB of readahead; cold sequential
+ * reads want more.  As root, raise it on our bdi (found through
+ * mountinfo, not stat: the session does not answer yet).  Best effort.
+ */
+static void raise_readahead(const char *mountpoint)
+{
+	char line[4096], path[128], real[PATH_MAX];
+	unsigned major, minor;
+	bool found = false;
+	FILE *f;
+
+	if (geteuid() != 0 || !realpath(mountpoint, real))
+		return;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char mnt[PATH_MAX];
+
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &major, &minor,
+			   mnt) == 3 &&
+		    strcmp(mnt, real) == 0)
+			found = true;
+	}
+	fclose(f);
+	if (!found)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
+		 major, minor);
+	f = fopen(path, "we");
+	if (f) {
+		fputs("1024\n", f);
+		fclose(f);
+	}
+}
+
 static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 		 const char *store, int status_fd)
 {
@@ -143,6 +181,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 		goto out_session;
 	if (fuse_session_mount(fs.se, cmd->mountpoint) != 0)
 		goto out_signals;
+	raise_readahead(cmd->mountpoint);
 	if (status_fd >= 0)
 		detach(status_fd);
 	if (cmd->singlethread) {
@@ -152,7 +191,9 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 		fuse_loop_cfg_set_clone_fd(config, cmd->clone_fd);
 		if (cmd->max_threads > 0 && cmd->max_threads <= 1024)
 			fuse_loop_cfg_set_max_threads(config, cmd->max_threads);
-		fuse_loop_cfg_set_idle_threads(config, cmd->max_idle_threads);
+		if (cmd->max_idle_threads <= 1024)
+			fuse_loop_cfg_set_idle_threads(config,
+						       cmd->max_idle_threads);
 		rc = fuse_session_loop_mt(fs.se, config);
 		fuse_loop_cfg_destroy(config);
 	}

@@ -164,6 +164,8 @@ static void dfs_op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* The kernel clears setuid/setgid on write, truncate and chown. */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	conn->max_write = 1u << 20;
 	conn->time_gran = 1;
 }
@@ -543,6 +545,13 @@ static void dfs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	fi->fh = 0;
+	/* The kernel may keep listings of folders whose changes it sees
+	 * (build/) or that never change (snapshots); package folders and
+	 * packages/ change behind its back. */
+	if (!(a.flags & DFS_NODE_VOLATILE) && ino != DFS_INO_PACKAGES) {
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
 	fuse_reply_open(req, fi);
 }
 

@@ -218,6 +218,30 @@ int dfs_blob_open(struct dfs_store *st, const struct dfs_hash *h)
 	return fd < 0 ? -errno : fd;
 }
 
+/* Copy [pos, end) by reading and writing (across file systems). */
+static ssize_t copy_plain(int in, int out, off_t pos, off_t end)
+{
+	char *buf = malloc(1u << 20);
+	off_t at = pos;
+
+	if (!buf)
+		return -ENOMEM;
+	while (at < end) {
+		size_t want =
+			end - at < (1 << 20) ? (size_t)(end - at) : (1u << 20);
+		ssize_t n = pread(in, buf, want, at);
+
+		if (n <= 0 ||
+		    dfs_io_write_all_at(out, buf, (size_t)n, at) < 0) {
+			free(buf);
+			return n < 0 ? -errno : -EIO;
+		}
+		at += n;
+	}
+	free(buf);
+	return at - pos;
+}
+
 /* Copy size bytes of in to out, leaving holes where in has them. */
 int dfs_copy_sparse(int in, int out, uint64_t size)
 {
@@ -243,8 +267,11 @@ int dfs_copy_sparse(int in, int out, uint64_t size)
 
 			if (n < 0 && errno == EINTR)
 				continue;
+			if (n < 0 && (errno == EXDEV || errno == EINVAL ||
+				      errno == EOPNOTSUPP))
+				n = copy_plain(in, out, pos, end);
 			if (n < 0)
-				return -errno;
+				return n == -1 ? -errno : (int)n;
 			if (n == 0)
 				return -EIO;
 			pos += n;

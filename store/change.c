@@ -302,7 +302,7 @@ int dfs_node_setattr(struct dfs_store *st, uint64_t ino,
 		oi->opens++;
 		dfs_content_wait_sealed_locked(st, oi);
 	}
-	rc = dfs_db_begin(st);
+	rc = dfs_db_begin_lazy(st);
 	if (rc == 0)
 		rc = dfs_finish(st, setattr_locked(st, ino, sa));
 	if (rc == 0)
@@ -448,7 +448,7 @@ int dfs_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 	if (strcmp(name, REVISION_XATTR) == 0)
 		return -EPERM;
 	pthread_mutex_lock(&st->lock);
-	rc = dfs_db_begin(st);
+	rc = dfs_db_begin_lazy(st);
 	if (rc == 0)
 		rc = dfs_finish(st, xattr_set_locked(st, ino, name, value, size,
 						     flags));

@@ -63,10 +63,23 @@ struct dfs_oinode *dfs_oinode_get(struct dfs_store *st, uint64_t ino)
 	return oi;
 }
 
+/* No open file, no seal in flight: the content fd is not needed (the
+ * kernel may hold thousands of inodes; fds are reopened on demand). */
+void dfs_oinode_idle_locked(struct dfs_oinode *oi)
+{
+	if (oi->opens || oi->queued || oi->sealing || oi->mem_dirty ||
+	    oi->fd < 0)
+		return;
+	close(oi->fd);
+	oi->fd = -1;
+	oi->is_mem = false;
+}
+
 void dfs_oinode_maybe_free(struct dfs_store *st, struct dfs_oinode *oi)
 {
 	struct dfs_oinode **pp = &st->imap[bucket(oi->ino)];
 
+	dfs_oinode_idle_locked(oi);
 	if (oi->holds || oi->opens || oi->queued || oi->sealing ||
 	    oi->seal_failed || oi->dirty_times)
 		return;
@@ -90,6 +103,11 @@ void dfs_content_overlay(struct dfs_store *st, struct dfs_attr *attr, bool work)
 	if (oi && oi->dirty_times) {
 		attr->mtime = oi->mtime;
 		attr->ctime = oi->ctime;
+	}
+	if (oi && oi->is_mem && oi->fd >= 0 && fstat(oi->fd, &sb) == 0) {
+		attr->size = (uint64_t)sb.st_size;
+		attr->blocks = ((uint64_t)sb.st_size + 511) / 512;
+		return;
 	}
 	if (!work)
 		return;
@@ -186,13 +204,22 @@ static int ensure_fd(struct dfs_store *st, struct dfs_oinode *oi,
 		if (fd < 0)
 			return -errno;
 	} else {
-		fd = dfs_blob_open(st,
-				   r->has_blob ? &r->blob : &dfs_empty_hash);
+		const struct dfs_hash *h =
+			r->has_blob ? &r->blob : &dfs_empty_hash;
+		bool inl = false;
+		int rc = dfs_mem_from_blob(st, h, &inl, &fd);
+
+		if (rc < 0)
+			return rc;
+		if (!inl)
+			fd = dfs_blob_open(st, h);
 		if (fd < 0)
 			return fd;
 	}
 	oi->fd = fd;
 	oi->is_work = r->work;
+	oi->is_mem = false; /* a read-only copy until written */
+	oi->mem_dirty = false;
 	return 0;
 }
 
@@ -208,6 +235,27 @@ static int make_work(struct dfs_store *st, struct dfs_oinode *oi,
 	char name[32];
 	int fd, rc = 0;
 
+	if (!(st->flags & DFS_OPEN_NO_INLINE) &&
+	    (!keep || r->size <= DFS_INLINE_MAX)) {
+		/* Small: write in memory, commit to the database on close. */
+		int src = -1;
+
+		if (keep && r->size > 0) {
+			rc = ensure_fd(st, oi, r);
+			if (rc < 0)
+				return rc;
+			src = dup(oi->fd);
+			if (src < 0)
+				return -errno;
+		}
+		rc = dfs_mem_new(st, oi);
+		if (rc == 0 && src >= 0)
+			rc = dfs_copy_sparse(src, oi->fd, r->size) < 0 ? -EIO
+								       : 0;
+		if (src >= 0)
+			close(src);
+		return rc;
+	}
 	dfs_work_name(oi->ino, name);
 	fd = openat(st->work_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
 		    0600);
@@ -264,15 +312,22 @@ int dfs_content_truncate_locked(struct dfs_store *st, uint64_t ino,
 	if (oi->sealing)
 		return -EAGAIN; /* the caller waits before its transaction */
 	rc = content_row(st, ino, &r);
-	if (rc == 0 && !r.work)
+	if (rc == 0 && !r.work && !oi->is_mem)
 		rc = make_work(st, oi, &r, size > 0);
 	else if (rc == 0)
 		rc = ensure_fd(st, oi, &r);
+	if (rc == 0 && oi->is_mem && size > DFS_INLINE_MAX)
+		rc = dfs_mem_spill_locked(st, oi);
 	if (rc == 0) {
 		pthread_rwlock_rdlock(&oi->fdlock);
 		if (ftruncate(oi->fd, (off_t)size) < 0)
 			rc = -errno;
 		pthread_rwlock_unlock(&oi->fdlock);
+	}
+	if (rc == 0 && oi->is_mem) {
+		oi->mem_dirty = true;
+		if (oi->writers == 0)
+			rc = dfs_mem_commit_locked(st, oi);
 	}
 	if (rc == 0 && oi->dirty_times)
 		oi->dirty_times = false; /* setattr writes the times */
@@ -298,13 +353,14 @@ static int open_locked(struct dfs_store *st, uint64_t ino, int flags,
 		return -EINVAL;
 	if (writing && (r.flags & DFS_NODE_READONLY))
 		return -EROFS;
-	if (writing && !r.work)
+	if (writing && !r.work && !oi->is_mem)
 		rc = make_work(st, oi, &r, !(flags & O_TRUNC));
 	else
 		rc = ensure_fd(st, oi, &r);
 	if (rc == 0 && writing && (flags & O_TRUNC)) {
-		if (r.work && ftruncate(oi->fd, 0) < 0)
+		if ((r.work || oi->is_mem) && ftruncate(oi->fd, 0) < 0)
 			return -errno;
+		oi->mem_dirty = oi->is_mem;
 		mark_modified(oi);
 	}
 	return rc;
@@ -340,6 +396,9 @@ int dfs_file_open(struct dfs_store *st, uint64_t ino, int flags,
 	return 0;
 }
 
+static int commit_file_locked(struct dfs_store *st, struct dfs_oinode *oi,
+			      bool durable);
+
 static int file_put(struct dfs_store *st, struct dfs_file *f)
 {
 	struct dfs_oinode *oi = f->oi;
@@ -347,11 +406,14 @@ static int file_put(struct dfs_store *st, struct dfs_file *f)
 	int rc = 0;
 
 	pthread_mutex_lock(&st->lock);
+	if (oi->mem_dirty && writer && oi->writers == 1)
+		rc = commit_file_locked(st, oi, false);
 	if (oi->dirty_times)
 		rc = dfs_content_persist_times_locked(st, oi);
 	oi->opens--;
 	if (writer && --oi->writers == 0 && oi->is_work)
 		dfs_seal_enqueue_locked(st, oi);
+
 	dfs_node_reap_locked(st, oi->ino);
 	dfs_oinode_maybe_free(st, oi);
 	pthread_mutex_unlock(&st->lock);
@@ -386,14 +448,35 @@ int dfs_file_fd_get(struct dfs_file *f)
 void dfs_file_fd_put(struct dfs_store *st, struct dfs_file *f, bool wrote,
 		     uint64_t end)
 {
-	(void)end;
 	pthread_rwlock_unlock(&f->oi->fdlock);
 	if (wrote) {
 		pthread_mutex_lock(&st->lock);
 		mark_modified(f->oi);
+		if (f->oi->is_mem) {
+			f->oi->mem_dirty = true;
+			if (end > DFS_INLINE_MAX)
+				(void)dfs_mem_spill_locked(st, f->oi);
+		}
 		pthread_mutex_unlock(&st->lock);
 	}
 	(void)file_unref(st, f);
+}
+
+/* Commit small content and times in one transaction (st->lock held). */
+static int commit_file_locked(struct dfs_store *st, struct dfs_oinode *oi,
+			      bool durable)
+{
+	int rc = dfs_db_begin(st);
+
+	if (rc < 0)
+		return rc;
+	rc = dfs_mem_commit_locked(st, oi);
+	if (rc == 0)
+		rc = dfs_content_persist_times_locked(st, oi);
+	if (rc == 0)
+		return dfs_db_commit(st, durable);
+	dfs_db_rollback(st);
+	return rc;
 }
 
 int dfs_file_flush(struct dfs_store *st, struct dfs_file *f)
@@ -401,8 +484,8 @@ int dfs_file_flush(struct dfs_store *st, struct dfs_file *f)
 	int rc = 0;
 
 	pthread_mutex_lock(&st->lock);
-	if (f->oi->dirty_times)
-		rc = dfs_content_persist_times_locked(st, f->oi);
+	if (f->oi->mem_dirty || f->oi->dirty_times)
+		rc = commit_file_locked(st, f->oi, false);
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
@@ -417,14 +500,7 @@ int dfs_file_fsync(struct dfs_store *st, struct dfs_file *f, bool datasync)
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&st->lock);
-	rc = dfs_db_begin(st);
-	if (rc == 0) {
-		rc = dfs_content_persist_times_locked(st, f->oi);
-		if (rc == 0)
-			rc = dfs_db_commit(st, true);
-		else
-			dfs_db_rollback(st);
-	}
+	rc = commit_file_locked(st, f->oi, true);
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
@@ -434,7 +510,7 @@ int dfs_file_fallocate(struct dfs_store *st, struct dfs_file *f, int mode,
 {
 	int fd = dfs_file_fd_get(f), rc = 0;
 
-	if (!f->oi->is_work)
+	if (!f->oi->is_work && !f->oi->is_mem)
 		rc = -EBADF;
 	else if (fallocate(fd, mode, off, len) < 0)
 		rc = -errno;

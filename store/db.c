@@ -128,6 +128,7 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	"  requires TEXT NOT NULL,"
 	"  content_hash BLOB NOT NULL,"
 	"  deployed INTEGER NOT NULL DEFAULT 0,"
+	"  removed INTEGER NOT NULL DEFAULT 0,"
 	"  UNIQUE (component, version)"
 	");"
 	"CREATE TABLE audit ("
@@ -147,6 +148,7 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	"  result TEXT NOT NULL,"
 	"  reason TEXT"
 	");"
+	"ALTER TABLE blobs ADD COLUMN data BLOB;"
 	"CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit"
 	"  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
 	"CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit"
@@ -339,30 +341,100 @@ int dfs_db_exec(struct dfs_store *st, const char *sql)
 	return rc == SQLITE_OK ? 0 : dfs_sql_errno(rc);
 }
 
-int dfs_db_begin(struct dfs_store *st)
+/*
+ * Group commit.  Each call is one savepoint inside a transaction that may
+ * be longer than the call: a "lazy" call (creating a file, setting
+ * attributes: what tar and cp do between create and close) leaves the
+ * transaction open, and the next eager call (close, rename, unlink, a
+ * package, ...) or the sealer thread DFS_LAZY_MS later commits it.  So an
+ * untar costs one commit per file, not five; a call that failed rolls
+ * back to its own savepoint only.  What a kill -9 can lose is a lazy call
+ * younger than DFS_LAZY_MS whose file was not closed since.
+ */
+static int begin(struct dfs_store *st, bool lazy)
 {
-	return dfs_db_exec(st, "BEGIN IMMEDIATE");
-}
+	int rc = 0;
 
-/* durable: sync the WAL on this commit (a power cut cannot undo it). */
-int dfs_db_commit(struct dfs_store *st, bool durable)
-{
-	int rc;
-
-	if (durable)
-		(void)dfs_db_exec(st, "PRAGMA synchronous = FULL");
-	rc = dfs_db_exec(st, "COMMIT");
-	if (durable)
-		(void)dfs_db_exec(st, "PRAGMA synchronous = NORMAL");
-	if (rc < 0)
-		dfs_db_rollback(st);
+	if (!st->txn_open) {
+		rc = dfs_db_exec(st, "BEGIN IMMEDIATE");
+		if (rc < 0)
+			return rc;
+		st->txn_open = true;
+		st->txn_since = dfs_now_ns();
+	}
+	rc = dfs_db_exec(st, "SAVEPOINT op");
+	st->op_lazy = lazy;
 	return rc;
 }
 
+int dfs_db_begin(struct dfs_store *st)
+{
+	return begin(st, false);
+}
+
+int dfs_db_begin_lazy(struct dfs_store *st)
+{
+	return begin(st, true);
+}
+
+/* Commit the open transaction, if any (st->lock held). */
+int dfs_db_flush(struct dfs_store *st)
+{
+	int rc;
+
+	if (!st->txn_open)
+		return 0;
+	st->txn_open = false;
+	rc = dfs_db_exec(st, "COMMIT");
+	if (rc < 0)
+		(void)dfs_db_exec(st, "ROLLBACK");
+	return rc;
+}
+
+/* The sealer's tick: commit lazy work older than DFS_LAZY_MS. */
+void dfs_db_tick_locked(struct dfs_store *st)
+{
+	if (st->txn_open &&
+	    dfs_now_ns() - st->txn_since >= DFS_LAZY_MS * 1000000LL)
+		(void)dfs_db_flush(st);
+}
+
+/*
+ * durable: the commit reaches the disk before this returns (a power cut
+ * cannot undo it).  The connection runs with synchronous=NORMAL, which
+ * syncs the WAL only at checkpoints; a durable commit syncs it here.
+ */
+int dfs_db_commit(struct dfs_store *st, bool durable)
+{
+	int rc = dfs_db_exec(st, "RELEASE op");
+
+	if (rc < 0) {
+		dfs_db_rollback(st);
+		return rc;
+	}
+	if (st->op_lazy && !durable)
+		return 0;
+	rc = dfs_db_flush(st);
+	if (rc < 0 || !durable)
+		return rc;
+	if (st->wal_fd < 0)
+		st->wal_fd = openat(st->dirfd, DFS_DB_NAME "-wal",
+				    O_RDONLY | O_CLOEXEC);
+	if (st->wal_fd < 0)
+		return -errno;
+	return dfs_io_fsync(st->wal_fd);
+}
+
+/* Undo the current call only (its savepoint). */
 void dfs_db_rollback(struct dfs_store *st)
 {
-	if (!sqlite3_get_autocommit(st->db))
-		(void)dfs_db_exec(st, "ROLLBACK");
+	if (!st->txn_open)
+		return;
+	if (dfs_db_exec(st, "ROLLBACK TO op") == 0 &&
+	    dfs_db_exec(st, "RELEASE op") == 0)
+		return;
+	(void)dfs_db_exec(st, "ROLLBACK");
+	st->txn_open = false;
 }
 
 /* ---- creating ------------------------------------------------------------ */
@@ -656,6 +728,7 @@ int dfs_store_open(const char *path, unsigned flags, struct dfs_store **ret)
 	if (!st)
 		return -ENOMEM;
 	st->dirfd = st->blobs_fd = st->work_fd = st->lock_fd = -1;
+	st->wal_fd = -1;
 	st->flags = flags;
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->seal_wake, NULL);
@@ -736,6 +809,8 @@ struct dfs_store *dfs_store_free(struct dfs_store *st)
 		close(st->work_fd);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
+	if (st->wal_fd >= 0)
+		close(st->wal_fd);
 	if (st->dirfd >= 0)
 		close(st->dirfd);
 	pthread_cond_destroy(&st->seal_wake);

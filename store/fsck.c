@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "internal.h"
 
@@ -52,6 +53,32 @@ static bool still(struct dfs_store *st, const char *sql, const void *blob,
 	return row;
 }
 
+/* A blob kept in the database: check its bytes.  true if inline. */
+static bool check_inline(struct fsck *f, const struct dfs_hash *h,
+			 const char *hex)
+{
+	XXH128_canonical_t c;
+	sqlite3_stmt *s;
+	bool inl = false;
+
+	if (sqlite3_prepare_v2(f->st->db,
+			       "SELECT data FROM blobs WHERE hash = ?1", -1, &s,
+			       NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_blob(s, 1, h->b, DFS_HASH_LEN, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW &&
+	    sqlite3_column_type(s, 0) != SQLITE_NULL) {
+		inl = true;
+		XXH128_canonicalFromHash(
+			&c, XXH3_128bits(sqlite3_column_blob(s, 0),
+					 (size_t)sqlite3_column_bytes(s, 0)));
+		if (memcmp(c.digest, h->b, DFS_HASH_LEN) != 0)
+			report(f, "corrupt", hex, 0);
+	}
+	sqlite3_finalize(s);
+	return inl;
+}
+
 static void check_blobs(struct fsck *f)
 {
 	static const char *const referenced =
@@ -78,6 +105,8 @@ static void check_blobs(struct fsck *f)
 			continue;
 		memcpy(h.b, sqlite3_column_blob(s, 0), DFS_HASH_LEN);
 		dfs_hash_hex(&h, hex);
+		if (check_inline(f, &h, hex))
+			continue;
 		fd = dfs_blob_open(st, &h);
 		if (fd < 0) {
 			if (still(st, again, h.b, 0))

@@ -34,6 +34,8 @@
 #define DFS_XATTR_SIZE_MAX 65536
 #define DFS_IMAP_BUCKETS 4096
 #define DFS_SQL_CACHE 96
+#define DFS_LAZY_MS 20		   /* group commit window */
+#define DFS_INLINE_MAX (64 * 1024) /* content kept in the database */
 
 enum dfs_stmt_id {
 	S_GETATTR,
@@ -79,7 +81,9 @@ struct dfs_oinode {
 	unsigned opens;	  /* struct dfs_file handles */
 	unsigned writers; /* of which open for writing */
 	int fd;		  /* content: blob (ro) or work (rw); -1 none */
-	bool is_work;
+	bool is_work;	  /* fd is work/INO */
+	bool is_mem;	  /* fd is a memfd: small content (see mem.c) */
+	bool mem_dirty;	  /* the memfd holds bytes not yet committed */
 	bool dirty_times; /* mtime/ctime not yet in the database */
 	bool queued;	  /* waiting in the seal queue */
 	bool sealing;	  /* the sealer works on it; writers wait */
@@ -108,6 +112,10 @@ struct dfs_store {
 	int blobs_fd;
 	int work_fd;
 	int lock_fd;
+	int wal_fd;    /* for durable commits, see dfs_db_commit() */
+	bool txn_open; /* group commit, see dfs_db_begin() */
+	bool op_lazy;
+	int64_t txn_since;
 	unsigned flags;
 
 	pthread_mutex_t lock;
@@ -158,6 +166,9 @@ int dfs_exec_sql(struct dfs_store *st, const char *sql, const char *fmt, ...);
 int dfs_query_sql(struct dfs_store *st, const char *sql, sqlite3_stmt **ret,
 		  const char *fmt, ...);
 int dfs_db_begin(struct dfs_store *st);
+int dfs_db_begin_lazy(struct dfs_store *st);
+int dfs_db_flush(struct dfs_store *st);
+void dfs_db_tick_locked(struct dfs_store *st);
 int dfs_db_commit(struct dfs_store *st, bool durable);
 void dfs_db_rollback(struct dfs_store *st);
 int64_t dfs_now_ns(void);
@@ -185,6 +196,7 @@ int dfs_node_touch_locked(struct dfs_store *st, uint64_t ino, bool mtime);
 struct dfs_oinode *dfs_oinode_find(struct dfs_store *st, uint64_t ino);
 struct dfs_oinode *dfs_oinode_get(struct dfs_store *st, uint64_t ino);
 void dfs_oinode_maybe_free(struct dfs_store *st, struct dfs_oinode *oi);
+void dfs_oinode_idle_locked(struct dfs_oinode *oi);
 void dfs_content_overlay(struct dfs_store *st, struct dfs_attr *attr,
 			 bool work);
 void dfs_content_wait_sealed_locked(struct dfs_store *st,
@@ -287,6 +299,13 @@ int dfs_audit_record_locked(struct dfs_store *st, const struct dfs_actor *a,
 int dfs_audit_refusal_locked(struct dfs_store *st, const struct dfs_actor *a,
 			     const struct dfs_audit_event *ev);
 
+/* mem.c */
+int dfs_mem_from_blob(struct dfs_store *st, const struct dfs_hash *h,
+		      bool *ret_inline, int *ret_fd);
+int dfs_mem_new(struct dfs_store *st, struct dfs_oinode *oi);
+int dfs_mem_commit_locked(struct dfs_store *st, struct dfs_oinode *oi);
+int dfs_mem_spill_locked(struct dfs_store *st, struct dfs_oinode *oi);
+
 /* blob.c */
 void dfs_blob_relpath(const struct dfs_hash *h, char out[40]);
 extern const struct dfs_hash dfs_empty_hash;
@@ -299,5 +318,6 @@ int dfs_io_linkat(int olddir, const char *old, int newdir, const char *new);
 int dfs_io_renameat(int olddir, const char *old, int newdir, const char *new,
 		    unsigned flags);
 int dfs_io_write_all(int fd, const void *buf, size_t len);
+int dfs_io_write_all_at(int fd, const void *buf, size_t len, off_t off);
 
 #endif

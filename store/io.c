@@ -112,3 +112,24 @@ int dfs_io_write_all(int fd, const void *buf, size_t len)
 	}
 	return rc;
 }
+
+int dfs_io_write_all_at(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+	int rc = injected(IO_WRITE);
+
+	while (rc == 0 && len > 0) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			break;
+		}
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return rc;
+}

@@ -369,7 +369,7 @@ static int create(struct dfs_store *st, const struct dfs_actor *actor,
 		return rc;
 	}
 	pthread_mutex_lock(&st->lock);
-	rc = dfs_db_begin(st);
+	rc = S_ISREG(mode) ? dfs_db_begin_lazy(st) : dfs_db_begin(st);
 	if (rc == 0) {
 		rc = create_locked(st, actor, parent, name, mode, rdev, target,
 				   &ino);

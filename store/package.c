@@ -22,8 +22,14 @@ static const char sql_pkg_insert[] =
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 static const char sql_pkg_find[] =
 	"SELECT id, root, deployed FROM packages WHERE component = ?1"
-	" AND version = ?2";
-static const char sql_pkg_delete[] = "DELETE FROM packages WHERE id = ?1";
+	" AND version = ?2 AND removed = 0";
+/* A removed package keeps a tombstone row (its version keeps readdir
+ * offsets stable); a new package of the same version replaces it. */
+static const char sql_pkg_delete[] =
+	"UPDATE packages SET removed = 1 WHERE id = ?1";
+static const char sql_tomb_delete[] =
+	"DELETE FROM packages WHERE component = ?1 AND version = ?2"
+	" AND removed = 1";
 static const char sql_snode_tree_delete[] =
 	"WITH RECURSIVE t(id) AS (SELECT ?1 UNION ALL"
 	" SELECT s.id FROM snodes s JOIN t ON s.parent = t.id)"
@@ -34,7 +40,8 @@ static const char sql_root_insert[] =
 static const char sql_pkg_meta[] =
 	"SELECT p.id, c.name, c.type, p.version, p.created, p.created_by,"
 	" p.notes, p.revisions, p.requires, p.content_hash FROM packages p"
-	" JOIN components c ON c.id = p.component WHERE p.root = ?1";
+	" JOIN components c ON c.id = p.component WHERE p.root = ?1"
+	" AND p.removed = 0";
 static const char sql_set_notes[] =
 	"UPDATE packages SET notes = ?2 WHERE id = ?1 AND notes IS NULL";
 
@@ -148,7 +155,9 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	}
 	if (rc != -ENOENT)
 		return rc;
-	rc = insert_root(st, c, name, &root);
+	rc = dfs_exec_sql(st, sql_tomb_delete, "is", c->id, version);
+	if (rc == 0)
+		rc = insert_root(st, c, name, &root);
 	if (rc == 0)
 		rc = dfs_walk_component(w, c, root, &own, &full);
 	if (rc < 0)
@@ -192,7 +201,7 @@ int dfs_pkg_create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			  int64_t comp, const char *name, struct dfs_attr *ret)
 {
 	struct dfs_walk *w = calloc(1, sizeof(*w));
-	struct dfs_component c;
+	struct dfs_component c = { 0 };
 	const char *version = NULL;
 	int64_t root = 0;
 	int rc;

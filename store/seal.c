@@ -264,6 +264,11 @@ static void *sealer_main(void *arg)
 			reclaim_locked(st);
 			continue;
 		}
+		dfs_db_tick_locked(st);
+		if (!st->queue && st->txn_open) {
+			gather_wait(st);
+			continue;
+		}
 		if (!st->queue) {
 			pthread_cond_wait(&st->seal_wake, &st->lock);
 			continue;
@@ -315,6 +320,7 @@ int dfs_store_sync(struct dfs_store *st)
 	struct seal_item *items = NULL;
 
 	pthread_mutex_lock(&st->lock);
+	(void)dfs_db_flush(st);
 	retry_failed_locked(st);
 	if (!st->sealer_running && st->queue) {
 		items = calloc(SEAL_BATCH_MAX, sizeof(*items));

@@ -251,8 +251,9 @@ static int insert_snode(struct dfs_walk *w, int64_t parent, const char *name,
 	return rc;
 }
 
-static int walk_dir(struct dfs_walk *w, uint64_t dir, const char *path,
-		    int64_t sid, int depth, struct hashes *ret);
+static int walk_dir(struct dfs_walk *w, uint64_t dir, uint32_t mode,
+		    const char *path, int64_t sid, int depth,
+		    struct hashes *ret);
 
 static bool expanding(const struct dfs_walk *w, int64_t id)
 {
@@ -331,7 +332,7 @@ static int walk_include(struct dfs_walk *w, int64_t parent,
 		return rc;
 	snprintf(path, sizeof(path), "%s/%s", inc->type, inc->name);
 	w->stack[w->nstack++] = inc->id;
-	rc = walk_dir(w, inc->dir, path, sid, depth + 1, &h);
+	rc = walk_dir(w, inc->dir, a.mode, path, sid, depth + 1, &h);
 	w->nstack--;
 	if (rc == 0)
 		rc = note_revision(w, inc, &h.own);
@@ -382,7 +383,8 @@ static int walk_child(struct dfs_walk *w, int64_t parent, const char *path,
 		if (!w->dry)
 			rc = insert_snode(w, parent, c->name, c, c->mode, &sid);
 		return rc < 0 ? rc
-			      : walk_dir(w, c->ino, sub, sid, depth + 1, ret);
+			      : walk_dir(w, c->ino, c->mode, sub, sid,
+					 depth + 1, ret);
 	}
 	if (S_ISREG(c->mode))
 		hash_parts("F", &perm, sizeof(perm),
@@ -395,9 +397,11 @@ static int walk_child(struct dfs_walk *w, int64_t parent, const char *path,
 	return w->dry ? 0 : insert_snode(w, parent, c->name, c, c->mode, &sid);
 }
 
-static int walk_dir(struct dfs_walk *w, uint64_t dir, const char *path,
-		    int64_t sid, int depth, struct hashes *ret)
+static int walk_dir(struct dfs_walk *w, uint64_t dir, uint32_t mode,
+		    const char *path, int64_t sid, int depth,
+		    struct hashes *ret)
 {
+	uint32_t perm = mode & 07777;
 	XXH3_state_t own, full;
 	XXH128_canonical_t cn;
 	struct child *c = NULL;
@@ -414,6 +418,8 @@ static int walk_dir(struct dfs_walk *w, uint64_t dir, const char *path,
 	XXH3_128bits_reset(&full);
 	XXH3_128bits_update(&own, "D", 1);
 	XXH3_128bits_update(&full, "D", 1);
+	XXH3_128bits_update(&own, &perm, sizeof(perm));
+	XXH3_128bits_update(&full, &perm, sizeof(perm));
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct hashes h;
 
@@ -450,12 +456,15 @@ int dfs_walk_component(struct dfs_walk *w, struct dfs_component *c, int64_t sid,
 		       struct dfs_hash *ret_own, struct dfs_hash *ret_full)
 {
 	char path[DFS_NAME_MAX * 2 + 2];
+	struct dfs_attr a;
 	struct hashes h;
-	int rc;
+	int rc = dfs_node_row(w->st, c->dir, &a);
 
+	if (rc < 0)
+		return rc;
 	snprintf(path, sizeof(path), "%s/%s", c->type, c->name);
 	w->stack[w->nstack++] = c->id;
-	rc = walk_dir(w, c->dir, path, sid, 0, &h);
+	rc = walk_dir(w, c->dir, a.mode, path, sid, 0, &h);
 	w->nstack--;
 	if (rc == 0)
 		rc = note_revision(w, c, &h.own);

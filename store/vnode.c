@@ -29,20 +29,27 @@ static const char sql_snode_target[] =
 static const char sql_pkgdir[] =
 	"SELECT count(p.id), max(p.created), i.uid, i.gid, i.mtime, i.ctime"
 	" FROM components c LEFT JOIN packages p ON p.component = c.id"
+	" AND p.removed = 0"
 	" LEFT JOIN inodes i ON i.ino = c.dir WHERE c.id = ?1";
 static const char sql_components[] =
 	"SELECT id, name, type FROM components c WHERE id > ?1 AND"
 	" (dir IS NOT NULL OR EXISTS"
-	" (SELECT 1 FROM packages p WHERE p.component = c.id)) ORDER BY id";
+	" (SELECT 1 FROM packages p WHERE p.component = c.id"
+	" AND p.removed = 0)) ORDER BY id";
 static const char sql_versions[] =
-	"SELECT version, root FROM packages WHERE component = ?1";
+	"SELECT version, root, id FROM packages WHERE component = ?1"
+	" AND removed = 0";
+static const char sql_version_of[] =
+	"SELECT version FROM packages WHERE id = ?1";
 static const char sql_latest_of[] =
-	"SELECT max(id) FROM packages WHERE component = ?1";
+	"SELECT max(id) FROM packages WHERE component = ?1 AND removed = 0";
 static const char sql_latest[] =
 	"SELECT c.name, p.version, p.created, p.uid FROM packages p"
-	" JOIN components c ON c.id = p.component WHERE p.id = ?1";
+	" JOIN components c ON c.id = p.component WHERE p.id = ?1"
+	" AND p.removed = 0";
 static const char sql_root_of[] =
-	"SELECT root FROM packages WHERE component = ?1 AND version = ?2";
+	"SELECT root FROM packages WHERE component = ?1 AND version = ?2"
+	" AND removed = 0";
 
 static int snode_attr(struct dfs_store *st, int64_t id, struct dfs_attr *ret)
 {
@@ -261,28 +268,54 @@ static int list_components(struct dfs_store *st, uint64_t off, bool hold,
 
 struct version {
 	char name[DFS_NAME_MAX + DFS_LABEL_MAX + 2];
+	const char *label; /* the version part of name */
 	int64_t root;
+	int64_t id;
 };
+
+/* Natural order of versions; a tie (cannot happen) by id. */
+static int version_order(const char *a, int64_t aid, const char *b, int64_t bid)
+{
+	int c = strverscmp(a, b);
+
+	return c ? c : aid < bid ? -1 : aid > bid;
+}
 
 static int version_cmp(const void *a, const void *b)
 {
-	return strverscmp(((const struct version *)a)->name,
-			  ((const struct version *)b)->name);
+	const struct version *x = a, *y = b;
+
+	return version_order(x->label, x->id, y->label, y->id);
 }
 
-/* packages/NAME: latest, then the versions in natural order; offsets are
- * positions (1 = after latest). */
+/*
+ * packages/NAME: latest, then the versions in natural order.  Offsets: 1
+ * after latest, 2 + package id after a version.  Resuming after a version
+ * continues with the versions that sort after it, even if it was removed
+ * meanwhile (its tombstone row keeps its label), so entries are neither
+ * skipped nor repeated while the folder changes.
+ */
 static int list_versions(struct dfs_store *st, int64_t comp, uint64_t off,
 			 bool hold, dfs_readdir_fn fn, void *ctx)
 {
+	char after[DFS_LABEL_MAX + 1] = "";
 	struct version *v = NULL;
 	struct dfs_component c;
 	struct dfs_attr a;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, i = 0;
 	sqlite3_stmt *s = NULL;
-	int64_t latest;
+	int64_t latest, after_id = (int64_t)off - 2;
 	int rc = dfs_component_by_id(st, comp, &c);
 
+	if (rc == 0 && off > 1) {
+		rc = dfs_query_sql(st, sql_version_of, &s, "i", after_id);
+		if (rc == 1)
+			snprintf(after, sizeof(after), "%s",
+				 sqlite3_column_text(s, 0));
+		if (s)
+			sqlite3_reset(s);
+		rc = rc < 0 ? rc : 0;
+	}
 	if (rc == 0)
 		rc = dfs_query_sql(st, sql_versions, &s, "i", comp);
 	while (rc == 1) {
@@ -297,23 +330,30 @@ static int list_versions(struct dfs_store *st, int64_t comp, uint64_t off,
 		}
 		snprintf(v[n].name, sizeof(v[n].name), "%s@%s", c.name,
 			 sqlite3_column_text(s, 0));
-		v[n++].root = sqlite3_column_int64(s, 1);
+		v[n].label = v[n].name + strlen(c.name) + 1;
+		v[n].root = sqlite3_column_int64(s, 1);
+		v[n++].id = sqlite3_column_int64(s, 2);
 		rc = sqlite3_step(s) == SQLITE_ROW ? 1 : 0;
 	}
 	if (s)
 		sqlite3_reset(s);
 	if (rc < 0)
 		goto out_free;
-	qsort(v, n, sizeof(*v), version_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), version_cmp);
 	if (off < 1 &&
 	    one_int(st, sql_latest_of, "i", comp, NULL, &latest) == 0 &&
 	    latest_attr(st, latest, &a) == 0 &&
 	    emit(st, fn, ctx, hold, "latest", 1, &a))
 		goto out_free;
-	for (size_t i = off > 1 ? off - 1 : 0; i < n; i++) {
+	while (off > 1 && i < n &&
+	       version_order(v[i].label, v[i].id, after, after_id) <= 0)
+		i++;
+	for (; i < n; i++) {
 		if (snode_attr(st, v[i].root, &a) < 0)
 			continue;
-		if (emit(st, fn, ctx, hold, v[i].name, i + 2, &a))
+		if (emit(st, fn, ctx, hold, v[i].name, (uint64_t)v[i].id + 2,
+			 &a))
 			break;
 	}
 out_free:

@@ -99,6 +99,8 @@ struct dfs_actor {
 enum {
 	DFS_OPEN_DAEMON = 1 << 0,    /* take the store's exclusive lock */
 	DFS_OPEN_NO_SEALER = 1 << 1, /* seal on release, synchronously */
+	DFS_OPEN_NO_INLINE = 1
+			     << 2, /* every blob a file (tests of that path) */
 };
 
 /* Create a new store in PATH (absent or an empty folder). */

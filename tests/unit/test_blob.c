@@ -26,7 +26,9 @@ static struct {
 	int rc;		      /* setup result, checked by each test */
 } fx;
 
-#define OPEN_FLAGS (DFS_OPEN_DAEMON | DFS_OPEN_NO_SEALER)
+/* These tests are about blob files: keep small content out of the
+ * database (test_inline covers that path). */
+#define OPEN_FLAGS (DFS_OPEN_DAEMON | DFS_OPEN_NO_SEALER | DFS_OPEN_NO_INLINE)
 #define FIXTURE_OK() \
 	cr_assert_eq(fx.rc, 0, "setup failed: %s", strerror(-fx.rc))
 #define EMPTY_HEX "99aa06d3014798d86001c324468d497f"

@@ -41,7 +41,7 @@ struct sample {
 /* What schema versions 2 and 3 added, taken away again. */
 #define DROP_V3                                                     \
 	"DROP TABLE audit; DROP TABLE packages; DROP TABLE snodes;" \
-	"DROP TABLE components;"
+	"DROP TABLE components; ALTER TABLE blobs DROP COLUMN data;"
 #define TO_V1 DROP_V3 "DROP INDEX dirents_by_ino; PRAGMA user_version = 1;"
 
 static void setup(void)
@@ -84,6 +84,40 @@ static void sql_exec(const char *sql)
 }
 
 /* The one integer that query returns. */
+/*
+ * Before schema 3 every blob was a file: write the blobs kept in the
+ * database out as files, as an older store had them.
+ */
+static void materialize_inline_blobs(void)
+{
+	sqlite3_stmt *s = NULL;
+	sqlite3 *db = NULL;
+
+	cr_assert_eq(sqlite3_open_v2(fx.db, &db, SQLITE_OPEN_READONLY, NULL),
+		     SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db,
+					"SELECT lower(hex(hash)), data FROM"
+					" blobs WHERE data IS NOT NULL",
+					-1, &s, NULL),
+		     SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *hex = (const char *)sqlite3_column_text(s, 0);
+		char path[512];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/blobs/%.2s/%s", fx.path, hex,
+			 hex);
+		f = fopen(path, "we");
+		cr_assert_not_null(f, "%s", path);
+		cr_assert_eq(fwrite(sqlite3_column_blob(s, 1), 1,
+				    (size_t)sqlite3_column_bytes(s, 1), f),
+			     (size_t)sqlite3_column_bytes(s, 1));
+		cr_assert_eq(fclose(f), 0);
+	}
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
 static int sql_int(const char *query)
 {
 	sqlite3_stmt *s = NULL;
@@ -202,6 +236,7 @@ Test(migrate, a_version_1_store_is_migrated_on_open)
 
 	FIXTURE_OK();
 	s = fill();
+	materialize_inline_blobs();
 	sql_exec(TO_V1);
 	cr_assert_eq(user_version(), 1);
 	cr_assert_eq(schema_has("index", "dirents_by_ino"), 0);
@@ -222,6 +257,7 @@ Test(migrate, a_migrated_store_works_where_the_new_index_is_used)
 	struct dfs_attr proc, a, b;
 
 	FIXTURE_OK();
+	materialize_inline_blobs();
 	sql_exec(TO_V1);
 	cr_assert_eq(dfs_store_open(fx.path, 0, &fx.st), 0,
 		     "a plain (non-daemon) open migrates too");
@@ -245,6 +281,7 @@ Test(migrate, a_failed_migration_refuses_to_open_and_changes_nothing)
 
 	FIXTURE_OK();
 	s = fill();
+	materialize_inline_blobs();
 	sql_exec(DROP_V3 "DROP INDEX dirents_by_ino;"
 			 "CREATE TABLE dirents_by_ino (x);"
 			 "INSERT INTO dirents_by_ino VALUES (42);"

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mem.c - small content (up to DFS_INLINE_MAX bytes) lives in the
+ * database, not in a file of its own: the blobs row carries the bytes.
+ * While such a file is open its bytes are in a memfd (an fd, so reads
+ * splice and writes land as for any other file, with no inode created on
+ * the store's disk); closing it (flush) commits the bytes and the inode's
+ * new blob in one transaction.  A memfd that grows past DFS_INLINE_MAX is
+ * spilled to a work file and sealed like any large file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "internal.h"
+
+static const char sql_data[] = "SELECT data FROM blobs WHERE hash = ?1";
+static const char sql_put[] =
+	"INSERT INTO blobs (hash, size, refs, data) VALUES (?1, ?2, 0, ?3)"
+	" ON CONFLICT (hash) DO NOTHING";
+static const char sql_point[] =
+	"UPDATE inodes SET blob = ?2, work = 0, size = ?3, blocks = ?4"
+	" WHERE ino = ?1";
+
+static int new_memfd(void)
+{
+	int fd = memfd_create("deployfs", MFD_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int dfs_mem_new(struct dfs_store *st, struct dfs_oinode *oi)
+{
+	int fd = new_memfd();
+
+	(void)st;
+	if (fd < 0)
+		return fd;
+	pthread_rwlock_wrlock(&oi->fdlock);
+	if (oi->fd >= 0)
+		close(oi->fd);
+	oi->fd = fd;
+	oi->is_mem = true;
+	oi->is_work = false;
+	oi->mem_dirty = false;
+	pthread_rwlock_unlock(&oi->fdlock);
+	return 0;
+}
+
+/*
+ * A memfd holding the content of blob h if it is kept inline
+ * (*ret_inline true), else nothing (the caller opens the blob file).
+ * st->lock held.
+ */
+int dfs_mem_from_blob(struct dfs_store *st, const struct dfs_hash *h,
+		      bool *ret_inline, int *ret_fd)
+{
+	sqlite3_stmt *s;
+	int fd, rc = dfs_query_sql(st, sql_data, &s, "h", h);
+
+	*ret_inline = false;
+	if (rc <= 0)
+		return rc;
+	if (sqlite3_column_type(s, 0) == SQLITE_NULL) {
+		sqlite3_reset(s);
+		return 0;
+	}
+	fd = new_memfd();
+	rc = fd < 0 ? fd
+		    : dfs_io_write_all(fd, sqlite3_column_blob(s, 0),
+				       (size_t)sqlite3_column_bytes(s, 0));
+	sqlite3_reset(s);
+	if (rc < 0) {
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	*ret_inline = true;
+	*ret_fd = fd;
+	return 0;
+}
+
+static int read_all(int fd, char **ret, size_t *ret_len)
+{
+	struct stat sb;
+	char *buf;
+	ssize_t n;
+
+	if (fstat(fd, &sb) < 0)
+		return -errno;
+	buf = malloc((size_t)sb.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	n = pread(fd, buf, (size_t)sb.st_size, 0);
+	if (n != sb.st_size) {
+		free(buf);
+		return n < 0 ? -errno : -EIO;
+	}
+	*ret = buf;
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+/*
+ * Commit the bytes of oi's memfd as its blob (statements only: the caller
+ * holds a transaction).  st->lock held.
+ */
+int dfs_mem_commit_locked(struct dfs_store *st, struct dfs_oinode *oi)
+{
+	XXH128_canonical_t c;
+	struct dfs_hash h;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!oi->is_mem || !oi->mem_dirty)
+		return 0;
+	pthread_rwlock_rdlock(&oi->fdlock);
+	rc = read_all(oi->fd, &buf, &len);
+	pthread_rwlock_unlock(&oi->fdlock);
+	if (rc < 0)
+		return rc;
+	XXH128_canonicalFromHash(&c, XXH3_128bits(buf, len));
+	memcpy(h.b, c.digest, DFS_HASH_LEN);
+	rc = dfs_exec_sql(st, sql_put, "hix", &h, (int64_t)len, buf, len);
+	if (rc == 0)
+		rc = dfs_exec_sql(st, sql_point, "ihii", (int64_t)oi->ino, &h,
+				  (int64_t)len, (int64_t)((len + 511) / 512));
+	free(buf);
+	if (rc == 0)
+		oi->mem_dirty = false;
+	return rc;
+}
+
+/* Move oi's content from its memfd to a work file.  st->lock held. */
+int dfs_mem_spill_locked(struct dfs_store *st, struct dfs_oinode *oi)
+{
+	struct stat sb;
+	char name[32];
+	size_t len = 0;
+	int fd, rc = 0;
+
+	pthread_rwlock_wrlock(&oi->fdlock);
+	if (!oi->is_mem) {
+		pthread_rwlock_unlock(&oi->fdlock);
+		return 0;
+	}
+	if (fstat(oi->fd, &sb) < 0)
+		rc = -errno;
+	len = (size_t)sb.st_size;
+	dfs_work_name(oi->ino, name);
+	fd = rc < 0 ? rc
+		    : openat(st->work_fd, name,
+			     O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (rc == 0 && fd < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = dfs_copy_sparse(oi->fd, fd, len);
+	if (rc == 0)
+		rc = dfs_exec(st, S_SET_WORK, "ii", (int64_t)oi->ino,
+			      (int64_t)len);
+	if (rc == 0) {
+		close(oi->fd);
+		oi->fd = fd;
+		oi->is_mem = false;
+		oi->mem_dirty = false;
+		oi->is_work = true;
+	} else if (fd >= 0) {
+		close(fd);
+		(void)unlinkat(st->work_fd, name, 0);
+	}
+	pthread_rwlock_unlock(&oi->fdlock);
+	return rc;
+}

@@ -218,52 +218,89 @@ static int emit(struct dfs_store *st, dfs_readdir_fn fn, void *ctx, bool hold,
 	return 0;
 }
 
-static int list_components(struct dfs_store *st, uint64_t off, bool hold,
-			   dfs_readdir_fn fn, void *ctx)
+struct entry {
+	int64_t id;
+	char name[DFS_NAME_MAX + 1];
+};
+
+/*
+ * The rows (id, name[, type]) of a listing, collected before anything is
+ * emitted (emitting runs other statements).  With deployable, rows whose
+ * third column is not a deployable type are left out.
+ */
+static int collect(struct dfs_store *st, const char *sql, int64_t a, int64_t b,
+		   bool deployable, struct entry **ret, size_t *ret_n)
 {
-	struct {
-		int64_t id;
-		char name[DFS_NAME_MAX + 1];
-	} *v = NULL;
+	struct entry *v = NULL;
 	size_t n = 0, cap = 0;
 	sqlite3_stmt *s = NULL;
-	int rc = dfs_query_sql(st, sql_components, &s, "i", (int64_t)off);
+	int rc = deployable ? dfs_query_sql(st, sql, &s, "i", a)
+			    : dfs_query_sql(st, sql, &s, "ii", a, b);
 
-	/* Collect first: emitting may query the same statements. */
-	while (rc == 1) {
-		const struct dfs_type *t =
-			dfs_type_find((const char *)sqlite3_column_text(s, 2));
+	for (; rc == 1; rc = sqlite3_step(s) == SQLITE_ROW ? 1 : 0) {
+		const struct dfs_type *t;
+		int len = sqlite3_column_bytes(s, 1);
 
-		if (t && t->deployable) {
-			if (n == cap) {
-				void *nv =
-					realloc(v, (cap = cap ? 2 * cap : 32) *
-							   sizeof(*v));
-				if (!nv) {
-					rc = -ENOMEM;
-					break;
-				}
-				v = nv;
-			}
-			v[n].id = sqlite3_column_int64(s, 0);
-			snprintf(v[n].name, sizeof(v[n].name), "%s",
-				 sqlite3_column_text(s, 1));
-			n++;
+		if (deployable) {
+			t = dfs_type_find(
+				(const char *)sqlite3_column_text(s, 2));
+			if (!t || !t->deployable)
+				continue;
 		}
-		rc = sqlite3_step(s) == SQLITE_ROW ? 1 : 0;
+		if (n == cap) {
+			void *nv = realloc(v, (cap = cap ? 2 * cap : 64) *
+						      sizeof(*v));
+
+			if (!nv) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		if (len > DFS_NAME_MAX)
+			len = DFS_NAME_MAX;
+		v[n].id = sqlite3_column_int64(s, 0);
+		memcpy(v[n].name, sqlite3_column_blob(s, 1), (size_t)len);
+		v[n++].name[len] = '\0';
 	}
 	if (s)
 		sqlite3_reset(s);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* Emit collected entries with their attributes; offsets are their ids. */
+static void emit_all(struct dfs_store *st, const struct entry *v, size_t n,
+		     int (*attr)(struct dfs_store *, int64_t,
+				 struct dfs_attr *),
+		     bool hold, dfs_readdir_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < n; i++) {
 		struct dfs_attr a;
 
-		if (pkgdir_attr(st, v[i].id, &a) < 0)
+		if (attr(st, v[i].id, &a) < 0)
 			continue;
 		if (emit(st, fn, ctx, hold, v[i].name, (uint64_t)v[i].id, &a))
 			break;
 	}
+}
+
+static int list_components(struct dfs_store *st, uint64_t off, bool hold,
+			   dfs_readdir_fn fn, void *ctx)
+{
+	struct entry *v = NULL;
+	size_t n = 0;
+	int rc = collect(st, sql_components, (int64_t)off, 0, true, &v, &n);
+
+	if (rc == 0)
+		emit_all(st, v, n, pkgdir_attr, hold, fn, ctx);
 	free(v);
-	return rc < 0 ? rc : 0;
+	return rc;
 }
 
 struct version {
@@ -364,46 +401,15 @@ out_free:
 static int list_snode(struct dfs_store *st, int64_t dir, uint64_t off,
 		      bool hold, dfs_readdir_fn fn, void *ctx)
 {
-	struct {
-		int64_t id;
-		char name[DFS_NAME_MAX + 1];
-	} *v = NULL;
-	size_t n = 0, cap = 0;
-	sqlite3_stmt *s = NULL;
-	int rc = dfs_query_sql(st, sql_snode_children, &s, "ii", dir,
-			       (int64_t)off);
+	struct entry *v = NULL;
+	size_t n = 0;
+	int rc = collect(st, sql_snode_children, dir, (int64_t)off, false, &v,
+			 &n);
 
-	while (rc == 1) {
-		int len = sqlite3_column_bytes(s, 1);
-
-		if (n == cap) {
-			void *nv = realloc(v, (cap = cap ? 2 * cap : 64) *
-						      sizeof(*v));
-			if (!nv) {
-				rc = -ENOMEM;
-				break;
-			}
-			v = nv;
-		}
-		if (len > DFS_NAME_MAX)
-			len = DFS_NAME_MAX;
-		v[n].id = sqlite3_column_int64(s, 0);
-		memcpy(v[n].name, sqlite3_column_blob(s, 1), (size_t)len);
-		v[n++].name[len] = '\0';
-		rc = sqlite3_step(s) == SQLITE_ROW ? 1 : 0;
-	}
-	if (s)
-		sqlite3_reset(s);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		struct dfs_attr a;
-
-		if (snode_attr(st, v[i].id, &a) < 0)
-			continue;
-		if (emit(st, fn, ctx, hold, v[i].name, (uint64_t)v[i].id, &a))
-			break;
-	}
+	if (rc == 0)
+		emit_all(st, v, n, snode_attr, hold, fn, ctx);
 	free(v);
-	return rc < 0 ? rc : 0;
+	return rc;
 }
 
 int dfs_vnode_readdir_locked(struct dfs_store *st, uint64_t ino, uint64_t off,

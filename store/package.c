@@ -25,6 +25,8 @@ static const char sql_pkg_find[] =
 	" AND version = ?2 AND removed = 0";
 /* A removed package keeps a tombstone row (its version keeps readdir
  * offsets stable); a new package of the same version replaces it. */
+static const char sql_changed[] =
+	"UPDATE components SET changed = ?2 WHERE id = ?1";
 static const char sql_pkg_delete[] =
 	"UPDATE packages SET removed = 1 WHERE id = ?1";
 static const char sql_tomb_delete[] =
@@ -165,6 +167,9 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	json_revisions(w, revs, sizeof(revs));
 	json_requires(w, reqs, sizeof(reqs));
 	ev.revisions = revs;
+	rc = dfs_exec_sql(st, sql_changed, "ii", c->id, dfs_now_ns());
+	if (rc < 0)
+		return rc;
 	dfs_user_name(actor->uid, user, sizeof(user));
 	rc = dfs_exec_sql(st, sql_pkg_insert, "isiisissh", c->id, version, root,
 			  dfs_now_ns(), user, (int64_t)actor->uid, revs, reqs,
@@ -264,6 +269,8 @@ int dfs_pkg_remove_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	if (rc < 0)
 		return rc;
 	rc = dfs_exec_sql(st, sql_snode_tree_delete, "i", p.root);
+	if (rc == 0)
+		rc = dfs_exec_sql(st, sql_changed, "ii", c.id, dfs_now_ns());
 	if (rc == 0)
 		rc = dfs_exec_sql(st, sql_pkg_delete, "i", p.id);
 	ev.action = "package-remove";

@@ -27,7 +27,7 @@ static const char sql_snode_children[] =
 static const char sql_snode_target[] =
 	"SELECT target FROM snodes WHERE id = ?1";
 static const char sql_pkgdir[] =
-	"SELECT count(p.id), max(p.created), i.uid, i.gid, i.mtime, i.ctime"
+	"SELECT count(p.id), c.changed, i.uid, i.gid, i.mtime, i.ctime"
 	" FROM components c LEFT JOIN packages p ON p.component = c.id"
 	" AND p.removed = 0"
 	" LEFT JOIN inodes i ON i.ino = c.dir WHERE c.id = ?1";
@@ -100,7 +100,8 @@ static int pkgdir_attr(struct dfs_store *st, int64_t comp, struct dfs_attr *ret)
 	a.nlink = 2 + (uint32_t)count;
 	a.uid = (uint32_t)sqlite3_column_int64(s, 2);
 	a.gid = (uint32_t)sqlite3_column_int64(s, 3);
-	if (count == 0 || when < sqlite3_column_int64(s, 4))
+	/* Changes when its packages come and go, not with build/. */
+	if (sqlite3_column_type(s, 1) == SQLITE_NULL)
 		when = sqlite3_column_int64(s, 4);
 	a.mtime = a.ctime = a.atime = dfs_ns_to_ts(when);
 	a.size = 4096;

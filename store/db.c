@@ -378,6 +378,27 @@ int dfs_db_begin_lazy(struct dfs_store *st)
 	return begin(st, true);
 }
 
+/*
+ * A transaction of its own, without a savepoint, for a call that writes
+ * thousands of rows (a package): inside a savepoint SQLite journals every
+ * statement, and its in-memory statement journal makes such a call cost
+ * more than linear in its rows.
+ */
+int dfs_db_begin_whole(struct dfs_store *st)
+{
+	int rc = dfs_db_flush(st);
+
+	if (rc == 0)
+		rc = dfs_db_exec(st, "BEGIN IMMEDIATE");
+	if (rc < 0)
+		return rc;
+	st->txn_open = true;
+	st->txn_whole = true;
+	st->op_lazy = false;
+	st->txn_since = dfs_now_ns();
+	return 0;
+}
+
 /* Commit the open transaction, if any (st->lock held). */
 int dfs_db_flush(struct dfs_store *st)
 {
@@ -407,8 +428,9 @@ void dfs_db_tick_locked(struct dfs_store *st)
  */
 int dfs_db_commit(struct dfs_store *st, bool durable)
 {
-	int rc = dfs_db_exec(st, "RELEASE op");
+	int rc = st->txn_whole ? 0 : dfs_db_exec(st, "RELEASE op");
 
+	st->txn_whole = false;
 	if (rc < 0) {
 		dfs_db_rollback(st);
 		return rc;
@@ -431,9 +453,10 @@ void dfs_db_rollback(struct dfs_store *st)
 {
 	if (!st->txn_open)
 		return;
-	if (dfs_db_exec(st, "ROLLBACK TO op") == 0 &&
+	if (!st->txn_whole && dfs_db_exec(st, "ROLLBACK TO op") == 0 &&
 	    dfs_db_exec(st, "RELEASE op") == 0)
 		return;
+	st->txn_whole = false;
 	(void)dfs_db_exec(st, "ROLLBACK");
 	st->txn_open = false;
 }

@@ -115,6 +115,7 @@ struct dfs_store {
 	int wal_fd;    /* for durable commits, see dfs_db_commit() */
 	bool txn_open; /* group commit, see dfs_db_begin() */
 	bool op_lazy;
+	bool txn_whole;	/* see dfs_db_begin_whole() */
 	int64_t txn_since;
 	unsigned flags;
 
@@ -167,6 +168,7 @@ int dfs_query_sql(struct dfs_store *st, const char *sql, sqlite3_stmt **ret,
 		  const char *fmt, ...);
 int dfs_db_begin(struct dfs_store *st);
 int dfs_db_begin_lazy(struct dfs_store *st);
+int dfs_db_begin_whole(struct dfs_store *st);
 int dfs_db_flush(struct dfs_store *st);
 void dfs_db_tick_locked(struct dfs_store *st);
 int dfs_db_commit(struct dfs_store *st, bool durable);

@@ -225,7 +225,7 @@ int dfs_pkg_create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 		rc = -EINVAL;
 	}
 	if (rc == 0)
-		rc = dfs_db_begin(st);
+		rc = dfs_db_begin_whole(st);
 	if (rc == 0) {
 		rc = create_locked(st, actor, &c, name, version, w, &root);
 		if (rc == 0)
@@ -265,7 +265,7 @@ int dfs_pkg_remove_locked(struct dfs_store *st, const struct dfs_actor *actor,
 		       "the package is deployed");
 		return -EBUSY;
 	}
-	rc = dfs_db_begin(st);
+	rc = dfs_db_begin_whole(st);
 	if (rc < 0)
 		return rc;
 	rc = dfs_exec_sql(st, sql_snode_tree_delete, "i", p.root);

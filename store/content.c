@@ -344,6 +344,8 @@ static int open_locked(struct dfs_store *st, uint64_t ino, int flags,
 	int rc;
 
 	dfs_content_wait_sealed_locked(st, oi);
+	if (writing && oi->writers == 0)
+		dfs_seal_now_locked(st, oi);
 	rc = content_row(st, ino, &r);
 	if (rc < 0)
 		return rc;

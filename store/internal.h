@@ -115,7 +115,7 @@ struct dfs_store {
 	int wal_fd;    /* for durable commits, see dfs_db_commit() */
 	bool txn_open; /* group commit, see dfs_db_begin() */
 	bool op_lazy;
-	bool txn_whole;	/* see dfs_db_begin_whole() */
+	bool txn_whole; /* see dfs_db_begin_whole() */
 	int64_t txn_since;
 	unsigned flags;
 
@@ -133,6 +133,7 @@ struct dfs_store {
 	pthread_cond_t seal_wake; /* work for the sealer */
 	pthread_cond_t seal_done; /* a batch finished */
 	bool reclaim_wanted;
+	bool seal_urgent; /* someone waits: skip the gathering pause */
 	struct dfs_oinode *queue;
 	unsigned queued;
 	unsigned in_flight;
@@ -211,6 +212,7 @@ int dfs_sealer_start(struct dfs_store *st);
 void dfs_sealer_stop(struct dfs_store *st);
 void dfs_seal_enqueue_locked(struct dfs_store *st, struct dfs_oinode *oi);
 void dfs_reclaim_later_locked(struct dfs_store *st);
+void dfs_seal_now_locked(struct dfs_store *st, struct dfs_oinode *oi);
 int dfs_recover_locked(struct dfs_store *st);
 void dfs_work_name(uint64_t ino, char out[32]);
 

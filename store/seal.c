@@ -241,8 +241,12 @@ static void drain_locked(struct dfs_store *st, struct seal_item *items)
 {
 	size_t n = take_batch(st, items, SEAL_BATCH_MAX);
 
-	if (!n)
+	if (!n) {
+		/* Only files reopened for writing were queued: they left the
+		 * queue, and whoever waits for it to empty must hear so. */
+		pthread_cond_broadcast(&st->seal_done);
 		return;
+	}
 	pthread_mutex_unlock(&st->lock);
 	seal_batch(st, items, n);
 	pthread_mutex_lock(&st->lock);
@@ -273,8 +277,10 @@ static void *sealer_main(void *arg)
 			pthread_cond_wait(&st->seal_wake, &st->lock);
 			continue;
 		}
-		if (!st->stopping && st->queued < SEAL_BATCH_MAX)
+		if (!st->stopping && !st->seal_urgent &&
+		    st->queued < SEAL_BATCH_MAX)
 			gather_wait(st);
+		st->seal_urgent = false;
 		drain_locked(st, items);
 	}
 	pthread_mutex_unlock(&st->lock);
@@ -313,6 +319,30 @@ static void retry_failed_locked(struct dfs_store *st)
 				oi->seal_failed = false;
 				dfs_seal_enqueue_locked(st, oi);
 			}
+}
+
+/*
+ * Seal oi now if it waits in the queue: a file closed a moment ago and
+ * opened for writing again must first become its saved content (what a
+ * package takes meanwhile).  st->lock held; it is let go while waiting.
+ */
+void dfs_seal_now_locked(struct dfs_store *st, struct dfs_oinode *oi)
+{
+	struct seal_item *items;
+
+	if (!oi->queued && !oi->sealing)
+		return;
+	if (st->sealer_running) {
+		st->seal_urgent = true;
+		pthread_cond_signal(&st->seal_wake);
+		while (oi->queued || oi->sealing)
+			pthread_cond_wait(&st->seal_done, &st->lock);
+		return;
+	}
+	items = calloc(SEAL_BATCH_MAX, sizeof(*items));
+	while (items && (oi->queued || oi->sealing))
+		drain_locked(st, items);
+	free(items);
 }
 
 int dfs_store_sync(struct dfs_store *st)

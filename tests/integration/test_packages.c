@@ -714,11 +714,11 @@ static void expect_content(const char *rel, const void *want, size_t len)
 }
 
 /*
- * BUG (reported): a file over 64 KiB (kept in a work file, sealed in the
- * background) reopened for writing right after its close, before the
- * sealer took it, makes mkdir of a package wait until some other large
- * file is sealed, and the package then holds that file empty.  Small
- * files (kept in the database) are taken as last closed.
+ * Regression (fixed in 2d3a3da): a file over 64 KiB (a work file, sealed in
+ * the background) reopened for writing right after its close, before the
+ * sealer took it, made mkdir of a package wait until some other large
+ * file was sealed, and the package then held that file empty.  Small
+ * files (kept in the database) are covered too.
  */
 Test(packages, a_file_open_for_writing_is_packaged_as_last_closed)
 {
@@ -742,9 +742,9 @@ Test(packages, a_file_open_for_writing_is_packaged_as_last_closed)
 		_exit(mkdir(q, 0755) == 0 ? 0 : errno);
 	rc = wait_child(pid, 10000);
 	if (rc == -ETIMEDOUT) {
-		cr_expect_fail("BUG: mkdir packages/order-sync/order-sync@1 "
-			       "hangs while build/process/order-sync/big.bin "
-			       "is open for writing");
+		cr_expect_fail("mkdir packages/order-sync/order-sync@1 hangs "
+			       "while build/process/order-sync/big.bin is "
+			       "open for writing");
 		/* Sealing some other large file wakes it. */
 		dfs_path(q, sizeof(q), "%s/api-service/orders-api/wake.bin",
 			 m.build);

@@ -413,12 +413,35 @@ int dfs_db_flush(struct dfs_store *st)
 	return rc;
 }
 
-/* The sealer's tick: commit lazy work older than DFS_LAZY_MS. */
+/* SQLite tells us the size of the WAL after each commit. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct dfs_store *st = arg;
+
+	(void)db;
+	(void)name;
+	st->wal_pages = pages;
+	if (pages >= DFS_CHECKPOINT_PAGES)
+		pthread_cond_signal(&st->seal_wake);
+	return SQLITE_OK;
+}
+
+/*
+ * The sealer's tick: commit lazy work older than DFS_LAZY_MS, and
+ * checkpoint a large WAL here rather than in whichever call's commit
+ * crossed the threshold (a package or a close would wait for it).
+ */
 void dfs_db_tick_locked(struct dfs_store *st)
 {
 	if (st->txn_open &&
 	    dfs_now_ns() - st->txn_since >= DFS_LAZY_MS * 1000000LL)
 		(void)dfs_db_flush(st);
+	if (!st->txn_open && st->wal_pages >= DFS_CHECKPOINT_PAGES) {
+		st->wal_pages = 0;
+		(void)sqlite3_wal_checkpoint_v2(st->db, NULL,
+						SQLITE_CHECKPOINT_PASSIVE, NULL,
+						NULL);
+	}
 }
 
 /*
@@ -729,12 +752,16 @@ static int open_db(struct dfs_store *st)
 	rc = dfs_db_exec(st, "PRAGMA journal_mode = WAL;"
 			     "PRAGMA synchronous = NORMAL;"
 			     "PRAGMA cache_size = -65536;"
-			     "PRAGMA wal_autocheckpoint = 8192;"
+			     "PRAGMA wal_autocheckpoint = 0;"
 			     "PRAGMA temp_store = MEMORY;");
 	if (rc < 0)
 		return rc;
 	if (version < DFS_SCHEMA_VERSION)
 		rc = migrate(st->db, version, false);
+	if (rc == 0 && !(st->flags & DFS_OPEN_DAEMON))
+		rc = dfs_db_exec(st, "PRAGMA wal_autocheckpoint = 1000");
+	if (rc == 0 && (st->flags & DFS_OPEN_DAEMON))
+		sqlite3_wal_hook(st->db, wal_hook, st);
 	return rc;
 }
 

@@ -211,6 +211,19 @@ out_store:
 	return 1;
 }
 
+/* The store's path as the mount's source (mount, /proc/mounts, df), so
+ * deployctl can find the store behind a mount point.  Commas and
+ * backslashes would end the option: such a path is left out. */
+static int add_fsname(struct fuse_args *args, const char *store)
+{
+	char opt[PATH_MAX + 16];
+
+	if (strpbrk(store, ",\\ "))
+		return 0;
+	snprintf(opt, sizeof(opt), "-ofsname=%s", store);
+	return fuse_opt_add_arg(args, opt);
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -250,7 +263,8 @@ int main(int argc, char *argv[])
 	if (cmd.debug)
 		dfs_log_set_level(DFS_LOG_DEBUG);
 	if (fuse_opt_add_arg(&args, "-odefault_permissions") != 0 ||
-	    fuse_opt_add_arg(&args, "-osubtype=deployfs") != 0)
+	    fuse_opt_add_arg(&args, "-osubtype=deployfs") != 0 ||
+	    add_fsname(&args, store) != 0)
 		goto out_cmd;
 	if (!cmd.foreground && background(&status_fd) < 0)
 		goto out_cmd;

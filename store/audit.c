@@ -145,9 +145,33 @@ const struct dfs_actor *dfs_actor_or_self(const struct dfs_actor *actor,
 {
 	if (actor)
 		return actor;
+	FILE *f;
+	size_t n;
+
 	memset(self, 0, sizeof(*self));
 	self->uid = (uint32_t)getuid();
 	self->gid = (uint32_t)getgid();
 	self->pid = (int32_t)getpid();
+	f = fopen("/proc/self/cmdline", "re");
+	if (f) {
+		n = fread(self->cmd, 1, sizeof(self->cmd) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i + 1 < n; i++)
+			if (self->cmd[i] == '\0')
+				self->cmd[i] = ' ';
+	}
 	return self;
+}
+
+int dfs_audit_record(struct dfs_store *st, const struct dfs_actor *actor,
+		     const struct dfs_audit_event *ev)
+{
+	struct dfs_actor self;
+	int rc;
+
+	actor = dfs_actor_or_self(actor, &self);
+	pthread_mutex_lock(&st->lock);
+	rc = dfs_audit_refusal_locked(st, actor, ev);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
 }

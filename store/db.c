@@ -365,6 +365,8 @@ static int begin(struct dfs_store *st, bool lazy)
 	}
 	rc = dfs_db_exec(st, "SAVEPOINT op");
 	st->op_lazy = lazy;
+	if (lazy)	/* the sealer commits it if nobody else does */
+		pthread_cond_signal(&st->seal_wake);
 	return rc;
 }
 

@@ -129,6 +129,69 @@ static long next_version(const char *dir, const char *name)
 	return max + 1;
 }
 
+/* The store behind the mount mnt: its source in /proc/self/mountinfo. */
+static int store_of_mount(const char *mnt, char *buf, size_t cap)
+{
+	char line[4096], real[PATH_MAX];
+	int rc = -ENOENT;
+	FILE *f;
+
+	if (!realpath(mnt, real))
+		return -errno;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	while (rc < 0 && fgets(line, sizeof(line), f)) {
+		char point[PATH_MAX], type[64], source[PATH_MAX];
+		const char *sep = strstr(line, " - ");
+
+		if (!sep ||
+		    sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
+		    sscanf(sep, " - %63s %4095s", type, source) != 2)
+			continue;
+		if (strcmp(point, real) == 0 &&
+		    strcmp(type, "fuse.deployfs") == 0 && source[0] == '/') {
+			snprintf(buf, cap, "%s", source);
+			rc = 0;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+/*
+ * EEXIST (the version exists) and ENOENT (no such component) are
+ * answered by the kernel's name lookup before the daemon sees the mkdir,
+ * so the daemon cannot record them; record them here, in the store.
+ */
+static void record_refusal(const char *mnt, const char *name,
+			   const char *version, int err)
+{
+	struct dfs_audit_event ev = { 0 };
+	char store[PATH_MAX], reason[128];
+	struct dfs_store *st;
+
+	if (store_of_mount(mnt, store, sizeof(store)) < 0 ||
+	    dfs_store_open(store, 0, &st) < 0) {
+		fprintf(stderr,
+			"deployctl: the refusal could not be recorded "
+			"(no store found behind %s)\n",
+			mnt);
+		return;
+	}
+	snprintf(reason, sizeof(reason), "%s: %s", strerror(err),
+		 err == EEXIST ? "the version exists" : "no such component");
+	ev.action = "package";
+	ev.component = name;
+	ev.version = version;
+	ev.result = "refused";
+	ev.reason = reason;
+	if (dfs_audit_record(st, NULL, &ev) < 0)
+		fprintf(stderr, "deployctl: the refusal could not be "
+				"recorded\n");
+	dfs_store_free(st);
+}
+
 static int cmd_package(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -181,6 +244,7 @@ static int cmd_package(int argc, char **argv)
 				"deployctl: no component \"%s\" "
 				"under %s/packages: %s\n",
 				name, mnt, strerror(errno));
+			record_refusal(mnt, name, NULL, ENOENT);
 			return EX_NOINPUT;
 		}
 		snprintf(vbuf, sizeof(vbuf), "%ld", v);
@@ -188,9 +252,13 @@ static int cmd_package(int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "%s/%s@%s", dir, name, version);
 	if (mkdir(path, 0755) < 0) {
+		int err = errno;
+
 		fprintf(stderr, "deployctl: cannot package %s@%s: %s\n", name,
-			version, strerror(errno));
-		return errno == ENOENT ? EX_NOINPUT : 1;
+			version, strerror(err));
+		if (err == EEXIST || err == ENOENT)
+			record_refusal(mnt, name, version, err);
+		return err == ENOENT ? EX_NOINPUT : 1;
 	}
 	if (notes && setxattr(path, "user.deployfs.notes", notes, strlen(notes),
 			      0) < 0) {

@@ -291,6 +291,10 @@ struct dfs_audit_event {
 	const char *reason;
 };
 typedef int (*dfs_audit_fn)(void *ctx, const struct dfs_audit_event *ev);
+/* Record ev durably (its seq, ts and actor fields come from here). */
+DFS_WUR int dfs_audit_record(struct dfs_store *st,
+			     const struct dfs_actor *actor,
+			     const struct dfs_audit_event *ev);
 /* Calls fn for each event with seq > after, oldest first, until fn
  * returns non-zero.  Streams: never holds the whole history. */
 DFS_WUR int dfs_audit_each(struct dfs_store *st, int64_t after, dfs_audit_fn fn,

@@ -149,7 +149,12 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	"  result TEXT NOT NULL,"
 	"  reason TEXT"
 	");"
-	"ALTER TABLE blobs ADD COLUMN data BLOB;"
+	"CREATE TABLE blob_data ("
+	"  hash BLOB PRIMARY KEY,"
+	"  data BLOB NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TRIGGER blob_data_del AFTER DELETE ON blobs BEGIN"
+	"  DELETE FROM blob_data WHERE hash = OLD.hash; END;"
 	"CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit"
 	"  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
 	"CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit"
@@ -365,7 +370,7 @@ static int begin(struct dfs_store *st, bool lazy)
 	}
 	rc = dfs_db_exec(st, "SAVEPOINT op");
 	st->op_lazy = lazy;
-	if (lazy)	/* the sealer commits it if nobody else does */
+	if (lazy) /* the sealer commits it if nobody else does */
 		pthread_cond_signal(&st->seal_wake);
 	return rc;
 }
@@ -440,9 +445,8 @@ void dfs_db_tick_locked(struct dfs_store *st)
 		(void)dfs_db_flush(st);
 	if (!st->txn_open && st->wal_pages >= DFS_CHECKPOINT_PAGES) {
 		st->wal_pages = 0;
-		(void)sqlite3_wal_checkpoint_v2(st->db, NULL,
-						SQLITE_CHECKPOINT_PASSIVE, NULL,
-						NULL);
+		(void)sqlite3_wal_checkpoint_v2(
+			st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	}
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * mem.c - small content (up to DFS_INLINE_MAX bytes) lives in the
- * database, not in a file of its own: the blobs row carries the bytes.
+ * database, not in a file of its own: a blob_data row beside its blobs
+ * row (apart, so walks over blobs rows stay small).
  * While such a file is open its bytes are in a memfd (an fd, so reads
  * splice and writes land as for any other file, with no inode created on
  * the store's disk); closing it (flush) commits the bytes and the inode's
@@ -19,9 +20,12 @@
 
 #include "internal.h"
 
-static const char sql_data[] = "SELECT data FROM blobs WHERE hash = ?1";
+static const char sql_data[] = "SELECT data FROM blob_data WHERE hash = ?1";
 static const char sql_put[] =
-	"INSERT INTO blobs (hash, size, refs, data) VALUES (?1, ?2, 0, ?3)"
+	"INSERT INTO blobs (hash, size, refs) VALUES (?1, ?2, 0)"
+	" ON CONFLICT (hash) DO NOTHING";
+static const char sql_put_data[] =
+	"INSERT INTO blob_data (hash, data) VALUES (?1, ?2)"
 	" ON CONFLICT (hash) DO NOTHING";
 static const char sql_point[] =
 	"UPDATE inodes SET blob = ?2, work = 0, size = ?3, blocks = ?4"
@@ -127,7 +131,9 @@ int dfs_mem_commit_locked(struct dfs_store *st, struct dfs_oinode *oi)
 		return rc;
 	XXH128_canonicalFromHash(&c, XXH3_128bits(buf, len));
 	memcpy(h.b, c.digest, DFS_HASH_LEN);
-	rc = dfs_exec_sql(st, sql_put, "hix", &h, (int64_t)len, buf, len);
+	rc = dfs_exec_sql(st, sql_put, "hi", &h, (int64_t)len);
+	if (rc == 0)
+		rc = dfs_exec_sql(st, sql_put_data, "hx", &h, buf, len);
 	if (rc == 0)
 		rc = dfs_exec_sql(st, sql_point, "ihii", (int64_t)oi->ino, &h,
 				  (int64_t)len, (int64_t)((len + 511) / 512));

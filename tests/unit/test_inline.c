@@ -181,8 +181,8 @@ Test(inline, fsck_reports_corrupt_inline_bytes)
 	cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
 	sqlite3_busy_timeout(h, 5000);
 	cr_assert_eq(sqlite3_exec(h,
-				  "UPDATE blobs SET data = CAST('tampered' AS"
-				  " BLOB) WHERE data IS NOT NULL AND size = 15",
+				  "UPDATE blob_data SET data = CAST('tampered'"
+				  " AS BLOB) WHERE length(data) = 15",
 				  NULL, NULL, NULL),
 		     SQLITE_OK, "%s", sqlite3_errmsg(h));
 	sqlite3_close(h);

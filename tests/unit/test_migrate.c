@@ -41,7 +41,8 @@ struct sample {
 /* What schema versions 2 and 3 added, taken away again. */
 #define DROP_V3                                                     \
 	"DROP TABLE audit; DROP TABLE packages; DROP TABLE snodes;" \
-	"DROP TABLE components; ALTER TABLE blobs DROP COLUMN data;"
+	"DROP TABLE components; DROP TRIGGER blob_data_del;"        \
+	"DROP TABLE blob_data;"
 #define TO_V1 DROP_V3 "DROP INDEX dirents_by_ino; PRAGMA user_version = 1;"
 
 static void setup(void)
@@ -97,7 +98,7 @@ static void materialize_inline_blobs(void)
 		     SQLITE_OK);
 	cr_assert_eq(sqlite3_prepare_v2(db,
 					"SELECT lower(hex(hash)), data FROM"
-					" blobs WHERE data IS NOT NULL",
+					" blob_data",
 					-1, &s, NULL),
 		     SQLITE_OK);
 	while (sqlite3_step(s) == SQLITE_ROW) {

@@ -34,8 +34,8 @@
 #define DFS_XATTR_SIZE_MAX 65536
 #define DFS_IMAP_BUCKETS 4096
 #define DFS_SQL_CACHE 96
-#define DFS_LAZY_MS 20
-#define DFS_CHECKPOINT_PAGES 8192	/* 32 MiB of WAL */		   /* group commit window */
+#define DFS_LAZY_MS 20		   /* group commit window */
+#define DFS_CHECKPOINT_PAGES 8192  /* 32 MiB of WAL */
 #define DFS_INLINE_MAX (64 * 1024) /* content kept in the database */
 
 enum dfs_stmt_id {
@@ -116,8 +116,8 @@ struct dfs_store {
 	int wal_fd;    /* for durable commits, see dfs_db_commit() */
 	bool txn_open; /* group commit, see dfs_db_begin() */
 	bool op_lazy;
-	bool txn_whole;
-	int wal_pages;	/* WAL size after the last commit */ /* see dfs_db_begin_whole() */
+	bool txn_whole; /* see dfs_db_begin_whole() */
+	int wal_pages;	/* WAL size after the last commit */
 	int64_t txn_since;
 	unsigned flags;
 

@@ -8,6 +8,7 @@
  * audit.log.  Each test lists the whole tree (find and getfattr) after
  * its preparation and again after the refusals, and the two must match.
  */
+#include "expect.h"
 #include "harness.h"
 
 #include <criterion/criterion.h>
@@ -38,19 +39,6 @@ static void teardown(void)
 }
 
 TestSuite(errors, .init = setup, .fini = teardown, .timeout = 120);
-
-#define ASSERT_ERRNO(call, err)                                             \
-	do {                                                                \
-		long rc_;                                                   \
-		int e_;                                                     \
-		errno = 0;                                                  \
-		rc_ = (long)(call);                                         \
-		e_ = errno;                                                 \
-		cr_assert_eq(rc_, -1, "%s returned %ld, want -1/%s", #call, \
-			     rc_, strerrorname_np(err));                    \
-		cr_assert_eq(e_, (err), "%s: errno %s, want %s", #call,     \
-			     strerrorname_np(e_), strerrorname_np(err));    \
-	} while (0)
 
 /* Build the fixture workspace in build/ and list the tree. */
 static void prepare(void)

@@ -11,6 +11,7 @@
  * builds the fixture workspace (process order-sync and what it includes)
  * in build/ and drives the mount with real tools.
  */
+#include "expect.h"
 #include "harness.h"
 
 #include <criterion/criterion.h>
@@ -48,19 +49,6 @@ static void teardown(void)
 }
 
 TestSuite(packages, .init = setup, .fini = teardown, .timeout = 180);
-
-#define ASSERT_ERRNO(call, err)                                             \
-	do {                                                                \
-		long rc_;                                                   \
-		int e_;                                                     \
-		errno = 0;                                                  \
-		rc_ = (long)(call);                                         \
-		e_ = errno;                                                 \
-		cr_assert_eq(rc_, -1, "%s returned %ld, want -1/%s", #call, \
-			     rc_, strerrorname_np(err));                    \
-		cr_assert_eq(e_, (err), "%s: errno %s, want %s", #call,     \
-			     strerrorname_np(e_), strerrorname_np(err));    \
-	} while (0)
 
 static void sleep_ms(long ms)
 {

@@ -6,6 +6,7 @@
  * xattrs, statfs, fsync, open-but-unlinked files, locks between processes.
  * Every test works in build/process/order-sync of a fresh mount.
  */
+#include "expect.h"
 #include "harness.h"
 
 #include <criterion/criterion.h>
@@ -46,20 +47,6 @@ static void teardown(void)
 }
 
 TestSuite(posix, .init = setup, .fini = teardown, .timeout = 180);
-
-/* A call that must fail with exactly err. */
-#define ASSERT_ERRNO(call, err)                                             \
-	do {                                                                \
-		long rc_;                                                   \
-		int e_;                                                     \
-		errno = 0;                                                  \
-		rc_ = (long)(call);                                         \
-		e_ = errno;                                                 \
-		cr_assert_eq(rc_, -1, "%s returned %ld, want -1/%s", #call, \
-			     rc_, strerrorname_np(err));                    \
-		cr_assert_eq(e_, (err), "%s: errno %s, want %s", #call,     \
-			     strerrorname_np(e_), strerrorname_np(err));    \
-	} while (0)
 
 #define ASSERT_OK(call)                                        \
 	do {                                                   \

@@ -17,46 +17,18 @@
 #include <unistd.h>
 
 #include "deployfs/store.h"
+#include "fixture.h"
 
-static struct {
-	char tmp[64];	      /* the test's private folder */
-	char path[128];	      /* tmp/store */
-	struct dfs_store *st; /* opened as the daemon, no sealer */
-	uint64_t proc;	      /* build/process */
-	int rc;		      /* setup result, checked by each test */
-} fx;
+static struct dfs_fixture fx;
 
 /* These tests are about blob files: keep small content out of the
  * database (test_inline covers that path). */
 #define OPEN_FLAGS (DFS_OPEN_DAEMON | DFS_OPEN_NO_SEALER | DFS_OPEN_NO_INLINE)
-#define FIXTURE_OK() \
-	cr_assert_eq(fx.rc, 0, "setup failed: %s", strerror(-fx.rc))
 #define EMPTY_HEX "99aa06d3014798d86001c324468d497f"
 
 static void setup(void)
 {
-	struct dfs_attr a;
-
-	snprintf(fx.tmp, sizeof(fx.tmp), "/tmp/dfs-unit-blob-XXXXXX");
-	if (!mkdtemp(fx.tmp)) {
-		fx.rc = -errno;
-		return;
-	}
-	snprintf(fx.path, sizeof(fx.path), "%s/store", fx.tmp);
-	fx.rc = dfs_store_create(fx.path);
-	if (fx.rc == 0)
-		fx.rc = dfs_store_open(fx.path, OPEN_FLAGS, &fx.st);
-	if (fx.rc == 0)
-		fx.rc = dfs_node_lookup(fx.st, DFS_INO_BUILD, "process", &a);
-	if (fx.rc == 0)
-		fx.proc = a.ino;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int type,
-		  struct FTW *ftw)
-{
-	chmod(path, 0700);
-	return remove(path);
+	dfs_fixture_setup(&fx, "blob", OPEN_FLAGS);
 }
 
 static void teardown(void)
@@ -64,9 +36,7 @@ static void teardown(void)
 	dfs_io_fail_at("fsync", 0, 0);
 	dfs_io_fail_at("link", 0, 0);
 	dfs_io_fail_at("write", 0, 0);
-	fx.st = dfs_store_free(fx.st);
-	if (fx.tmp[0])
-		(void)nftw(fx.tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	dfs_fixture_teardown(&fx);
 }
 
 TestSuite(blob, .init = setup, .fini = teardown, .timeout = 60);

@@ -18,53 +18,21 @@
 #include <unistd.h>
 
 #include "deployfs/store.h"
+#include "fixture.h"
 
-static struct {
-	char tmp[64];	      /* the test's private folder */
-	char path[128];	      /* tmp/store */
-	struct dfs_store *st; /* opened as the daemon, no sealer */
-	uint64_t proc;	      /* build/process */
-	struct dfs_actor me;  /* this process */
-	int rc;		      /* setup result, checked by each test */
-} fx;
+static struct dfs_fixture fx;
 
 #define OPEN_FLAGS (DFS_OPEN_DAEMON | DFS_OPEN_NO_SEALER)
-#define FIXTURE_OK() \
-	cr_assert_eq(fx.rc, 0, "setup failed: %s", strerror(-fx.rc))
 #define GiB (1024ull * 1024 * 1024)
 
 static void setup(void)
 {
-	struct dfs_attr a;
-
-	fx.me = (struct dfs_actor){ getuid(), getgid(), getpid(), "" };
-	snprintf(fx.tmp, sizeof(fx.tmp), "/tmp/dfs-unit-inode-XXXXXX");
-	if (!mkdtemp(fx.tmp)) {
-		fx.rc = -errno;
-		return;
-	}
-	snprintf(fx.path, sizeof(fx.path), "%s/store", fx.tmp);
-	fx.rc = dfs_store_create(fx.path);
-	if (fx.rc == 0)
-		fx.rc = dfs_store_open(fx.path, OPEN_FLAGS, &fx.st);
-	if (fx.rc == 0)
-		fx.rc = dfs_node_lookup(fx.st, DFS_INO_BUILD, "process", &a);
-	if (fx.rc == 0)
-		fx.proc = a.ino;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int type,
-		  struct FTW *ftw)
-{
-	chmod(path, 0700);
-	return remove(path);
+	dfs_fixture_setup(&fx, "inode", OPEN_FLAGS);
 }
 
 static void teardown(void)
 {
-	fx.st = dfs_store_free(fx.st);
-	if (fx.tmp[0])
-		(void)nftw(fx.tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	dfs_fixture_teardown(&fx);
 }
 
 TestSuite(inode, .init = setup, .fini = teardown, .timeout = 120);
@@ -107,7 +75,7 @@ static uint64_t ino_of(uint64_t parent, const char *name)
 	return rc == 0 ? a.ino : 0;
 }
 
-/* dfs_node_rena&fx.me in the fixture's store. */
+/* dfs_node_rename in the fixture's store. */
 static int ren(uint64_t parent, const char *name, uint64_t newparent,
 	       const char *newname, unsigned flags)
 {

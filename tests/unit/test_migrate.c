@@ -18,14 +18,9 @@
 #include <unistd.h>
 
 #include "deployfs/store.h"
+#include "fixture.h"
 
-static struct {
-	char tmp[64];	      /* the test's private folder */
-	char path[128];	      /* tmp/store */
-	char db[160];	      /* tmp/store/deployfs.db */
-	struct dfs_store *st; /* open only while a test uses it */
-	int rc;		      /* setup result, checked by each test */
-} fx;
+static struct dfs_fixture fx;
 
 /* What a test put in the store before making it old. */
 struct sample {
@@ -35,8 +30,6 @@ struct sample {
 };
 
 #define OPEN_FLAGS (DFS_OPEN_DAEMON | DFS_OPEN_NO_SEALER)
-#define FIXTURE_OK() \
-	cr_assert_eq(fx.rc, 0, "setup failed: %s", strerror(-fx.rc))
 #define TEXT "<connection url=\"sftp://in\"/>\n"
 /* What schema versions 2 and 3 added, taken away again. */
 #define DROP_V3                                                     \
@@ -47,28 +40,12 @@ struct sample {
 
 static void setup(void)
 {
-	snprintf(fx.tmp, sizeof(fx.tmp), "/tmp/dfs-unit-migrate-XXXXXX");
-	if (!mkdtemp(fx.tmp)) {
-		fx.rc = -errno;
-		return;
-	}
-	snprintf(fx.path, sizeof(fx.path), "%s/store", fx.tmp);
-	snprintf(fx.db, sizeof(fx.db), "%s/deployfs.db", fx.path);
-	fx.rc = dfs_store_create(fx.path);
-}
-
-static int rm_one(const char *path, const struct stat *sb, int type,
-		  struct FTW *ftw)
-{
-	chmod(path, 0700);
-	return remove(path);
+	dfs_fixture_setup(&fx, "migrate", 0);
 }
 
 static void teardown(void)
 {
-	fx.st = dfs_store_free(fx.st);
-	if (fx.tmp[0])
-		(void)nftw(fx.tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	dfs_fixture_teardown(&fx);
 }
 
 TestSuite(migrate, .init = setup, .fini = teardown, .timeout = 60);

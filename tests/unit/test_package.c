@@ -18,45 +18,20 @@
 
 #include "deployfs/names.h"
 #include "deployfs/store.h"
+#include "fixture.h"
 
-static struct {
-	char tmp[64];	      /* the test's private folder */
-	char path[128];	      /* tmp/store */
-	struct dfs_store *st; /* opened as the daemon, no sealer */
-	struct dfs_actor me;  /* this process */
-	int rc;		      /* setup result, checked by each test */
-} fx;
+static struct dfs_fixture fx;
 
 #define OPEN_FLAGS (DFS_OPEN_DAEMON | DFS_OPEN_NO_SEALER)
-#define FIXTURE_OK() \
-	cr_assert_eq(fx.rc, 0, "setup failed: %s", strerror(-fx.rc))
 
 static void setup(void)
 {
-	fx.me = (struct dfs_actor){ getuid(), getgid(), getpid(), "" };
-	snprintf(fx.tmp, sizeof(fx.tmp), "/tmp/dfs-unit-package-XXXXXX");
-	if (!mkdtemp(fx.tmp)) {
-		fx.rc = -errno;
-		return;
-	}
-	snprintf(fx.path, sizeof(fx.path), "%s/store", fx.tmp);
-	fx.rc = dfs_store_create(fx.path);
-	if (fx.rc == 0)
-		fx.rc = dfs_store_open(fx.path, OPEN_FLAGS, &fx.st);
-}
-
-static int rm_one(const char *path, const struct stat *sb, int type,
-		  struct FTW *ftw)
-{
-	chmod(path, 0700);
-	return remove(path);
+	dfs_fixture_setup(&fx, "package", OPEN_FLAGS);
 }
 
 static void teardown(void)
 {
-	fx.st = dfs_store_free(fx.st);
-	if (fx.tmp[0])
-		(void)nftw(fx.tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	dfs_fixture_teardown(&fx);
 }
 
 TestSuite(package, .init = setup, .fini = teardown, .timeout = 120);

@@ -15,54 +15,27 @@
 #include <unistd.h>
 
 #include "deployfs/store.h"
+#include "fixture.h"
 
-static struct {
-	char tmp[64];	      /* the test's private folder */
-	char path[128];	      /* tmp/store */
-	struct dfs_store *st; /* opened as the daemon, no sealer */
-	uint64_t ino;	      /* build/process/f, a regular file */
-	int rc;		      /* setup result, checked by each test */
-} fx;
+static struct dfs_fixture fx;
 
 #define OPEN_FLAGS (DFS_OPEN_DAEMON | DFS_OPEN_NO_SEALER)
-#define FIXTURE_OK() \
-	cr_assert_eq(fx.rc, 0, "setup failed: %s", strerror(-fx.rc))
 
 static void setup(void)
 {
-	struct dfs_actor me = { getuid(), getgid(), getpid(), "" };
-	struct dfs_attr a;
+	dfs_fixture_setup(&fx, "xattr", OPEN_FLAGS);
+	if (fx.rc == 0) {
+		struct dfs_attr a;
 
-	snprintf(fx.tmp, sizeof(fx.tmp), "/tmp/dfs-unit-xattr-XXXXXX");
-	if (!mkdtemp(fx.tmp)) {
-		fx.rc = -errno;
-		return;
-	}
-	snprintf(fx.path, sizeof(fx.path), "%s/store", fx.tmp);
-	fx.rc = dfs_store_create(fx.path);
-	if (fx.rc == 0)
-		fx.rc = dfs_store_open(fx.path, OPEN_FLAGS, &fx.st);
-	if (fx.rc == 0)
-		fx.rc = dfs_node_lookup(fx.st, DFS_INO_BUILD, "process", &a);
-	if (fx.rc == 0)
-		fx.rc = dfs_node_mknod(fx.st, &me, a.ino, "f", S_IFREG | 0644,
-				       0, &a);
-	if (fx.rc == 0)
+		fx.rc = dfs_node_mknod(fx.st, &fx.me, fx.proc, "f",
+				       S_IFREG | 0644, 0, &a);
 		fx.ino = a.ino;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int type,
-		  struct FTW *ftw)
-{
-	chmod(path, 0700);
-	return remove(path);
+	}
 }
 
 static void teardown(void)
 {
-	fx.st = dfs_store_free(fx.st);
-	if (fx.tmp[0])
-		(void)nftw(fx.tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	dfs_fixture_teardown(&fx);
 }
 
 TestSuite(xattr, .init = setup, .fini = teardown, .timeout = 60);

@@ -290,7 +290,7 @@ static void dfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 static void dfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 mode_t mode, dev_t rdev)
 {
-	struct dfs_actor actor = actor_of(req);
+	struct dfs_actor actor = actor_for(req, parent);
 	struct dfs_attr a;
 	int rc;
 
@@ -319,7 +319,7 @@ static void dfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void dfs_op_symlink(fuse_req_t req, const char *target,
 			   fuse_ino_t parent, const char *name)
 {
-	struct dfs_actor actor = actor_of(req);
+	struct dfs_actor actor = actor_for(req, parent);
 	struct dfs_attr a;
 	int rc;
 
@@ -345,7 +345,8 @@ static void dfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 
 static void dfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	int rc = dfs_node_unlink(fs_of(req)->st, parent, name);
+	struct dfs_actor actor = actor_for(req, parent);
+	int rc = dfs_node_unlink_as(fs_of(req)->st, &actor, parent, name);
 
 	if (rc < 0)
 		reply_err(req, rc, "unlink", parent, name);
@@ -368,6 +369,7 @@ static void dfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			  fuse_ino_t newparent, const char *newname,
 			  unsigned int flags)
 {
+	struct dfs_actor actor = actor_for(req, parent);
 	unsigned f = 0;
 	int rc;
 
@@ -379,8 +381,10 @@ static void dfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		f |= DFS_RENAME_NOREPLACE;
 	if (flags & RENAME_EXCHANGE)
 		f |= DFS_RENAME_EXCHANGE;
-	rc = dfs_node_rename(fs_of(req)->st, parent, name, newparent, newname,
-			     f);
+	if (!dfs_ino_is_build(newparent))
+		actor = actor_for(req, newparent);
+	rc = dfs_node_rename_as(fs_of(req)->st, &actor, parent, name, newparent,
+				newname, f);
 	if (rc < 0)
 		reply_err(req, rc, "rename", parent, name);
 	else
@@ -391,15 +395,23 @@ static void dfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 static int open_file(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct dfs_actor actor = actor_for(req, ino);
 	struct dfs_file *f;
 	int rc;
 
-	rc = dfs_file_open(fs_of(req)->st, ino,
-			   fi->flags & (O_ACCMODE | O_TRUNC | O_APPEND), &f);
+	rc = dfs_file_open_as(fs_of(req)->st, &actor, ino,
+			      fi->flags & (O_ACCMODE | O_TRUNC | O_APPEND), &f);
 	if (rc < 0)
 		return rc;
 	fi->fh = (uint64_t)(uintptr_t)f;
-	fi->keep_cache = 1;
+	if (dfs_file_buffered(f)) {
+		/* audit.log grows, and a copy into an environment is
+		 * checked, not kept: no page cache. */
+		fi->direct_io = 1;
+		fi->keep_cache = 0;
+	} else {
+		fi->keep_cache = 1;
+	}
 	return 0;
 }
 
@@ -420,7 +432,7 @@ static void dfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			  mode_t mode, struct fuse_file_info *fi)
 {
 	struct dfs_fs *fs = fs_of(req);
-	struct dfs_actor actor = actor_of(req);
+	struct dfs_actor actor = actor_for(req, parent);
 	struct fuse_entry_param e;
 	struct dfs_attr a;
 	int rc;
@@ -448,7 +460,19 @@ static void dfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct dfs_file *f = file_of(fi);
 	struct dfs_fs *fs = fs_of(req);
 
-	(void)ino;
+	if (dfs_file_buffered(f)) {
+		char *mem = malloc(size ? size : 1);
+		ssize_t n =
+			mem ? dfs_file_read(fs->st, f, mem, size, (uint64_t)off)
+			    : -ENOMEM;
+
+		if (n < 0)
+			reply_err(req, (int)n, "read", ino, NULL);
+		else
+			fuse_reply_buf(req, mem, (size_t)n);
+		free(mem);
+		return;
+	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	buf.buf[0].fd = dfs_file_fd_get(f);
 	buf.buf[0].pos = off;
@@ -465,6 +489,23 @@ static void dfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	struct dfs_fs *fs = fs_of(req);
 	ssize_t n;
 
+	if (dfs_file_buffered(f)) {
+		/* Compared with the package, not stored. */
+		size_t size = fuse_buf_size(in);
+		struct fuse_bufvec mem = FUSE_BUFVEC_INIT(size);
+
+		mem.buf[0].mem = malloc(size ? size : 1);
+		n = !mem.buf[0].mem ? -ENOMEM : fuse_buf_copy(&mem, in, 0);
+		if (n > 0)
+			n = dfs_file_write(fs->st, f, mem.buf[0].mem, (size_t)n,
+					   (uint64_t)off);
+		free(mem.buf[0].mem);
+		if (n < 0)
+			reply_err(req, (int)n, "write", ino, NULL);
+		else
+			fuse_reply_write(req, (size_t)n);
+		return;
+	}
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = dfs_file_fd_get(f);
 	out.buf[0].pos = off;
@@ -528,6 +569,34 @@ static void dfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		reply_err(req, rc, "lseek", ino, NULL);
 	else
 		fuse_reply_lseek(req, pos);
+}
+
+/*
+ * copy_file_range: into an environment, a source with the package's
+ * content moves nothing.  Anything else is the kernel's to copy
+ * (EOPNOTSUPP makes it fall back to reads and writes; ENOSYS would turn
+ * copy_file_range off for the whole mount).
+ */
+static void dfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
+				   off_t off_in, struct fuse_file_info *fi_in,
+				   fuse_ino_t ino_out, off_t off_out,
+				   struct fuse_file_info *fi_out, size_t len,
+				   int flags)
+{
+	ssize_t n;
+
+	(void)ino_in;
+	if (flags) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	n = dfs_file_copy_range(fs_of(req)->st, file_of(fi_in),
+				(uint64_t)off_in, file_of(fi_out),
+				(uint64_t)off_out, len);
+	if (n < 0)
+		reply_err(req, (int)n, "copy_file_range", ino_out, NULL);
+	else
+		fuse_reply_write(req, (size_t)n);
 }
 
 /* ---- folders ------------------------------------------------------------- */
@@ -760,6 +829,7 @@ const struct fuse_lowlevel_ops dfs_ops = {
 	.fsync = dfs_op_fsync,
 	.fallocate = dfs_op_fallocate,
 	.lseek = dfs_op_lseek,
+	.copy_file_range = dfs_op_copy_file_range,
 	.opendir = dfs_op_opendir,
 	.readdir = dfs_op_readdir,
 	.readdirplus = dfs_op_readdirplus,

@@ -7,8 +7,10 @@
  */
 #include <errno.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -37,17 +39,252 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
 		sqlite3_bind_null(s, i);
 }
 
+/* ---- audit.log ---------------------------------------------------------- */
+
+/*
+ * audit.log renders each row as one logfmt line.  audit_lines keeps where
+ * each line starts and how long it is (rows are never changed, so neither
+ * are their lines): a read at any offset finds its first line by index and
+ * renders only the lines it returns.
+ */
+static const char sql_log_end[] =
+	"SELECT off + len FROM audit_lines ORDER BY seq DESC LIMIT 1";
+static const char sql_log_insert[] =
+	"INSERT INTO audit_lines (seq, off, len) VALUES (?1, ?2, ?3)";
+static const char sql_log_at[] =
+	"SELECT seq FROM audit_lines WHERE off <= ?1 ORDER BY off DESC"
+	" LIMIT 1";
+static const char sql_log_page[] =
+	"SELECT a.seq, a.ts, a.actor, a.uid, a.pid, a.cmd, a.action, a.env,"
+	" a.component, a.version, a.from_version, a.deployment, a.revisions,"
+	" a.result, a.reason, l.off, l.len FROM audit a"
+	" JOIN audit_lines l ON l.seq = a.seq WHERE a.seq >= ?1"
+	" ORDER BY a.seq LIMIT 64";
+static const char sql_log_missing[] =
+	"SELECT a.seq, a.ts, a.actor, a.uid, a.pid, a.cmd, a.action, a.env,"
+	" a.component, a.version, a.from_version, a.deployment, a.revisions,"
+	" a.result, a.reason FROM audit a WHERE a.seq > coalesce("
+	"(SELECT max(seq) FROM audit_lines), 0) ORDER BY a.seq LIMIT 256";
+
+#define LINE_MAX_LEN 4096
+
+static bool needs_quotes(const char *v)
+{
+	if (!*v)
+		return false;
+	for (; *v; v++)
+		if (*v == ' ' || *v == '=' || *v == '"' || *v == '\\' ||
+		    (unsigned char)*v < 0x20 || *v == 0x7f)
+			return true;
+	return false;
+}
+
+static size_t put_kv(char *buf, size_t cap, size_t n, const char *key,
+		     const char *v)
+{
+	bool q;
+
+	if (!v)
+		v = "";
+	q = needs_quotes(v);
+	n += (size_t)snprintf(buf + (n < cap ? n : cap), n < cap ? cap - n : 0,
+			      "%s%s=%s", n ? " " : "", key, q ? "\"" : "");
+	for (; *v; v++) {
+		char esc[8];
+		const char *p = esc;
+
+		if (*v == '"' || *v == '\\')
+			snprintf(esc, sizeof(esc), "\\%c", *v);
+		else if (*v == '\n')
+			snprintf(esc, sizeof(esc), "\\n");
+		else if ((unsigned char)*v < 0x20 || *v == 0x7f)
+			snprintf(esc, sizeof(esc), "\\x%02x",
+				 (unsigned char)*v);
+		else
+			esc[0] = *v, esc[1] = '\0';
+		for (; *p; p++, n++)
+			if (n + 1 < cap)
+				buf[n] = *p;
+	}
+	if (q) {
+		if (n + 1 < cap)
+			buf[n] = '"';
+		n++;
+	}
+	if (cap)
+		buf[n < cap ? n : cap - 1] = '\0';
+	return n;
+}
+
+static size_t put_int(char *buf, size_t cap, size_t n, const char *key,
+		      int64_t v, bool present)
+{
+	char num[32] = "";
+
+	if (present)
+		snprintf(num, sizeof(num), "%lld", (long long)v);
+	return put_kv(buf, cap, n, key, num);
+}
+
+int dfs_audit_format(const struct dfs_audit_event *ev, char *buf, size_t cap)
+{
+	char ts[48];
+	time_t t = (time_t)(ev->ts / 1000000000LL);
+	struct tm tm;
+	size_t n = 0;
+
+	gmtime_r(&t, &tm);
+	strftime(ts, 24, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + strlen(ts), sizeof(ts) - strlen(ts), ".%09lldZ",
+		 (long long)(ev->ts % 1000000000LL));
+	n = put_kv(buf, cap, n, "ts", ts);
+	n = put_int(buf, cap, n, "seq", ev->seq, true);
+	n = put_kv(buf, cap, n, "actor", ev->actor);
+	n = put_int(buf, cap, n, "uid", ev->uid, true);
+	n = put_int(buf, cap, n, "pid", ev->pid, true);
+	n = put_kv(buf, cap, n, "cmd", ev->cmd);
+	n = put_kv(buf, cap, n, "action", ev->action);
+	n = put_kv(buf, cap, n, "env", ev->env);
+	n = put_kv(buf, cap, n, "component", ev->component);
+	n = put_kv(buf, cap, n, "version", ev->version);
+	n = put_kv(buf, cap, n, "from", ev->from);
+	n = put_int(buf, cap, n, "deployment", ev->deployment,
+		    ev->deployment != 0);
+	n = put_kv(buf, cap, n, "result", ev->result);
+	n = put_kv(buf, cap, n, "reason", ev->reason);
+	if (n + 1 < cap)
+		buf[n] = '\n';
+	n++;
+	if (cap)
+		buf[n < cap ? n : cap - 1] = '\0';
+	return (int)n;
+}
+
+/* The line of ev, cut to LINE_MAX_LEN (newline kept). */
+static size_t render(const struct dfs_audit_event *ev, char *buf)
+{
+	size_t n = (size_t)dfs_audit_format(ev, buf, LINE_MAX_LEN + 1);
+
+	if (n > LINE_MAX_LEN) {
+		n = LINE_MAX_LEN;
+		buf[n - 1] = '\n';
+	}
+	return n;
+}
+
+int64_t dfs_auditlog_size_locked(struct dfs_store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t end = 0;
+
+	if (dfs_query_sql(st, sql_log_end, &s, "") == 1) {
+		end = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	}
+	return end;
+}
+
+static int index_line(struct dfs_store *st, const struct dfs_audit_event *ev)
+{
+	char line[LINE_MAX_LEN + 1];
+
+	return dfs_exec_sql(st, sql_log_insert, "iii", ev->seq,
+			    dfs_auditlog_size_locked(st),
+			    (int64_t)render(ev, line));
+}
+
+static void event_of(sqlite3_stmt *s, struct dfs_audit_event *ev);
+
+/* Index the rows recorded before audit.log existed (schema 3). */
+int dfs_auditlog_index_locked(struct dfs_store *st)
+{
+	for (;;) {
+		sqlite3_stmt *s = NULL;
+		char line[LINE_MAX_LEN + 1];
+		struct dfs_audit_event ev;
+		int64_t seq;
+		size_t len;
+		int rc = dfs_query_sql(st, sql_log_missing, &s, "");
+
+		if (rc <= 0)
+			return rc;
+		event_of(s, &ev);
+		seq = ev.seq;
+		len = render(&ev, line);
+		sqlite3_reset(s);
+		rc = dfs_db_begin(st);
+		if (rc == 0)
+			rc = dfs_finish(
+				st, dfs_exec_sql(st, sql_log_insert, "iii", seq,
+						 dfs_auditlog_size_locked(st),
+						 (int64_t)len));
+		if (rc < 0)
+			return rc;
+	}
+}
+
+ssize_t dfs_auditlog_read(struct dfs_store *st, void *out, size_t n,
+			  uint64_t off)
+{
+	char line[LINE_MAX_LEN + 1];
+	char *buf = out;
+	size_t got = 0;
+	int64_t seq = 0;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	rc = dfs_query_sql(st, sql_log_at, &s, "i", (int64_t)off);
+	if (rc == 1) {
+		seq = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	}
+	while (rc == 1 && got < n) {
+		int rows = 0;
+
+		rc = dfs_query_sql(st, sql_log_page, &s, "i", seq);
+		for (; rc == 1 && got < n;
+		     rc = sqlite3_step(s) == SQLITE_ROW ? 1 : 0) {
+			struct dfs_audit_event ev;
+			uint64_t loff = (uint64_t)sqlite3_column_int64(s, 15);
+			size_t len, from;
+
+			event_of(s, &ev);
+			len = render(&ev, line);
+			seq = ev.seq + 1;
+			rows++;
+			if (loff + len <= off + got)
+				continue;
+			from = off + got > loff ? (size_t)(off + got - loff)
+						: 0;
+			if (len - from > n - got)
+				len = from + (n - got);
+			memcpy(buf + got, line + from, len - from);
+			got += len - from;
+		}
+		if (s)
+			sqlite3_reset(s);
+		if (rc >= 0 && rows == 64)
+			rc = 1;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return rc < 0 ? rc : (ssize_t)got;
+}
+
 /* Record ev (its seq, ts, actor, uid, pid and cmd come from here). */
 int dfs_audit_record_locked(struct dfs_store *st, const struct dfs_actor *a,
 			    const struct dfs_audit_event *ev)
 {
 	sqlite3_stmt *s = dfs_sql(st, sql_insert);
+	struct dfs_audit_event line;
+	int64_t ts = dfs_now_ns();
 	char name[64];
+	int rc;
 
 	if (!s)
 		return -EIO;
 	dfs_user_name(a->uid, name, sizeof(name));
-	sqlite3_bind_int64(s, 1, dfs_now_ns());
+	sqlite3_bind_int64(s, 1, ts);
 	bind_text(s, 2, name);
 	sqlite3_bind_int64(s, 3, a->uid);
 	sqlite3_bind_int64(s, 4, a->pid);
@@ -64,7 +301,17 @@ int dfs_audit_record_locked(struct dfs_store *st, const struct dfs_actor *a,
 	bind_text(s, 12, ev->revisions);
 	bind_text(s, 13, ev->result);
 	bind_text(s, 14, ev->reason);
-	return dfs_stmt_done(s, sqlite3_step(s));
+	rc = dfs_stmt_done(s, sqlite3_step(s));
+	if (rc < 0)
+		return rc;
+	line = *ev;
+	line.seq = sqlite3_last_insert_rowid(st->db);
+	line.ts = ts;
+	line.actor = name;
+	line.uid = a->uid;
+	line.pid = a->pid;
+	line.cmd = a->cmd[0] ? a->cmd : NULL;
+	return index_line(st, &line);
 }
 
 /* Record a refusal in a transaction of its own (the act was rolled
@@ -92,6 +339,29 @@ static const char sql_each[] =
 	" version, from_version, deployment, revisions, result, reason"
 	" FROM audit WHERE seq > ?1 ORDER BY seq LIMIT 256";
 
+static void event_of(sqlite3_stmt *s, struct dfs_audit_event *ev)
+{
+	struct dfs_audit_event e = {
+		.seq = sqlite3_column_int64(s, 0),
+		.ts = sqlite3_column_int64(s, 1),
+		.actor = col_text(s, 2),
+		.uid = sqlite3_column_int64(s, 3),
+		.pid = sqlite3_column_int64(s, 4),
+		.cmd = col_text(s, 5),
+		.action = col_text(s, 6),
+		.env = col_text(s, 7),
+		.component = col_text(s, 8),
+		.version = col_text(s, 9),
+		.from = col_text(s, 10),
+		.deployment = sqlite3_column_int64(s, 11),
+		.revisions = col_text(s, 12),
+		.result = col_text(s, 13),
+		.reason = col_text(s, 14),
+	};
+
+	*ev = e;
+}
+
 int dfs_audit_each(struct dfs_store *st, int64_t after, dfs_audit_fn fn,
 		   void *ctx)
 {
@@ -105,23 +375,9 @@ int dfs_audit_each(struct dfs_store *st, int64_t after, dfs_audit_fn fn,
 		pthread_mutex_lock(&st->lock);
 		rc = dfs_query_sql(st, sql_each, &s, "i", after);
 		while (rc == 1 && !stop) {
-			struct dfs_audit_event ev = {
-				.seq = sqlite3_column_int64(s, 0),
-				.ts = sqlite3_column_int64(s, 1),
-				.actor = col_text(s, 2),
-				.uid = sqlite3_column_int64(s, 3),
-				.pid = sqlite3_column_int64(s, 4),
-				.cmd = col_text(s, 5),
-				.action = col_text(s, 6),
-				.env = col_text(s, 7),
-				.component = col_text(s, 8),
-				.version = col_text(s, 9),
-				.from = col_text(s, 10),
-				.deployment = sqlite3_column_int64(s, 11),
-				.revisions = col_text(s, 12),
-				.result = col_text(s, 13),
-				.reason = col_text(s, 14),
-			};
+			struct dfs_audit_event ev;
+
+			event_of(s, &ev);
 
 			rows++;
 			after = ev.seq;

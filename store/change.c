@@ -199,10 +199,22 @@ static int rename_locked(struct dfs_store *st, uint64_t parent,
 int dfs_node_rename(struct dfs_store *st, uint64_t parent, const char *name,
 		    uint64_t newparent, const char *newname, unsigned flags)
 {
+	return dfs_node_rename_as(st, NULL, parent, name, newparent, newname,
+				  flags);
+}
+
+int dfs_node_rename_as(struct dfs_store *st, const struct dfs_actor *actor,
+		       uint64_t parent, const char *name, uint64_t newparent,
+		       const char *newname, unsigned flags)
+{
+	struct dfs_actor self;
 	int rc;
 
 	if ((flags & DFS_RENAME_NOREPLACE) && (flags & DFS_RENAME_EXCHANGE))
 		return -EINVAL;
+	if (dfs_is_env_ino(parent) || dfs_is_env_ino(newparent))
+		return dfs_env_rename(st, dfs_actor_or_self(actor, &self),
+				      parent, name, newparent, newname, flags);
 	if (dfs_is_virtual(parent) || dfs_is_virtual(newparent))
 		return -EROFS;
 	if (strlen(newname) > DFS_NAME_MAX)
@@ -286,6 +298,8 @@ int dfs_node_setattr(struct dfs_store *st, uint64_t ino,
 	struct dfs_oinode *oi = NULL;
 	int rc;
 
+	if (dfs_is_env_ino(ino))
+		return dfs_env_setattr(st, ino, sa, ret);
 	if (dfs_is_virtual(ino)) {
 		/* Unchanging: only a change to the same values succeeds
 		 * (cp -a and rsync -a setting what is already there). */
@@ -362,6 +376,8 @@ int dfs_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 		return -ENODATA;
 	if (rc < 0)
 		return rc;
+	if (dfs_is_env_ino(ino))
+		return dfs_env_xattr_get(st, ino, name, buf, cap);
 	if (dfs_is_virtual(ino)) {
 		pthread_mutex_lock(&st->lock);
 		rc = ino < DFS_INO_PKGDIR_BASE
@@ -431,6 +447,12 @@ int dfs_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 		return -E2BIG;
 	if (!value)
 		value = "";
+	if (dfs_is_env_ino(ino)) {
+		struct dfs_actor self;
+
+		return dfs_env_xattr_set(st, dfs_actor_or_self(actor, &self),
+					 ino, name, value, size);
+	}
 	if (dfs_is_virtual(ino)) {
 		struct dfs_actor self;
 
@@ -462,6 +484,8 @@ int dfs_xattr_list(struct dfs_store *st, uint64_t ino, char *buf, size_t cap)
 	size_t total = 0;
 	int rc;
 
+	if (dfs_is_env_ino(ino))
+		return dfs_env_xattr_list(st, ino, buf, cap);
 	pthread_mutex_lock(&st->lock);
 	if (dfs_is_virtual(ino)) {
 		rc = ino < DFS_INO_PKGDIR_BASE
@@ -506,6 +530,10 @@ int dfs_xattr_remove(struct dfs_store *st, uint64_t ino, const char *name)
 		return -ENODATA;
 	if (rc < 0)
 		return rc;
+	if (dfs_is_env_ino(ino))
+		return ino >= DFS_INO_ENV_BASE && ino < DFS_INO_DEPLINK_BASE
+			       ? -EPERM
+			       : -EROFS;
 	if (dfs_is_virtual(ino))
 		return -EROFS;
 	pthread_mutex_lock(&st->lock);

@@ -371,10 +371,40 @@ static int open_locked(struct dfs_store *st, uint64_t ino, int flags,
 int dfs_file_open(struct dfs_store *st, uint64_t ino, int flags,
 		  struct dfs_file **ret)
 {
-	struct dfs_file *f = calloc(1, sizeof(*f));
+	return dfs_file_open_as(st, NULL, ino, flags, ret);
+}
+
+/* audit.log: read-only, rendered as it is read. */
+static int open_log(int flags, struct dfs_file **ret)
+{
+	struct dfs_file *f;
+
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		return -EROFS;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->log = true;
+	f->flags = flags;
+	atomic_init(&f->refs, 1);
+	*ret = f;
+	return 0;
+}
+
+int dfs_file_open_as(struct dfs_store *st, const struct dfs_actor *actor,
+		     uint64_t ino, int flags, struct dfs_file **ret)
+{
+	struct dfs_actor self;
+	struct dfs_file *f;
 	struct dfs_oinode *oi;
 	int rc;
 
+	if (ino == DFS_INO_AUDIT)
+		return open_log(flags, ret);
+	if (dfs_is_env_ino(ino))
+		return dfs_env_open(st, dfs_actor_or_self(actor, &self), ino,
+				    flags, ret);
+	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	pthread_mutex_lock(&st->lock);
@@ -427,7 +457,13 @@ static int file_unref(struct dfs_store *st, struct dfs_file *f)
 {
 	if (atomic_fetch_sub(&f->refs, 1) != 1)
 		return 0;
-	return file_put(st, f);
+	if (f->v)
+		dfs_env_release(st, f);
+	else if (f->log)
+		free(f);
+	else
+		return file_put(st, f);
+	return 0;
 }
 
 int dfs_file_release(struct dfs_store *st, struct dfs_file *f)
@@ -437,12 +473,14 @@ int dfs_file_release(struct dfs_store *st, struct dfs_file *f)
 
 uint64_t dfs_file_ino(const struct dfs_file *f)
 {
-	return f->oi->ino;
+	return f->v ? f->v->ino : f->log ? DFS_INO_AUDIT : f->oi->ino;
 }
 
 int dfs_file_fd_get(struct dfs_file *f)
 {
 	atomic_fetch_add(&f->refs, 1);
+	if (!f->oi)
+		return f->v ? f->v->fd : -1;
 	pthread_rwlock_rdlock(&f->oi->fdlock);
 	return f->oi->fd;
 }
@@ -450,6 +488,10 @@ int dfs_file_fd_get(struct dfs_file *f)
 void dfs_file_fd_put(struct dfs_store *st, struct dfs_file *f, bool wrote,
 		     uint64_t end)
 {
+	if (!f->oi) {
+		(void)file_unref(st, f);
+		return;
+	}
 	pthread_rwlock_unlock(&f->oi->fdlock);
 	if (wrote) {
 		pthread_mutex_lock(&st->lock);
@@ -485,6 +527,8 @@ int dfs_file_flush(struct dfs_store *st, struct dfs_file *f)
 {
 	int rc = 0;
 
+	if (!f->oi)
+		return f->v ? dfs_env_flush(st, f) : 0;
 	pthread_mutex_lock(&st->lock);
 	if (f->oi->mem_dirty || f->oi->dirty_times)
 		rc = commit_file_locked(st, f->oi, false);
@@ -494,8 +538,11 @@ int dfs_file_flush(struct dfs_store *st, struct dfs_file *f)
 
 int dfs_file_fsync(struct dfs_store *st, struct dfs_file *f, bool datasync)
 {
-	int fd = dfs_file_fd_get(f), rc = 0;
+	int fd, rc = 0;
 
+	if (!f->oi)
+		return 0; /* nothing is stored; close says whether it fits */
+	fd = dfs_file_fd_get(f);
 	if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
 		rc = -errno;
 	dfs_file_fd_put(st, f, false, 0);
@@ -510,8 +557,11 @@ int dfs_file_fsync(struct dfs_store *st, struct dfs_file *f, bool datasync)
 int dfs_file_fallocate(struct dfs_store *st, struct dfs_file *f, int mode,
 		       off_t off, off_t len)
 {
-	int fd = dfs_file_fd_get(f), rc = 0;
+	int fd, rc = 0;
 
+	if (!f->oi)
+		return -EOPNOTSUPP;
+	fd = dfs_file_fd_get(f);
 	if (!f->oi->is_work && !f->oi->is_mem)
 		rc = -EBADF;
 	else if (fallocate(fd, mode, off, len) < 0)
@@ -523,8 +573,20 @@ int dfs_file_fallocate(struct dfs_store *st, struct dfs_file *f, int mode,
 
 int dfs_file_lseek(struct dfs_file *f, off_t off, int whence, off_t *ret)
 {
-	int fd = dfs_file_fd_get(f), rc = 0;
-	off_t pos = lseek(fd, off, whence);
+	int fd, rc = 0;
+	off_t pos;
+
+	if (!f->oi && !(f->v && f->v->fd >= 0))
+		return -EOPNOTSUPP; /* no holes: the kernel's answer */
+	if (!f->oi) {
+		pos = lseek(f->v->fd, off, whence);
+		if (pos < 0)
+			return -errno;
+		*ret = pos;
+		return 0;
+	}
+	fd = dfs_file_fd_get(f);
+	pos = lseek(fd, off, whence);
 
 	if (pos < 0)
 		rc = -errno;
@@ -620,4 +682,103 @@ int dfs_node_content_hash(struct dfs_store *st, uint64_t ino,
 		*ret = r.has_blob ? r.blob : dfs_empty_hash;
 	pthread_mutex_unlock(&st->lock);
 	return rc;
+}
+
+/* ---- files without an fd of their own ------------------------------------- */
+
+bool dfs_file_buffered(const struct dfs_file *f)
+{
+	return !f->oi;
+}
+
+ssize_t dfs_file_write(struct dfs_store *st, struct dfs_file *f,
+		       const void *buf, size_t n, uint64_t off)
+{
+	if (!f->v)
+		return -EBADF;
+	return dfs_verify_write(st, f->v, buf, n, off);
+}
+
+ssize_t dfs_file_read(struct dfs_store *st, struct dfs_file *f, void *buf,
+		      size_t n, uint64_t off)
+{
+	ssize_t got;
+
+	if (f->log)
+		return dfs_auditlog_read(st, buf, n, off);
+	if (!f->v || f->v->fd < 0)
+		return 0;
+	got = pread(f->v->fd, buf, n, (off_t)off);
+	return got < 0 ? -errno : got;
+}
+
+/*
+ * The content identity of what in reads: its blob, when it has one and
+ * no writer is changing it.
+ */
+static bool source_hash(struct dfs_store *st, struct dfs_file *in,
+			struct dfs_hash *ret)
+{
+	struct content_row r;
+	bool ok = false;
+
+	if (in->v) {
+		*ret = in->v->hash;
+		return in->v->fd >= 0;
+	}
+	if (!in->oi)
+		return false;
+	pthread_mutex_lock(&st->lock);
+	if (in->oi->writers == 0 && !in->oi->mem_dirty &&
+	    content_row(st, in->oi->ino, &r) == 0 && r.has_blob && !r.work) {
+		*ret = r.blob;
+		ok = true;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return ok;
+}
+
+ssize_t dfs_file_copy_range(struct dfs_store *st, struct dfs_file *in,
+			    uint64_t off_in, struct dfs_file *out,
+			    uint64_t off_out, size_t len)
+{
+	struct dfs_verify *v = out->v;
+	struct dfs_hash h;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	if (!v || (out->flags & O_ACCMODE) == O_RDONLY)
+		return -EOPNOTSUPP;
+	if (v->fd >= 0 && off_in == off_out && source_hash(st, in, &h) &&
+	    memcmp(h.b, v->hash.b, DFS_HASH_LEN) == 0) {
+		/* The same content: nothing to read or move. */
+		uint64_t end = off_in + len;
+
+		if (end > v->want || end < off_in)
+			end = v->want;
+		n = off_in >= end ? 0 : (ssize_t)(end - off_in);
+		pthread_mutex_lock(&st->lock);
+		if (n > 0 && dfs_verify_cover(v, off_out, (uint64_t)n) < 0)
+			n = -ENOMEM;
+		pthread_mutex_unlock(&st->lock);
+		return n;
+	}
+	/* Anything else: read it and compare, a MiB at a time. */
+	if (len > (1u << 20))
+		len = 1u << 20;
+	buf = malloc(len);
+	if (!buf)
+		return -ENOMEM;
+	fd = dfs_file_fd_get(in);
+	n = in->log  ? dfs_auditlog_read(st, buf, len, off_in)
+	    : fd < 0 ? 0
+		     : pread(fd, buf, len, (off_t)off_in);
+	if (n < 0 && !in->log)
+		n = -errno;
+	dfs_file_fd_put(st, in, false, 0);
+	if (n > 0)
+		n = dfs_verify_write(st, v, buf, (size_t)n, off_out);
+	free(buf);
+	return n;
 }

@@ -159,6 +159,57 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
 	"CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit"
 	"  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;",
+	/* 3 -> 4: environments, deployments, staging copies, audit.log */
+	"CREATE TABLE envs ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL,"
+	"  mode INTEGER NOT NULL,"
+	"  uid INTEGER NOT NULL,"
+	"  gid INTEGER NOT NULL,"
+	"  classification TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  mtime INTEGER NOT NULL,"
+	"  ctime INTEGER NOT NULL,"
+	"  removed INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE UNIQUE INDEX envs_by_name ON envs (name) WHERE removed = 0;"
+	"CREATE TABLE deployments ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  env INTEGER NOT NULL REFERENCES envs (id),"
+	"  component INTEGER NOT NULL REFERENCES components (id),"
+	"  package INTEGER NOT NULL REFERENCES packages (id),"
+	"  number INTEGER NOT NULL,"
+	"  active INTEGER NOT NULL DEFAULT 1,"
+	"  created INTEGER NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  uid INTEGER NOT NULL,"
+	"  via TEXT NOT NULL,"
+	"  notes TEXT,"
+	"  warning TEXT,"
+	"  ended INTEGER,"
+	"  UNIQUE (env, component, number)"
+	");"
+	"CREATE UNIQUE INDEX deployments_active ON deployments"
+	"  (env, component) WHERE active = 1;"
+	"CREATE TABLE staging ("
+	"  id INTEGER PRIMARY KEY,"
+	"  env INTEGER NOT NULL REFERENCES envs (id),"
+	"  package INTEGER NOT NULL REFERENCES packages (id),"
+	"  started INTEGER NOT NULL,"
+	"  started_by TEXT NOT NULL,"
+	"  uid INTEGER NOT NULL,"
+	"  entries INTEGER NOT NULL,"
+	"  done INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE audit_lines ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  off INTEGER NOT NULL,"
+	"  len INTEGER NOT NULL"
+	");"
+	"CREATE INDEX audit_lines_by_off ON audit_lines (off);"
+	"CREATE INDEX packages_by_root ON packages (root);"
+	"CREATE INDEX deployments_by_package ON deployments (package, env);",
 };
 
 int dfs_store_schema_version(void)
@@ -823,6 +874,11 @@ int dfs_store_open(const char *path, unsigned flags, struct dfs_store **ret)
 	if (flags & DFS_OPEN_DAEMON) {
 		pthread_mutex_lock(&st->lock);
 		rc = dfs_recover_locked(st);
+		/* Copies in flight died with the daemon: none deployed. */
+		if (rc == 0)
+			rc = dfs_db_exec(st, "DELETE FROM staging");
+		if (rc == 0)
+			rc = dfs_auditlog_index_locked(st);
 		pthread_mutex_unlock(&st->lock);
 		if (rc == 0 && !(flags & DFS_OPEN_NO_SEALER))
 			rc = dfs_sealer_start(st);
@@ -843,6 +899,7 @@ struct dfs_store *dfs_store_free(struct dfs_store *st)
 	if (st->db)
 		(void)dfs_store_sync(st);
 	dfs_sealer_stop(st);
+	dfs_env_free_locked(st);
 	for (size_t b = 0; b < DFS_IMAP_BUCKETS; b++) {
 		struct dfs_oinode *oi = st->imap[b], *next;
 

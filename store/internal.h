@@ -18,9 +18,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "deployfs/names.h"
 #include "deployfs/store.h"
 
-#define DFS_SCHEMA_VERSION 3
+#define DFS_SCHEMA_VERSION 4
 #define DFS_APPLICATION_ID 1684435761 /* "dfs1" */
 #define DFS_STR_(x) #x
 #define DFS_STR(x) DFS_STR_(x)
@@ -102,9 +103,111 @@ struct dfs_oinode {
  * read still being replied to frees the file only after that read.
  */
 struct dfs_file {
-	struct dfs_oinode *oi;
+	struct dfs_oinode *oi; /* NULL for the two kinds below */
+	struct dfs_verify *v;  /* a file under environments/ (stage.c) */
+	bool log;	       /* audit.log */
 	int flags;
 	atomic_int refs;
+};
+
+/* ---- environments/ (env.c, stage.c) ------------------------------------ */
+
+#define DFS_ENV_ID_MAX ((1ull << 23) - 1)
+#define DFS_SNODE_ID_MASK ((1ull << 40) - 1)
+
+static inline bool dfs_is_env_ino(uint64_t ino)
+{
+	return ino == DFS_INO_ENVIRONMENTS ||
+	       (ino >= DFS_INO_ENV_BASE && ino < (7ull << 40)) ||
+	       ino >= DFS_INO_EVIEW_BASE;
+}
+
+static inline bool dfs_is_eview(uint64_t ino)
+{
+	return ino >= DFS_INO_EVIEW_BASE;
+}
+
+static inline uint64_t dfs_eview_ino(int64_t env, int64_t snode)
+{
+	return DFS_INO_EVIEW_BASE | ((uint64_t)env << 40) | (uint64_t)snode;
+}
+
+static inline int64_t dfs_eview_env(uint64_t ino)
+{
+	return (int64_t)((ino & ~DFS_INO_EVIEW_BASE) >> 40);
+}
+
+static inline int64_t dfs_eview_snode(uint64_t ino)
+{
+	return (int64_t)(ino & DFS_SNODE_ID_MASK);
+}
+
+/* A set of snapshot node ids (open addressing). */
+struct dfs_idset {
+	int64_t *v;
+	size_t n;
+	size_t cap;
+};
+
+/*
+ * A package seen from an environment: a copy in progress (staging: the
+ * entries made so far, and those verified), or the overlay of a deployed
+ * package (the entries a re-copy removed and has not put back yet).
+ */
+struct dfs_stage {
+	int64_t env;
+	int64_t package;
+	int64_t component;
+	int64_t root;	 /* snode id of N@V */
+	int64_t entries; /* snodes below root */
+	int64_t row;	 /* staging table row */
+	bool staging;
+	uint32_t uid;
+	uint32_t gid;
+	char name[DFS_NAME_MAX + DFS_LABEL_MAX + 2]; /* N@V */
+	struct dfs_idset made;			     /* staging: created */
+	struct dfs_idset ok;			     /* staging: verified */
+	struct dfs_idset gone; /* deployed: removed by a re-copy */
+	struct dfs_stage *next;
+};
+
+/* A copy tool's temporary file, or a link waiting to be renamed. */
+struct dfs_temp {
+	uint64_t id; /* ino = DFS_INO_TEMP_BASE + id */
+	int64_t env;
+	uint64_t parent; /* the ENV folder or a folder below N@V */
+	char name[DFS_NAME_MAX + 1];
+	bool is_link;
+	int64_t package; /* link: the package it names */
+	int64_t expect;	 /* file: the snode it stands for, 0 unknown */
+	struct dfs_verify *v;
+	bool verified; /* file: its last close found it identical */
+	uint64_t size; /* file: as written, once closed */
+	uint32_t mode;
+	uint32_t uid;
+	uint32_t gid;
+	int64_t ctime;
+	struct dfs_temp *next;
+};
+
+/* The content check of a file being written under environments/. */
+struct dfs_verify {
+	uint64_t ino;
+	unsigned refs; /* open handles */
+	int fd;	       /* the package's content; -1 unknown */
+	uint64_t want; /* its size */
+	struct dfs_hash hash;
+	uint64_t size; /* as written */
+	bool bad;      /* a byte differed */
+	bool reported; /* the refusal is recorded */
+	uint64_t bad_at;
+	size_t nr; /* ranges written (sorted, disjoint) */
+	size_t rcap;
+	struct {
+		uint64_t a, b;
+	} * r;
+	struct dfs_actor actor; /* who opened it */
+	struct dfs_verify *next;
 };
 
 struct dfs_store {
@@ -139,6 +242,12 @@ struct dfs_store {
 	struct dfs_oinode *queue;
 	unsigned queued;
 	unsigned in_flight;
+
+	/* environments/: in memory (env.c, stage.c) */
+	struct dfs_stage *stages;
+	struct dfs_temp *temps;
+	struct dfs_verify *verifies;
+	uint64_t next_temp;
 };
 
 static inline bool dfs_is_virtual(uint64_t ino)
@@ -304,6 +413,69 @@ int dfs_audit_record_locked(struct dfs_store *st, const struct dfs_actor *a,
 			    const struct dfs_audit_event *ev);
 int dfs_audit_refusal_locked(struct dfs_store *st, const struct dfs_actor *a,
 			     const struct dfs_audit_event *ev);
+
+/* env.c */
+int dfs_env_lookup(struct dfs_store *st, uint64_t parent, const char *name,
+		   struct dfs_attr *ret);
+int dfs_env_getattr(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret);
+int dfs_env_readdir(struct dfs_store *st, uint64_t ino, uint64_t off, bool hold,
+		    dfs_readdir_fn fn, void *ctx);
+int dfs_env_readlink(struct dfs_store *st, uint64_t ino, char *buf, size_t cap);
+int dfs_env_create(struct dfs_store *st, const struct dfs_actor *actor,
+		   uint64_t parent, const char *name, uint32_t mode,
+		   const char *target, struct dfs_attr *ret);
+int dfs_env_remove(struct dfs_store *st, const struct dfs_actor *actor,
+		   uint64_t parent, const char *name, bool dir);
+int dfs_env_rename(struct dfs_store *st, const struct dfs_actor *actor,
+		   uint64_t parent, const char *name, uint64_t newparent,
+		   const char *newname, unsigned flags);
+int dfs_env_setattr(struct dfs_store *st, uint64_t ino,
+		    const struct dfs_setattr *sa, struct dfs_attr *ret);
+int dfs_env_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
+		      void *buf, size_t cap);
+int dfs_env_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
+		      uint64_t ino, const char *name, const void *value,
+		      size_t size);
+int dfs_env_xattr_list(struct dfs_store *st, uint64_t ino, char *buf,
+		       size_t cap);
+int dfs_env_open(struct dfs_store *st, const struct dfs_actor *actor,
+		 uint64_t ino, int flags, struct dfs_file **ret);
+void dfs_env_free_locked(struct dfs_store *st);
+int dfs_env_flush(struct dfs_store *st, struct dfs_file *f);
+void dfs_env_release(struct dfs_store *st, struct dfs_file *f);
+void dfs_env_refuse_locked(struct dfs_store *st, const struct dfs_actor *actor,
+			   const char *action, const char *env,
+			   const char *component, const char *version, int rc,
+			   const char *why);
+/* called by stage.c when an entry is verified */
+int dfs_env_stage_done_locked(struct dfs_store *st,
+			      const struct dfs_actor *actor,
+			      struct dfs_stage *sg, int64_t snode);
+
+/* stage.c */
+bool dfs_idset_has(const struct dfs_idset *s, int64_t id);
+int dfs_idset_add(struct dfs_idset *s, int64_t id);
+void dfs_idset_del(struct dfs_idset *s, int64_t id);
+void dfs_idset_free(struct dfs_idset *s);
+struct dfs_verify *dfs_verify_get_locked(struct dfs_store *st, uint64_t ino,
+					 const struct dfs_hash *h,
+					 uint64_t size, bool known,
+					 const struct dfs_actor *actor);
+struct dfs_verify *dfs_verify_find(struct dfs_store *st, uint64_t ino);
+void dfs_verify_put_locked(struct dfs_store *st, struct dfs_verify *v);
+void dfs_verify_reset(struct dfs_verify *v, uint64_t keep);
+bool dfs_verify_complete(const struct dfs_verify *v);
+ssize_t dfs_verify_write(struct dfs_store *st, struct dfs_verify *v,
+			 const void *buf, size_t n, uint64_t off);
+int dfs_verify_truncate(struct dfs_store *st, struct dfs_verify *v,
+			uint64_t size);
+int dfs_verify_cover(struct dfs_verify *v, uint64_t off, uint64_t n);
+
+/* audit.c: audit.log */
+int dfs_auditlog_index_locked(struct dfs_store *st);
+ssize_t dfs_auditlog_read(struct dfs_store *st, void *buf, size_t n,
+			  uint64_t off);
+int64_t dfs_auditlog_size_locked(struct dfs_store *st);
 
 /* mem.c */
 int dfs_mem_from_blob(struct dfs_store *st, const struct dfs_hash *h,

@@ -174,16 +174,30 @@ int dfs_finish(struct dfs_store *st, int rc)
 
 /* ---- reading ------------------------------------------------------------- */
 
+/* audit.log grows with each event: its size, never cached. */
+static void audit_attr_locked(struct dfs_store *st, struct dfs_attr *a)
+{
+	if (a->ino != DFS_INO_AUDIT)
+		return;
+	a->size = (uint64_t)dfs_auditlog_size_locked(st);
+	a->blocks = (a->size + 511) / 512;
+	a->flags |= DFS_NODE_VOLATILE;
+}
+
 int dfs_node_lookup(struct dfs_store *st, uint64_t parent, const char *name,
 		    struct dfs_attr *ret)
 {
 	int rc;
 
+	if (dfs_is_env_ino(parent))
+		return dfs_env_lookup(st, parent, name, ret);
 	pthread_mutex_lock(&st->lock);
 	if (dfs_lists_virtual(parent))
 		rc = dfs_vnode_lookup_locked(st, parent, name, ret);
 	else
 		rc = dfs_lookup_locked(st, parent, name, ret);
+	if (rc == 0)
+		audit_attr_locked(st, ret);
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
@@ -192,11 +206,15 @@ int dfs_node_getattr(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret)
 {
 	int rc;
 
+	if (dfs_is_env_ino(ino))
+		return dfs_env_getattr(st, ino, ret);
 	pthread_mutex_lock(&st->lock);
 	if (dfs_is_virtual(ino))
 		rc = dfs_vnode_getattr_locked(st, ino, ret);
 	else
 		rc = dfs_node_row(st, ino, ret);
+	if (rc == 0)
+		audit_attr_locked(st, ret);
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
@@ -206,6 +224,8 @@ int dfs_node_readlink(struct dfs_store *st, uint64_t ino, char *buf, size_t cap)
 	sqlite3_stmt *s;
 	int rc, len = 0;
 
+	if (dfs_is_env_ino(ino))
+		return dfs_env_readlink(st, ino, buf, cap);
 	if (dfs_is_virtual(ino)) {
 		pthread_mutex_lock(&st->lock);
 		rc = dfs_vnode_readlink_locked(st, ino, buf, cap);
@@ -249,6 +269,8 @@ int dfs_node_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
 	sqlite3_stmt *s;
 	int rc;
 
+	if (dfs_is_env_ino(ino))
+		return dfs_env_readdir(st, ino, off, hold, fn, ctx);
 	pthread_mutex_lock(&st->lock);
 	if (dfs_lists_virtual(ino)) {
 		rc = dfs_vnode_readdir_locked(st, ino, off, hold, fn, ctx);
@@ -276,6 +298,7 @@ int dfs_node_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
 		de.name = name;
 		de.off = (uint64_t)sqlite3_column_int64(s, 0);
 		dfs_attr_from_row(st, s, 2, &de.attr);
+		audit_attr_locked(st, &de.attr);
 		if (fn(ctx, &de) != 0)
 			break;
 		if (hold)
@@ -357,6 +380,9 @@ static int create(struct dfs_store *st, const struct dfs_actor *actor,
 	uint64_t ino = 0;
 	int rc;
 
+	if (dfs_is_env_ino(parent))
+		return dfs_env_create(st, actor, parent, name, mode, target,
+				      ret);
 	if (dfs_is_virtual(parent)) {
 		if (!S_ISDIR(mode) || !dfs_is_pkgdir(parent))
 			return -EROFS;
@@ -419,6 +445,8 @@ int dfs_node_link(struct dfs_store *st, uint64_t ino, uint64_t newparent,
 	struct dfs_attr a, dir;
 	int rc;
 
+	if (dfs_is_env_ino(newparent) || dfs_is_env_ino(ino))
+		return -EXDEV;
 	if (dfs_is_virtual(newparent))
 		return -EROFS;
 	if (dfs_is_virtual(ino))
@@ -516,6 +544,8 @@ static int remove_node(struct dfs_store *st, const struct dfs_actor *actor,
 	struct dfs_attr a;
 	int rc;
 
+	if (dfs_is_env_ino(parent))
+		return dfs_env_remove(st, actor, parent, name, dir);
 	if (dfs_is_virtual(parent)) {
 		if (!dir || !dfs_is_pkgdir(parent))
 			return -EROFS;
@@ -540,9 +570,15 @@ static int remove_node(struct dfs_store *st, const struct dfs_actor *actor,
 
 int dfs_node_unlink(struct dfs_store *st, uint64_t parent, const char *name)
 {
+	return dfs_node_unlink_as(st, NULL, parent, name);
+}
+
+int dfs_node_unlink_as(struct dfs_store *st, const struct dfs_actor *actor,
+		       uint64_t parent, const char *name)
+{
 	struct dfs_actor self;
 
-	return remove_node(st, dfs_actor_or_self(NULL, &self), parent, name,
+	return remove_node(st, dfs_actor_or_self(actor, &self), parent, name,
 			   false);
 }
 

@@ -494,6 +494,21 @@ int dfs_vnode_blob_locked(struct dfs_store *st, uint64_t ino, uint32_t *mode,
 	return 0;
 }
 
+/*
+ * Is time want the time have, at want's precision?  tar keeps whole
+ * seconds and some tools microseconds: restoring such a time changes
+ * nothing that they can tell.
+ */
+static bool same_time(struct timespec want, struct timespec have)
+{
+	long unit = want.tv_nsec == 0	       ? 1000000000L
+		    : want.tv_nsec % 1000 == 0 ? 1000L
+					       : 1L;
+
+	return want.tv_sec == have.tv_sec &&
+	       want.tv_nsec == have.tv_nsec - have.tv_nsec % unit;
+}
+
 /* Is a requested change a no-op for the unchanging node a? */
 bool dfs_setattr_is_noop(const struct dfs_attr *a, const struct dfs_setattr *sa)
 {
@@ -506,13 +521,11 @@ bool dfs_setattr_is_noop(const struct dfs_attr *a, const struct dfs_setattr *sa)
 		return false;
 	if ((sa->valid & DFS_SET_SIZE) && sa->size != a->size)
 		return false;
-	if (sa->valid & (DFS_SET_ATIME_NOW | DFS_SET_MTIME_NOW))
+	/* atime is not kept on this mount (see docs/behaviour.md): setting
+	 * it changes nothing, as tar -x and cp -a do. */
+	if (sa->valid & DFS_SET_MTIME_NOW)
 		return false;
-	if ((sa->valid & DFS_SET_ATIME) &&
-	    dfs_ts_to_ns(sa->atime) != dfs_ts_to_ns(a->atime))
-		return false;
-	if ((sa->valid & DFS_SET_MTIME) &&
-	    dfs_ts_to_ns(sa->mtime) != dfs_ts_to_ns(a->mtime))
+	if ((sa->valid & DFS_SET_MTIME) && !same_time(sa->mtime, a->mtime))
 		return false;
 	return true;
 }

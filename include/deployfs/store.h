@@ -43,6 +43,20 @@ enum {
 #define DFS_INO_LATEST_BASE (3ull << 40) /* + packages.id */
 #define DFS_INO_VIRTUAL_BASE DFS_INO_SNODE_BASE
 
+/*
+ * environments/: each environment folder is a row of envs; each `NAME`
+ * link is the row of its deployment; a copy tool's temporary file or a
+ * pending link (ln -sfn's temporary name) lives in memory until it is
+ * renamed into place.  The nodes under environments/ENV/NAME@VERSION are
+ * the package's snapshot nodes seen from that environment: the
+ * environment's id and the snapshot node's id in one number, so the same
+ * node has its own inode in every environment.
+ */
+#define DFS_INO_ENV_BASE (4ull << 40)	  /* + envs.id */
+#define DFS_INO_DEPLINK_BASE (5ull << 40) /* + deployments.id */
+#define DFS_INO_TEMP_BASE (6ull << 40)	  /* + a number, in memory */
+#define DFS_INO_EVIEW_BASE (1ull << 63)	  /* | envs.id << 40 | snodes.id */
+
 /* Is ino a node of the build tree (where negative lookups may be
  * cached)? */
 static inline bool dfs_ino_is_build(uint64_t ino)
@@ -184,6 +198,14 @@ enum {
 DFS_WUR int dfs_node_rename(struct dfs_store *st, uint64_t parent,
 			    const char *name, uint64_t newparent,
 			    const char *newname, unsigned flags);
+/* The same, with the actor the audit trail records (environments/). */
+DFS_WUR int dfs_node_unlink_as(struct dfs_store *st,
+			       const struct dfs_actor *actor, uint64_t parent,
+			       const char *name);
+DFS_WUR int dfs_node_rename_as(struct dfs_store *st,
+			       const struct dfs_actor *actor, uint64_t parent,
+			       const char *name, uint64_t newparent,
+			       const char *newname, unsigned flags);
 /* Copies the target into buf (NUL-ended); returns its length. */
 DFS_WUR int dfs_node_readlink(struct dfs_store *st, uint64_t ino, char *buf,
 			      size_t cap);
@@ -247,6 +269,25 @@ struct dfs_file;
 /* flags: O_RDONLY/O_WRONLY/O_RDWR, O_TRUNC, O_APPEND */
 DFS_WUR int dfs_file_open(struct dfs_store *st, uint64_t ino, int flags,
 			  struct dfs_file **ret);
+/* The same, with the actor the audit trail records (environments/). */
+DFS_WUR int dfs_file_open_as(struct dfs_store *st,
+			     const struct dfs_actor *actor, uint64_t ino,
+			     int flags, struct dfs_file **ret);
+/*
+ * Files whose writes are checked rather than stored (a copy into an
+ * environment is compared with its package) and audit.log take their
+ * bytes through dfs_file_write() and dfs_file_read() instead of an fd.
+ */
+bool dfs_file_buffered(const struct dfs_file *f);
+DFS_WUR ssize_t dfs_file_write(struct dfs_store *st, struct dfs_file *f,
+			       const void *buf, size_t n, uint64_t off);
+DFS_WUR ssize_t dfs_file_read(struct dfs_store *st, struct dfs_file *f,
+			      void *buf, size_t n, uint64_t off);
+/* copy_file_range: -EOPNOTSUPP when the kernel should copy instead.  Into
+ * an environment, a source with the package's content moves no data. */
+DFS_WUR ssize_t dfs_file_copy_range(struct dfs_store *st, struct dfs_file *in,
+				    uint64_t off_in, struct dfs_file *out,
+				    uint64_t off_out, size_t len);
 /* Returns 0; closes, and schedules sealing after the last writer. */
 int dfs_file_release(struct dfs_store *st, struct dfs_file *f);
 
@@ -299,6 +340,80 @@ DFS_WUR int dfs_audit_record(struct dfs_store *st,
  * returns non-zero.  Streams: never holds the whole history. */
 DFS_WUR int dfs_audit_each(struct dfs_store *st, int64_t after, dfs_audit_fn fn,
 			   void *ctx);
+
+/* Render ev as one logfmt line of audit.log, newline included; returns
+ * its length (the line is cut to cap - 1 bytes when longer). */
+int dfs_audit_format(const struct dfs_audit_event *ev, char *buf, size_t cap);
+
+/* ---- reports: environments and deployments (deployctl) ------------------ */
+
+struct dfs_env_info {
+	const char *name;
+	const char *classification; /* NULL when not set */
+	const char *created_by;
+	int64_t created; /* ns since the epoch */
+	uint32_t mode;
+	uint32_t uid;
+	uint32_t gid;
+};
+typedef int (*dfs_env_fn)(void *ctx, const struct dfs_env_info *e);
+/* Each existing environment, by name. */
+DFS_WUR int dfs_envs_each(struct dfs_store *st, dfs_env_fn fn, void *ctx);
+
+struct dfs_deployment_info {
+	const char *env;
+	const char *component;
+	const char *version;
+	const char *created_by;
+	const char *via;     /* link, copy */
+	const char *notes;   /* NULL when none */
+	const char *warning; /* unmet requirements at deploy time, or NULL */
+	int64_t number;	     /* 1, 2, 3... per environment and component */
+	int64_t created;     /* ns since the epoch */
+	int64_t ended;	     /* replaced or undeployed; 0 while active */
+	int64_t uid;
+	bool active;
+};
+typedef int (*dfs_deployment_fn)(void *ctx,
+				 const struct dfs_deployment_info *d);
+/* Deployments in env (NULL: every environment), ordered by environment,
+ * component, number; with active_only, only what is deployed now. */
+DFS_WUR int dfs_deployments_each(struct dfs_store *st, const char *env,
+				 bool active_only, dfs_deployment_fn fn,
+				 void *ctx);
+
+struct dfs_staging_info {
+	const char *env;
+	const char *component;
+	const char *version;
+	const char *started_by;
+	int64_t started; /* ns since the epoch */
+	int64_t entries; /* files, folders and links in the package */
+	int64_t done;	 /* of which copied and verified */
+};
+typedef int (*dfs_staging_fn)(void *ctx, const struct dfs_staging_info *s);
+/* Copies into env (NULL: all) in progress: staging folders. */
+DFS_WUR int dfs_staging_each(struct dfs_store *st, const char *env,
+			     dfs_staging_fn fn, void *ctx);
+
+/* A component a deployed package requires that its environment lacks. */
+struct dfs_unmet_info {
+	const char *env;
+	const char *component; /* the deployed component */
+	const char *version;
+	const char *requires; /* the missing requirement */
+};
+typedef int (*dfs_unmet_fn)(void *ctx, const struct dfs_unmet_info *u);
+DFS_WUR int dfs_unmet_each(struct dfs_store *st, const char *env,
+			   dfs_unmet_fn fn, void *ctx);
+
+/* Audit events as JSON objects (one per call, from SQLite's JSON
+ * functions), oldest first; env/component NULL and since 0 filter
+ * nothing; since is ns since the epoch. */
+typedef int (*dfs_json_fn)(void *ctx, const char *json);
+DFS_WUR int dfs_audit_json_each(struct dfs_store *st, const char *env,
+				const char *component, int64_t since,
+				dfs_json_fn fn, void *ctx);
 
 /* ---- blobs and checking ------------------------------------------------ */
 

@@ -287,14 +287,14 @@ Test(errors, eperm_removing_or_renaming_type_folders)
 	assert_unchanged();
 }
 
-Test(errors, erofs_at_root_and_under_packages_and_environments)
+Test(errors, erofs_at_root_and_under_packages)
 {
-	static const char *const dirs[] = { "", "packages/", "environments/" };
+	static const char *const dirs[] = { "", "packages/" };
 	char p[PATH_MAX], q[PATH_MAX], base[64];
 
 	prepare();
 	snapshot();
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 2; i++) {
 		dfs_path(base, sizeof(base), "%snot-a-component", dirs[i]);
 		in_mnt(p, base);
 		ASSERT_ERRNO(open(p, O_WRONLY | O_CREAT, 0644), EROFS);
@@ -303,7 +303,7 @@ Test(errors, erofs_at_root_and_under_packages_and_environments)
 		ASSERT_ERRNO(link(at(q, "process.xml"), p), EROFS);
 		ASSERT_ERRNO(rename(at(q, "process.xml"), p), EROFS);
 	}
-	for (size_t i = 1; i < 3; i++) {
+	for (size_t i = 1; i < 2; i++) {
 		in_mnt(p, dirs[i]);
 		ASSERT_ERRNO(setxattr(p, "user.note", "x", 1, 0), EROFS);
 		ASSERT_ERRNO(chmod(p, 0777), EROFS);

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: MIT
+/*
+ * stage.c - checking what a copy writes into an environment against the
+ * package it names, without storing it.  Each byte written is compared with
+ * the package's content as it arrives (or, for copy_file_range from a file
+ * with the same content identity, taken as equal without reading); the
+ * ranges written are kept so that close can tell a complete, identical
+ * file from a short or differing one.  Also the id sets the stages of
+ * env.c keep.  Functions named *_locked run with st->lock held.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* ---- id sets --------------------------------------------------------------- */
+
+static size_t slot(const struct dfs_idset *s, int64_t id)
+{
+	uint64_t h = (uint64_t)id * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 17) & (s->cap - 1);
+}
+
+bool dfs_idset_has(const struct dfs_idset *s, int64_t id)
+{
+	if (!s->cap)
+		return false;
+	for (size_t i = slot(s, id);; i = (i + 1) & (s->cap - 1)) {
+		if (s->v[i] == id)
+			return true;
+		if (s->v[i] == 0)
+			return false;
+	}
+}
+
+static int grow(struct dfs_idset *s)
+{
+	struct dfs_idset n = { NULL, 0, s->cap ? 2 * s->cap : 64 };
+
+	n.v = calloc(n.cap, sizeof(*n.v));
+	if (!n.v)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->v[i] > 0)
+			(void)dfs_idset_add(&n, s->v[i]);
+	free(s->v);
+	*s = n;
+	return 0;
+}
+
+/* ids are > 0; -1 marks a deleted slot. */
+int dfs_idset_add(struct dfs_idset *s, int64_t id)
+{
+	int rc;
+
+	if (dfs_idset_has(s, id))
+		return 0;
+	if ((s->n + 1) * 2 > s->cap) {
+		rc = grow(s);
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t i = slot(s, id);; i = (i + 1) & (s->cap - 1)) {
+		if (s->v[i] <= 0) {
+			s->v[i] = id;
+			s->n++;
+			return 0;
+		}
+	}
+}
+
+void dfs_idset_del(struct dfs_idset *s, int64_t id)
+{
+	if (!s->cap)
+		return;
+	for (size_t i = slot(s, id);; i = (i + 1) & (s->cap - 1)) {
+		if (s->v[i] == id) {
+			s->v[i] = -1;
+			s->n--;
+			return;
+		}
+		if (s->v[i] == 0)
+			return;
+	}
+}
+
+void dfs_idset_free(struct dfs_idset *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- content checks -------------------------------------------------------- */
+
+struct dfs_verify *dfs_verify_find(struct dfs_store *st, uint64_t ino)
+{
+	for (struct dfs_verify *v = st->verifies; v; v = v->next)
+		if (v->ino == ino)
+			return v;
+	return NULL;
+}
+
+/*
+ * The check of ino, shared by its open handles: a new one expects the
+ * content h of size bytes (known) or anything (!known: a temporary file
+ * whose final name is not in the package).
+ */
+struct dfs_verify *dfs_verify_get_locked(struct dfs_store *st, uint64_t ino,
+					 const struct dfs_hash *h,
+					 uint64_t size, bool known,
+					 const struct dfs_actor *actor)
+{
+	struct dfs_verify *v = dfs_verify_find(st, ino);
+	bool inl = false;
+	int fd = -1;
+
+	if (v) {
+		v->refs++;
+		return v;
+	}
+	if (known) {
+		if (dfs_mem_from_blob(st, h, &inl, &fd) < 0)
+			return NULL;
+		if (!inl)
+			fd = dfs_blob_open(st, h);
+		if (fd < 0)
+			return NULL;
+	}
+	v = calloc(1, sizeof(*v));
+	if (!v) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	v->ino = ino;
+	v->refs = 1;
+	v->fd = fd;
+	v->want = size;
+	if (h)
+		v->hash = *h;
+	v->actor = *actor;
+	v->next = st->verifies;
+	st->verifies = v;
+	return v;
+}
+
+void dfs_verify_put_locked(struct dfs_store *st, struct dfs_verify *v)
+{
+	if (--v->refs > 0)
+		return;
+	for (struct dfs_verify **p = &st->verifies; *p; p = &(*p)->next) {
+		if (*p == v) {
+			*p = v->next;
+			break;
+		}
+	}
+	if (v->fd >= 0)
+		close(v->fd);
+	free(v->r);
+	free(v);
+}
+
+/* Forget what was written beyond keep bytes (O_TRUNC: keep 0). */
+void dfs_verify_reset(struct dfs_verify *v, uint64_t keep)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < v->nr; i++) {
+		if (v->r[i].a >= keep)
+			continue;
+		v->r[j] = v->r[i];
+		if (v->r[j].b > keep)
+			v->r[j].b = keep;
+		j++;
+	}
+	v->nr = j;
+	v->size = keep;
+	if (v->bad && v->bad_at >= keep)
+		v->bad = false;
+}
+
+/* Mark [off, off + n) as written and equal. */
+int dfs_verify_cover(struct dfs_verify *v, uint64_t off, uint64_t n)
+{
+	uint64_t a = off, b = off + n;
+	size_t i = 0, j;
+
+	if (n == 0)
+		return 0;
+	if (b > v->size)
+		v->size = b;
+	/* First range that ends at or after a; merge all that touch. */
+	while (i < v->nr && v->r[i].b < a)
+		i++;
+	j = i;
+	while (j < v->nr && v->r[j].a <= b) {
+		if (v->r[j].a < a)
+			a = v->r[j].a;
+		if (v->r[j].b > b)
+			b = v->r[j].b;
+		j++;
+	}
+	if (i == j) { /* insert at i */
+		if (v->nr == v->rcap) {
+			size_t cap = v->rcap ? 2 * v->rcap : 8;
+			void *nr = realloc(v->r, cap * sizeof(*v->r));
+
+			if (!nr)
+				return -ENOMEM;
+			v->r = nr;
+			v->rcap = cap;
+		}
+		memmove(&v->r[i + 1], &v->r[i], (v->nr - i) * sizeof(*v->r));
+		v->nr++;
+	} else if (j - i > 1) {
+		memmove(&v->r[i + 1], &v->r[j], (v->nr - j) * sizeof(*v->r));
+		v->nr -= j - i - 1;
+	}
+	v->r[i].a = a;
+	v->r[i].b = b;
+	return 0;
+}
+
+bool dfs_verify_complete(const struct dfs_verify *v)
+{
+	if (v->bad || v->fd < 0 || v->size != v->want)
+		return false;
+	if (v->want == 0)
+		return true;
+	return v->nr == 1 && v->r[0].a == 0 && v->r[0].b == v->want;
+}
+
+static void mark_bad(struct dfs_verify *v, uint64_t at)
+{
+	if (!v->bad || at < v->bad_at)
+		v->bad_at = at;
+	v->bad = true;
+}
+
+/*
+ * Compare n bytes at off with the package (buf NULL: zeros).  Runs
+ * without st->lock: the caller holds a reference on v.
+ */
+static void compare(struct dfs_verify *v, const char *buf, size_t n,
+		    uint64_t off, bool *ret_equal)
+{
+	char tmp[65536];
+	size_t done = 0;
+
+	*ret_equal = true;
+	if (off + n > v->want) {
+		*ret_equal = false;
+		return;
+	}
+	while (done < n) {
+		size_t want = n - done < sizeof(tmp) ? n - done : sizeof(tmp);
+		ssize_t got = pread(v->fd, tmp, want, (off_t)(off + done));
+
+		if (got <= 0) {
+			*ret_equal = false;
+			return;
+		}
+		for (ssize_t i = 0; !buf && i < got; i++)
+			if (tmp[i])
+				*ret_equal = false;
+		if (buf && memcmp(tmp, buf + done, (size_t)got) != 0)
+			*ret_equal = false;
+		if (!*ret_equal)
+			return;
+		done += (size_t)got;
+	}
+}
+
+/* A write: compare and record.  Always takes the bytes (a difference
+ * fails the close). */
+ssize_t dfs_verify_write(struct dfs_store *st, struct dfs_verify *v,
+			 const void *buf, size_t n, uint64_t off)
+{
+	bool equal = true;
+	int rc = 0;
+
+	if (v->fd >= 0)
+		compare(v, buf, n, off, &equal);
+	pthread_mutex_lock(&st->lock);
+	if (v->fd < 0) {
+		if (off + n > v->size)
+			v->size = off + n;
+	} else if (!equal) {
+		mark_bad(v, off);
+		if (off + n > v->size)
+			v->size = off + n;
+	} else {
+		rc = dfs_verify_cover(v, off, n);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return rc < 0 ? rc : (ssize_t)n;
+}
+
+/* ftruncate: shorter forgets, longer adds zeros. */
+int dfs_verify_truncate(struct dfs_store *st, struct dfs_verify *v,
+			uint64_t size)
+{
+	uint64_t old = v->size;
+	bool equal = true;
+
+	if (size <= old) {
+		dfs_verify_reset(v, size);
+		return 0;
+	}
+	if (v->fd < 0) {
+		v->size = size;
+		return 0;
+	}
+	pthread_mutex_unlock(&st->lock);
+	compare(v, NULL, size - old, old, &equal);
+	pthread_mutex_lock(&st->lock);
+	if (!equal) {
+		mark_bad(v, old);
+		v->size = size;
+		return 0;
+	}
+	return dfs_verify_cover(v, old, size - old);
+}

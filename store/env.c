@@ -1061,10 +1061,10 @@ static int deploy_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	}
 	dfs_user_name(actor->uid, user, sizeof(user));
 	if (rc == 0)
-		rc = dfs_exec_sql(st, sql_dep_insert, "iiiiisiss", e->id,
+		rc = dfs_exec_sql(st, sql_dep_insert,
+				  warning[0] ? "iiiiisiss" : "iiiiisisn", e->id,
 				  p->comp, p->id, number, now, user,
-				  (int64_t)actor->uid, via,
-				  warning[0] ? warning : NULL);
+				  (int64_t)actor->uid, via, warning);
 	if (rc == 0)
 		rc = dfs_exec_sql(st, sql_pkg_deployed, "ii", p->id,
 				  (int64_t)1);

@@ -6,20 +6,36 @@
  *   deployctl fsck STORE     check blobs and references, report orphans
  *   deployctl package NAME [--version V] [--notes TEXT] [--mount MNT]
  *                            package a component through the mount
+ *   deployctl status [ENV] [--mount MNT]
+ *                            what is deployed where, copies in progress,
+ *                            unmet requirements (read from the store)
+ *   deployctl deploy NAME@V ENV [--notes TEXT] [--mount MNT]
+ *   deployctl undeploy NAME ENV [--mount MNT]
+ *   deployctl rollback NAME ENV [--to V] [--mount MNT]
+ *                            (un)deploy through the mount, as ln -sfn
+ *                            and rm would
+ *   deployctl log [--env E] [--component C] [--since WHEN] [--json]
+ *                 [--mount MNT]
+ *                            the audit trail, as audit.log or JSON lines
  *
- * Exit codes follow sysexits(3): 0 ok, 1 problems found, 64 usage,
- * 66 no such store, 73 cannot create, 74 I/O error.
+ * Exit codes follow sysexits(3): 0 ok, 1 problems found or refused, 64
+ * usage, 66 no such store (or environment), 73 cannot create, 74 I/O
+ * error.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "deployfs/names.h"
 
@@ -37,7 +53,23 @@ static void usage(FILE *out)
 		"                snapshot component NAME as version V (default:\n"
 		"                the next whole number) through the mount MNT\n"
 		"                (default: $DEPLOYFS_MOUNT, else ~/deployfs);\n"
-		"                prints the package's path\n");
+		"                prints the package's path\n"
+		"  status [ENV] [--mount MNT]\n"
+		"                what each environment (or ENV) has deployed,\n"
+		"                copies in progress and unmet requirements\n"
+		"  deploy NAME@V ENV [--notes TEXT] [--mount MNT]\n"
+		"                deploy package NAME@V to ENV (as ln -sfn)\n"
+		"  undeploy NAME ENV [--mount MNT]\n"
+		"                remove NAME from ENV\n"
+		"  rollback NAME ENV [--to V] [--mount MNT]\n"
+		"                deploy V, or else the version deployed before\n"
+		"                the current one, of NAME to ENV\n"
+		"  log [--env E] [--component C] [--since WHEN] [--json]\n"
+		"      [--mount MNT]\n"
+		"                the audit trail, oldest first, as audit.log\n"
+		"                shows it or one JSON object a line; WHEN is\n"
+		"                YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC) or\n"
+		"                @UNIXSECONDS\n");
 }
 
 static int cmd_init(int argc, char **argv)
@@ -272,6 +304,679 @@ static int cmd_package(int argc, char **argv)
 	return 0;
 }
 
+/* ---- reports from the store behind a mount ---------------------------- */
+
+/* Open the store the mount mnt serves, read-only use (not as its daemon). */
+static int open_mount_store(const char *mnt, struct dfs_store **ret)
+{
+	char store[PATH_MAX];
+	int rc = store_of_mount(mnt, store, sizeof(store));
+
+	if (rc == -ENOENT) {
+		fprintf(stderr, "deployctl: %s is not a deployfs mount\n", mnt);
+		return EX_NOINPUT;
+	}
+	if (rc < 0) {
+		fprintf(stderr,
+			"deployctl: cannot find the store behind %s: %s\n", mnt,
+			strerror(-rc));
+		return EX_NOINPUT;
+	}
+	rc = dfs_store_open(store, 0, ret);
+	if (rc < 0) {
+		fprintf(stderr, "deployctl: cannot open store \"%s\": %s\n",
+			store, dfs_store_strerror(rc));
+		return rc == -ENOENT || rc == -EMEDIUMTYPE ? EX_NOINPUT
+							   : EX_IOERR;
+	}
+	return 0;
+}
+
+/* ns since the epoch as ISO 8601 UTC to the second; 0 is "-". */
+static const char *iso_time(int64_t ns, char *buf, size_t cap)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	if (ns <= 0 || !gmtime_r(&t, &tm) ||
+	    !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, cap, "-");
+	return buf;
+}
+
+/* A table of text cells, printed with aligned columns. */
+#define TABLE_COLS 6
+
+struct table {
+	int ncols;
+	size_t nrows;
+	size_t cap;
+	char **cell; /* nrows * ncols */
+	int err;     /* -ENOMEM once a row could not be added */
+};
+
+static void table_add(struct table *t, ...)
+{
+	va_list ap;
+
+	if (t->err)
+		return;
+	if (t->nrows == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 16;
+		char **cell = realloc(t->cell, cap * t->ncols * sizeof(*cell));
+
+		if (!cell) {
+			t->err = -ENOMEM;
+			return;
+		}
+		t->cell = cell;
+		t->cap = cap;
+	}
+	va_start(ap, t);
+	for (int c = 0; c < t->ncols; c++) {
+		const char *v = va_arg(ap, const char *);
+		char **cell = &t->cell[t->nrows * t->ncols + c];
+
+		*cell = strdup(v && *v ? v : "-");
+		if (!*cell)
+			t->err = -ENOMEM;
+	}
+	va_end(ap);
+	t->nrows++;
+}
+
+static void table_print(const struct table *t, const char *indent)
+{
+	size_t width[TABLE_COLS] = { 0 };
+
+	for (size_t r = 0; r < t->nrows; r++)
+		for (int c = 0; c < t->ncols; c++) {
+			const char *v = t->cell[r * t->ncols + c];
+			size_t len = v ? strlen(v) : 0;
+
+			if (len > width[c])
+				width[c] = len;
+		}
+	for (size_t r = 0; r < t->nrows; r++) {
+		fputs(indent, stdout);
+		for (int c = 0; c < t->ncols; c++) {
+			const char *v = t->cell[r * t->ncols + c];
+
+			if (c == t->ncols - 1)
+				printf("%s\n", v ? v : "");
+			else
+				printf("%-*s  ", (int)width[c], v ? v : "");
+		}
+	}
+}
+
+static void table_free(struct table *t)
+{
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cell[i]);
+	free(t->cell);
+	t->cell = NULL;
+	t->nrows = t->cap = 0;
+}
+
+struct status {
+	struct dfs_store *st;
+	const char *only; /* one environment, or NULL */
+	bool found;
+	int err;
+	struct table deployed;
+	struct table staging;
+	struct table unmet;
+};
+
+static int status_deployment(void *ctx, const struct dfs_deployment_info *d)
+{
+	struct status *s = ctx;
+	char num[32], when[64];
+
+	snprintf(num, sizeof(num), "%lld", (long long)d->number);
+	table_add(&s->deployed, d->env, d->component, d->version, num,
+		  iso_time(d->created, when, sizeof(when)), d->created_by);
+	return 0;
+}
+
+static int status_env(void *ctx, const struct dfs_env_info *e)
+{
+	struct status *s = ctx;
+	size_t before = s->deployed.nrows;
+	int rc;
+
+	if (s->only && strcmp(s->only, e->name) != 0)
+		return 0;
+	s->found = true;
+	rc = dfs_deployments_each(s->st, e->name, true, status_deployment, s);
+	if (rc < 0) {
+		s->err = rc;
+		return 1;
+	}
+	if (s->deployed.nrows == before) /* nothing deployed: one row */
+		table_add(&s->deployed, e->name, "-", "-", "-", "-", "-");
+	return 0;
+}
+
+static int status_staging(void *ctx, const struct dfs_staging_info *si)
+{
+	struct status *s = ctx;
+	char pkg[2 * PATH_MAX], progress[64], when[64];
+
+	snprintf(pkg, sizeof(pkg), "%s@%s", si->component, si->version);
+	snprintf(progress, sizeof(progress), "%lld/%lld", (long long)si->done,
+		 (long long)si->entries);
+	table_add(&s->staging, si->env, pkg, progress,
+		  iso_time(si->started, when, sizeof(when)), si->started_by);
+	return 0;
+}
+
+static int status_unmet(void *ctx, const struct dfs_unmet_info *u)
+{
+	struct status *s = ctx;
+	char pkg[2 * PATH_MAX];
+
+	snprintf(pkg, sizeof(pkg), "%s@%s", u->component, u->version);
+	table_add(&s->unmet, u->env, pkg, u->requires);
+	return 0;
+}
+
+static void status_section(const char *title, const struct table *t)
+{
+	printf("\n%s:\n", title);
+	if (t->nrows > 1)
+		table_print(t, "  ");
+	else
+		printf("  none\n");
+}
+
+static int status_report(struct status *s)
+{
+	int rc = dfs_envs_each(s->st, status_env, s);
+
+	if (rc == 0)
+		rc = s->err;
+	if (rc == 0 && s->only && !s->found)
+		return -ENOENT;
+	if (rc == 0)
+		rc = dfs_staging_each(s->st, s->only, status_staging, s);
+	if (rc == 0)
+		rc = dfs_unmet_each(s->st, s->only, status_unmet, s);
+	if (rc == 0)
+		rc = s->deployed.err  ? s->deployed.err
+		     : s->staging.err ? s->staging.err
+				      : s->unmet.err;
+	if (rc < 0)
+		return rc;
+	table_print(&s->deployed, "");
+	status_section("Copies in progress", &s->staging);
+	status_section("Unmet requirements", &s->unmet);
+	return 0;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "mount", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct status s = {
+		.deployed = { .ncols = 6 },
+		.staging = { .ncols = 5 },
+		.unmet = { .ncols = 3 },
+	};
+	const char *mnt = NULL;
+	char mbuf[PATH_MAX];
+	int c, rc;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "m:", longopts, NULL)) != -1) {
+		if (c != 'm') {
+			usage(stderr);
+			return EX_USAGE;
+		}
+		mnt = optarg;
+	}
+	if (argc - optind > 1) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	s.only = optind < argc ? argv[optind] : NULL;
+	if (!mnt)
+		mnt = default_mount(mbuf, sizeof(mbuf));
+	rc = open_mount_store(mnt, &s.st);
+	if (rc)
+		return rc;
+	table_add(&s.deployed, "ENV", "COMPONENT", "VERSION", "DEPLOYMENT",
+		  "WHEN", "WHO");
+	table_add(&s.staging, "ENV", "PACKAGE", "PROGRESS", "STARTED", "WHO");
+	table_add(&s.unmet, "ENV", "PACKAGE", "REQUIRES");
+	rc = status_report(&s);
+	s.st = dfs_store_free(s.st);
+	table_free(&s.deployed);
+	table_free(&s.staging);
+	table_free(&s.unmet);
+	if (rc == -ENOENT) {
+		fprintf(stderr, "deployctl: no environment \"%s\"\n", s.only);
+		return EX_NOINPUT;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "deployctl: status: %s\n", strerror(-rc));
+		return EX_IOERR;
+	}
+	return fflush(stdout) == 0 ? 0 : EX_IOERR;
+}
+
+/* ---- deploying through the mount -------------------------------------- */
+
+/* An environment name as far as a path goes; the mount judges the rest. */
+static bool env_name_ok(const char *env)
+{
+	size_t len = strlen(env);
+
+	return len > 0 && len <= DFS_LABEL_MAX && !strchr(env, '/') &&
+	       env[0] != '.';
+}
+
+/*
+ * Deploy name@version to env the way ln -sfn does: a link with a
+ * temporary name, renamed over env/name.  Returns 0 or an exit code.
+ */
+static int deploy(const char *mnt, const char *name, const char *version,
+		  const char *env, const char *notes)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX + 300], link[PATH_MAX + 300];
+	char target[600], view[PATH_MAX + 600];
+
+	snprintf(dir, sizeof(dir), "%s/environments/%s", mnt, env);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.deployctl.%ld", dir, name,
+		 (long)getpid());
+	snprintf(link, sizeof(link), "%s/%s", dir, name);
+	snprintf(target, sizeof(target), "../../packages/%s/%s@%s", name, name,
+		 version);
+	if (symlink(target, tmp) < 0) {
+		fprintf(stderr, "deployctl: deploy %s@%s to %s: %s\n", name,
+			version, env, strerror(errno));
+		return 1;
+	}
+	if (rename(tmp, link) < 0) {
+		int err = errno;
+
+		(void)unlink(tmp);
+		fprintf(stderr, "deployctl: deploy %s@%s to %s: %s\n", name,
+			version, env, strerror(err));
+		return 1;
+	}
+	printf("deployed %s@%s to %s\n", name, version, env);
+	if (!notes)
+		return 0;
+	snprintf(view, sizeof(view), "%s/%s@%s", dir, name, version);
+	if (setxattr(view, "user.deployfs.notes", notes, strlen(notes), 0) <
+	    0) {
+		fprintf(stderr,
+			"deployctl: %s@%s deployed to %s, but its notes "
+			"were refused: %s\n",
+			name, version, env, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* Options shared by deploy, undeploy and rollback: --mount, and --notes
+ * or --to where asked for (opt NULL otherwise). */
+static int parse_deploy_opts(int argc, char **argv, const char *extra,
+			     const char **mnt, const char **opt)
+{
+	static const struct option longopts[] = {
+		{ "mount", required_argument, NULL, 'm' },
+		{ "notes", required_argument, NULL, 'n' },
+		{ "to", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "m:n:t:", longopts, NULL)) != -1) {
+		if (c == 'm') {
+			*mnt = optarg;
+		} else if (extra && c == extra[0] && opt) {
+			*opt = optarg;
+		} else {
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc - 2) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+static int cmd_deploy(int argc, char **argv)
+{
+	const char *mnt = NULL, *notes = NULL, *env, *version;
+	char mbuf[PATH_MAX], name[DFS_LABEL_MAX + 1], *at;
+	int rc = parse_deploy_opts(argc, argv, "n", &mnt, &notes);
+
+	if (rc)
+		return rc;
+	env = argv[optind + 1];
+	at = strrchr(argv[optind], '@');
+	version = at ? at + 1 : "";
+	if (!at || (size_t)(at - argv[optind]) >= sizeof(name) ||
+	    !dfs_version_valid(version)) {
+		fprintf(stderr,
+			"deployctl: \"%s\" is not a valid NAME@VERSION\n",
+			argv[optind]);
+		return EX_USAGE;
+	}
+	snprintf(name, sizeof(name), "%.*s", (int)(at - argv[optind]),
+		 argv[optind]);
+	if (!dfs_name_valid(name)) {
+		fprintf(stderr,
+			"deployctl: \"%s\" is not a valid NAME@VERSION\n",
+			argv[optind]);
+		return EX_USAGE;
+	}
+	if (!env_name_ok(env)) {
+		fprintf(stderr,
+			"deployctl: \"%s\" is not an environment name\n", env);
+		return EX_USAGE;
+	}
+	if (!mnt)
+		mnt = default_mount(mbuf, sizeof(mbuf));
+	return deploy(mnt, name, version, env, notes);
+}
+
+static int cmd_undeploy(int argc, char **argv)
+{
+	const char *mnt = NULL, *name, *env;
+	char mbuf[PATH_MAX], path[2 * PATH_MAX];
+	int rc = parse_deploy_opts(argc, argv, NULL, &mnt, NULL);
+
+	if (rc)
+		return rc;
+	name = argv[optind];
+	env = argv[optind + 1];
+	if (!dfs_name_valid(name) || !env_name_ok(env)) {
+		fprintf(stderr,
+			"deployctl: \"%s\" in \"%s\" is not a component "
+			"in an environment\n",
+			name, env);
+		return EX_USAGE;
+	}
+	if (!mnt)
+		mnt = default_mount(mbuf, sizeof(mbuf));
+	snprintf(path, sizeof(path), "%s/environments/%s/%s", mnt, env, name);
+	if (unlink(path) < 0) {
+		fprintf(stderr, "deployctl: undeploy %s from %s: %s\n", name,
+			env, strerror(errno));
+		return 1;
+	}
+	printf("undeployed %s from %s\n", name, env);
+	return 0;
+}
+
+/* What rollback looks for in the deployments of one environment. */
+struct rollback {
+	const char *name;
+	char active[DFS_LABEL_MAX + 1]; /* "" when nothing is deployed */
+	char to[DFS_LABEL_MAX + 1];	/* "" while none found */
+};
+
+static int rollback_active(void *ctx, const struct dfs_deployment_info *d)
+{
+	struct rollback *r = ctx;
+
+	if (strcmp(d->component, r->name) == 0)
+		snprintf(r->active, sizeof(r->active), "%s", d->version);
+	return 0;
+}
+
+/* Called in the order of numbers: the last match is the latest. */
+static int rollback_past(void *ctx, const struct dfs_deployment_info *d)
+{
+	struct rollback *r = ctx;
+
+	if (!d->active && strcmp(d->component, r->name) == 0 &&
+	    strcmp(d->version, r->active) != 0)
+		snprintf(r->to, sizeof(r->to), "%s", d->version);
+	return 0;
+}
+
+/* The version deployed before the active one of name in env. */
+static int previous_version(const char *mnt, const char *env,
+			    struct rollback *r)
+{
+	struct dfs_store *st;
+	int rc = open_mount_store(mnt, &st);
+
+	if (rc)
+		return rc;
+	rc = dfs_deployments_each(st, env, true, rollback_active, r);
+	if (rc == 0)
+		rc = dfs_deployments_each(st, env, false, rollback_past, r);
+	dfs_store_free(st);
+	if (rc < 0) {
+		fprintf(stderr, "deployctl: rollback %s in %s: %s\n", r->name,
+			env, strerror(-rc));
+		return EX_IOERR;
+	}
+	if (!r->to[0]) {
+		fprintf(stderr,
+			"deployctl: rollback %s in %s: nothing to roll "
+			"back to\n",
+			r->name, env);
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_rollback(int argc, char **argv)
+{
+	const char *mnt = NULL, *to = NULL, *env;
+	struct rollback r = { 0 };
+	char mbuf[PATH_MAX];
+	int rc = parse_deploy_opts(argc, argv, "t", &mnt, &to);
+
+	if (rc)
+		return rc;
+	r.name = argv[optind];
+	env = argv[optind + 1];
+	if (!dfs_name_valid(r.name) || !env_name_ok(env) ||
+	    (to && !dfs_version_valid(to))) {
+		fprintf(stderr,
+			"deployctl: \"%s\" in \"%s\"%s%s is not a component "
+			"(version) in an environment\n",
+			r.name, env, to ? " to " : "", to ? to : "");
+		return EX_USAGE;
+	}
+	if (!mnt)
+		mnt = default_mount(mbuf, sizeof(mbuf));
+	if (!to) {
+		rc = previous_version(mnt, env, &r);
+		if (rc)
+			return rc;
+		to = r.to;
+	}
+	return deploy(mnt, r.name, to, env, NULL);
+}
+
+/* ---- the audit trail ---------------------------------------------------- */
+
+/* Does s start with pat ('d': a digit, anything else: itself)? */
+static bool shaped(const char *s, const char *pat)
+{
+	for (; *pat; s++, pat++)
+		if (*pat == 'd' ? *s < '0' || *s > '9' : *s != *pat)
+			return false;
+	return true;
+}
+
+static int digits(const char *s, int n)
+{
+	int v = 0;
+
+	while (n--)
+		v = 10 * v + (*s++ - '0');
+	return v;
+}
+
+/*
+ * WHEN as ns since the epoch: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC,
+ * an optional Z) or @UNIXSECONDS.  Returns 0 or -EINVAL.
+ */
+static int parse_since(const char *when, int64_t *ret)
+{
+	struct tm tm = { 0 }, check;
+	long long secs;
+	size_t n = 10;
+	char *end;
+	time_t t;
+
+	if (when[0] == '@') {
+		errno = 0;
+		secs = strtoll(when + 1, &end, 10);
+		if (!shaped(when + 1, "d") || *end || errno || secs < 0 ||
+		    secs > INT64_MAX / 1000000000)
+			return -EINVAL;
+		*ret = secs * 1000000000;
+		return 0;
+	}
+	if (!shaped(when, "dddd-dd-dd"))
+		return -EINVAL;
+	tm.tm_year = digits(when, 4) - 1900;
+	tm.tm_mon = digits(when + 5, 2) - 1;
+	tm.tm_mday = digits(when + 8, 2);
+	if (shaped(when + n, "Tdd:dd")) {
+		tm.tm_hour = digits(when + n + 1, 2);
+		tm.tm_min = digits(when + n + 4, 2);
+		n += 6;
+		if (shaped(when + n, ":dd")) {
+			tm.tm_sec = digits(when + n + 1, 2);
+			n += 3;
+		}
+		if (when[n] == 'Z')
+			n++;
+	}
+	if (when[n] != '\0')
+		return -EINVAL;
+	check = tm;
+	t = timegm(&tm);
+	/* timegm() normalises: Feb 30 comes back as Mar 2 */
+	if (t < 0 || tm.tm_mday != check.tm_mday || tm.tm_mon != check.tm_mon ||
+	    tm.tm_hour != check.tm_hour || tm.tm_min != check.tm_min ||
+	    tm.tm_sec != check.tm_sec)
+		return -EINVAL;
+	*ret = (int64_t)t * 1000000000;
+	return 0;
+}
+
+struct log_filter {
+	const char *env;
+	const char *component;
+	int64_t since;
+};
+
+static bool same(const char *want, const char *have)
+{
+	return !want || (have && strcmp(want, have) == 0);
+}
+
+static int log_line(void *ctx, const struct dfs_audit_event *ev)
+{
+	const struct log_filter *f = ctx;
+	char line[16384];
+
+	if (ev->ts < f->since || !same(f->env, ev->env) ||
+	    !same(f->component, ev->component))
+		return 0;
+	(void)dfs_audit_format(ev, line, sizeof(line));
+	return fputs(line, stdout) < 0;
+}
+
+static int log_json(void *ctx, const char *json)
+{
+	(void)ctx;
+	return printf("%s\n", json) < 0;
+}
+
+static int cmd_log(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "env", required_argument, NULL, 'e' },
+		{ "component", required_argument, NULL, 'c' },
+		{ "since", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "mount", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct log_filter f = { 0 };
+	const char *mnt = NULL;
+	struct dfs_store *st;
+	char mbuf[PATH_MAX];
+	bool json = false;
+	int c, rc;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "e:c:s:jm:", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'e':
+			f.env = optarg;
+			break;
+		case 'c':
+			f.component = optarg;
+			break;
+		case 's':
+			if (parse_since(optarg, &f.since) < 0) {
+				fprintf(stderr,
+					"deployctl: --since \"%s\": not "
+					"YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] "
+					"or @UNIXSECONDS\n",
+					optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'm':
+			mnt = optarg;
+			break;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (!mnt)
+		mnt = default_mount(mbuf, sizeof(mbuf));
+	rc = open_mount_store(mnt, &st);
+	if (rc)
+		return rc;
+	if (json)
+		rc = dfs_audit_json_each(st, f.env, f.component, f.since,
+					 log_json, NULL);
+	else
+		rc = dfs_audit_each(st, 0, log_line, &f);
+	dfs_store_free(st);
+	if (rc < 0) {
+		fprintf(stderr, "deployctl: log: %s\n", strerror(-rc));
+		return EX_IOERR;
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "deployctl: log: %s\n", strerror(errno));
+		return EX_IOERR;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -307,6 +1012,16 @@ int main(int argc, char **argv)
 		return cmd_fsck(argc, argv);
 	if (strcmp(argv[0], "package") == 0)
 		return cmd_package(argc, argv);
+	if (strcmp(argv[0], "status") == 0)
+		return cmd_status(argc, argv);
+	if (strcmp(argv[0], "deploy") == 0)
+		return cmd_deploy(argc, argv);
+	if (strcmp(argv[0], "undeploy") == 0)
+		return cmd_undeploy(argc, argv);
+	if (strcmp(argv[0], "rollback") == 0)
+		return cmd_rollback(argc, argv);
+	if (strcmp(argv[0], "log") == 0)
+		return cmd_log(argc, argv);
 	fprintf(stderr, "deployctl: unknown command \"%s\"\n", argv[0]);
 	usage(stderr);
 	return EX_USAGE;

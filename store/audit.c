@@ -198,26 +198,32 @@ static void event_of(sqlite3_stmt *s, struct dfs_audit_event *ev);
 /* Index the rows recorded before audit.log existed (schema 3). */
 int dfs_auditlog_index_locked(struct dfs_store *st)
 {
+	char line[LINE_MAX_LEN + 1];
+	int64_t seq[256], len[256];
+
 	for (;;) {
 		sqlite3_stmt *s = NULL;
-		char line[LINE_MAX_LEN + 1];
-		struct dfs_audit_event ev;
-		int64_t seq;
-		size_t len;
-		int rc = dfs_query_sql(st, sql_log_missing, &s, "");
+		int64_t off;
+		int n = 0, rc = dfs_query_sql(st, sql_log_missing, &s, "");
 
-		if (rc <= 0)
-			return rc;
-		event_of(s, &ev);
-		seq = ev.seq;
-		len = render(&ev, line);
-		sqlite3_reset(s);
+		for (; rc == 1 && n < 256;
+		     rc = sqlite3_step(s) == SQLITE_ROW ? 1 : 0) {
+			struct dfs_audit_event ev;
+
+			event_of(s, &ev);
+			seq[n] = ev.seq;
+			len[n++] = (int64_t)render(&ev, line);
+		}
+		if (s)
+			sqlite3_reset(s);
+		if (rc < 0 || n == 0)
+			return rc < 0 ? rc : 0;
 		rc = dfs_db_begin(st);
-		if (rc == 0)
-			rc = dfs_finish(
-				st, dfs_exec_sql(st, sql_log_insert, "iii", seq,
-						 dfs_auditlog_size_locked(st),
-						 (int64_t)len));
+		off = dfs_auditlog_size_locked(st);
+		for (int i = 0; rc == 0 && i < n; off += len[i++])
+			rc = dfs_exec_sql(st, sql_log_insert, "iii", seq[i],
+					  off, len[i]);
+		rc = dfs_finish(st, rc);
 		if (rc < 0)
 			return rc;
 	}

@@ -2082,6 +2082,22 @@ static int set_notes(struct dfs_store *st, const struct dfs_actor *actor,
 	return rc;
 }
 
+/* cp -a copies the notes of the package (or of the deployment it copies
+ * from): the same text again changes nothing. */
+static bool same_notes(struct dfs_store *st, int64_t env,
+		       const struct pkg_row *p, const void *value, size_t size)
+{
+	char cur[1024];
+	int n = dfs_pkg_xattr_get_locked(st, p->root, XATTR_PREFIX "notes", cur,
+					 sizeof(cur));
+
+	if (n >= 0 && (size_t)n == size && memcmp(cur, value, size) == 0)
+		return true;
+	if (view_value(st, env, p, "notes", cur, sizeof(cur)) < 0)
+		return false;
+	return strlen(cur) == size && memcmp(cur, value, size) == 0;
+}
+
 int dfs_env_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 		      uint64_t ino, const char *name, const void *value,
 		      size_t size)
@@ -2102,7 +2118,8 @@ int dfs_env_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 		struct dfs_stage *sg = stage_find(st, dfs_eview_env(ino), p.id);
 
 		if (root && strcmp(name, XATTR_PREFIX "notes") == 0 &&
-		    !(sg && sg->staging)) {
+		    !(sg && sg->staging) &&
+		    !same_notes(st, dfs_eview_env(ino), &p, value, size)) {
 			rc = set_notes(st, actor, dfs_eview_env(ino), &p, value,
 				       size);
 		} else if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) ==

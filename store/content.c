@@ -576,15 +576,8 @@ int dfs_file_lseek(struct dfs_file *f, off_t off, int whence, off_t *ret)
 	int fd, rc = 0;
 	off_t pos;
 
-	if (!f->oi && !(f->v && f->v->fd >= 0))
+	if (!f->oi)
 		return -EOPNOTSUPP; /* no holes: the kernel's answer */
-	if (!f->oi) {
-		pos = lseek(f->v->fd, off, whence);
-		if (pos < 0)
-			return -errno;
-		*ret = pos;
-		return 0;
-	}
 	fd = dfs_file_fd_get(f);
 	pos = lseek(fd, off, whence);
 
@@ -703,12 +696,16 @@ ssize_t dfs_file_read(struct dfs_store *st, struct dfs_file *f, void *buf,
 		      size_t n, uint64_t off)
 {
 	ssize_t got;
+	int fd;
 
 	if (f->log)
 		return dfs_auditlog_read(st, buf, n, off);
-	if (!f->v || f->v->fd < 0)
+	if (!f->v || !f->v->known)
 		return 0;
-	got = pread(f->v->fd, buf, n, (off_t)off);
+	fd = dfs_verify_fd(st, f->v);
+	if (fd < 0)
+		return fd;
+	got = pread(fd, buf, n, (off_t)off);
 	return got < 0 ? -errno : got;
 }
 
@@ -724,7 +721,7 @@ static bool source_hash(struct dfs_store *st, struct dfs_file *in,
 
 	if (in->v) {
 		*ret = in->v->hash;
-		return in->v->fd >= 0;
+		return in->v->known;
 	}
 	if (!in->oi)
 		return false;
@@ -750,7 +747,7 @@ ssize_t dfs_file_copy_range(struct dfs_store *st, struct dfs_file *in,
 
 	if (!v || (out->flags & O_ACCMODE) == O_RDONLY)
 		return -EOPNOTSUPP;
-	if (v->fd >= 0 && off_in == off_out && source_hash(st, in, &h) &&
+	if (v->known && off_in == off_out && source_hash(st, in, &h) &&
 	    memcmp(h.b, v->hash.b, DFS_HASH_LEN) == 0) {
 		/* The same content: nothing to read or move. */
 		uint64_t end = off_in + len;
@@ -770,13 +767,15 @@ ssize_t dfs_file_copy_range(struct dfs_store *st, struct dfs_file *in,
 	buf = malloc(len);
 	if (!buf)
 		return -ENOMEM;
-	fd = dfs_file_fd_get(in);
-	n = in->log  ? dfs_auditlog_read(st, buf, len, off_in)
-	    : fd < 0 ? 0
-		     : pread(fd, buf, len, (off_t)off_in);
-	if (n < 0 && !in->log)
-		n = -errno;
-	dfs_file_fd_put(st, in, false, 0);
+	if (dfs_file_buffered(in)) {
+		n = dfs_file_read(st, in, buf, len, off_in);
+	} else {
+		fd = dfs_file_fd_get(in);
+		n = pread(fd, buf, len, (off_t)off_in);
+		if (n < 0)
+			n = -errno;
+		dfs_file_fd_put(st, in, false, 0);
+	}
 	if (n > 0)
 		n = dfs_verify_write(st, v, buf, (size_t)n, off_out);
 	free(buf);

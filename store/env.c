@@ -2284,7 +2284,7 @@ int dfs_env_open(struct dfs_store *st, const struct dfs_actor *actor,
 		t->v = v;
 	if (writing && (flags & O_TRUNC))
 		dfs_verify_reset(v, 0);
-	else if (writing && v->refs == 1 && v->fd >= 0 && !t &&
+	else if (writing && v->refs == 1 && v->known && !t &&
 		 holds_package_bytes(st, ino))
 		/* Opened for writing without O_TRUNC: it holds the
 		 * package's bytes already. */

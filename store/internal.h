@@ -194,7 +194,8 @@ struct dfs_temp {
 struct dfs_verify {
 	uint64_t ino;
 	unsigned refs; /* open handles */
-	int fd;	       /* the package's content; -1 unknown */
+	int fd;	       /* the package's content, once opened */
+	bool known;    /* the package has this file (hash, want) */
 	uint64_t want; /* its size */
 	struct dfs_hash hash;
 	uint64_t size; /* as written */
@@ -463,6 +464,8 @@ struct dfs_verify *dfs_verify_get_locked(struct dfs_store *st, uint64_t ino,
 					 const struct dfs_actor *actor);
 struct dfs_verify *dfs_verify_find(struct dfs_store *st, uint64_t ino);
 void dfs_verify_put_locked(struct dfs_store *st, struct dfs_verify *v);
+int dfs_verify_fd_locked(struct dfs_store *st, struct dfs_verify *v);
+int dfs_verify_fd(struct dfs_store *st, struct dfs_verify *v);
 void dfs_verify_reset(struct dfs_verify *v, uint64_t keep);
 bool dfs_verify_complete(const struct dfs_verify *v);
 ssize_t dfs_verify_write(struct dfs_store *st, struct dfs_verify *v,

@@ -114,30 +114,18 @@ struct dfs_verify *dfs_verify_get_locked(struct dfs_store *st, uint64_t ino,
 					 const struct dfs_actor *actor)
 {
 	struct dfs_verify *v = dfs_verify_find(st, ino);
-	bool inl = false;
-	int fd = -1;
 
 	if (v) {
 		v->refs++;
 		return v;
 	}
-	if (known) {
-		if (dfs_mem_from_blob(st, h, &inl, &fd) < 0)
-			return NULL;
-		if (!inl)
-			fd = dfs_blob_open(st, h);
-		if (fd < 0)
-			return NULL;
-	}
 	v = calloc(1, sizeof(*v));
-	if (!v) {
-		if (fd >= 0)
-			close(fd);
+	if (!v)
 		return NULL;
-	}
 	v->ino = ino;
 	v->refs = 1;
-	v->fd = fd;
+	v->fd = -1; /* opened when bytes must be compared */
+	v->known = known;
 	v->want = size;
 	if (h)
 		v->hash = *h;
@@ -145,6 +133,36 @@ struct dfs_verify *dfs_verify_get_locked(struct dfs_store *st, uint64_t ino,
 	v->next = st->verifies;
 	st->verifies = v;
 	return v;
+}
+
+/* The package's content, opened on first need: a copy_file_range of the
+ * same content never reads it. */
+int dfs_verify_fd_locked(struct dfs_store *st, struct dfs_verify *v)
+{
+	bool inl = false;
+	int fd = -1, rc;
+
+	if (v->fd >= 0 || !v->known)
+		return v->known ? v->fd : -ENOENT;
+	rc = dfs_mem_from_blob(st, &v->hash, &inl, &fd);
+	if (rc < 0)
+		return rc;
+	if (!inl)
+		fd = dfs_blob_open(st, &v->hash);
+	if (fd < 0)
+		return fd;
+	v->fd = fd;
+	return fd;
+}
+
+int dfs_verify_fd(struct dfs_store *st, struct dfs_verify *v)
+{
+	int fd;
+
+	pthread_mutex_lock(&st->lock);
+	fd = dfs_verify_fd_locked(st, v);
+	pthread_mutex_unlock(&st->lock);
+	return fd;
 }
 
 void dfs_verify_put_locked(struct dfs_store *st, struct dfs_verify *v)
@@ -226,7 +244,7 @@ int dfs_verify_cover(struct dfs_verify *v, uint64_t off, uint64_t n)
 
 bool dfs_verify_complete(const struct dfs_verify *v)
 {
-	if (v->bad || v->fd < 0 || v->size != v->want)
+	if (v->bad || !v->known || v->size != v->want)
 		return false;
 	if (v->want == 0)
 		return true;
@@ -282,10 +300,14 @@ ssize_t dfs_verify_write(struct dfs_store *st, struct dfs_verify *v,
 	bool equal = true;
 	int rc = 0;
 
-	if (v->fd >= 0)
+	if (v->known) {
+		rc = dfs_verify_fd(st, v);
+		if (rc < 0)
+			return rc;
 		compare(v, buf, n, off, &equal);
+	}
 	pthread_mutex_lock(&st->lock);
-	if (v->fd < 0) {
+	if (!v->known) {
 		if (off + n > v->size)
 			v->size = off + n;
 	} else if (!equal) {
@@ -299,21 +321,25 @@ ssize_t dfs_verify_write(struct dfs_store *st, struct dfs_verify *v,
 	return rc < 0 ? rc : (ssize_t)n;
 }
 
-/* ftruncate: shorter forgets, longer adds zeros. */
+/* ftruncate: shorter forgets, longer adds zeros (st->lock held). */
 int dfs_verify_truncate(struct dfs_store *st, struct dfs_verify *v,
 			uint64_t size)
 {
 	uint64_t old = v->size;
 	bool equal = true;
+	int fd;
 
 	if (size <= old) {
 		dfs_verify_reset(v, size);
 		return 0;
 	}
-	if (v->fd < 0) {
+	if (!v->known) {
 		v->size = size;
 		return 0;
 	}
+	fd = dfs_verify_fd_locked(st, v);
+	if (fd < 0)
+		return fd;
 	pthread_mutex_unlock(&st->lock);
 	compare(v, NULL, size - old, old, &equal);
 	pthread_mutex_lock(&st->lock);

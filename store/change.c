@@ -530,10 +530,13 @@ int dfs_xattr_remove(struct dfs_store *st, uint64_t ino, const char *name)
 		return -ENODATA;
 	if (rc < 0)
 		return rc;
-	if (dfs_is_env_ino(ino))
-		return ino >= DFS_INO_ENV_BASE && ino < DFS_INO_DEPLINK_BASE
-			       ? -EPERM
-			       : -EROFS;
+	if (dfs_is_env_ino(ino) && !dfs_is_eview(ino))
+		return -EPERM;
+	/* The deployment's own attributes (state, progress, ...) describe
+	 * it, they are not content: rsync -X removing them, as the
+	 * package has none, changes nothing. */
+	if (dfs_is_eview(ino))
+		return strncmp(name, "user.deployfs.", 14) == 0 ? 0 : -ENODATA;
 	if (dfs_is_virtual(ino))
 		return -EROFS;
 	pthread_mutex_lock(&st->lock);

@@ -92,7 +92,8 @@ static const char sql_unmet[] =
 	" AND NOT EXISTS (SELECT 1 FROM deployments d"
 	" JOIN components c ON c.id = d.component WHERE d.env = ?2"
 	" AND d.active = 1"
-	" AND c.name = substr(j.value, instr(j.value, '/') + 1))";
+	" AND CAST(c.name AS TEXT) ="
+	" substr(j.value, instr(j.value, '/') + 1))";
 
 static const char sql_pkg_by_id[] =
 	"SELECT p.id, p.root, c.id, c.name, p.version FROM packages p"
@@ -327,6 +328,26 @@ static int snode_child(struct dfs_store *st, int64_t dir, const char *name,
 	*ret = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
 	return 0;
+}
+
+/* The one child of dir whose name starts with prefix (-ENOENT: none or
+ * several). */
+static int snode_prefix(struct dfs_store *st, int64_t dir, const char *prefix,
+			int64_t *ret)
+{
+	static const char sql[] = "SELECT id FROM snodes WHERE parent = ?1"
+				  " AND substr(name, 1, ?2) = ?3 LIMIT 2";
+	sqlite3_stmt *s = NULL;
+	int n = 0, rc = dfs_query_sql(st, sql, &s, "iis", dir,
+				      (int64_t)strlen(prefix), prefix);
+
+	for (; rc == 1; rc = sqlite3_step(s) == SQLITE_ROW ? 1 : 0) {
+		*ret = sqlite3_column_int64(s, 0);
+		n++;
+	}
+	if (s)
+		sqlite3_reset(s);
+	return rc < 0 ? rc : n == 1 ? 0 : -ENOENT;
 }
 
 /* ---- the audit trail -------------------------------------------------------- */
@@ -1269,8 +1290,16 @@ static int mkdir_stage(struct dfs_store *st, const struct dfs_actor *actor,
 	int rc = parse_pkg_name(st, name, &p);
 
 	if (rc < 0) {
+		/* ENOENT: a known component; name it in the record. */
+		char comp[DFS_NAME_MAX + 1] = "";
+		const char *at = strchr(name, '@');
+
+		if (rc == -ENOENT && at)
+			snprintf(comp, sizeof(comp), "%.*s", (int)(at - name),
+				 name);
 		dfs_env_refuse_locked(
-			st, actor, "deploy", e->name, NULL, NULL, rc,
+			st, actor, "deploy", e->name, comp[0] ? comp : NULL,
+			comp[0] ? at + 1 : NULL, rc,
 			rc == -ENOENT
 				? "no such version of the component is packaged"
 				: "not the name of a package (NAME@VERSION "
@@ -1411,6 +1440,21 @@ static int create_in_view(struct dfs_store *st, const struct dfs_actor *actor,
 		if (snode_child(st, dfs_eview_snode(parent), base, &s) == 0 &&
 		    snode_info(st, s, &si) == 0 && S_ISREG(si.mode))
 			t->expect = s;
+		/* rsync cuts NAME to fit .NAME.XXXXXX in 255 bytes */
+		if (!t->expect && strlen(name) > 200 &&
+		    snode_prefix(st, dfs_eview_snode(parent), base, &s) == 0 &&
+		    snode_info(st, s, &si) == 0 && S_ISREG(si.mode))
+			t->expect = s;
+		/* rsync's temporary of .NAME is .NAME.XXXXXX too */
+		if (!t->expect && name[0] == '.') {
+			char dotted[DFS_NAME_MAX + 2];
+
+			snprintf(dotted, sizeof(dotted), ".%s", base);
+			if (snode_child(st, dfs_eview_snode(parent), dotted,
+					&s) == 0 &&
+			    snode_info(st, s, &si) == 0 && S_ISREG(si.mode))
+				t->expect = s;
+		}
 		return temp_attr(st, t, ret);
 	}
 	snprintf(why, sizeof(why), "%s is not in %s@%s%s", name, p.component,
@@ -2123,7 +2167,8 @@ int dfs_env_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 			rc = set_notes(st, actor, dfs_eview_env(ino), &p, value,
 				       size);
 		} else if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) ==
-			   0) {
+				   0 ||
+			   (sg && sg->staging)) {
 			/* cp -a copying the package's (or another
 			 * environment's) attributes: let through. */
 			rc = 0;
@@ -2183,7 +2228,9 @@ int dfs_env_flush(struct dfs_store *st, struct dfs_file *f)
 	if ((f->flags & O_ACCMODE) == O_RDONLY)
 		return 0;
 	pthread_mutex_lock(&st->lock);
-	complete = dfs_verify_complete(v);
+	rc = dfs_verify_fill_gaps(st, v);
+	complete = rc == 0 && dfs_verify_complete(v);
+	rc = 0;
 	t = dfs_is_eview(v->ino) ? NULL : temp_by_ino(st, v->ino);
 	if (t) {
 		t->verified = complete;

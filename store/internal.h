@@ -468,6 +468,7 @@ int dfs_verify_fd_locked(struct dfs_store *st, struct dfs_verify *v);
 int dfs_verify_fd(struct dfs_store *st, struct dfs_verify *v);
 void dfs_verify_reset(struct dfs_verify *v, uint64_t keep);
 bool dfs_verify_complete(const struct dfs_verify *v);
+int dfs_verify_fill_gaps(struct dfs_store *st, struct dfs_verify *v);
 ssize_t dfs_verify_write(struct dfs_store *st, struct dfs_verify *v,
 			 const void *buf, size_t n, uint64_t off);
 int dfs_verify_truncate(struct dfs_store *st, struct dfs_verify *v,

@@ -95,6 +95,10 @@ void dfs_idset_free(struct dfs_idset *s)
 
 /* ---- content checks -------------------------------------------------------- */
 
+static void compare(struct dfs_verify *v, const char *buf, size_t n,
+		    uint64_t off, bool *ret_equal);
+static void mark_bad(struct dfs_verify *v, uint64_t at);
+
 struct dfs_verify *dfs_verify_find(struct dfs_store *st, uint64_t ino)
 {
 	for (struct dfs_verify *v = st->verifies; v; v = v->next)
@@ -239,6 +243,49 @@ int dfs_verify_cover(struct dfs_verify *v, uint64_t off, uint64_t n)
 	}
 	v->r[i].a = a;
 	v->r[i].b = b;
+	return 0;
+}
+
+/*
+ * A file written with holes (cp --sparse, rsync -S) leaves ranges it never
+ * wrote: they hold zeros.  Cover those where the package holds zeros too
+ * (st->lock held; dropped while reading).
+ */
+int dfs_verify_fill_gaps(struct dfs_store *st, struct dfs_verify *v)
+{
+	uint64_t at = 0;
+	size_t i = 0;
+
+	if (v->bad || !v->known || v->size != v->want || dfs_verify_complete(v))
+		return 0;
+	while (at < v->size) {
+		uint64_t end = i < v->nr ? v->r[i].a : v->size;
+		bool equal = true;
+		int rc;
+
+		if (end > at) {
+			rc = dfs_verify_fd_locked(st, v);
+			if (rc < 0)
+				return rc;
+			pthread_mutex_unlock(&st->lock);
+			compare(v, NULL, end - at, at, &equal);
+			pthread_mutex_lock(&st->lock);
+			if (!equal) {
+				mark_bad(v, at);
+				return 0;
+			}
+			rc = dfs_verify_cover(v, at, end - at);
+			if (rc < 0)
+				return rc;
+			/* Ranges merged: start over from the covered end. */
+			i = 0;
+			at = 0;
+			continue;
+		}
+		if (i >= v->nr)
+			break;
+		at = v->r[i++].b;
+	}
 	return 0;
 }
 

@@ -1842,6 +1842,12 @@ int dfs_env_setattr(struct dfs_store *st, uint64_t ino,
 	 * whatever a copy sets is let through and left aside. */
 	if (sg && sg->staging && !(sa->valid & DFS_SET_SIZE))
 		goto out;
+	/* A link N or a pending link shows when it was deployed or made:
+	 * mv and cp -a restoring a link's times change nothing. */
+	if (S_ISLNK(ret->mode) && !dfs_is_eview(ino) &&
+	    !(sa->valid & ~(DFS_SET_ATIME | DFS_SET_MTIME | DFS_SET_ATIME_NOW |
+			    DFS_SET_MTIME_NOW | DFS_SET_CTIME)))
+		goto out;
 	if (!dfs_setattr_is_noop(ret, sa))
 		rc = ino == DFS_INO_ENVIRONMENTS ? -EPERM : -EROFS;
 out:

@@ -66,7 +66,7 @@ static const char sql_log_missing[] =
 	" a.result, a.reason FROM audit a WHERE a.seq > coalesce("
 	"(SELECT max(seq) FROM audit_lines), 0) ORDER BY a.seq LIMIT 256";
 
-#define LINE_MAX_LEN 4096
+#define LINE_MAX_LEN 16384 /* above the longest escaped event */
 
 static bool needs_quotes(const char *v)
 {

@@ -2265,6 +2265,11 @@ int dfs_env_flush(struct dfs_store *st, struct dfs_file *f)
 			: ": shorter than the package's");
 	dfs_env_refuse_locked(st, &v->actor, "deploy", e.name, p.component,
 			      p.version, -EIO, why);
+	/* Rewritten wrong after it was verified: no longer in place. */
+	if (!t && sg && sg->staging && dfs_idset_has(&sg->ok, s)) {
+		dfs_idset_del(&sg->ok, s);
+		save_progress(st, sg);
+	}
 	rc = -EIO;
 out_unlock:
 	pthread_mutex_unlock(&st->lock);

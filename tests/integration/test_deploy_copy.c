@@ -489,6 +489,36 @@ Test(deploy_copy, cp_r_deploys_a_package)
 			 "");
 }
 
+/* Run a shell command line as nobody (uid and gid 65534). */
+#define AS_NOBODY "setpriv --reuid=65534 --regid=65534 --clear-groups "
+
+Test(deploy_copy, who_may_write_the_environment_may_deploy_by_copy)
+{
+	char buf[256];
+	long n0;
+
+	prepare();
+	ok("chown 65534:65534 " ENVS "/production");
+	n0 = audit_lines();
+	ok("cd \"$MNT\" && " AS_NOBODY "cp -r "
+	   "packages/order-sync/order-sync@1 environments/production/");
+	assert_deployed("production", "1", 1);
+	cr_assert_eq(audit_count(n0, "actor=nobody|uid=65534|action=deploy|"
+				     "env=production|version=1|result=ok"),
+		     1, "the deploy line of nobody");
+	cr_assert_str_eq(env_meta(buf, sizeof(buf), "production",
+				  "order-sync@1", "deployed_by"),
+			 "nobody");
+	/* test is root's (0755): the kernel refuses nobody. */
+	cr_assert_neq(sh_out(buf, sizeof(buf),
+			     "cd \"$MNT\" && " AS_NOBODY "cp -r "
+			     "packages/order-sync/order-sync@1 "
+			     "environments/test/ 2>&1"),
+		      0, "nobody deployed into root's test");
+	cr_assert(strstr(buf, "Permission denied"), "cp said: %s", buf);
+	cr_assert_str_eq(out(buf, sizeof(buf), "ls -A " ENVS "/test"), "");
+}
+
 Test(deploy_copy, cp_a_deploys_a_package)
 {
 	long n0;
@@ -677,6 +707,22 @@ Test(deploy_copy, empty_files_empty_folders_and_odd_names_deploy)
 	package("2");
 	ok("test -f " PKGS "/order-sync@2/notes.part && test -d " PKGS
 	   "/order-sync@2/emptydir");
+	deploy_by_each_tool(false);
+}
+
+Test(deploy_copy, read_only_modes_and_other_owners_deploy)
+{
+	/* cp, rsync and tar create folders writable and set their modes
+	 * after filling them; a file's owner is set after its content. */
+	prepare();
+	ok("cd \"$BUILD/process/order-sync\" && echo ro >ro.txt && "
+	   "chmod 444 ro.txt && echo secret >secret.txt && "
+	   "chown 1234:5678 secret.txt && chmod 600 secret.txt && "
+	   "mkdir locked && echo in >locked/in.txt && chmod 555 locked && "
+	   "chmod 750 \"$BUILD/connection/sftp-in\" && "
+	   "chown 42:43 \"$BUILD/connection/sftp-in\"");
+	package("2");
+	ok("test $(stat -c %%a " PKGS "/order-sync@2/locked) = 555");
 	deploy_by_each_tool(false);
 }
 
@@ -943,6 +989,81 @@ static ssize_t cfr_all(int in, loff_t off_in, int out, loff_t off_out,
 		done += (size_t)n;
 	}
 	return (ssize_t)done;
+}
+
+Test(deploy_copy, a_file_rewritten_wrong_after_it_was_verified_is_out_again)
+{
+	static char want[65536];
+	char p[PATH_MAX];
+	long n0, start, d1, d2, d3, total;
+	size_t len;
+
+	deployed_1_packaged_2();
+	start = audit_lines();
+	len = pkg_content(want, sizeof(want), "order-sync@2/process.xml");
+	stage_partial("test", "2", "process.xml|sftp-in");
+	env_path(p, "test", "order-sync@2/process.xml");
+	progress("test", "2", &d1, &total);
+	cr_assert_eq(write_close(p, O_CREAT | O_EXCL, want, len), 0);
+	progress("test", "2", &d2, &total);
+	cr_assert_eq(d2, d1 + 1, "progress %ld, then %ld", d1, d2);
+
+	want[0] ^= 1;
+	n0 = audit_lines();
+	cr_assert_eq(write_close(p, O_TRUNC, want, len), -EIO,
+		     "close of process.xml rewritten wrong");
+	want[0] ^= 1;
+	assert_refused_line(n0, "test", "rewritten wrong", EIO);
+	progress("test", "2", &d3, &total);
+	cr_assert_eq(d3, d1, "progress %ld after the wrong rewrite, want %ld",
+		     d3, d1);
+
+	/* The rest arrives: not deployed, process.xml is wrong. */
+	ok("cp -r " PKGS "/order-sync@2/sftp-in " ENVS "/test/order-sync@2/");
+	assert_staging("test", "2");
+	progress("test", "2", &d3, &total);
+	cr_assert_eq(d3, total - 1, "progress %ld/%ld", d3, total);
+	audit_barrier();
+	assert_no_deploy_line(start, "a file rewritten wrong");
+
+	cr_assert_eq(write_close(p, O_TRUNC, want, len), 0);
+	assert_deployed("test", "2", 2);
+}
+
+Test(deploy_copy, truncate_or_rm_of_a_verified_staging_file_takes_it_out)
+{
+	long start, d0, d, total;
+
+	deployed_1_packaged_2();
+	start = audit_lines();
+	stage_partial("test", "2", "sftp-in");
+	progress("test", "2", &d0, &total);
+	cr_assert_eq(d0, total - 2, "progress %ld/%ld", d0, total);
+
+	/* truncate -s 0 (open, ftruncate, close) of a verified file: short,
+	 * so out again; its close fails with EIO. */
+	cr_assert_neq(dfs_sh(&m, "truncate -s 0 " ENVS
+				 "/test/order-sync@2/process.xml 2>/dev/null"),
+		      0, "truncate -s 0 of a staging file succeeded");
+	progress("test", "2", &d, &total);
+	cr_assert_eq(d, d0 - 1, "progress %ld after truncate, want %ld", d,
+		     d0 - 1);
+	/* rm of a verified file. */
+	ok("rm " ENVS "/test/order-sync@2/order-map/map.xml");
+	progress("test", "2", &d, &total);
+	cr_assert_eq(d, d0 - 2, "progress %ld after rm, want %ld", d, d0 - 2);
+
+	/* The rest arrives: not deployed. */
+	ok("cp -r " PKGS "/order-sync@2/sftp-in " ENVS "/test/order-sync@2/");
+	assert_staging("test", "2");
+	audit_barrier();
+	assert_no_deploy_line(start, "truncate and rm in staging");
+
+	ok("cp " PKGS "/order-sync@2/process.xml " ENVS
+	   "/test/order-sync@2/ && "
+	   "cp " PKGS "/order-sync@2/order-map/map.xml " ENVS
+	   "/test/order-sync@2/order-map/");
+	assert_deployed("test", "2", 2);
 }
 
 /*
@@ -1339,31 +1460,19 @@ static bool has_entry(const char *dir, const char *prefix)
 	return found;
 }
 
-Test(deploy_copy, an_rsync_killed_midway_stays_staging, .timeout = 600)
+/*
+ * Run tool (a command line run in $MNT) in a process group of its own,
+ * wait (with a deadline) until an entry whose name starts with prefix
+ * shows in dir, and kill the group.
+ */
+static void kill_midway(const char *tool, const char *dir, const char *prefix)
 {
-	char before[16384], after[16384], cmd[PATH_MAX + 256], dir[PATH_MAX];
-	char buf[256];
-	long start, done, total, deadline;
+	char cmd[PATH_MAX + 256];
+	long deadline;
 	int st;
 	pid_t pid;
 
-	prepare();
-	cp_r("1", "test");
-	assert_deployed("test", "1", 1);
-	ok("head -c 209715200 /dev/urandom "
-	   ">\"$BUILD/process/order-sync/big.bin\"");
-	package("2");
-	start = audit_lines();
-	deployed_state(before, sizeof(before), "test");
-
-	/* rsync in a process group of its own (sender, generator and
-	 * receiver), killed while it writes .big.bin.XXXXXX, the first
-	 * file of order-sync@2. */
-	dfs_path(cmd, sizeof(cmd),
-		 "cd '%s' && exec rsync -a packages/order-sync/order-sync@2 "
-		 "environments/test/",
-		 m.mnt);
-	env_path(dir, "test", "order-sync@2");
+	dfs_path(cmd, sizeof(cmd), "cd '%s' && exec %s", m.mnt, tool);
 	pid = fork();
 	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
@@ -1373,32 +1482,39 @@ Test(deploy_copy, an_rsync_killed_midway_stays_staging, .timeout = 600)
 	}
 	setpgid(pid, pid);
 	deadline = now_ms() + 60000;
-	while (!has_entry(dir, ".big.bin.")) {
+	while (!has_entry(dir, prefix)) {
 		if (waitpid(pid, &st, WNOHANG) == pid)
-			cr_assert_fail("rsync ended (status %#x) before it "
-				       "wrote big.bin",
-				       st);
+			cr_assert_fail("%s ended (status %#x) before %s%s* "
+				       "showed",
+				       tool, st, dir, prefix);
 		if (now_ms() > deadline) {
 			kill(-pid, SIGKILL);
 			waitpid(pid, &st, 0);
-			cr_assert_fail("no .big.bin.XXXXXX in %s in 60 s", dir);
+			cr_assert_fail("no %s/%s* in 60 s", dir, prefix);
 		}
 		sleep_ms(5);
 	}
 	cr_assert_eq(kill(-pid, SIGKILL), 0, "kill: %s", strerror(errno));
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFSIGNALED(st), "rsync was not killed (status %#x)", st);
+	cr_assert(WIFSIGNALED(st), "%s was not killed (status %#x)", tool, st);
+}
+
+/* After a killed copy of order-sync@2 into test: staging, not deployed,
+ * and rm -r removes it. */
+static void assert_killed_copy(long start, const char *before)
+{
+	char after[16384], buf[256];
+	long done, total;
 
 	assert_staging("test", "2");
 	progress("test", "2", &done, &total);
 	cr_assert_lt(done, total, "progress %ld/%ld", done, total);
 	cr_assert_eq(total, pkg_entries("order-sync@2"), "progress %ld/%ld",
 		     done, total);
-	ok("test ! -e " ENVS "/test/order-sync@2/big.bin");
 	deployed_state(after, sizeof(after), "test");
-	cr_assert_str_eq(after, before, "a killed rsync changed the deployed");
+	cr_assert_str_eq(after, before, "a killed copy changed the deployed");
 	audit_barrier();
-	assert_no_deploy_line(start, "a killed rsync");
+	assert_no_deploy_line(start, "a killed copy");
 
 	ok("rm -r " ENVS "/test/order-sync@2");
 	cr_assert_str_eq(out(buf, sizeof(buf), "ls -A " ENVS "/test"),
@@ -1409,6 +1525,52 @@ Test(deploy_copy, an_rsync_killed_midway_stays_staging, .timeout = 600)
 				1),
 		     1, "no staging-remove line");
 	assert_deployed("test", "1", 1);
+}
+
+Test(deploy_copy, an_rsync_killed_midway_stays_staging, .timeout = 600)
+{
+	char before[16384], dir[PATH_MAX];
+	long start;
+
+	prepare();
+	cp_r("1", "test");
+	assert_deployed("test", "1", 1);
+	ok("head -c 209715200 /dev/urandom "
+	   ">\"$BUILD/process/order-sync/big.bin\"");
+	package("2");
+	start = audit_lines();
+	deployed_state(before, sizeof(before), "test");
+
+	/* Killed while it writes .big.bin.XXXXXX, the first file of
+	 * order-sync@2 (rsync goes by name). */
+	kill_midway("rsync -a packages/order-sync/order-sync@2 "
+		    "environments/test/",
+		    env_path(dir, "test", "order-sync@2"), ".big.bin.");
+	ok("test ! -e " ENVS "/test/order-sync@2/big.bin");
+	assert_killed_copy(start, before);
+}
+
+Test(deploy_copy, a_cp_killed_midway_stays_staging)
+{
+	char before[16384], dir[PATH_MAX];
+	long start;
+
+	prepare();
+	cp_r("1", "test");
+	assert_deployed("test", "1", 1);
+	/* 2000 files: cp takes a while (copy_file_range makes a large file
+	 * take no time). */
+	ok("cd \"$BUILD/process/order-sync\" && mkdir many && cd many && "
+	   "for d in 1 2 3 4 5 6 7 8 9 10; do mkdir d$d && "
+	   "for f in $(seq 200); do echo $d.$f >d$d/f$f; done || exit 1; "
+	   "done");
+	package("2");
+	start = audit_lines();
+	deployed_state(before, sizeof(before), "test");
+	/* Killed once the second folder of many/ shows. */
+	kill_midway("cp -r packages/order-sync/order-sync@2 environments/test/",
+		    env_path(dir, "test", "order-sync@2/many"), "d2");
+	assert_killed_copy(start, before);
 }
 
 Test(deploy_copy, a_restart_drops_staging_folders)

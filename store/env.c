@@ -624,21 +624,30 @@ static int eview_attr(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret)
 		return rc;
 	ret->ino = ino;
 	ret->flags = 0;
+	/* N@V comes and goes behind the kernel's back; what is below it is
+	 * reached through it.  (The kernel keeps sizes of files being
+	 * written itself.) */
 	if (pkg_of_snode(st, s, &p) == 0) {
 		sg = stage_find(st, env, p.id);
-		if (sg || s == p.root)
+		if (s == p.root)
 			ret->flags = DFS_NODE_VOLATILE;
 	}
 	if (sg && sg->staging) {
-		/* A copy in progress belongs to whoever copies. */
+		/* A copy in progress belongs to whoever copies.  The kernel
+		 * may keep that only where it is also what the deployed
+		 * folder will show. */
+		struct dfs_attr pkg = *ret;
+
 		ret->uid = sg->uid;
 		ret->gid = sg->gid;
 		ret->mode |= S_ISDIR(ret->mode) ? S_IRWXU : S_IRUSR | S_IWUSR;
+		if (ret->uid != pkg.uid || ret->gid != pkg.gid ||
+		    ret->mode != pkg.mode)
+			ret->flags = DFS_NODE_VOLATILE;
 	}
 	v = dfs_verify_find(st, ino);
 	if (v && S_ISREG(ret->mode)) {
 		ret->size = v->size;
-		ret->flags = DFS_NODE_VOLATILE;
 	}
 	return 0;
 }

@@ -530,6 +530,8 @@ int dfs_xattr_remove(struct dfs_store *st, uint64_t ino, const char *name)
 		return -ENODATA;
 	if (rc < 0)
 		return rc;
+	if (ino == DFS_INO_ENVIRONMENTS)
+		return -EROFS;
 	if (dfs_is_env_ino(ino) && !dfs_is_eview(ino))
 		return -EPERM;
 	/* The deployment's own attributes (state, progress, ...) describe

@@ -5,6 +5,7 @@
  */
 #include "harness.h"
 
+#include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -59,7 +60,7 @@ char *dfs_path(char *buf, size_t cap, const char *fmt, ...)
 	return buf;
 }
 
-static void sleep_ms(long ms)
+void dfs_sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
@@ -67,12 +68,20 @@ static void sleep_ms(long ms)
 		;
 }
 
-static long now_ms(void)
+long dfs_now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+void dfs_chomp(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && s[n - 1] == '\n')
+		s[--n] = '\0';
 }
 
 bool dfs_is_mounted(const char *path)
@@ -161,37 +170,110 @@ static int run_sh(const struct dfs_mount *m, char *out, size_t cap,
 	return wait_status(st);
 }
 
-int dfs_sh(const struct dfs_mount *m, const char *fmt, ...)
+/*
+ * Format fmt and run it as run_sh does.  The command goes to *ret_cmd (for
+ * the caller to free) unless ret_cmd is NULL; -1 if it cannot be formatted.
+ */
+static int vrun(const struct dfs_mount *m, char *out, size_t cap,
+		char **ret_cmd, const char *fmt, va_list ap)
 {
 	char *cmd = NULL;
+	int rc;
+
+	if (out && cap)
+		out[0] = '\0';
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		return -1;
+	rc = run_sh(m, out, cap, cmd);
+	if (ret_cmd)
+		*ret_cmd = cmd;
+	else
+		free(cmd);
+	return rc;
+}
+
+int dfs_sh(const struct dfs_mount *m, const char *fmt, ...)
+{
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
-	rc = vasprintf(&cmd, fmt, ap);
+	rc = vrun(m, NULL, 0, NULL, fmt, ap);
 	va_end(ap);
-	if (rc < 0)
-		return -1;
-	rc = run_sh(m, NULL, 0, cmd);
-	free(cmd);
 	return rc;
 }
 
 int dfs_sh_out(const struct dfs_mount *m, char *out, size_t cap,
 	       const char *fmt, ...)
 {
-	char *cmd = NULL;
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
-	rc = vasprintf(&cmd, fmt, ap);
+	rc = vrun(m, out, cap, NULL, fmt, ap);
 	va_end(ap);
-	if (rc < 0)
-		return -1;
-	rc = run_sh(m, out, cap, cmd);
-	free(cmd);
 	return rc;
+}
+
+void dfs_need_mount(const struct dfs_mount *m, int setup_rc)
+{
+	cr_assert_eq(setup_rc, 0, "mount failed: %s (see %s/daemon.log)",
+		     strerror(-setup_rc), m->dir);
+}
+
+int dfs_copy_workspace(const struct dfs_mount *m)
+{
+	return dfs_sh(m, "cp -a \"$FIXTURES/workspace/.\" \"$BUILD/\"");
+}
+
+/*
+ * Format fmt and run it; the test fails, naming the command, unless it
+ * exits 0 and its stdout fits in out.  Then out's newlines at the end are
+ * cut.  out may be NULL (stdout is not captured).
+ */
+static void vmust(const struct dfs_mount *m, char *out, size_t cap,
+		  const char *fmt, va_list ap)
+{
+	char *cmd = NULL;
+	int rc = vrun(m, out, cap, &cmd, fmt, ap);
+
+	cr_assert_not_null(cmd, "formatting %s", fmt);
+	if (!out) {
+		cr_assert_eq(rc, 0, "exit %d: %s", rc, cmd);
+		free(cmd);
+		return;
+	}
+	dfs_chomp(out);
+	cr_assert_eq(rc, 0, "exit %d: %s\n%s", rc, cmd, out);
+	cr_assert_lt(strlen(out) + 2, cap, "output truncated: %s", cmd);
+	free(cmd);
+}
+
+void dfs_ok(const struct dfs_mount *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmust(m, NULL, 0, fmt, ap);
+	va_end(ap);
+}
+
+char *dfs_out(const struct dfs_mount *m, char *out, size_t cap, const char *fmt,
+	      ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmust(m, out, cap, fmt, ap);
+	va_end(ap);
+	return out;
+}
+
+long dfs_audit_lines(const struct dfs_mount *m)
+{
+	char buf[64];
+
+	return atol(dfs_out(m, buf, sizeof(buf), "wc -l <\"$MNT/audit.log\""));
 }
 
 int dfs_write_file(const char *path, const void *data, size_t len)
@@ -269,7 +351,7 @@ int dfs_mount_start(struct dfs_mount *m)
 		_exit(127);
 	}
 	m->pid = pid;
-	deadline = now_ms() + DEADLINE_MS;
+	deadline = dfs_now_ms() + DEADLINE_MS;
 	while (!dfs_is_mounted(m->mnt)) {
 		int st;
 
@@ -282,19 +364,19 @@ int dfs_mount_start(struct dfs_mount *m)
 				wait_status(st), log);
 			return -EIO;
 		}
-		if (now_ms() > deadline) {
+		if (dfs_now_ms() > deadline) {
 			fprintf(stderr, "harness: %s not mounted in time\n",
 				m->mnt);
 			return -ETIMEDOUT;
 		}
-		sleep_ms(5);
+		dfs_sleep_ms(5);
 	}
 	return 0;
 }
 
 static int wait_daemon(struct dfs_mount *m, long ms)
 {
-	long deadline = now_ms() + ms;
+	long deadline = dfs_now_ms() + ms;
 	int st;
 
 	while (m->pid) {
@@ -307,19 +389,19 @@ static int wait_daemon(struct dfs_mount *m, long ms)
 		}
 		if (r < 0 && errno != EINTR)
 			return -errno;
-		if (now_ms() > deadline)
+		if (dfs_now_ms() > deadline)
 			return -ETIMEDOUT;
-		sleep_ms(5);
+		dfs_sleep_ms(5);
 	}
 	return 0;
 }
 
 static void wait_unmounted(const char *mnt, long ms)
 {
-	long deadline = now_ms() + ms;
+	long deadline = dfs_now_ms() + ms;
 
-	while (dfs_is_mounted(mnt) && now_ms() < deadline)
-		sleep_ms(5);
+	while (dfs_is_mounted(mnt) && dfs_now_ms() < deadline)
+		dfs_sleep_ms(5);
 	if (dfs_is_mounted(mnt))
 		umount2(mnt, MNT_DETACH);
 }

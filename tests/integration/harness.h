@@ -61,6 +61,36 @@ char *dfs_path(char *buf, size_t cap, const char *fmt, ...)
 int dfs_write_file(const char *path, const void *data, size_t len);
 ssize_t dfs_read_file(const char *path, void *buf, size_t cap);
 
+/* Milliseconds on the monotonic clock, for deadlines. */
+long dfs_now_ms(void);
+/* Sleep ms (restarting on EINTR): the pause between two polls of a
+ * condition that has a deadline, never a wait on its own. */
+void dfs_sleep_ms(long ms);
+/* Cut the newlines at the end of s. */
+void dfs_chomp(char *s);
+
+/* Copy the fixture workspace into build/ with cp -a; its exit status
+ * (as dfs_sh).  Does not assert, so .init may call it. */
+int dfs_copy_workspace(const struct dfs_mount *m);
+
+/*
+ * The helpers below assert with Criterion, so they fail the calling test:
+ * call them from a test body, not from .init or .fini.  Commands are
+ * formatted with vasprintf, so none is too long to run.
+ */
+
+/* Fail the test unless setup_rc, the result of dfs_mount_setup(), is 0. */
+void dfs_need_mount(const struct dfs_mount *m, int setup_rc);
+/* Run a command that must exit 0; the test fails, naming it, otherwise. */
+void dfs_ok(const struct dfs_mount *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Run a command that must exit 0 and whose stdout must fit in out; returns
+ * out, holding that stdout with the newlines at its end cut. */
+char *dfs_out(const struct dfs_mount *m, char *out, size_t cap, const char *fmt,
+	      ...) __attribute__((format(printf, 4, 5)));
+/* The number of lines in MNT/audit.log (wc -l, so it must exit 0). */
+long dfs_audit_lines(const struct dfs_mount *m);
+
 /* Run fn(arg) in a child process as uid/gid 65534 (nobody); returns the
  * child's exit status, or -1.  fn's return value is the exit status. */
 int dfs_as_nobody(int (*fn)(void *arg), void *arg);

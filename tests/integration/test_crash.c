@@ -57,20 +57,6 @@ static void teardown(void)
 
 TestSuite(crash, .init = setup, .fini = teardown, .timeout = 300);
 
-static void need_mount(void)
-{
-	cr_assert_eq(setup_rc, 0, "mount failed: %s (see %s/daemon.log)",
-		     strerror(-setup_rc), m.dir);
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* For failure messages: did the daemon die under us (a crash, not a
  * refusal)?  Reads /proc, so the harness still reaps the daemon itself. */
 static const char *daemon_state(void)
@@ -186,7 +172,7 @@ static int files_synced(bool unused)
 /* Wait (deadline 60 s) until the writer has logged lines lines. */
 static void wait_progress(long lines, long line_len)
 {
-	long deadline = now_ms() + 60000;
+	long deadline = dfs_now_ms() + 60000;
 	struct timespec ts = { 0, 2000000 };
 	struct stat st = { 0 };
 	int status;
@@ -198,7 +184,8 @@ static void wait_progress(long lines, long line_len)
 			      "writer ended early (status 0x%x) after %lld "
 			      "lines",
 			      status, (long long)st.st_size / line_len);
-		cr_assert_lt(now_ms(), deadline, "writer too slow: %lld lines",
+		cr_assert_lt(dfs_now_ms(), deadline,
+			     "writer too slow: %lld lines",
 			     (long long)st.st_size / line_len);
 		nanosleep(&ts, NULL);
 	}
@@ -262,7 +249,7 @@ Test(crash, kill9_during_fsynced_writes_keeps_every_acked_file)
 {
 	long n;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	spawn(files_synced, true);
 	wait_progress(150, LINE_LEN);
 	kill_daemon_and_writer_ends();
@@ -281,7 +268,7 @@ Test(crash, kill9_right_after_close_without_fsync)
 	struct stat st;
 	size_t len;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	cr_assert_eq(write_files(0, 300, false), 0);
 	cr_assert_eq(stat(logpath, &st), 0);
 	cr_assert_eq(st.st_size, 300 * LINE_LEN, "writes failed");
@@ -333,7 +320,7 @@ Test(crash, kill9_during_renames_keeps_each_file_exactly_once)
 	struct stat st = { 0 };
 	long done;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	for (int i = 0; i < 2000; i++) {
 		snprintf(out, sizeof(out), "item %08d", i);
 		cr_assert_eq(dfs_write_file(dfs_path(a, sizeof(a), "%s/a-%08d",
@@ -406,7 +393,7 @@ Test(crash, kill9_while_one_file_grows_keeps_fsynced_prefix)
 	struct stat st;
 	int fd, lfd;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	spawn(grow_one_file, false);
 	wait_progress(8, BIG_LINE_LEN);
 	kill_daemon_and_writer_ends();

@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,88 +61,6 @@ TestSuite(deploy_copy, .init = setup, .fini = teardown, .timeout = 300);
 
 /* ---- shell helpers -------------------------------------------------------- */
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void chomp(char *s)
-{
-	size_t n = strlen(s);
-
-	while (n > 0 && s[n - 1] == '\n')
-		s[--n] = '\0';
-}
-
-/* Format a command into cmd (aborting the test when it does not fit) and
- * run it; its stdout, chomped, goes to buf unless NULL. */
-static int vsh(char *cmd, size_t cmdcap, char *buf, size_t cap, const char *fmt,
-	       va_list ap)
-{
-	int n = vsnprintf(cmd, cmdcap, fmt, ap);
-
-	cr_assert(n >= 0 && (size_t)n < cmdcap, "command too long: %s", fmt);
-	if (!buf)
-		return dfs_sh(&m, "%s", cmd);
-	n = dfs_sh_out(&m, buf, cap, "%s", cmd);
-	chomp(buf);
-	return n;
-}
-
-/* Run a command; its stdout, chomped, in buf; its exit status. */
-__attribute__((format(printf, 3, 4))) static int sh_out(char *buf, size_t cap,
-							const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vsh(cmd, sizeof(cmd), buf, cap, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-/* Run a command that must exit 0. */
-__attribute__((format(printf, 1, 2))) static void ok(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vsh(cmd, sizeof(cmd), NULL, 0, fmt, ap);
-	va_end(ap);
-	cr_assert_eq(rc, 0, "exit %d: %s", rc, cmd);
-}
-
-/* Run a command that must exit 0 and return its stdout, chomped. */
-__attribute__((format(printf, 3, 4))) static char *out(char *buf, size_t cap,
-						       const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vsh(cmd, sizeof(cmd), buf, cap, fmt, ap);
-	va_end(ap);
-	cr_assert_eq(rc, 0, "exit %d: %s\n%s", rc, cmd, buf);
-	cr_assert_lt(strlen(buf) + 2, cap, "output truncated: %s", cmd);
-	return buf;
-}
-
 /* ---- the workspace, packages and environments ------------------------------ */
 
 /*
@@ -152,30 +69,31 @@ __attribute__((format(printf, 3, 4))) static char *out(char *buf, size_t cap,
  */
 static void prepare(void)
 {
-	cr_assert_eq(setup_rc, 0, "mount failed: %s (see %s/daemon.log)",
-		     strerror(-setup_rc), m.dir);
-	ok("cp -a \"$FIXTURES/workspace/.\" \"$BUILD/\"");
-	ok("mkdir " PKGS "/order-sync@1");
-	ok("mkdir " ENVS "/test " ENVS "/production");
+	dfs_need_mount(&m, setup_rc);
+	cr_assert_eq(dfs_copy_workspace(&m), 0,
+		     "cp -a of the fixture workspace");
+	dfs_ok(&m, "mkdir " PKGS "/order-sync@1");
+	dfs_ok(&m, "mkdir " ENVS "/test " ENVS "/production");
 }
 
 static void package(const char *version)
 {
-	ok("mkdir " PKGS "/order-sync@%s", version);
+	dfs_ok(&m, "mkdir " PKGS "/order-sync@%s", version);
 }
 
 /* The map change of the platform example (v2 differs from v1 by it). */
 static void edit_map(void)
 {
-	ok("sed -i 's|Line/UnitPrice|Line/NetPrice|' " MAP_XML);
+	dfs_ok(&m, "sed -i 's|Line/UnitPrice|Line/NetPrice|' " MAP_XML);
 }
 
 /* cp -r packages/order-sync/order-sync@VERSION environments/ENV/ */
 static void cp_r(const char *version, const char *env)
 {
-	ok("cd \"$MNT\" && cp -r packages/order-sync/order-sync@%s "
-	   "environments/%s/",
-	   version, env);
+	dfs_ok(&m,
+	       "cd \"$MNT\" && cp -r packages/order-sync/order-sync@%s "
+	       "environments/%s/",
+	       version, env);
 }
 
 static char *env_path(char *buf, const char *env, const char *rel)
@@ -188,10 +106,10 @@ static char *env_path(char *buf, const char *env, const char *rel)
 static char *env_meta(char *buf, size_t cap, const char *env, const char *rel,
 		      const char *name)
 {
-	return out(buf, cap,
-		   "getfattr --absolute-names --only-values "
-		   "-n user.deployfs.%s " ENVS "/%s/%s",
-		   name, env, rel);
+	return dfs_out(&m, buf, cap,
+		       "getfattr --absolute-names --only-values "
+		       "-n user.deployfs.%s " ENVS "/%s/%s",
+		       name, env, rel);
 }
 
 /* Entries (files, folders, links) below packages/order-sync/REL. */
@@ -199,8 +117,8 @@ static long pkg_entries(const char *rel)
 {
 	char buf[64];
 
-	return atol(out(buf, sizeof(buf),
-			"find " PKGS "/%s -mindepth 1 | wc -l", rel));
+	return atol(dfs_out(&m, buf, sizeof(buf),
+			    "find " PKGS "/%s -mindepth 1 | wc -l", rel));
 }
 
 /*
@@ -215,35 +133,35 @@ static void assert_deployed(const char *env, const char *version, long number)
 
 	dfs_path(want, sizeof(want), "../../packages/order-sync/order-sync@%s",
 		 version);
-	cr_assert_str_eq(
-		out(buf, sizeof(buf), "readlink " ENVS "/%s/order-sync", env),
-		want, "%s/order-sync", env);
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "readlink " ENVS "/%s/order-sync", env),
+			 want, "%s/order-sync", env);
 	dfs_path(want, sizeof(want), "order-sync@%s", version);
 	cr_assert_str_eq(env_meta(buf, sizeof(buf), env, want, "state"),
 			 "deployed", "%s/%s", env, want);
 	cr_assert_eq(atol(env_meta(buf, sizeof(buf), env, want, "deployment")),
 		     number, "%s/%s: deployment %s, want %ld", env, want, buf,
 		     number);
-	cr_assert_str_eq(out(buf, sizeof(buf),
-			     "cd \"$MNT\" && diff -r --no-dereference "
-			     "packages/order-sync/order-sync@%s "
-			     "environments/%s/order-sync@%s 2>&1",
-			     version, env, version),
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "cd \"$MNT\" && diff -r --no-dereference "
+				 "packages/order-sync/order-sync@%s "
+				 "environments/%s/order-sync@%s 2>&1",
+				 version, env, version),
 			 "", "diff -r of %s/order-sync@%s", env, version);
 	/* The deployed view shows the package's metadata. */
-	out(pkg, sizeof(pkg),
-	    "cd " PKGS "/order-sync@%s && find . -printf "
-	    "'%%m %%U %%G %%s %%T@ %%y %%p %%l\\n' | sort -k7",
-	    version);
-	out(buf, sizeof(buf),
-	    "cd " ENVS "/%s/order-sync@%s && find . -printf "
-	    "'%%m %%U %%G %%s %%T@ %%y %%p %%l\\n' | sort -k7",
-	    env, version);
+	dfs_out(&m, pkg, sizeof(pkg),
+		"cd " PKGS "/order-sync@%s && find . -printf "
+		"'%%m %%U %%G %%s %%T@ %%y %%p %%l\\n' | sort -k7",
+		version);
+	dfs_out(&m, buf, sizeof(buf),
+		"cd " ENVS "/%s/order-sync@%s && find . -printf "
+		"'%%m %%U %%G %%s %%T@ %%y %%p %%l\\n' | sort -k7",
+		env, version);
 	cr_assert_str_eq(buf, pkg, "%s/order-sync@%s: metadata differs", env,
 			 version);
 	dfs_path(want, sizeof(want), "order-sync\norder-sync@%s", version);
-	cr_assert_str_eq(out(buf, sizeof(buf),
-			     "ls " ENVS "/%s | grep '^order-sync'", env),
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "ls " ENVS "/%s | grep '^order-sync'", env),
 			 want, "ls environments/%s", env);
 }
 
@@ -253,24 +171,17 @@ static void assert_deployed(const char *env, const char *version, long number)
  */
 static void deployed_state(char *buf, size_t cap, const char *env)
 {
-	out(buf, cap,
-	    "cd " ENVS "/%s && v=$(readlink order-sync) && v=${v##*/} && "
-	    "echo \"$v\" && find \"$v\" -printf "
-	    "'%%i %%m %%U %%G %%s %%T@ %%p %%l\\n' | sort -k7 && "
-	    "find \"$v\" -type f -exec md5sum {} + | sort -k2 && "
-	    "getfattr --absolute-names -d \"$v\"",
-	    env);
+	dfs_out(&m, buf, cap,
+		"cd " ENVS "/%s && v=$(readlink order-sync) && v=${v##*/} && "
+		"echo \"$v\" && find \"$v\" -printf "
+		"'%%i %%m %%U %%G %%s %%T@ %%p %%l\\n' | sort -k7 && "
+		"find \"$v\" -type f -exec md5sum {} + | sort -k2 && "
+		"getfattr --absolute-names -d \"$v\"",
+		env);
 	cr_assert(strstr(buf, "process.xml"), "deployed state:\n%s", buf);
 }
 
 /* ---- audit.log ------------------------------------------------------------- */
-
-static long audit_lines(void)
-{
-	char buf[64];
-
-	return atol(out(buf, sizeof(buf), "wc -l <\"$MNT/audit.log\""));
-}
 
 /*
  * Lines of audit.log after the first `after` that hold every key=value of
@@ -280,26 +191,27 @@ static long audit_count(long after, const char *pairs)
 {
 	char buf[64];
 
-	return atol(out(buf, sizeof(buf),
-			"tail -n +%ld \"$MNT/audit.log\" | awk -v w='%s' "
-			"'BEGIN { n = split(w, k, \"|\") } "
-			"{ l = \" \" $0 \" \"; hit = 1; "
-			"for (i = 1; i <= n; i++) { p = k[i]; "
-			"if (substr(p, length(p)) == \"*\") { "
-			"if (!index(l, \" \" substr(p, 1, length(p) - 1))) "
-			"hit = 0 } "
-			"else if (!index(l, \" \" p \" \")) hit = 0 } "
-			"c += hit } END { print c + 0 }'",
-			after + 1, pairs));
+	return atol(dfs_out(&m, buf, sizeof(buf),
+			    "tail -n +%ld \"$MNT/audit.log\" | awk -v w='%s' "
+			    "'BEGIN { n = split(w, k, \"|\") } "
+			    "{ l = \" \" $0 \" \"; hit = 1; "
+			    "for (i = 1; i <= n; i++) { p = k[i]; "
+			    "if (substr(p, length(p)) == \"*\") { "
+			    "if (!index(l, \" \" substr(p, 1, length(p) - 1))) "
+			    "hit = 0 } "
+			    "else if (!index(l, \" \" p \" \")) hit = 0 } "
+			    "c += hit } END { print c + 0 }'",
+			    after + 1, pairs));
 }
 
 /* audit_count, waiting (with a deadline) until it reaches want. */
 static long audit_wait(long after, const char *pairs, long want)
 {
-	long deadline = now_ms() + AUDIT_DEADLINE_MS, n;
+	long deadline = dfs_now_ms() + AUDIT_DEADLINE_MS, n;
 
-	while ((n = audit_count(after, pairs)) < want && now_ms() < deadline)
-		sleep_ms(20);
+	while ((n = audit_count(after, pairs)) < want &&
+	       dfs_now_ms() < deadline)
+		dfs_sleep_ms(20);
 	return n;
 }
 
@@ -313,10 +225,10 @@ static long audit_barrier(void)
 	char pairs[128];
 
 	seq++;
-	ok("mkdir " ENVS "/barrier-%d", seq);
+	dfs_ok(&m, "mkdir " ENVS "/barrier-%d", seq);
 	dfs_path(pairs, sizeof(pairs), "action=env-create|env=barrier-%d", seq);
 	cr_assert_eq(audit_wait(0, pairs, 1), 1, "no audit line for %s", pairs);
-	return audit_lines();
+	return dfs_audit_lines(&m);
 }
 
 /* Exactly one line after n0 is the deployment of order-sync@VERSION. */
@@ -377,10 +289,13 @@ static void deployed_1_packaged_2(void)
 static void stage_partial(const char *env, const char *version,
 			  const char *except)
 {
-	ok("mkdir " ENVS "/%s/order-sync@%s && cd " PKGS "/order-sync@%s && "
-	   "for f in *; do case $f in %s) ;; *) "
-	   "cp -RP \"$f\" " ENVS "/%s/order-sync@%s/ || exit 1;; esac; done",
-	   env, version, version, except, env, version);
+	dfs_ok(&m,
+	       "mkdir " ENVS "/%s/order-sync@%s && cd " PKGS
+	       "/order-sync@%s && "
+	       "for f in *; do case $f in %s) ;; *) "
+	       "cp -RP \"$f\" " ENVS
+	       "/%s/order-sync@%s/ || exit 1;; esac; done",
+	       env, version, version, except, env, version);
 }
 
 /* user.deployfs.progress of ENV/order-sync@VERSION as done and total. */
@@ -439,6 +354,23 @@ static size_t pkg_content(char *buf, size_t cap, const char *rel)
 	return (size_t)n;
 }
 
+/*
+ * In a prepared mount, run cmd in $MNT (a command line that copies
+ * order-sync@1 into environments/test/) and check that it deployed it as
+ * deployment 1 with its audit line.  Returns the audit.log lines before.
+ */
+static long copy_deploys(const char *cmd)
+{
+	long n0;
+
+	prepare();
+	n0 = dfs_audit_lines(&m);
+	dfs_ok(&m, "cd \"$MNT\" && %s", cmd);
+	assert_deployed("test", "1", 1);
+	assert_deploy_line(n0, "test", "1");
+	return n0;
+}
+
 /* ---- deploying by copy ------------------------------------------------------- */
 
 Test(deploy_copy, cp_r_deploys_a_package)
@@ -448,11 +380,8 @@ Test(deploy_copy, cp_r_deploys_a_package)
 	struct tm tm = { 0 };
 	char *end;
 
-	prepare();
-	n0 = audit_lines();
-	cp_r("1", "test");
-	assert_deployed("test", "1", 1);
-	assert_deploy_line(n0, "test", "1");
+	n0 = copy_deploys("cp -r packages/order-sync/order-sync@1 "
+			  "environments/test/");
 	cr_assert_eq(audit_count(n0, "action=deploy|env=test|"
 				     "component=order-sync|version=1|from=|"
 				     "deployment=1|actor=root|uid=0|"
@@ -466,9 +395,9 @@ Test(deploy_copy, cp_r_deploys_a_package)
 		env_meta(buf, sizeof(buf), "test", "order-sync@1", "progress"),
 		want);
 	/* The link inside is the package's, not dereferenced. */
-	cr_assert_str_eq(out(buf, sizeof(buf),
-			     "readlink " ENVS
-			     "/test/order-sync@1/partner-cert"),
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "readlink " ENVS
+				 "/test/order-sync@1/partner-cert"),
 			 "../../certificate/partner-cert");
 	cr_assert_str_eq(env_meta(buf, sizeof(buf), "test", "order-sync@1",
 				  "deployed_by"),
@@ -485,8 +414,8 @@ Test(deploy_copy, cp_r_deploys_a_package)
 		env_meta(buf, sizeof(buf), "test", "order-sync@1", "version"),
 		"1");
 	/* production has nothing. */
-	cr_assert_str_eq(out(buf, sizeof(buf), "ls -A " ENVS "/production"),
-			 "");
+	cr_assert_str_eq(
+		dfs_out(&m, buf, sizeof(buf), "ls -A " ENVS "/production"), "");
 }
 
 /* Run a shell command line as nobody (uid and gid 65534). */
@@ -498,10 +427,10 @@ Test(deploy_copy, who_may_write_the_environment_may_deploy_by_copy)
 	long n0;
 
 	prepare();
-	ok("chown 65534:65534 " ENVS "/production");
-	n0 = audit_lines();
-	ok("cd \"$MNT\" && " AS_NOBODY "cp -r "
-	   "packages/order-sync/order-sync@1 environments/production/");
+	dfs_ok(&m, "chown 65534:65534 " ENVS "/production");
+	n0 = dfs_audit_lines(&m);
+	dfs_ok(&m, "cd \"$MNT\" && " AS_NOBODY "cp -r "
+		   "packages/order-sync/order-sync@1 environments/production/");
 	assert_deployed("production", "1", 1);
 	cr_assert_eq(audit_count(n0, "actor=nobody|uid=65534|action=deploy|"
 				     "env=production|version=1|result=ok"),
@@ -510,39 +439,28 @@ Test(deploy_copy, who_may_write_the_environment_may_deploy_by_copy)
 				  "order-sync@1", "deployed_by"),
 			 "nobody");
 	/* test is root's (0755): the kernel refuses nobody. */
-	cr_assert_neq(sh_out(buf, sizeof(buf),
-			     "cd \"$MNT\" && " AS_NOBODY "cp -r "
-			     "packages/order-sync/order-sync@1 "
-			     "environments/test/ 2>&1"),
+	cr_assert_neq(dfs_sh_out(&m, buf, sizeof(buf),
+				 "cd \"$MNT\" && " AS_NOBODY "cp -r "
+				 "packages/order-sync/order-sync@1 "
+				 "environments/test/ 2>&1"),
 		      0, "nobody deployed into root's test");
 	cr_assert(strstr(buf, "Permission denied"), "cp said: %s", buf);
-	cr_assert_str_eq(out(buf, sizeof(buf), "ls -A " ENVS "/test"), "");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf), "ls -A " ENVS "/test"),
+			 "");
 }
 
 Test(deploy_copy, cp_a_deploys_a_package)
 {
-	long n0;
-
-	prepare();
-	n0 = audit_lines();
-	ok("cd \"$MNT\" && cp -a packages/order-sync/order-sync@1 "
-	   "environments/test/");
-	assert_deployed("test", "1", 1);
-	assert_deploy_line(n0, "test", "1");
+	copy_deploys(
+		"cp -a packages/order-sync/order-sync@1 environments/test/");
 }
 
 Test(deploy_copy, rsync_a_deploys_a_package)
 {
-	long n0;
-
-	prepare();
-	n0 = audit_lines();
 	/* rsync writes .NAME.XXXXXX and renames it into place. */
-	ok("cd \"$MNT\" && rsync -a packages/order-sync/order-sync@1 "
-	   "environments/test/");
-	assert_deployed("test", "1", 1);
-	assert_deploy_line(n0, "test", "1");
-	ok("! ls -aR " ENVS "/test | grep -q '^\\.[^.]'");
+	copy_deploys("rsync -a packages/order-sync/order-sync@1 "
+		     "environments/test/");
+	dfs_ok(&m, "! ls -aR " ENVS "/test | grep -q '^\\.[^.]'");
 }
 
 Test(deploy_copy, cp_preserve_all_and_rsync_aX_deploy_and_copy_again)
@@ -551,32 +469,27 @@ Test(deploy_copy, cp_preserve_all_and_rsync_aX_deploy_and_copy_again)
 	 * set on staging entries, the environment's own (state, progress,
 	 * deployment...) that the package lacks removed by rsync -X. */
 	prepare();
-	ok("cd \"$MNT\" && cp -r --preserve=all "
-	   "packages/order-sync/order-sync@1 environments/test/");
+	dfs_ok(&m, "cd \"$MNT\" && cp -r --preserve=all "
+		   "packages/order-sync/order-sync@1 environments/test/");
 	assert_deployed("test", "1", 1);
-	ok("cd \"$MNT\" && rsync -aX packages/order-sync/order-sync@1 "
-	   "environments/production/");
+	dfs_ok(&m, "cd \"$MNT\" && rsync -aX packages/order-sync/order-sync@1 "
+		   "environments/production/");
 	assert_deployed("production", "1", 1);
-	ok("cd \"$MNT\" && rsync -aX packages/order-sync/order-sync@1 "
-	   "environments/test/");
-	ok("cd \"$MNT\" && cp -r --preserve=all "
-	   "packages/order-sync/order-sync@1 environments/production/");
+	dfs_ok(&m, "cd \"$MNT\" && rsync -aX packages/order-sync/order-sync@1 "
+		   "environments/test/");
+	dfs_ok(&m, "cd \"$MNT\" && cp -r --preserve=all "
+		   "packages/order-sync/order-sync@1 environments/production/");
 	assert_deployed("test", "1", 1);
 	assert_deployed("production", "1", 1);
 }
 
 Test(deploy_copy, tar_x_deploys_a_package)
 {
-	long n0;
-
-	prepare();
-	n0 = audit_lines();
 	/* GNU tar writes a link with ../ in its target as an empty
 	 * placeholder file first and replaces it at the end. */
-	ok("cd \"$MNT\" && tar -C packages/order-sync -cf \"$NATIVE/T\" "
-	   "order-sync@1 && tar -C environments/test -xf \"$NATIVE/T\"");
-	assert_deployed("test", "1", 1);
-	assert_deploy_line(n0, "test", "1");
+	copy_deploys(
+		"tar -C packages/order-sync -cf \"$NATIVE/T\" "
+		"order-sync@1 && tar -C environments/test -xf \"$NATIVE/T\"");
 }
 
 Test(deploy_copy, a_copy_from_another_environment_deploys)
@@ -588,13 +501,13 @@ Test(deploy_copy, a_copy_from_another_environment_deploys)
 	package("2");
 	cp_r("2", "test");
 	assert_deployed("test", "2", 1);
-	n0 = audit_lines();
-	ok("cd \"$MNT\" && cp -r environments/test/order-sync@2 "
-	   "environments/production/");
+	n0 = dfs_audit_lines(&m);
+	dfs_ok(&m, "cd \"$MNT\" && cp -r environments/test/order-sync@2 "
+		   "environments/production/");
 	assert_deployed("production", "2", 1);
 	assert_deploy_line(n0, "production", "2");
 	assert_deployed("test", "2", 1);
-	ok("cd " ENVS " && diff -r --no-dereference test production");
+	dfs_ok(&m, "cd " ENVS " && diff -r --no-dereference test production");
 }
 
 /* Both deployed order-sync@2 folders: entries, metadata and content. */
@@ -610,26 +523,24 @@ Test(deploy_copy, platform_example_test_then_production)
 	char a[16384], b[16384];
 	long n0;
 
-	prepare();
-	n0 = audit_lines();
-	cp_r("1", "test");
-	assert_deployed("test", "1", 1);
-	assert_deploy_line(n0, "test", "1");
+	n0 = copy_deploys("cp -r packages/order-sync/order-sync@1 "
+			  "environments/test/");
 
 	edit_map();
 	package("2");
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	cp_r("2", "test");
 	assert_deployed("test", "2", 2);
-	cr_assert_str_eq(out(a, sizeof(a), "ls " ENVS "/test"),
+	cr_assert_str_eq(dfs_out(&m, a, sizeof(a), "ls " ENVS "/test"),
 			 "order-sync\norder-sync@2", "order-sync@1 not gone");
 	cr_assert_eq(audit_count(n0, "action=deploy|env=test|"
 				     "component=order-sync|version=2|from=1|"
 				     "deployment=2|result=ok"),
 		     1, "deploy line of order-sync@2 in test");
-	ok("grep -qF NetPrice " ENVS "/test/order-sync@2/order-map/map.xml");
+	dfs_ok(&m, "grep -qF NetPrice " ENVS
+		   "/test/order-sync@2/order-map/map.xml");
 
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	cp_r("2", "production");
 	assert_deployed("production", "2", 1);
 	cr_assert_eq(audit_count(n0, "action=deploy|env=production|"
@@ -639,21 +550,22 @@ Test(deploy_copy, platform_example_test_then_production)
 	assert_deployed("test", "2", 2);
 
 	/* Further edits in build/ change neither. */
-	out(a, sizeof(a), DEPLOYED_2);
-	ok("sed -i 's|Line/Quantity|Line/Qty|' " MAP_XML " && "
-	   "echo '<extra/>' >\"$BUILD/process/order-sync/extra.xml\" && "
-	   "echo '// more' >>\"$BUILD/script/normalize-sku/normalize-sku.js\"");
-	out(b, sizeof(b), DEPLOYED_2);
+	dfs_out(&m, a, sizeof(a), DEPLOYED_2);
+	dfs_ok(&m,
+	       "sed -i 's|Line/Quantity|Line/Qty|' " MAP_XML " && "
+	       "echo '<extra/>' >\"$BUILD/process/order-sync/extra.xml\" && "
+	       "echo '// more' >>\"$BUILD/script/normalize-sku/normalize-sku.js\"");
+	dfs_out(&m, b, sizeof(b), DEPLOYED_2);
 	cr_assert_str_eq(b, a, "an edit in build/ reached a deployment");
-	ok("cd \"$MNT\" && diff -r --no-dereference "
-	   "environments/test/order-sync@2 "
-	   "environments/production/order-sync@2");
-	cr_assert_str_eq(out(a, sizeof(a),
-			     "cd \"$MNT\" && diff -r --no-dereference "
-			     "environments/test environments/production "
-			     "2>&1"),
+	dfs_ok(&m, "cd \"$MNT\" && diff -r --no-dereference "
+		   "environments/test/order-sync@2 "
+		   "environments/production/order-sync@2");
+	cr_assert_str_eq(dfs_out(&m, a, sizeof(a),
+				 "cd \"$MNT\" && diff -r --no-dereference "
+				 "environments/test environments/production "
+				 "2>&1"),
 			 "", "diff -r of the environments");
-	cr_assert_str_eq(out(a, sizeof(a), "ls " ENVS "/production"),
+	cr_assert_str_eq(dfs_out(&m, a, sizeof(a), "ls " ENVS "/production"),
 			 "order-sync\norder-sync@2");
 }
 
@@ -685,7 +597,7 @@ static void deploy_by_each_tool(bool sparse)
 	size_t n = sparse ? 6 : 4;
 	int rc[6];
 
-	ok("mkdir " ENVS "/e3 " ENVS "/e4 " ENVS "/e5 " ENVS "/e6");
+	dfs_ok(&m, "mkdir " ENVS "/e3 " ENVS "/e4 " ENVS "/e5 " ENVS "/e6");
 	for (size_t i = 0; i < n; i++) {
 		rc[i] = dfs_sh(&m, "cd \"$MNT\" && %s", tools[i][1]);
 		cr_expect_eq(rc[i], 0, "exit %d: %s", rc[i], tools[i][1]);
@@ -700,13 +612,13 @@ static void deploy_by_each_tool(bool sparse)
 Test(deploy_copy, empty_files_empty_folders_and_odd_names_deploy)
 {
 	prepare();
-	ok("cd \"$BUILD/process/order-sync\" && : >empty.txt && "
-	   "mkdir emptydir && echo n >notes.part && "
-	   "echo s >'with space=and \"quote\".txt' && "
-	   "mkdir sub && : >sub/empty2.txt");
+	dfs_ok(&m, "cd \"$BUILD/process/order-sync\" && : >empty.txt && "
+		   "mkdir emptydir && echo n >notes.part && "
+		   "echo s >'with space=and \"quote\".txt' && "
+		   "mkdir sub && : >sub/empty2.txt");
 	package("2");
-	ok("test -f " PKGS "/order-sync@2/notes.part && test -d " PKGS
-	   "/order-sync@2/emptydir");
+	dfs_ok(&m, "test -f " PKGS "/order-sync@2/notes.part && test -d " PKGS
+		   "/order-sync@2/emptydir");
 	deploy_by_each_tool(false);
 }
 
@@ -715,14 +627,15 @@ Test(deploy_copy, read_only_modes_and_other_owners_deploy)
 	/* cp, rsync and tar create folders writable and set their modes
 	 * after filling them; a file's owner is set after its content. */
 	prepare();
-	ok("cd \"$BUILD/process/order-sync\" && echo ro >ro.txt && "
-	   "chmod 444 ro.txt && echo secret >secret.txt && "
-	   "chown 1234:5678 secret.txt && chmod 600 secret.txt && "
-	   "mkdir locked && echo in >locked/in.txt && chmod 555 locked && "
-	   "chmod 750 \"$BUILD/connection/sftp-in\" && "
-	   "chown 42:43 \"$BUILD/connection/sftp-in\"");
+	dfs_ok(&m,
+	       "cd \"$BUILD/process/order-sync\" && echo ro >ro.txt && "
+	       "chmod 444 ro.txt && echo secret >secret.txt && "
+	       "chown 1234:5678 secret.txt && chmod 600 secret.txt && "
+	       "mkdir locked && echo in >locked/in.txt && chmod 555 locked && "
+	       "chmod 750 \"$BUILD/connection/sftp-in\" && "
+	       "chown 42:43 \"$BUILD/connection/sftp-in\"");
 	package("2");
-	ok("test $(stat -c %%a " PKGS "/order-sync@2/locked) = 555");
+	dfs_ok(&m, "test $(stat -c %%a " PKGS "/order-sync@2/locked) = 555");
 	deploy_by_each_tool(false);
 }
 
@@ -731,10 +644,10 @@ Test(deploy_copy, a_dotfile_deploys)
 	/* rsync names the temporary of .hidden .hidden.XXXXXX (no second
 	 * dot). */
 	prepare();
-	ok("cd \"$BUILD/process/order-sync\" && echo h >.hidden && "
-	   "echo g >.git-keep.cfg");
+	dfs_ok(&m, "cd \"$BUILD/process/order-sync\" && echo h >.hidden && "
+		   "echo g >.git-keep.cfg");
 	package("2");
-	ok("test -f " PKGS "/order-sync@2/.hidden");
+	dfs_ok(&m, "test -f " PKGS "/order-sync@2/.hidden");
 	deploy_by_each_tool(false);
 }
 
@@ -742,9 +655,10 @@ Test(deploy_copy, a_name_of_254_bytes_deploys)
 {
 	/* rsync cuts NAME in its temporary .NAME.XXXXXX to fit 255 bytes. */
 	prepare();
-	ok("cd \"$BUILD/process/order-sync\" && "
-	   "n=$(printf '%%0250d' 0 | tr 0 L).txt && echo long >\"$n\" && "
-	   "test ${#n} = 254");
+	dfs_ok(&m,
+	       "cd \"$BUILD/process/order-sync\" && "
+	       "n=$(printf '%%0250d' 0 | tr 0 L).txt && echo long >\"$n\" && "
+	       "test ${#n} = 254");
 	package("2");
 	deploy_by_each_tool(false);
 }
@@ -754,9 +668,10 @@ Test(deploy_copy, a_sparse_file_deploys)
 	/* cp copies the data (SEEK_DATA/SEEK_HOLE) and extends the file
 	 * with ftruncate; rsync -S seeks over zeros. */
 	prepare();
-	ok("cd \"$BUILD/process/order-sync\" && truncate -s 5M sparse.bin && "
-	   "printf data | dd of=sparse.bin bs=1 seek=2000000 conv=notrunc "
-	   "2>/dev/null && head -c 8192 /dev/zero >zeros.bin");
+	dfs_ok(&m,
+	       "cd \"$BUILD/process/order-sync\" && truncate -s 5M sparse.bin && "
+	       "printf data | dd of=sparse.bin bs=1 seek=2000000 conv=notrunc "
+	       "2>/dev/null && head -c 8192 /dev/zero >zeros.bin");
 	package("2");
 	deploy_by_each_tool(true);
 }
@@ -772,11 +687,11 @@ Test(deploy_copy, mkdir_of_a_name_not_a_component_version_is_einval)
 
 	deployed_1_packaged_2();
 	deployed_state(before, sizeof(before), "test");
-	start = audit_lines();
+	start = dfs_audit_lines(&m);
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
 		struct stat st;
 
-		n0 = audit_lines();
+		n0 = dfs_audit_lines(&m);
 		ASSERT_ERRNO(mkdir(env_path(p, "test", names[i]), 0755),
 			     EINVAL);
 		assert_refused_line(n0, "test", names[i], EINVAL);
@@ -786,7 +701,7 @@ Test(deploy_copy, mkdir_of_a_name_not_a_component_version_is_einval)
 	cr_assert_str_eq(after, before, "a refused mkdir changed test");
 	audit_barrier();
 	assert_no_deploy_line(start, "a refused mkdir");
-	cr_assert_str_eq(out(after, sizeof(after), "ls " ENVS "/test"),
+	cr_assert_str_eq(dfs_out(&m, after, sizeof(after), "ls " ENVS "/test"),
 			 "order-sync\norder-sync@1");
 }
 
@@ -798,7 +713,7 @@ Test(deploy_copy, mkdir_of_an_unknown_version_is_enoent)
 
 	deployed_1_packaged_2();
 	deployed_state(before, sizeof(before), "test");
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	ASSERT_ERRNO(mkdir(env_path(p, "test", "order-sync@99"), 0755), ENOENT);
 	assert_refused_line(n0, "test", "order-sync@99", ENOENT);
 	dfs_path(pairs, sizeof(pairs),
@@ -807,7 +722,7 @@ Test(deploy_copy, mkdir_of_an_unknown_version_is_enoent)
 	ASSERT_ERRNO(lstat(p, &st), ENOENT);
 	deployed_state(after, sizeof(after), "test");
 	cr_assert_str_eq(after, before, "a refused mkdir changed test");
-	cr_assert_str_eq(out(after, sizeof(after), "ls " ENVS "/test"),
+	cr_assert_str_eq(dfs_out(&m, after, sizeof(after), "ls " ENVS "/test"),
 			 "order-sync\norder-sync@1");
 }
 
@@ -819,53 +734,53 @@ Test(deploy_copy, an_entry_not_in_the_package_is_eperm)
 
 	deployed_1_packaged_2();
 	deployed_state(before, sizeof(before), "test");
-	ok("mkdir " ENVS "/test/order-sync@2 " ENVS
-	   "/test/order-sync@2/order-map");
+	dfs_ok(&m, "mkdir " ENVS "/test/order-sync@2 " ENVS
+		   "/test/order-sync@2/order-map");
 	assert_staging("test", "2");
 
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	ASSERT_ERRNO(open(env_path(p, "test", "order-sync@2/bogus.xml"),
 			  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644),
 		     EPERM);
 	assert_refused_line(n0, "test", "a file", EPERM);
 	ASSERT_ERRNO(lstat(p, &st), ENOENT);
 
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	ASSERT_ERRNO(
 		open(env_path(p, "test", "order-sync@2/order-map/bogus.xml"),
 		     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644),
 		EPERM);
 	assert_refused_line(n0, "test", "a file in a folder", EPERM);
 
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	ASSERT_ERRNO(mkdir(env_path(p, "test", "order-sync@2/bogus"), 0755),
 		     EPERM);
 	assert_refused_line(n0, "test", "a folder", EPERM);
 
 	/* A file where the package has a folder. */
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	ASSERT_ERRNO(open(env_path(p, "test", "order-sync@2/sftp-in"),
 			  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644),
 		     EPERM);
 	assert_refused_line(n0, "test", "a file for a folder", EPERM);
 
 	/* A link with another target, and one not in the package. */
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	ASSERT_ERRNO(symlink("../../certificate/other-cert",
 			     env_path(p, "test", "order-sync@2/partner-cert")),
 		     EPERM);
 	assert_refused_line(n0, "test", "a link's target", EPERM);
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	ASSERT_ERRNO(symlink("process.xml",
 			     env_path(p, "test", "order-sync@2/bogus-link")),
 		     EPERM);
 	assert_refused_line(n0, "test", "a link", EPERM);
 
 	/* The same through a tool. */
-	cr_assert_str_eq(out(buf, sizeof(buf),
-			     "cd " ENVS "/test/order-sync@2 && "
-			     "{ echo x >bogus2.xml; } 2>&1 | "
-			     "grep -c 'Operation not permitted'"),
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "cd " ENVS "/test/order-sync@2 && "
+				 "{ echo x >bogus2.xml; } 2>&1 | "
+				 "grep -c 'Operation not permitted'"),
 			 "1");
 
 	assert_staging("test", "2");
@@ -873,8 +788,9 @@ Test(deploy_copy, an_entry_not_in_the_package_is_eperm)
 	cr_assert_eq(total, pkg_entries("order-sync@2"), "progress %ld/%ld",
 		     done, total);
 	cr_assert_eq(done, 1, "progress %ld/%ld (order-map only)", done, total);
-	cr_assert_str_eq(out(after, sizeof(after),
-			     "cd " ENVS "/test/order-sync@2 && find . | sort"),
+	cr_assert_str_eq(dfs_out(&m, after, sizeof(after),
+				 "cd " ENVS
+				 "/test/order-sync@2 && find . | sort"),
 			 ".\n./order-map");
 	deployed_state(after, sizeof(after), "test");
 	cr_assert_str_eq(after, before, "a refusal changed what is deployed");
@@ -895,14 +811,14 @@ Test(deploy_copy, content_that_differs_or_is_short_fails_close_with_eio)
 	size_t len;
 
 	deployed_1_packaged_2();
-	start = audit_lines();
+	start = dfs_audit_lines(&m);
 	len = pkg_content(want, sizeof(want), "order-sync@2/process.xml");
 	deployed_state(before, sizeof(before), "test");
 	stage_partial("test", "2", "process.xml");
 	env_path(p, "test", "order-sync@2/process.xml");
 
 	/* Other content. */
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	cr_assert_eq(write_close(p, O_CREAT | O_EXCL, other, sizeof(other) - 1),
 		     -EIO, "close of process.xml with other content");
 	assert_refused_line(n0, "test", "other content", EIO);
@@ -910,7 +826,7 @@ Test(deploy_copy, content_that_differs_or_is_short_fails_close_with_eio)
 
 	/* The same length, one byte changed. */
 	want[len / 2] ^= 1;
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	cr_assert_eq(write_close(p, O_CREAT | O_TRUNC, want, len), -EIO,
 		     "close of process.xml with one byte changed");
 	assert_refused_line(n0, "test", "a changed byte", EIO);
@@ -918,7 +834,7 @@ Test(deploy_copy, content_that_differs_or_is_short_fails_close_with_eio)
 	assert_staging("test", "2");
 
 	/* Short. */
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	cr_assert_eq(write_close(p, O_CREAT | O_TRUNC, want, len / 2), -EIO,
 		     "close of a short process.xml");
 	assert_refused_line(n0, "test", "short content", EIO);
@@ -929,7 +845,7 @@ Test(deploy_copy, content_that_differs_or_is_short_fails_close_with_eio)
 
 	/* Longer: the package's content and more. */
 	memcpy(want + len, "more\n", 5);
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	cr_assert_eq(write_close(p, O_CREAT | O_TRUNC, want, len + 5), -EIO,
 		     "close of a longer process.xml");
 	assert_refused_line(n0, "test", "longer content", EIO);
@@ -940,7 +856,7 @@ Test(deploy_copy, content_that_differs_or_is_short_fails_close_with_eio)
 	assert_no_deploy_line(start, "refused content");
 
 	/* The package's content deploys. */
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	cr_assert_eq(write_close(p, O_CREAT | O_TRUNC, want, len), 0,
 		     "close of process.xml as in the package");
 	assert_deployed("test", "2", 2);
@@ -999,7 +915,7 @@ Test(deploy_copy, a_file_rewritten_wrong_after_it_was_verified_is_out_again)
 	size_t len;
 
 	deployed_1_packaged_2();
-	start = audit_lines();
+	start = dfs_audit_lines(&m);
 	len = pkg_content(want, sizeof(want), "order-sync@2/process.xml");
 	stage_partial("test", "2", "process.xml|sftp-in");
 	env_path(p, "test", "order-sync@2/process.xml");
@@ -1009,7 +925,7 @@ Test(deploy_copy, a_file_rewritten_wrong_after_it_was_verified_is_out_again)
 	cr_assert_eq(d2, d1 + 1, "progress %ld, then %ld", d1, d2);
 
 	want[0] ^= 1;
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	cr_assert_eq(write_close(p, O_TRUNC, want, len), -EIO,
 		     "close of process.xml rewritten wrong");
 	want[0] ^= 1;
@@ -1019,7 +935,8 @@ Test(deploy_copy, a_file_rewritten_wrong_after_it_was_verified_is_out_again)
 		     d3, d1);
 
 	/* The rest arrives: not deployed, process.xml is wrong. */
-	ok("cp -r " PKGS "/order-sync@2/sftp-in " ENVS "/test/order-sync@2/");
+	dfs_ok(&m, "cp -r " PKGS "/order-sync@2/sftp-in " ENVS
+		   "/test/order-sync@2/");
 	assert_staging("test", "2");
 	progress("test", "2", &d3, &total);
 	cr_assert_eq(d3, total - 1, "progress %ld/%ld", d3, total);
@@ -1035,7 +952,7 @@ Test(deploy_copy, truncate_or_rm_of_a_verified_staging_file_takes_it_out)
 	long start, d0, d, total;
 
 	deployed_1_packaged_2();
-	start = audit_lines();
+	start = dfs_audit_lines(&m);
 	stage_partial("test", "2", "sftp-in");
 	progress("test", "2", &d0, &total);
 	cr_assert_eq(d0, total - 2, "progress %ld/%ld", d0, total);
@@ -1049,20 +966,21 @@ Test(deploy_copy, truncate_or_rm_of_a_verified_staging_file_takes_it_out)
 	cr_assert_eq(d, d0 - 1, "progress %ld after truncate, want %ld", d,
 		     d0 - 1);
 	/* rm of a verified file. */
-	ok("rm " ENVS "/test/order-sync@2/order-map/map.xml");
+	dfs_ok(&m, "rm " ENVS "/test/order-sync@2/order-map/map.xml");
 	progress("test", "2", &d, &total);
 	cr_assert_eq(d, d0 - 2, "progress %ld after rm, want %ld", d, d0 - 2);
 
 	/* The rest arrives: not deployed. */
-	ok("cp -r " PKGS "/order-sync@2/sftp-in " ENVS "/test/order-sync@2/");
+	dfs_ok(&m, "cp -r " PKGS "/order-sync@2/sftp-in " ENVS
+		   "/test/order-sync@2/");
 	assert_staging("test", "2");
 	audit_barrier();
 	assert_no_deploy_line(start, "truncate and rm in staging");
 
-	ok("cp " PKGS "/order-sync@2/process.xml " ENVS
-	   "/test/order-sync@2/ && "
-	   "cp " PKGS "/order-sync@2/order-map/map.xml " ENVS
-	   "/test/order-sync@2/order-map/");
+	dfs_ok(&m, "cp " PKGS "/order-sync@2/process.xml " ENVS
+		   "/test/order-sync@2/ && "
+		   "cp " PKGS "/order-sync@2/order-map/map.xml " ENVS
+		   "/test/order-sync@2/order-map/");
 	assert_deployed("test", "2", 2);
 }
 
@@ -1090,7 +1008,7 @@ static void cfr_shifted_then_right(const char *rel)
 	len = (size_t)st.st_size;
 	h = len / 2;
 
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	out_fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	cr_assert_geq(out_fd, 0, "open %s: %s", dst, strerror(errno));
 	cr_assert_eq(cfr_all(in, 10, out_fd, 0, len - 10), (ssize_t)(len - 10));
@@ -1120,8 +1038,8 @@ Test(deploy_copy, copy_file_range_from_the_package_at_other_offsets_is_compared)
 	 * whose identity lets copy_file_range move no data). */
 	prepare();
 	cp_r("1", "test");
-	ok("head -c 3145728 /dev/urandom "
-	   ">\"$BUILD/process/order-sync/big.bin\"");
+	dfs_ok(&m, "head -c 3145728 /dev/urandom "
+		   ">\"$BUILD/process/order-sync/big.bin\"");
 	package("2");
 	stage_partial("test", "2", "process.xml|big.bin");
 	cfr_shifted_then_right("process.xml");
@@ -1159,12 +1077,12 @@ Test(deploy_copy, an_rsync_temporary_with_other_content_does_not_deploy)
 	struct stat st;
 
 	deployed_1_packaged_2();
-	start = audit_lines();
+	start = dfs_audit_lines(&m);
 	len = pkg_content(want, sizeof(want), "order-sync@2/process.xml");
 	deployed_state(before, sizeof(before), "test");
 	stage_partial("test", "2", "process.xml");
 
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	temp_then_rename(".process.xml.AbC123", "process.xml", other,
 			 sizeof(other) - 1, &crc, &rrc);
 	cr_assert(crc == 0 || crc == -EIO, "close: %s", strerror(-crc));
@@ -1191,14 +1109,14 @@ Test(deploy_copy, an_rsync_temporary_with_other_content_does_not_deploy)
 	env_path(p, "test", "order-sync@2/.process.xml.AbC123");
 	cr_assert(unlink(p) == 0 || errno == ENOENT, "unlink %s: %s", p,
 		  strerror(errno));
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	temp_then_rename(".process.xml.XyZ789", "process.xml", want, len, &crc,
 			 &rrc);
 	cr_assert_eq(crc, 0, "close: %s", strerror(-crc));
 	cr_assert_eq(rrc, 0, "rename: %s", strerror(-rrc));
 	assert_deployed("test", "2", 2);
 	assert_deploy_line(n0, "test", "2");
-	ok("! ls -a " ENVS "/test/order-sync@2 | grep -q AbC123");
+	dfs_ok(&m, "! ls -a " ENVS "/test/order-sync@2 | grep -q AbC123");
 }
 
 Test(deploy_copy, a_temporary_whose_name_is_not_in_the_package_is_eperm)
@@ -1215,13 +1133,13 @@ Test(deploy_copy, a_temporary_whose_name_is_not_in_the_package_is_eperm)
 	int crc, rrc;
 
 	deployed_1_packaged_2();
-	start = audit_lines();
+	start = dfs_audit_lines(&m);
 	deployed_state(before, sizeof(before), "test");
 	stage_partial("test", "2", "process.xml");
 	for (size_t i = 0; i < sizeof(temps) / sizeof(*temps); i++) {
 		struct stat st;
 
-		n0 = audit_lines();
+		n0 = dfs_audit_lines(&m);
 		/* Temporary names are let in; the rename is refused. */
 		temp_then_rename(temps[i][0], temps[i][1], "x\n", 2, &crc,
 				 &rrc);
@@ -1238,8 +1156,8 @@ Test(deploy_copy, a_temporary_whose_name_is_not_in_the_package_is_eperm)
 		cr_assert(unlink(p) == 0 || errno == ENOENT, "unlink %s: %s", p,
 			  strerror(errno));
 	}
-	cr_assert_str_eq(out(after, sizeof(after),
-			     "cd " ENVS "/test/order-sync@2 && ls -A"),
+	cr_assert_str_eq(dfs_out(&m, after, sizeof(after),
+				 "cd " ENVS "/test/order-sync@2 && ls -A"),
 			 "erp-http\nerp-post-order\norder-map\npartner-cert\n"
 			 "sftp-in");
 	assert_staging("test", "2");
@@ -1258,16 +1176,17 @@ Test(deploy_copy, another_version_copied_under_this_name_does_not_deploy)
 	cp_r("1", "test");
 	/* The same size, other content: copy_file_range from order-sync@1
 	 * must not pass for order-sync@2's map.xml. */
-	ok("sed -i 's|Line/UnitPrice|Line/UnitPrize|' " MAP_XML);
+	dfs_ok(&m, "sed -i 's|Line/UnitPrice|Line/UnitPrize|' " MAP_XML);
 	package("2");
-	ok("test $(stat -c %%s " PKGS "/order-sync@1/order-map/map.xml) = "
-	   "$(stat -c %%s " PKGS "/order-sync@2/order-map/map.xml)");
-	start = audit_lines();
+	dfs_ok(&m,
+	       "test $(stat -c %%s " PKGS "/order-sync@1/order-map/map.xml) = "
+	       "$(stat -c %%s " PKGS "/order-sync@2/order-map/map.xml)");
+	start = dfs_audit_lines(&m);
 	deployed_state(before, sizeof(before), "test");
-	cr_assert_neq(sh_out(buf, sizeof(buf),
-			     "cd \"$MNT\" && cp -r "
-			     "packages/order-sync/order-sync@1 "
-			     "environments/test/order-sync@2 2>&1"),
+	cr_assert_neq(dfs_sh_out(&m, buf, sizeof(buf),
+				 "cd \"$MNT\" && cp -r "
+				 "packages/order-sync/order-sync@1 "
+				 "environments/test/order-sync@2 2>&1"),
 		      0, "cp of order-sync@1 as order-sync@2 succeeded");
 	cr_assert(strstr(buf, "map.xml") && strstr(buf, "Input/output error"),
 		  "cp said:\n%s", buf);
@@ -1282,8 +1201,10 @@ Test(deploy_copy, another_version_copied_under_this_name_does_not_deploy)
 
 	/* The right map.xml from outside the mount (plain writes) finishes
 	 * the copy. */
-	ok("cp " PKGS "/order-sync@2/order-map/map.xml \"$NATIVE/map.xml\" && "
-	   "cp \"$NATIVE/map.xml\" " ENVS "/test/order-sync@2/order-map/");
+	dfs_ok(&m,
+	       "cp " PKGS
+	       "/order-sync@2/order-map/map.xml \"$NATIVE/map.xml\" && "
+	       "cp \"$NATIVE/map.xml\" " ENVS "/test/order-sync@2/order-map/");
 	assert_deployed("test", "2", 2);
 }
 
@@ -1291,22 +1212,24 @@ Test(deploy_copy, files_with_the_content_from_anywhere_deploy)
 {
 	/* From build/ (work files), from outside the mount, by cat. */
 	prepare();
-	ok("mkdir " ENVS "/test/order-sync@1 && "
-	   "cd " PKGS "/order-sync@1 && "
-	   "cp -RP erp-http erp-post-order partner-cert " ENVS
-	   "/test/order-sync@1/ && "
-	   "cp -RP \"$BUILD/connection/sftp-in\" " ENVS
-	   "/test/order-sync@1/ && "
-	   "mkdir " ENVS "/test/order-sync@1/order-map && "
-	   "cp -RP order-map/erp-order-xml order-map/normalize-sku " ENVS
-	   "/test/order-sync@1/order-map/ && "
-	   "cp -r \"$FIXTURES/workspace/profile/order-json\" " ENVS
-	   "/test/order-sync@1/order-map/ && "
-	   "cat \"$BUILD/map/order-map/map.xml\" >" ENVS
-	   "/test/order-sync@1/order-map/map.xml");
+	dfs_ok(&m,
+	       "mkdir " ENVS "/test/order-sync@1 && "
+	       "cd " PKGS "/order-sync@1 && "
+	       "cp -RP erp-http erp-post-order partner-cert " ENVS
+	       "/test/order-sync@1/ && "
+	       "cp -RP \"$BUILD/connection/sftp-in\" " ENVS
+	       "/test/order-sync@1/ && "
+	       "mkdir " ENVS "/test/order-sync@1/order-map && "
+	       "cp -RP order-map/erp-order-xml order-map/normalize-sku " ENVS
+	       "/test/order-sync@1/order-map/ && "
+	       "cp -r \"$FIXTURES/workspace/profile/order-json\" " ENVS
+	       "/test/order-sync@1/order-map/ && "
+	       "cat \"$BUILD/map/order-map/map.xml\" >" ENVS
+	       "/test/order-sync@1/order-map/map.xml");
 	assert_staging("test", "1");
-	ok("cp \"$FIXTURES/workspace/process/order-sync/process.xml\" " ENVS
-	   "/test/order-sync@1/");
+	dfs_ok(&m,
+	       "cp \"$FIXTURES/workspace/process/order-sync/process.xml\" " ENVS
+	       "/test/order-sync@1/");
 	assert_deployed("test", "1", 1);
 }
 
@@ -1318,13 +1241,13 @@ Test(deploy_copy, an_interrupted_copy_stays_staging_and_rm_r_removes_it)
 	long n0, start, done, total, copied;
 
 	deployed_1_packaged_2();
-	start = audit_lines();
+	start = dfs_audit_lines(&m);
 	deployed_state(before, sizeof(before), "test");
 	stage_partial("test", "2", "process.xml|order-map");
-	copied =
-		atol(out(buf, sizeof(buf),
-			 "cd " PKGS "/order-sync@2 && find . -mindepth 1 "
-			 "! -path './order-map*' ! -name process.xml | wc -l"));
+	copied = atol(
+		dfs_out(&m, buf, sizeof(buf),
+			"cd " PKGS "/order-sync@2 && find . -mindepth 1 "
+			"! -path './order-map*' ! -name process.xml | wc -l"));
 
 	assert_staging("test", "2");
 	progress("test", "2", &done, &total);
@@ -1333,17 +1256,17 @@ Test(deploy_copy, an_interrupted_copy_stays_staging_and_rm_r_removes_it)
 		     done, total);
 	cr_assert_eq(done, copied, "progress %ld/%ld, want %ld done", done,
 		     total, copied);
-	cr_assert_str_eq(out(buf, sizeof(buf), "ls " ENVS "/test"),
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf), "ls " ENVS "/test"),
 			 "order-sync\norder-sync@1\norder-sync@2");
 	deployed_state(after, sizeof(after), "test");
 	cr_assert_str_eq(after, before, "a staging copy changed the deployed");
 	audit_barrier();
 	assert_no_deploy_line(start, "a partial copy");
 
-	n0 = audit_lines();
-	ok("rm -r " ENVS "/test/order-sync@2");
-	ok("test ! -e " ENVS "/test/order-sync@2");
-	cr_assert_str_eq(out(buf, sizeof(buf), "ls " ENVS "/test"),
+	n0 = dfs_audit_lines(&m);
+	dfs_ok(&m, "rm -r " ENVS "/test/order-sync@2");
+	dfs_ok(&m, "test ! -e " ENVS "/test/order-sync@2");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf), "ls " ENVS "/test"),
 			 "order-sync\norder-sync@1");
 	cr_assert_eq(audit_wait(n0,
 				"action=staging-remove|env=test|"
@@ -1362,13 +1285,13 @@ Test(deploy_copy, an_empty_staging_folder_goes_by_rmdir_and_keeps_its_env)
 	long n0;
 
 	prepare();
-	ok("mkdir " ENVS "/production/order-sync@1");
+	dfs_ok(&m, "mkdir " ENVS "/production/order-sync@1");
 	assert_staging("production", "1");
-	cr_assert_str_eq(
-		out(buf, sizeof(buf), "ls -A " ENVS "/production/order-sync@1"),
-		"");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "ls -A " ENVS "/production/order-sync@1"),
+			 "");
 	/* Something is staging there. */
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	ASSERT_ERRNO(rmdir(dfs_path(p, sizeof(p), "%s/environments/production",
 				    m.mnt)),
 		     ENOTEMPTY);
@@ -1381,16 +1304,16 @@ Test(deploy_copy, an_empty_staging_folder_goes_by_rmdir_and_keeps_its_env)
 	ASSERT_ERRNO(rename(p, dfs_path(q, sizeof(q), "%s/x", m.build)), EXDEV);
 	assert_staging("production", "1");
 
-	n0 = audit_lines();
-	ok("rmdir " ENVS "/production/order-sync@1");
+	n0 = dfs_audit_lines(&m);
+	dfs_ok(&m, "rmdir " ENVS "/production/order-sync@1");
 	cr_assert_eq(audit_wait(n0,
 				"action=staging-remove|env=production|"
 				"component=order-sync|version=1|result=ok",
 				1),
 		     1, "no staging-remove line");
-	cr_assert_str_eq(out(buf, sizeof(buf), "ls -A " ENVS "/production"),
-			 "");
-	ok("rmdir " ENVS "/production");
+	cr_assert_str_eq(
+		dfs_out(&m, buf, sizeof(buf), "ls -A " ENVS "/production"), "");
+	dfs_ok(&m, "rmdir " ENVS "/production");
 }
 
 Test(deploy_copy, a_writer_killed_midway_leaves_staging)
@@ -1403,7 +1326,7 @@ Test(deploy_copy, a_writer_killed_midway_leaves_staging)
 	pid_t pid;
 
 	deployed_1_packaged_2();
-	start = audit_lines();
+	start = dfs_audit_lines(&m);
 	len = pkg_content(want, sizeof(want), "order-sync@2/process.xml");
 	deployed_state(before, sizeof(before), "test");
 	stage_partial("test", "2", "process.xml");
@@ -1439,8 +1362,8 @@ Test(deploy_copy, a_writer_killed_midway_leaves_staging)
 	audit_barrier();
 	assert_no_deploy_line(start, "a killed copy");
 
-	ok("rm -r " ENVS "/test/order-sync@2");
-	cr_assert_str_eq(out(buf, sizeof(buf), "ls " ENVS "/test"),
+	dfs_ok(&m, "rm -r " ENVS "/test/order-sync@2");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf), "ls " ENVS "/test"),
 			 "order-sync\norder-sync@1");
 	assert_deployed("test", "1", 1);
 }
@@ -1481,18 +1404,18 @@ static void kill_midway(const char *tool, const char *dir, const char *prefix)
 		_exit(127);
 	}
 	setpgid(pid, pid);
-	deadline = now_ms() + 60000;
+	deadline = dfs_now_ms() + 60000;
 	while (!has_entry(dir, prefix)) {
 		if (waitpid(pid, &st, WNOHANG) == pid)
 			cr_assert_fail("%s ended (status %#x) before %s%s* "
 				       "showed",
 				       tool, st, dir, prefix);
-		if (now_ms() > deadline) {
+		if (dfs_now_ms() > deadline) {
 			kill(-pid, SIGKILL);
 			waitpid(pid, &st, 0);
 			cr_assert_fail("no %s/%s* in 60 s", dir, prefix);
 		}
-		sleep_ms(5);
+		dfs_sleep_ms(5);
 	}
 	cr_assert_eq(kill(-pid, SIGKILL), 0, "kill: %s", strerror(errno));
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
@@ -1516,8 +1439,8 @@ static void assert_killed_copy(long start, const char *before)
 	audit_barrier();
 	assert_no_deploy_line(start, "a killed copy");
 
-	ok("rm -r " ENVS "/test/order-sync@2");
-	cr_assert_str_eq(out(buf, sizeof(buf), "ls -A " ENVS "/test"),
+	dfs_ok(&m, "rm -r " ENVS "/test/order-sync@2");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf), "ls -A " ENVS "/test"),
 			 "order-sync\norder-sync@1");
 	cr_assert_eq(audit_wait(start,
 				"action=staging-remove|env=test|"
@@ -1535,10 +1458,10 @@ Test(deploy_copy, an_rsync_killed_midway_stays_staging, .timeout = 600)
 	prepare();
 	cp_r("1", "test");
 	assert_deployed("test", "1", 1);
-	ok("head -c 209715200 /dev/urandom "
-	   ">\"$BUILD/process/order-sync/big.bin\"");
+	dfs_ok(&m, "head -c 209715200 /dev/urandom "
+		   ">\"$BUILD/process/order-sync/big.bin\"");
 	package("2");
-	start = audit_lines();
+	start = dfs_audit_lines(&m);
 	deployed_state(before, sizeof(before), "test");
 
 	/* Killed while it writes .big.bin.XXXXXX, the first file of
@@ -1546,7 +1469,7 @@ Test(deploy_copy, an_rsync_killed_midway_stays_staging, .timeout = 600)
 	kill_midway("rsync -a packages/order-sync/order-sync@2 "
 		    "environments/test/",
 		    env_path(dir, "test", "order-sync@2"), ".big.bin.");
-	ok("test ! -e " ENVS "/test/order-sync@2/big.bin");
+	dfs_ok(&m, "test ! -e " ENVS "/test/order-sync@2/big.bin");
 	assert_killed_copy(start, before);
 }
 
@@ -1560,12 +1483,13 @@ Test(deploy_copy, a_cp_killed_midway_stays_staging)
 	assert_deployed("test", "1", 1);
 	/* 2000 files: cp takes a while (copy_file_range makes a large file
 	 * take no time). */
-	ok("cd \"$BUILD/process/order-sync\" && mkdir many && cd many && "
-	   "for d in 1 2 3 4 5 6 7 8 9 10; do mkdir d$d && "
-	   "for f in $(seq 200); do echo $d.$f >d$d/f$f; done || exit 1; "
-	   "done");
+	dfs_ok(&m,
+	       "cd \"$BUILD/process/order-sync\" && mkdir many && cd many && "
+	       "for d in 1 2 3 4 5 6 7 8 9 10; do mkdir d$d && "
+	       "for f in $(seq 200); do echo $d.$f >d$d/f$f; done || exit 1; "
+	       "done");
 	package("2");
-	start = audit_lines();
+	start = dfs_audit_lines(&m);
 	deployed_state(before, sizeof(before), "test");
 	/* Killed once the second folder of many/ shows. */
 	kill_midway("cp -r packages/order-sync/order-sync@2 environments/test/",
@@ -1584,7 +1508,7 @@ Test(deploy_copy, a_restart_drops_staging_folders)
 		     "daemon did not exit cleanly (status %#x)",
 		     m.daemon_status);
 	cr_assert_eq(dfs_mount_start(&m), 0);
-	cr_assert_str_eq(out(buf, sizeof(buf), "ls " ENVS "/test"),
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf), "ls " ENVS "/test"),
 			 "order-sync\norder-sync@1");
 	assert_deployed("test", "1", 1);
 	/* The copy can start over. */
@@ -1602,7 +1526,7 @@ Test(deploy_copy, a_kill9_of_the_daemon_drops_staging_keeps_deployments)
 	assert_staging("test", "2");
 	cr_assert_eq(dfs_mount_kill9(&m), 0);
 	cr_assert_eq(dfs_mount_start(&m), 0);
-	cr_assert_str_eq(out(buf, sizeof(buf), "ls -A " ENVS "/test"),
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf), "ls -A " ENVS "/test"),
 			 "order-sync\norder-sync@1");
 	deployed_state(after, sizeof(after), "test");
 	cr_assert_str_eq(after, before, "kill -9 changed the deployed");
@@ -1638,11 +1562,12 @@ Test(deploy_copy,
 	cr_assert_eq(
 		lchown(env_path(q, "test", "order-sync@2/partner-cert"), 7, 7),
 		0, "lchown of a link on staging: %s", strerror(errno));
-	ok("chmod 700 " ENVS "/test/order-sync@2/order-map && "
-	   "touch -d 2001-01-01 " ENVS "/test/order-sync@2/order-map");
+	dfs_ok(&m, "chmod 700 " ENVS "/test/order-sync@2/order-map && "
+		   "touch -d 2001-01-01 " ENVS "/test/order-sync@2/order-map");
 	cr_expect_eq(setxattr(p, "user.x", "1", 1, 0), 0,
 		     "setxattr on staging: %s", strerror(errno));
-	ok("cp " PKGS "/order-sync@2/process.xml " ENVS "/test/order-sync@2/");
+	dfs_ok(&m, "cp " PKGS "/order-sync@2/process.xml " ENVS
+		   "/test/order-sync@2/");
 	/* The deployed view shows the package's metadata. */
 	assert_deployed("test", "2", 2);
 
@@ -1661,9 +1586,9 @@ Test(deploy_copy,
 	ts[1] = pst.st_mtim;
 	cr_assert_eq(utimensat(AT_FDCWD, p, ts, 0), 0,
 		     "utimensat to the same times: %s", strerror(errno));
-	ok("cd " ENVS "/test/order-sync@2 && chmod --reference=" PKGS
-	   "/order-sync@2/process.xml process.xml && touch -r " PKGS
-	   "/order-sync@2/process.xml process.xml");
+	dfs_ok(&m, "cd " ENVS "/test/order-sync@2 && chmod --reference=" PKGS
+		   "/order-sync@2/process.xml process.xml && touch -r " PKGS
+		   "/order-sync@2/process.xml process.xml");
 	ASSERT_ERRNO(chmod(p, (pst.st_mode & 07777) ^ 0100), EROFS);
 	ASSERT_ERRNO(chown(p, pst.st_uid + 1, pst.st_gid), EROFS);
 	ASSERT_ERRNO(utimensat(AT_FDCWD, p, NULL, 0), EROFS);
@@ -1673,11 +1598,11 @@ Test(deploy_copy,
 	/* Writes into a deployed file are compared (a copy of the deployed
 	 * version again): other content fails close() with EIO and
 	 * changes nothing; a file not in the package is refused. */
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	cr_assert_eq(write_close(p, O_APPEND, "x\n", 2), -EIO,
 		     "close after an append to a deployed file");
 	assert_refused_line(n0, "test", "an append", EIO);
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	cr_assert_eq(write_close(p, O_TRUNC, "<map/>\n", 7), -EIO,
 		     "close after other content in a deployed file");
 	assert_refused_line(n0, "test", "other content", EIO);
@@ -1702,7 +1627,7 @@ Test(deploy_copy, a_copy_of_an_earlier_version_is_a_rollback)
 	cp_r("1", "test");
 	cp_r("2", "test");
 	assert_deployed("test", "2", 2);
-	n0 = audit_lines();
+	n0 = dfs_audit_lines(&m);
 	cp_r("1", "test");
 	assert_deployed("test", "1", 3);
 	cr_assert_eq(audit_wait(n0,
@@ -1712,8 +1637,9 @@ Test(deploy_copy, a_copy_of_an_earlier_version_is_a_rollback)
 				1),
 		     1, "no rollback line");
 	cr_assert_eq(audit_count(n0, "action=deploy"), 0);
-	ok("grep -qF UnitPrice " ENVS "/test/order-sync@1/order-map/map.xml");
-	cr_assert_str_eq(out(buf, sizeof(buf), "ls " ENVS "/test"),
+	dfs_ok(&m, "grep -qF UnitPrice " ENVS
+		   "/test/order-sync@1/order-map/map.xml");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf), "ls " ENVS "/test"),
 			 "order-sync\norder-sync@1");
 }
 
@@ -1723,25 +1649,27 @@ Test(deploy_copy, two_versions_staged_at_once_the_last_to_finish_wins)
 	long n0;
 
 	deployed_1_packaged_2();
-	ok("sed -i 's|Line/Quantity|Line/Qty|' " MAP_XML);
+	dfs_ok(&m, "sed -i 's|Line/Quantity|Line/Qty|' " MAP_XML);
 	package("3");
 	stage_partial("test", "2", "process.xml");
 	stage_partial("test", "3", "process.xml");
-	cr_assert_str_eq(out(buf, sizeof(buf), "ls " ENVS "/test"),
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf), "ls " ENVS "/test"),
 			 "order-sync\norder-sync@1\norder-sync@2\n"
 			 "order-sync@3");
 
-	n0 = audit_lines();
-	ok("cp " PKGS "/order-sync@3/process.xml " ENVS "/test/order-sync@3/");
-	cr_assert_str_eq(out(buf, sizeof(buf), "ls " ENVS "/test"),
+	n0 = dfs_audit_lines(&m);
+	dfs_ok(&m, "cp " PKGS "/order-sync@3/process.xml " ENVS
+		   "/test/order-sync@3/");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf), "ls " ENVS "/test"),
 			 "order-sync\norder-sync@2\norder-sync@3");
 	cr_assert_eq(audit_count(n0, "action=deploy|env=test|version=3|"
 				     "from=1|deployment=2|result=ok"),
 		     1);
 	assert_staging("test", "2");
 
-	n0 = audit_lines();
-	ok("cp " PKGS "/order-sync@2/process.xml " ENVS "/test/order-sync@2/");
+	n0 = dfs_audit_lines(&m);
+	dfs_ok(&m, "cp " PKGS "/order-sync@2/process.xml " ENVS
+		   "/test/order-sync@2/");
 	assert_deployed("test", "2", 3);
 	cr_assert_eq(audit_count(n0, "action=rollback|env=test|version=2|"
 				     "from=3|deployment=3|result=ok"),
@@ -1754,12 +1682,12 @@ Test(deploy_copy, copies_into_four_environments_at_once_each_deploy)
 	long n0;
 
 	prepare();
-	ok("mkdir " ENVS "/e3 " ENVS "/e4");
-	n0 = audit_lines();
-	ok("cd \"$MNT\" && pids= && for e in test production e3 e4; do "
-	   "cp -r packages/order-sync/order-sync@1 environments/$e/ & "
-	   "pids=\"$pids $!\"; done; "
-	   "for p in $pids; do wait $p || exit 1; done");
+	dfs_ok(&m, "mkdir " ENVS "/e3 " ENVS "/e4");
+	n0 = dfs_audit_lines(&m);
+	dfs_ok(&m, "cd \"$MNT\" && pids= && for e in test production e3 e4; do "
+		   "cp -r packages/order-sync/order-sync@1 environments/$e/ & "
+		   "pids=\"$pids $!\"; done; "
+		   "for p in $pids; do wait $p || exit 1; done");
 	assert_deployed("test", "1", 1);
 	assert_deployed("production", "1", 1);
 	assert_deployed("e3", "1", 1);
@@ -1767,9 +1695,9 @@ Test(deploy_copy, copies_into_four_environments_at_once_each_deploy)
 	cr_assert_eq(audit_count(n0, "action=deploy|component=order-sync|"
 				     "version=1|deployment=1|result=ok"),
 		     4, "deploy lines");
-	cr_assert_str_eq(out(buf, sizeof(buf),
-			     "sqlite3 \"$STORE/deployfs.db\" "
-			     "'SELECT count(*) FROM deployments'"),
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "sqlite3 \"$STORE/deployfs.db\" "
+				 "'SELECT count(*) FROM deployments'"),
 			 "4");
 }
 
@@ -1787,16 +1715,17 @@ Test(deploy_copy, copying_the_deployed_version_again_changes_nothing)
 	n0 = audit_barrier();
 
 	cp_r("1", "test");
-	ok("cd \"$MNT\" && cp -a packages/order-sync/order-sync@1 "
-	   "environments/test/");
-	ok("cd \"$MNT\" && rsync -a packages/order-sync/order-sync@1 "
-	   "environments/test/");
+	dfs_ok(&m, "cd \"$MNT\" && cp -a packages/order-sync/order-sync@1 "
+		   "environments/test/");
+	dfs_ok(&m, "cd \"$MNT\" && rsync -a packages/order-sync/order-sync@1 "
+		   "environments/test/");
 	/* tar and cp --remove-destination remove each entry and create it
 	 * again. */
-	ok("cd \"$MNT\" && tar -C packages/order-sync -cf \"$NATIVE/T\" "
-	   "order-sync@1 && tar -C environments/test -xf \"$NATIVE/T\"");
-	ok("cd \"$MNT\" && cp -r --remove-destination "
-	   "packages/order-sync/order-sync@1 environments/test/");
+	dfs_ok(&m,
+	       "cd \"$MNT\" && tar -C packages/order-sync -cf \"$NATIVE/T\" "
+	       "order-sync@1 && tar -C environments/test -xf \"$NATIVE/T\"");
+	dfs_ok(&m, "cd \"$MNT\" && cp -r --remove-destination "
+		   "packages/order-sync/order-sync@1 environments/test/");
 
 	assert_deployed("test", "1", 1);
 	deployed_state(after, sizeof(after), "test");
@@ -1807,43 +1736,57 @@ Test(deploy_copy, copying_the_deployed_version_again_changes_nothing)
 		     "copying the deployed version again was refused");
 }
 
+/* The KiB the store takes (du -sk). */
+static long store_kib(void)
+{
+	char buf[64];
+
+	return atol(
+		dfs_out(&m, buf, sizeof(buf), "du -sk \"$STORE\" | cut -f1"));
+}
+
+/*
+ * Run cmd in $MNT (a copy of order-sync@2, which holds the 256 MiB
+ * big.bin, into ENV) and check that it deployed it with its audit line,
+ * that big.bin is the package's and that the store, which took `before`
+ * KiB, grew by less than 32 MiB.  Returns the KiB the store takes now.
+ */
+static long deploys_big(const char *cmd, const char *env, long before)
+{
+	long after, n0 = dfs_audit_lines(&m);
+
+	dfs_ok(&m, "cd \"$MNT\" && %s", cmd);
+	after = store_kib();
+	assert_deployed(env, "2", 1);
+	assert_deploy_line(n0, env, "2");
+	dfs_ok(&m,
+	       "cmp " PKGS "/order-sync@2/big.bin " ENVS
+	       "/%s/order-sync@2/big.bin",
+	       env);
+	cr_assert_lt(after - before, 32 * 1024,
+		     "the store grew by %ld KiB for %s of 256 MiB",
+		     after - before, cmd);
+	return after;
+}
+
 Test(deploy_copy, copy_file_range_of_a_large_file_deploys_it_without_storing_it,
      .timeout = 600)
 {
-	char buf[256];
-	long before, after, n0;
+	long kib;
 
 	prepare();
-	ok("head -c 268435456 /dev/urandom "
-	   ">\"$BUILD/process/order-sync/big.bin\"");
+	dfs_ok(&m, "head -c 268435456 /dev/urandom "
+		   ">\"$BUILD/process/order-sync/big.bin\"");
 	package("2");
-	ok("cmp \"$BUILD/process/order-sync/big.bin\" " PKGS
-	   "/order-sync@2/big.bin");
+	dfs_ok(&m, "cmp \"$BUILD/process/order-sync/big.bin\" " PKGS
+		   "/order-sync@2/big.bin");
 	/* The database and its WAL settle before the measure. */
 	audit_barrier();
-	before = atol(out(buf, sizeof(buf), "du -sk \"$STORE\" | cut -f1"));
-	n0 = audit_lines();
-	cp_r("2", "test");
-	after = atol(out(buf, sizeof(buf), "du -sk \"$STORE\" | cut -f1"));
-	assert_deployed("test", "2", 1);
-	assert_deploy_line(n0, "test", "2");
-	ok("cmp " PKGS "/order-sync@2/big.bin " ENVS
-	   "/test/order-sync@2/big.bin");
-	cr_assert_lt(after - before, 32 * 1024,
-		     "the store grew by %ld KiB for cp -r of 256 MiB",
-		     after - before);
-
+	kib = deploys_big("cp -r packages/order-sync/order-sync@2 "
+			  "environments/test/",
+			  "test", store_kib());
 	/* rsync writes it (no copy_file_range): compared, not stored. */
-	before = after;
-	n0 = audit_lines();
-	ok("cd \"$MNT\" && rsync -a packages/order-sync/order-sync@2 "
-	   "environments/production/");
-	after = atol(out(buf, sizeof(buf), "du -sk \"$STORE\" | cut -f1"));
-	assert_deployed("production", "2", 1);
-	assert_deploy_line(n0, "production", "2");
-	ok("cmp " PKGS "/order-sync@2/big.bin " ENVS
-	   "/production/order-sync@2/big.bin");
-	cr_assert_lt(after - before, 32 * 1024,
-		     "the store grew by %ld KiB for rsync -a of 256 MiB",
-		     after - before);
+	(void)deploys_big("rsync -a packages/order-sync/order-sync@2 "
+			  "environments/production/",
+			  "production", kib);
 }

@@ -20,8 +20,7 @@ static void setup(void)
 {
 	mount_rc = dfs_mount_setup(&m);
 	if (mount_rc == 0)
-		mount_rc = dfs_sh(&m, "cp -a \"$FIXTURES/workspace/.\" "
-				      "\"$BUILD/\"");
+		mount_rc = dfs_copy_workspace(&m);
 }
 
 static void teardown(void)

@@ -69,85 +69,6 @@ TestSuite(environments, .init = setup, .fini = teardown, .timeout = 240);
 
 /* ---- shell, paths, time ------------------------------------------------- */
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static void chomp(char *s)
-{
-	size_t n = strlen(s);
-
-	while (n > 0 && s[n - 1] == '\n')
-		s[--n] = '\0';
-}
-
-/* Run a shell command; its stdout, chomped, goes to buf unless NULL. */
-static int vsh(char *buf, size_t cap, const char *fmt, va_list ap)
-{
-	char cmd[8192];
-	int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-
-	cr_assert(n >= 0 && (size_t)n < sizeof(cmd), "command too long");
-	if (!buf)
-		return dfs_sh(&m, "%s", cmd);
-	n = dfs_sh_out(&m, buf, cap, "%s", cmd);
-	chomp(buf);
-	return n;
-}
-
-/* Run a command; its exit status. */
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vsh(NULL, 0, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-/* Run a command that must exit 0. */
-__attribute__((format(printf, 1, 2))) static void ok(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = dfs_sh(&m, "%s", cmd);
-	cr_assert_eq(rc, 0, "exit %d: %s", rc, cmd);
-}
-
-/* Run a command that must exit 0 and return its stdout, chomped. */
-__attribute__((format(printf, 3, 4))) static char *out(char *buf, size_t cap,
-						       const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vsh(buf, cap, fmt, ap);
-	va_end(ap);
-	cr_assert_eq(rc, 0, "exit %d: %s\n%s", rc, fmt, buf);
-	cr_assert_lt(strlen(buf) + 2, cap, "output truncated: %s", fmt);
-	return buf;
-}
-
 /* MNT/environments/REL */
 __attribute__((format(printf, 2, 3))) static char *ep(char *buf,
 						      const char *fmt, ...)
@@ -165,35 +86,30 @@ __attribute__((format(printf, 2, 3))) static char *ep(char *buf,
 
 /* ---- setup of a test ---------------------------------------------------- */
 
-static void need_mount(void)
-{
-	cr_assert_eq(setup_rc, 0, "mount failed: %s (see %s/daemon.log)",
-		     strerror(-setup_rc), m.dir);
-}
-
 static void copy_workspace(void)
 {
-	need_mount();
-	ok("cp -a \"$FIXTURES/workspace/.\" \"$BUILD/\"");
+	dfs_need_mount(&m, setup_rc);
+	cr_assert_eq(dfs_copy_workspace(&m), 0,
+		     "cp -a of the fixture workspace");
 }
 
 static void package(const char *component, const char *version)
 {
-	ok("mkdir " PKGS "/%s/%s@%s", component, component, version);
+	dfs_ok(&m, "mkdir " PKGS "/%s/%s@%s", component, component, version);
 }
 
 /* order-sync@1 and @2 (the map differs) and partner-cert@1. */
 static void packages(void)
 {
 	package("order-sync", "1");
-	ok("sed -i 's|Line/UnitPrice|Line/NetPrice|' " MAP_XML);
+	dfs_ok(&m, "sed -i 's|Line/UnitPrice|Line/NetPrice|' " MAP_XML);
 	package("order-sync", "2");
 	package("partner-cert", "1");
 }
 
 static void make_envs(void)
 {
-	ok("mkdir " ENVS "/test " ENVS "/production");
+	dfs_ok(&m, "mkdir " ENVS "/test " ENVS "/production");
 }
 
 /* The workspace, the packages, environments test and production. */
@@ -209,29 +125,30 @@ static void prepare(void)
 /* The names in environments/ENV, one line, space separated. */
 static char *ls_env(char *buf, size_t cap, const char *env)
 {
-	return out(buf, cap, "ls -A " ENVS "/%s | paste -sd' '", env);
+	return dfs_out(&m, buf, cap, "ls -A " ENVS "/%s | paste -sd' '", env);
 }
 
 /* user.deployfs.NAME of environments/REL, read with getfattr. */
 static char *meta(char *buf, size_t cap, const char *rel, const char *name)
 {
-	return out(buf, cap,
-		   "getfattr --absolute-names --only-values "
-		   "-n user.deployfs.%s " ENVS "/%s",
-		   name, rel);
+	return dfs_out(&m, buf, cap,
+		       "getfattr --absolute-names --only-values "
+		       "-n user.deployfs.%s " ENVS "/%s",
+		       name, rel);
 }
 
 static char *readlink_env(char *buf, size_t cap, const char *rel)
 {
-	return out(buf, cap, "readlink " ENVS "/%s", rel);
+	return dfs_out(&m, buf, cap, "readlink " ENVS "/%s", rel);
 }
 
 /* ln FLAGS ../../packages/C/C@V environments/ENV/C, run in $MNT. */
 static void link_deploy(const char *flags, const char *env, const char *comp,
 			const char *version)
 {
-	ok("cd \"$MNT\" && ln %s ../../packages/%s/%s@%s environments/%s/%s",
-	   flags, comp, comp, version, env, comp);
+	dfs_ok(&m,
+	       "cd \"$MNT\" && ln %s ../../packages/%s/%s@%s environments/%s/%s",
+	       flags, comp, comp, version, env, comp);
 }
 
 /* order-sync@V is what ENV shows, and nothing else is. */
@@ -270,11 +187,11 @@ static long deployment_number(const char *env, const char *version)
 /* environments/ to depth 2 with the attributes of the N@V folders. */
 static void env_tree(char *buf, size_t cap)
 {
-	out(buf, cap,
-	    "cd " ENVS " && find . -maxdepth 2 -printf "
-	    "'%%M %%U %%G %%p %%l\\n' | sort -k4 && "
-	    "for d in */*@*; do [ -e \"$d\" ] || continue; "
-	    "getfattr -d \"$d\"; done; ls " PKGS "/*");
+	dfs_out(&m, buf, cap,
+		"cd " ENVS " && find . -maxdepth 2 -printf "
+		"'%%M %%U %%G %%p %%l\\n' | sort -k4 && "
+		"for d in */*@*; do [ -e \"$d\" ] || continue; "
+		"getfattr -d \"$d\"; done; ls " PKGS "/*");
 }
 
 static void snapshot(void)
@@ -550,16 +467,16 @@ static long audit_count(const char *spec)
 static const struct event *audit_expect(const char *spec, long want)
 {
 	static struct count_arg c;
-	long deadline = now_ms() + DEADLINE_MS;
+	long deadline = dfs_now_ms() + DEADLINE_MS;
 
 	for (;;) {
 		c.spec = spec;
 		c.n = 0;
 		read_audit();
 		each_event(count_one, &c);
-		if (c.n >= want || now_ms() > deadline)
+		if (c.n >= want || dfs_now_ms() > deadline)
 			break;
-		sleep_ms(10);
+		dfs_sleep_ms(10);
 	}
 	cr_assert_eq(c.n, want,
 		     "%ld audit events match %s, want %ld; audit.log ends:\n%s",
@@ -594,7 +511,7 @@ Test(environments, mkdir_and_rmdir_an_environment)
 	cr_assert_eq(st.st_mode & 07777, 0750, "mode %o, umask 027 ignored",
 		     st.st_mode & 07777);
 	cr_assert_eq(st.st_uid, 0);
-	cr_assert_str_eq(out(buf, sizeof(buf), "ls " ENVS), "test");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf), "ls " ENVS), "test");
 	ev = audit_expect("action=env-create;env=test;result=ok;actor=root;"
 			  "uid=0",
 			  1);
@@ -609,12 +526,13 @@ Test(environments, mkdir_and_rmdir_an_environment)
 	assert_only("test", "1");
 
 	/* Empty: removed, recorded; the name can be used again. */
-	ok("rm " ENVS "/test/order-sync");
+	dfs_ok(&m, "rm " ENVS "/test/order-sync");
 	cr_assert_eq(rmdir(p), 0, "rmdir: %s", strerror(errno));
 	ASSERT_ERRNO(stat(p, &st), ENOENT);
 	audit_expect("action=env-remove;env=test;result=ok", 1);
-	cr_assert_null(strstr(out(buf, sizeof(buf), "ls -A " ENVS), "test"));
-	ok("mkdir " ENVS "/test");
+	cr_assert_null(
+		strstr(dfs_out(&m, buf, sizeof(buf), "ls -A " ENVS), "test"));
+	dfs_ok(&m, "mkdir " ENVS "/test");
 	assert_empty("test");
 	audit_expect("action=env-create;env=test;result=ok", 2);
 }
@@ -624,14 +542,14 @@ Test(environments, a_staging_copy_keeps_its_environment)
 	char p[PATH_MAX], buf[256], spec[256];
 
 	prepare();
-	ok("mkdir " ENVS "/test/order-sync@1");
+	dfs_ok(&m, "mkdir " ENVS "/test/order-sync@1");
 	cr_assert_str_eq(meta(buf, sizeof(buf), "test/order-sync@1", "state"),
 			 "staging");
 	ASSERT_ERRNO(rmdir(ep(p, "test")), ENOTEMPTY);
 	audit_expect(refused_spec(spec, sizeof(spec),
 				  "action=env-remove;env=test", ENOTEMPTY),
 		     1);
-	ok("rm -r " ENVS "/test/order-sync@1");
+	dfs_ok(&m, "rm -r " ENVS "/test/order-sync@1");
 	audit_expect("action=staging-remove;env=test;component=order-sync;"
 		     "version=1;result=ok",
 		     1);
@@ -756,7 +674,7 @@ Test(environments, chmod_chown_chgrp_decide_who_may_deploy)
 	prepare();
 	ep(p, "test");
 	cr_assert_eq(chmod(p, 0750), 0, "chmod: %s", strerror(errno));
-	ok("chgrp %d " ENVS "/test", NOBODY);
+	dfs_ok(&m, "chgrp %d " ENVS "/test", NOBODY);
 	cr_assert_eq(stat(p, &st), 0);
 	cr_assert_eq(st.st_mode & 07777, 0750, "mode %o", st.st_mode & 07777);
 	cr_assert_eq(st.st_gid, NOBODY, "gid %u", st.st_gid);
@@ -768,7 +686,7 @@ Test(environments, chmod_chown_chgrp_decide_who_may_deploy)
 	assert_empty("test");
 
 	/* Group write: nobody may deploy. */
-	ok("chmod g+w " ENVS "/test");
+	dfs_ok(&m, "chmod g+w " ENVS "/test");
 	cr_assert_eq(stat(p, &st), 0);
 	cr_assert_eq(st.st_mode & 07777, 0770, "mode %o", st.st_mode & 07777);
 	rc = as_nobody(NB_SYMLINK, REL "1", ep(buf, "test/order-sync"));
@@ -785,7 +703,7 @@ Test(environments, chmod_chown_chgrp_decide_who_may_deploy)
 	/* The owner: chown, and the change survives a remount. */
 	cr_assert_eq(chown(ep(p, "production"), NOBODY, 0), 0, "chown: %s",
 		     strerror(errno));
-	ok("chmod 0700 " ENVS "/production");
+	dfs_ok(&m, "chmod 0700 " ENVS "/production");
 	cr_assert_eq(dfs_mount_stop(&m), 0, "daemon exit status %#x",
 		     m.daemon_status);
 	cr_assert_eq(dfs_mount_start(&m), 0);
@@ -819,7 +737,7 @@ Test(environments, nobody_needs_write_permission_to_deploy)
 	assert_empty("test");
 	cr_assert_eq(audit_count("action=deploy|rollback;result=ok"), 0);
 
-	ok("chmod 777 " ENVS "/test");
+	dfs_ok(&m, "chmod 777 " ENVS "/test");
 	rc = as_nobody(NB_SYMLINK, REL "1", ep(p, "test/order-sync"));
 	cr_assert_eq(rc, 0, "nobody ln -s in a 0777 environment: %s",
 		     strerror(rc));
@@ -839,9 +757,11 @@ Test(environments, classification_is_set_once)
 	ASSERT_ERRNO(
 		getxattr(p, "user.deployfs.classification", buf, sizeof(buf)),
 		ENODATA);
-	ok("setfattr -n user.deployfs.classification -v test " ENVS "/test");
-	ok("setfattr -n user.deployfs.classification -v production " ENVS
-	   "/production");
+	dfs_ok(&m, "setfattr -n user.deployfs.classification -v test " ENVS
+		   "/test");
+	dfs_ok(&m,
+	       "setfattr -n user.deployfs.classification -v production " ENVS
+	       "/production");
 	cr_assert_str_eq(meta(buf, sizeof(buf), "test", "classification"),
 			 "test");
 	cr_assert_str_eq(meta(buf, sizeof(buf), "production", "classification"),
@@ -861,7 +781,7 @@ Test(environments, classification_is_set_once)
 		     1);
 
 	/* Another value: EINVAL, recorded, still unset. */
-	ok("mkdir " ENVS "/staging");
+	dfs_ok(&m, "mkdir " ENVS "/staging");
 	ep(p, "staging");
 	ASSERT_ERRNO(setxattr(p, "user.deployfs.classification", "qa", 2, 0),
 		     EINVAL);
@@ -907,22 +827,24 @@ Test(environments, ln_s_deploys_and_ln_sfn_redeploys)
 		"root");
 
 	/* The folder is the package: content and metadata. */
-	ok("diff -r --no-dereference " PKGS "/order-sync/order-sync@1 " ENVS
-	   "/test/order-sync@1");
-	out(want, sizeof(want), TREE_OF(PKGS "/order-sync/order-sync@1"));
-	cr_assert_str_eq(
-		out(buf, sizeof(buf), TREE_OF(ENVS "/test/order-sync@1")),
-		want);
+	dfs_ok(&m, "diff -r --no-dereference " PKGS
+		   "/order-sync/order-sync@1 " ENVS "/test/order-sync@1");
+	dfs_out(&m, want, sizeof(want),
+		TREE_OF(PKGS "/order-sync/order-sync@1"));
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 TREE_OF(ENVS "/test/order-sync@1")),
+			 want);
 	/* The link leads to packages/. */
-	ok("cmp \"$FIXTURES/workspace/process/order-sync/process.xml\" " ENVS
-	   "/test/order-sync/process.xml");
-	cr_assert_str_eq(
-		out(buf, sizeof(buf), "realpath " ENVS "/test/order-sync"),
-		out(want, sizeof(want),
-		    "realpath " PKGS "/order-sync/order-sync@1"));
-	cr_assert_str_eq(out(buf, sizeof(buf),
-			     "cd \"$MNT\" && realpath --relative-to=. "
-			     "environments/test/order-sync"),
+	dfs_ok(&m,
+	       "cmp \"$FIXTURES/workspace/process/order-sync/process.xml\" " ENVS
+	       "/test/order-sync/process.xml");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "realpath " ENVS "/test/order-sync"),
+			 dfs_out(&m, want, sizeof(want),
+				 "realpath " PKGS "/order-sync/order-sync@1"));
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "cd \"$MNT\" && realpath --relative-to=. "
+				 "environments/test/order-sync"),
 			 "packages/order-sync/order-sync@1");
 
 	/* ln -sfn: the rename is the deployment, the old version goes. */
@@ -935,18 +857,21 @@ Test(environments, ln_s_deploys_and_ln_sfn_redeploys)
 			  1);
 	cr_assert_str_eq(ev->val[K_CMD],
 			 "ln -sfn " REL "2 environments/test/order-sync");
-	ok("cmp " MAP_XML " " ENVS "/test/order-sync@2/order-map/map.xml");
-	ok("cmp " MAP_XML " " ENVS "/test/order-sync/order-map/map.xml");
+	dfs_ok(&m,
+	       "cmp " MAP_XML " " ENVS "/test/order-sync@2/order-map/map.xml");
+	dfs_ok(&m,
+	       "cmp " MAP_XML " " ENVS "/test/order-sync/order-map/map.xml");
 	/* Both deployments are records; the replaced one ended. */
-	cr_assert_str_eq(out(buf, sizeof(buf),
-			     "sqlite3 \"$STORE/deployfs.db\" 'SELECT number, "
-			     "active, via, ended IS NOT NULL, uid, created_by "
-			     "FROM deployments ORDER BY number'"),
-			 "1|0|link|1|0|root\n2|1|link|0|0|root");
+	cr_assert_str_eq(
+		dfs_out(&m, buf, sizeof(buf),
+			"sqlite3 \"$STORE/deployfs.db\" 'SELECT number, "
+			"active, via, ended IS NOT NULL, uid, created_by "
+			"FROM deployments ORDER BY number'"),
+		"1|0|link|1|0|root\n2|1|link|0|0|root");
 	/* No temporary link of ln is left over anywhere. */
-	cr_assert_str_eq(out(buf, sizeof(buf),
-			     "find " ENVS " -mindepth 2 -maxdepth 2 "
-			     "-printf '%%P\\n' | sort | paste -sd' '"),
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "find " ENVS " -mindepth 2 -maxdepth 2 "
+				 "-printf '%%P\\n' | sort | paste -sd' '"),
 			 "test/order-sync test/order-sync@2");
 }
 
@@ -955,8 +880,8 @@ Test(environments, a_link_to_latest_or_absolute_reads_back_concrete)
 	char buf[512];
 
 	prepare();
-	ok("cd \"$MNT\" && ln -s ../../packages/order-sync/latest "
-	   "environments/test/order-sync");
+	dfs_ok(&m, "cd \"$MNT\" && ln -s ../../packages/order-sync/latest "
+		   "environments/test/order-sync");
 	assert_only("test", "2");
 	audit_expect("action=deploy;env=test;component=order-sync;version=2;"
 		     "result=ok",
@@ -967,11 +892,11 @@ Test(environments, a_link_to_latest_or_absolute_reads_back_concrete)
 			 REL "2");
 
 	/* Absolute, with a trailing slash. */
-	ok("ln -s \"$MNT/packages/order-sync/order-sync@1/\" " ENVS
-	   "/production/order-sync");
+	dfs_ok(&m, "ln -s \"$MNT/packages/order-sync/order-sync@1/\" " ENVS
+		   "/production/order-sync");
 	assert_only("production", "1");
-	ok("ln -sfn \"$MNT/packages/order-sync/latest/\" " ENVS
-	   "/production/order-sync");
+	dfs_ok(&m, "ln -sfn \"$MNT/packages/order-sync/latest/\" " ENVS
+		   "/production/order-sync");
 	assert_only("production", "3");
 	audit_expect("action=deploy;env=production;component=order-sync;"
 		     "version=3;from=1;deployment=2;result=ok",
@@ -1034,7 +959,8 @@ Test(environments, a_link_to_anything_but_a_package_of_n_is_einval)
 		     "rename of a pending link to N: %s", strerror(errno));
 	assert_only("test", "1");
 	link_deploy("-sfn", "production", "order-sync", "1");
-	ok("rm " ENVS "/production/order-sync " ENVS "/test/order-sync");
+	dfs_ok(&m,
+	       "rm " ENVS "/production/order-sync " ENVS "/test/order-sync");
 
 	/* The same over a deployment, through ln -sfn: it stays. */
 	link_deploy("-s", "test", "order-sync", "1");
@@ -1042,21 +968,22 @@ Test(environments, a_link_to_anything_but_a_package_of_n_is_einval)
 		 strerror(EINVAL));
 	n0 = audit_count(spec);
 	snapshot();
-	cr_assert_neq(sh("cd \"$MNT\" && ln -sfn ../../build/process/"
-			 "order-sync environments/test/order-sync"),
+	cr_assert_neq(dfs_sh(&m, "cd \"$MNT\" && ln -sfn ../../build/process/"
+				 "order-sync environments/test/order-sync"),
 		      0);
-	cr_assert_neq(sh("cd \"$MNT\" && ln -sfn ../../packages/partner-cert/"
-			 "partner-cert@1 environments/test/order-sync"),
-		      0);
-	cr_assert_neq(sh("cd \"$MNT\" && ln -sfn nonsense "
-			 "environments/test/order-sync"),
+	cr_assert_neq(
+		dfs_sh(&m, "cd \"$MNT\" && ln -sfn ../../packages/partner-cert/"
+			   "partner-cert@1 environments/test/order-sync"),
+		0);
+	cr_assert_neq(dfs_sh(&m, "cd \"$MNT\" && ln -sfn nonsense "
+				 "environments/test/order-sync"),
 		      0);
 	assert_unchanged("ln -sfn to a non-package");
 	audit_expect(spec, n0 + 3);
 	assert_only("test", "1");
-	cr_assert_str_eq(out(buf, sizeof(buf),
-			     "cd \"$MNT\" && realpath --relative-to=. "
-			     "environments/test/order-sync"),
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "cd \"$MNT\" && realpath --relative-to=. "
+				 "environments/test/order-sync"),
 			 "packages/order-sync/order-sync@1");
 }
 
@@ -1106,10 +1033,10 @@ Test(environments, a_deployed_folder_keeps_the_package_content)
 			  O_WRONLY | O_CREAT | O_CLOEXEC, 0644),
 		     EPERM);
 	/* What changes nothing succeeds (cp -a, rsync -a do that). */
-	ok("cd " ENVS "/test/order-sync@1 && chmod 644 process.xml && "
-	   "chmod --reference=process.xml process.xml && "
-	   "chown --reference=process.xml process.xml && "
-	   "touch -r process.xml process.xml");
+	dfs_ok(&m, "cd " ENVS "/test/order-sync@1 && chmod 644 process.xml && "
+		   "chmod --reference=process.xml process.xml && "
+		   "chown --reference=process.xml process.xml && "
+		   "touch -r process.xml process.xml");
 	/* Other bytes written over a deployed file: close fails, EIO. */
 	fd = open(f, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	cr_assert_geq(fd, 0, "open for a re-copy: %s", strerror(errno));
@@ -1119,11 +1046,12 @@ Test(environments, a_deployed_folder_keeps_the_package_content)
 				  "env=test;component=order-sync", EIO),
 		     1);
 	assert_unchanged("a refused change in a deployed folder");
-	ok("cmp \"$FIXTURES/workspace/process/order-sync/process.xml\" " ENVS
-	   "/test/order-sync@1/process.xml");
-	cr_assert_str_eq(out(buf, sizeof(buf),
-			     "stat -c %%a " ENVS
-			     "/test/order-sync@1/process.xml"),
+	dfs_ok(&m,
+	       "cmp \"$FIXTURES/workspace/process/order-sync/process.xml\" " ENVS
+	       "/test/order-sync@1/process.xml");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "stat -c %%a " ENVS
+				 "/test/order-sync@1/process.xml"),
 			 "644");
 	assert_only("test", "1");
 	cr_assert_eq(deployment_number("test", "1"), 1);
@@ -1135,11 +1063,12 @@ static void undeployed(const char *cmd, long n)
 {
 	char spec[256];
 
-	ok("cd \"$MNT\" && %s", cmd);
+	dfs_ok(&m, "cd \"$MNT\" && %s", cmd);
 	assert_empty("test");
-	cr_assert_str_eq(out(spec, sizeof(spec), "ls " PKGS "/order-sync"),
-			 "latest\norder-sync@1\norder-sync@2",
-			 "an undeploy touched packages/");
+	cr_assert_str_eq(
+		dfs_out(&m, spec, sizeof(spec), "ls " PKGS "/order-sync"),
+		"latest\norder-sync@1\norder-sync@2",
+		"an undeploy touched packages/");
 	audit_expect("action=undeploy;env=test;component=order-sync;"
 		     "version=1;result=ok",
 		     n);
@@ -1195,12 +1124,12 @@ Test(environments, rename_is_exdev_so_mv_copies_then_removes)
 	assert_unchanged("a refused rename");
 
 	/* mv: copy (a deploy in production), then remove (an undeploy). */
-	ok("cd \"$MNT\" && mv environments/test/order-sync@1 "
-	   "environments/production/");
+	dfs_ok(&m, "cd \"$MNT\" && mv environments/test/order-sync@1 "
+		   "environments/production/");
 	assert_empty("test");
 	assert_only("production", "1");
-	ok("diff -r --no-dereference " PKGS "/order-sync/order-sync@1 " ENVS
-	   "/production/order-sync@1");
+	dfs_ok(&m, "diff -r --no-dereference " PKGS
+		   "/order-sync/order-sync@1 " ENVS "/production/order-sync@1");
 	audit_expect("action=deploy;env=production;component=order-sync;"
 		     "version=1;result=ok",
 		     1);
@@ -1209,8 +1138,8 @@ Test(environments, rename_is_exdev_so_mv_copies_then_removes)
 		     1);
 
 	/* mv of the link: a link made in test, the one in production goes. */
-	ok("cd \"$MNT\" && mv environments/production/order-sync "
-	   "environments/test/");
+	dfs_ok(&m, "cd \"$MNT\" && mv environments/production/order-sync "
+		   "environments/test/");
 	assert_empty("production");
 	assert_only("test", "1");
 	cr_assert_str_eq(readlink_env(buf, sizeof(buf), "test/order-sync"),
@@ -1279,17 +1208,18 @@ Test(environments, a_deployed_package_cannot_be_removed)
 	dfs_path(p, sizeof(p), "%s/packages/order-sync/order-sync@1", m.mnt);
 	snapshot();
 	ASSERT_ERRNO(rmdir(p), EBUSY);
-	cr_assert_neq(sh("rm -rf " PKGS "/order-sync/order-sync@1"), 0);
+	cr_assert_neq(dfs_sh(&m, "rm -rf " PKGS "/order-sync/order-sync@1"), 0);
 	assert_unchanged("rmdir of a deployed package");
 	/* Still deployed in production. */
-	ok("rm " ENVS "/test/order-sync");
+	dfs_ok(&m, "rm " ENVS "/test/order-sync");
 	ASSERT_ERRNO(rmdir(p), EBUSY);
 	/* Replaced there too: no longer deployed, it can go. */
 	link_deploy("-sfn", "production", "order-sync", "2");
 	cr_assert_eq(rmdir(p), 0, "rmdir of a replaced package: %s",
 		     strerror(errno));
-	cr_assert_str_eq(out(buf, sizeof(buf), "ls " PKGS "/order-sync"),
-			 "latest\norder-sync@2");
+	cr_assert_str_eq(
+		dfs_out(&m, buf, sizeof(buf), "ls " PKGS "/order-sync"),
+		"latest\norder-sync@2");
 	ASSERT_ERRNO(
 		rmdir(dfs_path(p, sizeof(p),
 			       "%s/packages/order-sync/order-sync@2", m.mnt)),
@@ -1311,15 +1241,16 @@ Test(environments, warning_when_a_required_component_is_missing)
 	link_deploy("-s", "test", "order-sync", "1");
 	meta(buf, sizeof(buf), "test/order-sync@1", "warning");
 	cr_assert(strstr(buf, "partner-cert"), "warning: %s", buf);
-	cr_assert_str_eq(out(buf, sizeof(buf),
-			     "getfattr --absolute-names -d " ENVS
-			     "/test/order-sync@1 "
-			     "| grep -c '^user\\.deployfs\\.warning='"),
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "getfattr --absolute-names -d " ENVS
+				 "/test/order-sync@1 "
+				 "| grep -c '^user\\.deployfs\\.warning='"),
 			 "1", "the warning is not listed");
 
 	/* partner-cert first: no warning. */
-	ok("cd \"$MNT\" && ln -s ../../packages/partner-cert/partner-cert@1 "
-	   "environments/production/partner-cert");
+	dfs_ok(&m,
+	       "cd \"$MNT\" && ln -s ../../packages/partner-cert/partner-cert@1 "
+	       "environments/production/partner-cert");
 	ASSERT_ERRNO(getxattr(ep(p, "production/partner-cert@1"),
 			      "user.deployfs.warning", buf, sizeof(buf)),
 		     ENODATA);
@@ -1365,8 +1296,10 @@ Test(environments, notes_are_set_once_and_recorded)
 	ep(p, "test/order-sync@1");
 	ASSERT_ERRNO(getxattr(p, "user.deployfs.notes", buf, sizeof(buf)),
 		     ENODATA);
-	ok("setfattr -n user.deployfs.notes -v '%s' " ENVS "/test/order-sync@1",
-	   notes);
+	dfs_ok(&m,
+	       "setfattr -n user.deployfs.notes -v '%s' " ENVS
+	       "/test/order-sync@1",
+	       notes);
 	cr_assert_str_eq(meta(buf, sizeof(buf), "test/order-sync@1", "notes"),
 			 notes);
 	audit_expect("env=test;component=order-sync;version=1;result=ok;"
@@ -1416,7 +1349,7 @@ Test(environments, a_deployment_survives_a_kill_9_right_after)
 		     "from=1;deployment=2;result=ok",
 		     1);
 
-	ok("rm " ENVS "/test/order-sync");
+	dfs_ok(&m, "rm " ENVS "/test/order-sync");
 	kill9_and_restart();
 	assert_empty("test");
 	audit_expect("action=undeploy;env=test;version=2;result=ok", 1);
@@ -1428,7 +1361,7 @@ Test(environments, a_deployment_survives_a_kill_9_right_after)
 	audit_expect("env=test;version=1;deployment=3;result=ok", 1);
 
 	/* A link waiting for its rename lives in memory only. */
-	ok("ln -s " REL "2 " ENVS "/production/pending");
+	dfs_ok(&m, "ln -s " REL "2 " ENVS "/production/pending");
 	kill9_and_restart();
 	assert_empty("production");
 	assert_only("test", "1");
@@ -1453,15 +1386,15 @@ static pid_t spawn_sh(int slot, const char *cmd)
 /* Wait (deadline ms) for children[slot]; its exit status or -1. */
 static int wait_slot(int slot, long ms)
 {
-	long deadline = now_ms() + ms;
+	long deadline = dfs_now_ms() + ms;
 	int st;
 
-	while (now_ms() < deadline) {
+	while (dfs_now_ms() < deadline) {
 		if (waitpid(children[slot], &st, WNOHANG) == children[slot]) {
 			children[slot] = 0;
 			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 		}
-		sleep_ms(10);
+		dfs_sleep_ms(10);
 	}
 	return -1;
 }
@@ -1530,8 +1463,8 @@ Test(environments, concurrent_deployers_serialise_and_the_last_wins)
 	dfs_path(sql, sizeof(sql),
 		 "SELECT count(*), sum(active) FROM deployments");
 	dfs_path(rel, sizeof(rel), "%ld|1", number);
-	cr_assert_str_eq(out(buf, sizeof(buf),
-			     "sqlite3 \"$STORE/deployfs.db\" '%s'", sql),
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "sqlite3 \"$STORE/deployfs.db\" '%s'", sql),
 			 rel);
 	/* The last ok line names the version that stayed. */
 	dfs_path(rel, sizeof(rel), "deployment=%ld;result=ok;version=%s",
@@ -1586,7 +1519,7 @@ Test(environments, audit_log_is_read_only)
 	cr_assert_eq(truncate(p, 0), -1);
 	cr_assert(one_of(errno, EACCES, EROFS, EPERM), "truncate: %s",
 		  strerrorname_np(errno));
-	cr_assert_neq(sh("echo x >>\"$MNT/audit.log\""), 0);
+	cr_assert_neq(dfs_sh(&m, "echo x >>\"$MNT/audit.log\""), 0);
 	errno = 0;
 	cr_assert_eq(unlink(p), -1);
 	cr_assert(one_of(errno, EACCES, EROFS, EPERM) || errno == EBUSY,
@@ -1659,18 +1592,21 @@ Test(environments, audit_log_lines_have_every_key_in_order)
 	int fd;
 
 	prepare();
-	ok("setfattr -n user.deployfs.classification -v test " ENVS "/test");
+	dfs_ok(&m, "setfattr -n user.deployfs.classification -v test " ENVS
+		   "/test");
 	link_deploy("-s", "test", "order-sync", "1");
 	link_deploy("-sfn", "test", "order-sync", "2");
 	link_deploy("-sfn", "test", "order-sync", "1");
-	ok("rm " ENVS "/test/order-sync");
+	dfs_ok(&m, "rm " ENVS "/test/order-sync");
 	/* Refusals whose command needs quoting and escapes. */
-	cr_assert_neq(sh("cd \"$MNT\" && ln -s nonsense "
-			 "'environments/test/we\"ird\\name=x'"),
+	cr_assert_neq(dfs_sh(&m, "cd \"$MNT\" && ln -s nonsense "
+				 "'environments/test/we\"ird\\name=x'"),
 		      0);
-	cr_assert_neq(sh("cd \"$MNT\" && ln -s nonsense "
-			 "\"$(printf 'environments/test/new\\nline\\ttab')\""),
-		      0);
+	cr_assert_neq(
+		dfs_sh(&m,
+		       "cd \"$MNT\" && ln -s nonsense "
+		       "\"$(printf 'environments/test/new\\nline\\ttab')\""),
+		0);
 	ev = audit_expect(
 		"cmd=ln -s nonsense environments/test/we\"ird\\name=x;"
 		"result=refused",
@@ -1757,29 +1693,29 @@ Test(environments, tail_f_shows_a_deploy_within_2_s)
 	children[2] = pid;
 
 	/* tail prints the last lines first. */
-	deadline = now_ms() + DEADLINE_MS;
+	deadline = dfs_now_ms() + DEADLINE_MS;
 	for (;;) {
 		n = dfs_read_file(outp, buf, sizeof(buf) - 1);
 		buf[n > 0 ? n : 0] = '\0';
-		if (strstr(buf, "env=production") || now_ms() > deadline)
+		if (strstr(buf, "env=production") || dfs_now_ms() > deadline)
 			break;
-		sleep_ms(10);
+		dfs_sleep_ms(10);
 	}
 	cr_assert(strstr(buf, "action=env-create env=production"),
 		  "tail -f printed:\n%s", buf);
 	cr_assert_null(strstr(buf, "action=deploy"));
 
-	t0 = now_ms();
+	t0 = dfs_now_ms();
 	link_deploy("-s", "test", "order-sync", "1");
 	deadline = t0 + DEADLINE_MS;
 	for (;;) {
 		n = dfs_read_file(outp, buf, sizeof(buf) - 1);
 		buf[n > 0 ? n : 0] = '\0';
-		if (strstr(buf, "action=deploy") || now_ms() > deadline)
+		if (strstr(buf, "action=deploy") || dfs_now_ms() > deadline)
 			break;
-		sleep_ms(20);
+		dfs_sleep_ms(20);
 	}
-	t1 = now_ms();
+	t1 = dfs_now_ms();
 	cr_assert(strstr(buf, "action=deploy env=test component=order-sync "
 			      "version=1 "),
 		  "tail -f did not show the deploy in %ld ms:\n%s", t1 - t0,

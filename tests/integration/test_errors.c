@@ -45,8 +45,7 @@ static void prepare(void)
 {
 	int rc;
 
-	cr_assert_eq(setup_rc, 0, "mount failed: %s (see %s/daemon.log)",
-		     strerror(-setup_rc), m.dir);
+	dfs_need_mount(&m, setup_rc);
 	rc = dfs_sh(&m, "cp -a \"$FIXTURES/workspace/.\" \"$BUILD/\" && "
 			"mkdir \"$BUILD/process/order-sync/empty\" && "
 			"mkdir \"$BUILD/process/order-sync/full\" && "

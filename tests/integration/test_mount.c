@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -50,21 +49,6 @@ static void suite_fini(void)
 }
 
 TestSuite(mount, .init = suite_init, .fini = suite_fini, .timeout = 120);
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void pause_ms(long ms)
-{
-	struct timespec ts = { 0, ms * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 static int cmp_names(const void *a, const void *b)
 {
@@ -189,12 +173,12 @@ static bool alive(pid_t pid)
 /* Poll until path is unmounted and pid (if any) has gone; false on time. */
 static bool wait_gone(const char *path, pid_t pid)
 {
-	long deadline = now_ms() + DEADLINE_MS;
+	long deadline = dfs_now_ms() + DEADLINE_MS;
 
 	while (dfs_is_mounted(path) || (pid > 0 && alive(pid))) {
-		if (now_ms() > deadline)
+		if (dfs_now_ms() > deadline)
 			return false;
-		pause_ms(5);
+		dfs_sleep_ms(5);
 	}
 	return true;
 }

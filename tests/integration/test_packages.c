@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,74 +49,17 @@ static void teardown(void)
 
 TestSuite(packages, .init = setup, .fini = teardown, .timeout = 180);
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static void chomp(char *s)
-{
-	size_t n = strlen(s);
-
-	while (n > 0 && s[n - 1] == '\n')
-		s[--n] = '\0';
-}
-
-/* Run a shell command; its stdout, chomped, goes to buf unless NULL. */
-static int vsh(char *buf, size_t cap, const char *fmt, va_list ap)
-{
-	char cmd[8192];
-	int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-
-	cr_assert(n >= 0 && (size_t)n < sizeof(cmd), "command too long");
-	if (!buf)
-		return dfs_sh(&m, "%s", cmd);
-	n = dfs_sh_out(&m, buf, cap, "%s", cmd);
-	chomp(buf);
-	return n;
-}
-
-/* Run a command that must exit 0. */
-__attribute__((format(printf, 1, 2))) static void ok(const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vsh(NULL, 0, fmt, ap);
-	va_end(ap);
-	cr_assert_eq(rc, 0, "exit %d: %s", rc, fmt);
-}
-
-/* Run a command that must exit 0 and return its stdout, chomped. */
-__attribute__((format(printf, 3, 4))) static char *out(char *buf, size_t cap,
-						       const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vsh(buf, cap, fmt, ap);
-	va_end(ap);
-	cr_assert_eq(rc, 0, "exit %d: %s\n%s", rc, fmt, buf);
-	cr_assert_lt(strlen(buf) + 2, cap, "output truncated: %s", fmt);
-	return buf;
-}
-
 /* Build the fixture workspace in build/. */
 static void prepare(void)
 {
-	cr_assert_eq(setup_rc, 0, "mount failed: %s (see %s/daemon.log)",
-		     strerror(-setup_rc), m.dir);
-	ok("cp -a \"$FIXTURES/workspace/.\" \"$BUILD/\"");
+	dfs_need_mount(&m, setup_rc);
+	cr_assert_eq(dfs_copy_workspace(&m), 0,
+		     "cp -a of the fixture workspace");
 }
 
 static void package(const char *version)
 {
-	ok("mkdir " PKGS "/order-sync@%s", version);
+	dfs_ok(&m, "mkdir " PKGS "/order-sync@%s", version);
 }
 
 static char *pkg_path(char *buf, const char *rel)
@@ -128,30 +70,30 @@ static char *pkg_path(char *buf, const char *rel)
 /* user.deployfs.NAME of packages/order-sync/REL, read with getfattr. */
 static char *meta(char *buf, size_t cap, const char *rel, const char *name)
 {
-	return out(buf, cap,
-		   "getfattr --absolute-names --only-values "
-		   "-n user.deployfs.%s " PKGS "/%s",
-		   name, rel);
+	return dfs_out(&m, buf, cap,
+		       "getfattr --absolute-names --only-values "
+		       "-n user.deployfs.%s " PKGS "/%s",
+		       name, rel);
 }
 
 static long revision(const char *component_dir)
 {
 	char buf[64];
 
-	return atol(out(buf, sizeof(buf),
-			"getfattr --absolute-names --only-values "
-			"-n user.deployfs.revision \"$BUILD/%s\"",
-			component_dir));
+	return atol(dfs_out(&m, buf, sizeof(buf),
+			    "getfattr --absolute-names --only-values "
+			    "-n user.deployfs.revision \"$BUILD/%s\"",
+			    component_dir));
 }
 
 /* user.deployfs.revisions of a package as sorted "name:revision " pairs. */
 static char *revisions(char *buf, size_t cap, const char *rel)
 {
-	return out(buf, cap,
-		   "getfattr --absolute-names --only-values "
-		   "-n user.deployfs.revisions " PKGS "/%s | "
-		   "tr -d '{}\"' | tr , '\\n' | sort | tr '\\n' ' '",
-		   rel);
+	return dfs_out(&m, buf, cap,
+		       "getfattr --absolute-names --only-values "
+		       "-n user.deployfs.revisions " PKGS "/%s | "
+		       "tr -d '{}\"' | tr , '\\n' | sort | tr '\\n' ' '",
+		       rel);
 }
 
 /* Rows in the audit trail, waiting (with a deadline) for want of them. */
@@ -161,12 +103,12 @@ static long audit_wait(long want)
 	long n = 0;
 
 	for (int i = 0; i < 500; i++) {
-		n = atol(out(buf, sizeof(buf),
-			     "sqlite3 \"$STORE/deployfs.db\" "
-			     "'SELECT count(*) FROM audit'"));
+		n = atol(dfs_out(&m, buf, sizeof(buf),
+				 "sqlite3 \"$STORE/deployfs.db\" "
+				 "'SELECT count(*) FROM audit'"));
 		if (n >= want)
 			break;
-		sleep_ms(10);
+		dfs_sleep_ms(10);
 	}
 	return n;
 }
@@ -174,20 +116,20 @@ static long audit_wait(long want)
 /* "action|result|component|version|actor|uid|reason" of the newest row. */
 static char *audit_last(char *buf, size_t cap)
 {
-	return out(buf, cap,
-		   "sqlite3 \"$STORE/deployfs.db\" 'SELECT action, result, "
-		   "component, version, actor, uid, reason FROM audit "
-		   "ORDER BY seq DESC LIMIT 1'");
+	return dfs_out(&m, buf, cap,
+		       "sqlite3 \"$STORE/deployfs.db\" 'SELECT action, result, "
+		       "component, version, actor, uid, reason FROM audit "
+		       "ORDER BY seq DESC LIMIT 1'");
 }
 
 /* Everything under packages/ and build/, and the packages' metadata. */
 static void list_tree(char *buf, size_t cap)
 {
-	out(buf, cap,
-	    "cd \"$MNT\" && find packages build -printf "
-	    "'%%i %%m %%U %%G %%s %%T@ %%p %%l\\n' | sort -k7 && "
-	    "find packages -mindepth 2 -maxdepth 2 -type d "
-	    "-exec getfattr -d {} +");
+	dfs_out(&m, buf, cap,
+		"cd \"$MNT\" && find packages build -printf "
+		"'%%i %%m %%U %%G %%s %%T@ %%p %%l\\n' | sort -k7 && "
+		"find packages -mindepth 2 -maxdepth 2 -type d "
+		"-exec getfattr -d {} +");
 	cr_assert_gt(strlen(buf), 100, "listing too short:\n%s", buf);
 }
 
@@ -243,12 +185,13 @@ static void check_metadata(const char *version, time_t t0, long map_rev)
 	time_t created;
 
 	dfs_path(rel, sizeof(rel), "order-sync@%s", version);
-	cr_assert_str_eq(out(buf, sizeof(buf),
-			     "getfattr --absolute-names -d " PKGS "/%s | sed "
-			     "-n 's/^user\\.deployfs\\.\\([a-z_]*\\)=.*/\\1/p'",
-			     rel),
-			 "component\ncontent_hash\ncreated\ncreated_by\n"
-			 "requires\nrevisions\ntype\nversion");
+	cr_assert_str_eq(
+		dfs_out(&m, buf, sizeof(buf),
+			"getfattr --absolute-names -d " PKGS "/%s | sed "
+			"-n 's/^user\\.deployfs\\.\\([a-z_]*\\)=.*/\\1/p'",
+			rel),
+		"component\ncontent_hash\ncreated\ncreated_by\n"
+		"requires\nrevisions\ntype\nversion");
 	cr_assert_str_eq(meta(buf, sizeof(buf), rel, "component"),
 			 "order-sync");
 	cr_assert_str_eq(meta(buf, sizeof(buf), rel, "type"), "process");
@@ -288,43 +231,46 @@ Test(packages, platform_example_v2_differs_from_v1_by_the_map_change)
 
 	prepare();
 	package("1");
-	ok("sed -i 's|Line/UnitPrice|Line/NetPrice|' " MAP_XML);
+	dfs_ok(&m, "sed -i 's|Line/UnitPrice|Line/NetPrice|' " MAP_XML);
 	package("2");
 
-	out(a, sizeof(a),
-	    "cd " PKGS " && { diff -r --no-dereference order-sync@1 "
-	    "order-sync@2; test $? = 1; }");
+	dfs_out(&m, a, sizeof(a),
+		"cd " PKGS " && { diff -r --no-dereference order-sync@1 "
+		"order-sync@2; test $? = 1; }");
 	cr_assert_str_eq(a, expected_diff);
 	/* Each version is its tree in build/ with the includes expanded. */
-	ok("diff -r --exclude=partner-cert "
-	   "\"$FIXTURES/workspace/process/order-sync\" " PKGS "/order-sync@1");
-	ok("diff -r --exclude=partner-cert \"$BUILD/process/order-sync\" " PKGS
-	   "/order-sync@2");
-	ok("cmp \"$FIXTURES/workspace/map/order-map/map.xml\" " PKGS
-	   "/order-sync@1/order-map/map.xml");
+	dfs_ok(&m, "diff -r --exclude=partner-cert "
+		   "\"$FIXTURES/workspace/process/order-sync\" " PKGS
+		   "/order-sync@1");
+	dfs_ok(&m,
+	       "diff -r --exclude=partner-cert \"$BUILD/process/order-sync\" " PKGS
+	       "/order-sync@2");
+	dfs_ok(&m, "cmp \"$FIXTURES/workspace/map/order-map/map.xml\" " PKGS
+		   "/order-sync@1/order-map/map.xml");
 
 	/* Later edits in build/ change neither snapshot. */
-	out(a, sizeof(a), SNAPSHOTS);
-	ok("sed -i 's|Line/Quantity|Line/Qty|' " MAP_XML " && "
-	   "echo '<extra/>' >\"$BUILD/process/order-sync/extra.xml\" && "
-	   "echo '// more' >>\"$BUILD/script/normalize-sku/normalize-sku.js\"");
-	out(b, sizeof(b), SNAPSHOTS);
+	dfs_out(&m, a, sizeof(a), SNAPSHOTS);
+	dfs_ok(&m,
+	       "sed -i 's|Line/Quantity|Line/Qty|' " MAP_XML " && "
+	       "echo '<extra/>' >\"$BUILD/process/order-sync/extra.xml\" && "
+	       "echo '// more' >>\"$BUILD/script/normalize-sku/normalize-sku.js\"");
+	dfs_out(&m, b, sizeof(b), SNAPSHOTS);
 	cr_assert_str_eq(b, a, "an edit in build/ reached a snapshot");
 
 	/* The certificate is a requirement, not content. */
-	ok("cd " PKGS " && for v in 1 2; do "
-	   "test -L order-sync@$v/partner-cert && "
-	   "test \"$(readlink order-sync@$v/partner-cert)\" = "
-	   "../../certificate/partner-cert || exit 1; done && "
-	   "test -z \"$(find . -name partner.pem)\" && "
-	   "! grep -rqF 'BEGIN CERTIFICATE' .");
-	cr_assert_str_eq(
-		out(a, sizeof(a), "cd " PKGS " && find order-sync@1 -type l"),
-		"order-sync@1/partner-cert");
+	dfs_ok(&m, "cd " PKGS " && for v in 1 2; do "
+		   "test -L order-sync@$v/partner-cert && "
+		   "test \"$(readlink order-sync@$v/partner-cert)\" = "
+		   "../../certificate/partner-cert || exit 1; done && "
+		   "test -z \"$(find . -name partner.pem)\" && "
+		   "! grep -rqF 'BEGIN CERTIFICATE' .");
+	cr_assert_str_eq(dfs_out(&m, a, sizeof(a),
+				 "cd " PKGS " && find order-sync@1 -type l"),
+			 "order-sync@1/partner-cert");
 	/* Includes are real folders (the diffs above compared content). */
 	cr_assert_str_eq(
-		out(a, sizeof(a),
-		    "cd " PKGS "/order-sync@1 && find . -type d | sort"),
+		dfs_out(&m, a, sizeof(a),
+			"cd " PKGS "/order-sync@1 && find . -type d | sort"),
 		".\n./erp-http\n./erp-post-order\n./order-map\n"
 		"./order-map/erp-order-xml\n./order-map/normalize-sku\n"
 		"./order-map/order-json\n./sftp-in");
@@ -332,15 +278,16 @@ Test(packages, platform_example_v2_differs_from_v1_by_the_map_change)
 	check_metadata("1", t0, 1);
 	check_metadata("2", t0, 2);
 
-	cr_assert_str_eq(out(a, sizeof(a), "ls " PKGS),
+	cr_assert_str_eq(dfs_out(&m, a, sizeof(a), "ls " PKGS),
 			 "latest\norder-sync@1\norder-sync@2");
-	cr_assert_str_eq(out(a, sizeof(a), "readlink " PKGS "/latest"),
+	cr_assert_str_eq(dfs_out(&m, a, sizeof(a), "readlink " PKGS "/latest"),
 			 "order-sync@2");
-	cr_assert_str_eq(out(a, sizeof(a),
-			     "sqlite3 \"$STORE/deployfs.db\" \"SELECT "
-			     "version, result, cmd LIKE 'mkdir %%' FROM audit "
-			     "WHERE action = 'package' ORDER BY seq\""),
-			 "1|ok|1\n2|ok|1");
+	cr_assert_str_eq(
+		dfs_out(&m, a, sizeof(a),
+			"sqlite3 \"$STORE/deployfs.db\" \"SELECT "
+			"version, result, cmd LIKE 'mkdir %%' FROM audit "
+			"WHERE action = 'package' ORDER BY seq\""),
+		"1|ok|1\n2|ok|1");
 }
 
 Test(packages, refusals_have_their_errno_and_change_nothing)
@@ -360,9 +307,10 @@ Test(packages, refusals_have_their_errno_and_change_nothing)
 	refused("order-sync", "order-sync", EINVAL, "order-sync");
 
 	/* map includes script includes map. */
-	ok("ln -s ../../map/order-map \"$BUILD/script/normalize-sku/back\"");
+	dfs_ok(&m,
+	       "ln -s ../../map/order-map \"$BUILD/script/normalize-sku/back\"");
 	refused("order-sync", "order-sync@2", ELOOP, "order-sync");
-	ok("rm \"$BUILD/script/normalize-sku/back\"");
+	dfs_ok(&m, "rm \"$BUILD/script/normalize-sku/back\"");
 	package("2");
 }
 
@@ -400,20 +348,22 @@ Test(packages, everything_under_a_snapshot_is_read_only)
 	ASSERT_ERRNO(utimensat(AT_FDCWD, f, NULL, 0), EROFS);
 
 	/* Setting what is already there succeeds (cp -a, rsync -a). */
-	ok("cd " PKGS "/order-sync@1/order-map && chmod 644 map.xml && "
-	   "chmod --reference=map.xml map.xml && "
-	   "chown --reference=map.xml map.xml && touch -r map.xml map.xml");
+	dfs_ok(&m,
+	       "cd " PKGS "/order-sync@1/order-map && chmod 644 map.xml && "
+	       "chmod --reference=map.xml map.xml && "
+	       "chown --reference=map.xml map.xml && touch -r map.xml map.xml");
 
 	/* The same refusals through the tools, each with its message. */
-	cr_assert_str_eq(out(buf, sizeof(buf),
-			     "cd " PKGS "/order-sync@1 && { touch process.xml; "
-			     "echo x >>process.xml; rm -rf sftp-in; "
-			     "chmod 600 process.xml; } 2>&1 | "
-			     "grep -c 'Read-only file system'"),
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "cd " PKGS
+				 "/order-sync@1 && { touch process.xml; "
+				 "echo x >>process.xml; rm -rf sftp-in; "
+				 "chmod 600 process.xml; } 2>&1 | "
+				 "grep -c 'Read-only file system'"),
 			 "4");
 
-	ok("cmp \"$FIXTURES/workspace/map/order-map/map.xml\" " PKGS
-	   "/order-sync@1/order-map/map.xml");
+	dfs_ok(&m, "cmp \"$FIXTURES/workspace/map/order-map/map.xml\" " PKGS
+		   "/order-sync@1/order-map/map.xml");
 	assert_unchanged("a refused change under a snapshot");
 }
 
@@ -422,28 +372,31 @@ Test(packages, cp_a_and_rsync_a_copy_a_snapshot_out_identically)
 	char want[8192], got[8192];
 
 	prepare();
-	ok("chmod 750 \"$BUILD/connection/sftp-in\" && chmod 600 " MAP_XML
-	   " && touch -d @1614834367.123456789 "
-	   "\"$BUILD/process/order-sync/process.xml\" && "
-	   "touch -h -d @1640995201.5 "
-	   "\"$BUILD/process/order-sync/partner-cert\"");
+	dfs_ok(&m,
+	       "chmod 750 \"$BUILD/connection/sftp-in\" && chmod 600 " MAP_XML
+	       " && touch -d @1614834367.123456789 "
+	       "\"$BUILD/process/order-sync/process.xml\" && "
+	       "touch -h -d @1640995201.5 "
+	       "\"$BUILD/process/order-sync/partner-cert\"");
 	package("1");
-	ok("cp -a " PKGS "/order-sync@1 \"$NATIVE/cp\"");
-	ok("rsync -a " PKGS "/order-sync@1/ \"$NATIVE/rsync/\"");
-	ok("diff -r --no-dereference " PKGS "/order-sync@1 \"$NATIVE/cp\"");
-	ok("diff -r --no-dereference " PKGS "/order-sync@1 \"$NATIVE/rsync\"");
+	dfs_ok(&m, "cp -a " PKGS "/order-sync@1 \"$NATIVE/cp\"");
+	dfs_ok(&m, "rsync -a " PKGS "/order-sync@1/ \"$NATIVE/rsync/\"");
+	dfs_ok(&m,
+	       "diff -r --no-dereference " PKGS "/order-sync@1 \"$NATIVE/cp\"");
+	dfs_ok(&m, "diff -r --no-dereference " PKGS
+		   "/order-sync@1 \"$NATIVE/rsync\"");
 
-	out(want, sizeof(want),
-	    "cd " PKGS "/order-sync@1 && "
-	    "find . -printf '%%m %%T@ %%p %%l\\n' | sort -k3");
+	dfs_out(&m, want, sizeof(want),
+		"cd " PKGS "/order-sync@1 && "
+		"find . -printf '%%m %%T@ %%p %%l\\n' | sort -k3");
 	cr_assert(strstr(want, "644 1614834367.1234567890 ./process.xml") &&
 			  strstr(want, " 1640995201.5000000000 ./partner-cert"),
 		  "times not captured:\n%s", want);
 	for (const char *dst = "cp\0rsync\0"; *dst; dst += strlen(dst) + 1) {
-		out(got, sizeof(got),
-		    "cd \"$NATIVE/%s\" && "
-		    "find . -printf '%%m %%T@ %%p %%l\\n' | sort -k3",
-		    dst);
+		dfs_out(&m, got, sizeof(got),
+			"cd \"$NATIVE/%s\" && "
+			"find . -printf '%%m %%T@ %%p %%l\\n' | sort -k3",
+			dst);
 		cr_assert_str_eq(got, want, "%s copy differs", dst);
 	}
 }
@@ -469,11 +422,11 @@ Test(packages, a_snapshot_keeps_modes_owners_and_times_of_when_taken)
 	char was[2][128], p[PATH_MAX], now[128];
 
 	prepare();
-	ok("chmod 640 " MAP_XML " && chown 101:102 " MAP_XML " && "
-	   "touch -d '2020-01-02 03:04:05.123456789' " MAP_XML " && "
-	   "chmod 750 \"$BUILD/map/order-map\" && "
-	   "chown 103:104 \"$BUILD/map/order-map\" && "
-	   "touch -d '2019-05-06 07:08:09.5' \"$BUILD/map/order-map\"");
+	dfs_ok(&m, "chmod 640 " MAP_XML " && chown 101:102 " MAP_XML " && "
+		   "touch -d '2020-01-02 03:04:05.123456789' " MAP_XML " && "
+		   "chmod 750 \"$BUILD/map/order-map\" && "
+		   "chown 103:104 \"$BUILD/map/order-map\" && "
+		   "touch -d '2019-05-06 07:08:09.5' \"$BUILD/map/order-map\"");
 	for (int i = 0; i < 2; i++)
 		stat_line(
 			was[i], sizeof(was[i]),
@@ -485,11 +438,11 @@ Test(packages, a_snapshot_keeps_modes_owners_and_times_of_when_taken)
 			stat_line(now, sizeof(now), pkg_path(p, in_pkg[i])),
 			was[i], "%s when taken", in_pkg[i]);
 
-	ok("chmod 604 " MAP_XML " && chown 201:202 " MAP_XML " && "
-	   "touch -d '2030-05-06 07:08:09' " MAP_XML " && "
-	   "chmod 700 \"$BUILD/map/order-map\" && "
-	   "chown 203:204 \"$BUILD/map/order-map\" && "
-	   "touch -d '2031-01-01' \"$BUILD/map/order-map\"");
+	dfs_ok(&m, "chmod 604 " MAP_XML " && chown 201:202 " MAP_XML " && "
+		   "touch -d '2030-05-06 07:08:09' " MAP_XML " && "
+		   "chmod 700 \"$BUILD/map/order-map\" && "
+		   "chown 203:204 \"$BUILD/map/order-map\" && "
+		   "touch -d '2031-01-01' \"$BUILD/map/order-map\"");
 	stat_line(now, sizeof(now),
 		  dfs_path(p, sizeof(p), "%s/%s", m.build, in_build[0]));
 	cr_assert(strstr(now, "100604 201:202 "), "build/: %s", now);
@@ -511,13 +464,13 @@ Test(packages, identical_content_has_an_identical_content_hash)
 	cr_assert_eq(strlen(h1), 32, "hash %s", h1);
 	cr_assert_str_eq(h2, h1, "unchanged content, other hash");
 
-	ok("sed -i 's|Line/UnitPrice|Line/NetPrice|' " MAP_XML);
+	dfs_ok(&m, "sed -i 's|Line/UnitPrice|Line/NetPrice|' " MAP_XML);
 	package("3");
 	meta(h3, sizeof(h3), "order-sync@3", "content_hash");
 	cr_assert_str_neq(h3, h1, "a changed map, the same hash");
 
 	/* Back to the first content (new times): the first hash. */
-	ok("sed -i 's|Line/NetPrice|Line/UnitPrice|' " MAP_XML);
+	dfs_ok(&m, "sed -i 's|Line/NetPrice|Line/UnitPrice|' " MAP_XML);
 	package("4");
 	meta(h4, sizeof(h4), "order-sync@4", "content_hash");
 	cr_assert_str_eq(h4, h1, "identical content, other hash");
@@ -535,8 +488,9 @@ Test(packages, notes_are_set_once_and_audited)
 	ASSERT_ERRNO(getxattr(p, "user.deployfs.notes", buf, sizeof(buf)),
 		     ENODATA);
 	n0 = audit_wait(0);
-	ok("setfattr -n user.deployfs.notes -v '%s' " PKGS "/order-sync@1",
-	   notes);
+	dfs_ok(&m,
+	       "setfattr -n user.deployfs.notes -v '%s' " PKGS "/order-sync@1",
+	       notes);
 	cr_assert_str_eq(meta(buf, sizeof(buf), "order-sync@1", "notes"),
 			 notes);
 	cr_assert_eq(audit_wait(n0 + 1), n0 + 1);
@@ -577,23 +531,25 @@ Test(packages, rmdir_removes_a_package_while_open_files_read_to_the_end)
 	cr_assert_geq(fd, 0, "%s", strerror(errno));
 	cr_assert_eq(read(fd, got, 4096), 4096);
 	n0 = audit_wait(0);
-	ok("rmdir " PKGS "/order-sync@2");
-	cr_assert_str_eq(out(buf, sizeof(buf), "ls " PKGS),
+	dfs_ok(&m, "rmdir " PKGS "/order-sync@2");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf), "ls " PKGS),
 			 "latest\norder-sync@1");
-	cr_assert_str_eq(out(buf, sizeof(buf), "readlink " PKGS "/latest"),
-			 "order-sync@1");
+	cr_assert_str_eq(
+		dfs_out(&m, buf, sizeof(buf), "readlink " PKGS "/latest"),
+		"order-sync@1");
 	ASSERT_ERRNO(stat(pkg_path(p, "order-sync@2"), &st), ENOENT);
 	cr_assert_eq(audit_wait(n0 + 1), n0 + 1);
 	cr_assert_str_eq(audit_last(buf, sizeof(buf)),
 			 "package-remove|ok|order-sync|2|root|0|");
 
 	/* Give reclamation its chance, drop the page cache, read on. */
-	for (int i = 0; i < 200 && atoi(out(buf, sizeof(buf),
-					    "find \"$STORE\" -type f -size %uc "
-					    "| wc -l",
-					    BIG_LEN));
+	for (int i = 0;
+	     i < 200 && atoi(dfs_out(&m, buf, sizeof(buf),
+				     "find \"$STORE\" -type f -size %uc "
+				     "| wc -l",
+				     BIG_LEN));
 	     i++)
-		sleep_ms(10);
+		dfs_sleep_ms(10);
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 	len = 4096;
 	while (len < BIG_LEN) {
@@ -621,17 +577,18 @@ Test(packages, snapshots_survive_a_remount_with_their_inodes)
 
 	prepare();
 	package("1");
-	ok("sed -i 's|Line/UnitPrice|Line/NetPrice|' " MAP_XML);
+	dfs_ok(&m, "sed -i 's|Line/UnitPrice|Line/NetPrice|' " MAP_XML);
 	package("2");
-	ok("setfattr -n user.deployfs.notes -v kept " PKGS "/order-sync@1");
-	out(before, sizeof(before), list);
+	dfs_ok(&m,
+	       "setfattr -n user.deployfs.notes -v kept " PKGS "/order-sync@1");
+	dfs_out(&m, before, sizeof(before), list);
 	cr_assert(strstr(before, "order-map/map.xml"), "%s", before);
 
 	cr_assert_eq(dfs_mount_stop(&m), 0,
 		     "daemon did not exit cleanly (status %#x)",
 		     m.daemon_status);
 	cr_assert_eq(dfs_mount_start(&m), 0);
-	out(after, sizeof(after), list);
+	dfs_out(&m, after, sizeof(after), list);
 	cr_assert_str_eq(after, before, "packages changed across a remount");
 }
 
@@ -643,12 +600,12 @@ Test(packages, revision_counts_changes_of_a_components_own_content)
 	cr_assert_eq(revision("map/order-map"), 1);
 	cr_assert_eq(revision("map/order-map"), 1);
 	cr_assert_eq(revision("process/order-sync"), 1);
-	out(buf, sizeof(buf),
-	    "getfattr --absolute-names -d \"$BUILD/map/order-map\"");
+	dfs_out(&m, buf, sizeof(buf),
+		"getfattr --absolute-names -d \"$BUILD/map/order-map\"");
 	cr_assert_null(strstr(buf, "user.deployfs.revision"),
 		       "revision is listed:\n%s", buf);
 
-	ok("sed -i 's|Line/UnitPrice|Line/NetPrice|' " MAP_XML);
+	dfs_ok(&m, "sed -i 's|Line/UnitPrice|Line/NetPrice|' " MAP_XML);
 	cr_assert_eq(revision("map/order-map"), 2);
 	cr_assert_eq(revision("map/order-map"), 2);
 	/* order-sync's own content (its files and links) did not change. */
@@ -667,7 +624,7 @@ static int wait_child(pid_t pid, long ms)
 	for (long t = 0; t <= ms; t += 10) {
 		if (waitpid(pid, &st, WNOHANG) == pid)
 			return WIFEXITED(st) ? WEXITSTATUS(st) : -EINTR;
-		sleep_ms(10);
+		dfs_sleep_ms(10);
 	}
 	return -ETIMEDOUT;
 }
@@ -751,5 +708,6 @@ Test(packages, a_file_open_for_writing_is_packaged_as_last_closed)
 	cr_assert_eq(close(big_fd), 0);
 	expect_content("order-sync@1/small.txt", "v1\n", 3);
 	expect_content("order-sync@1/big.bin", big1, BIG_LEN);
-	ok("printf 'v2\\n' | cmp - \"$BUILD/process/order-sync/small.txt\"");
+	dfs_ok(&m,
+	       "printf 'v2\\n' | cmp - \"$BUILD/process/order-sync/small.txt\"");
 }

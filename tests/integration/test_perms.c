@@ -55,8 +55,7 @@ static void prepare(void)
 {
 	int rc;
 
-	cr_assert_eq(setup_rc, 0, "mount failed: %s (see %s/daemon.log)",
-		     strerror(-setup_rc), m.dir);
+	dfs_need_mount(&m, setup_rc);
 	rc = dfs_sh(&m, MAKE_TREE "(mk \"%s\") && (mk \"%s\")", on_mount,
 		    on_native);
 	cr_assert_eq(rc, 0, "making the trees failed");

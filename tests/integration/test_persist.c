@@ -32,12 +32,6 @@ static void teardown(void)
 
 TestSuite(persist, .init = setup, .fini = teardown, .timeout = 240);
 
-static void need_mount(void)
-{
-	cr_assert_eq(setup_rc, 0, "mount failed: %s (see %s/daemon.log)",
-		     strerror(-setup_rc), m.dir);
-}
-
 /*
  * Record the whole tree under build/ with the fields that must persist:
  * inode, link count, mode, owner, group, size, blocks, mtime and ctime in
@@ -128,7 +122,7 @@ Test(persist, whole_tree_identical_after_remount)
 	struct stat st;
 	int rc;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	rc = dfs_sh_out(&m, out, sizeof(out), "%s", build_tree);
 	cr_assert_eq(rc, 0, "building the tree failed:\n%s", out);
 	record("before");
@@ -163,10 +157,8 @@ Test(persist, changes_after_remount_persist_and_inodes_stay_unique)
 	char out[16384];
 	int rc;
 
-	need_mount();
-	cr_assert_eq(dfs_sh(&m, "cp -a \"$FIXTURES/workspace/.\" "
-				"\"$BUILD/\""),
-		     0);
+	dfs_need_mount(&m, setup_rc);
+	cr_assert_eq(dfs_copy_workspace(&m), 0);
 	record("one");
 	remount();
 	record("two");
@@ -209,7 +201,7 @@ Test(persist, large_offset_file_survives_remount)
 	ino_t ino;
 	int fd;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	dfs_path(p, sizeof(p), "%s/process/order-sync", m.build);
 	cr_assert_eq(mkdir(p, 0755), 0);
 	dfs_path(p, sizeof(p), "%s/process/order-sync/big.bin", m.build);
@@ -239,7 +231,7 @@ Test(persist, empty_store_remounts_with_same_tree)
 {
 	char out[4096];
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	record("fresh");
 	remount();
 	record("again");

@@ -55,12 +55,6 @@ TestSuite(posix, .init = setup, .fini = teardown, .timeout = 180);
 			     strerror(errno));                 \
 	} while (0)
 
-static void need_mount(void)
-{
-	cr_assert_eq(setup_rc, 0, "mount failed: %s (see %s/daemon.log)",
-		     strerror(-setup_rc), m.dir);
-}
-
 static char *at(char *buf, const char *rel)
 {
 	return dfs_path(buf, PATH_MAX, "%s/%s", comp, rel);
@@ -161,7 +155,7 @@ Test(posix, o_append_writes_at_end_o_trunc_empties)
 	struct stat st;
 	int a, b;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	put(at(p, "process.xml"), "<process>");
 	a = open_ok(p, O_WRONLY | O_APPEND);
 	b = open_ok(p, O_WRONLY | O_APPEND);
@@ -186,7 +180,7 @@ Test(posix, sparse_file_has_zero_hole_and_few_blocks)
 	struct stat st;
 	int fd;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	memset(data, 'S', sizeof(data));
 	fd = open_ok(at(p, "sparse.bin"), O_RDWR | O_CREAT | O_TRUNC);
 	cr_assert_eq(pwrite(fd, data, sizeof(data), 0), 4096);
@@ -213,7 +207,7 @@ Test(posix, write_at_5gib_and_read_back)
 	char p[PATH_MAX], buf[64];
 	int fd;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	fd = open_ok(at(p, "big.bin"), O_RDWR | O_CREAT | O_TRUNC);
 	cr_assert_eq(pwrite(fd, tail, sizeof(tail), off), (ssize_t)sizeof(tail),
 		     "pwrite: %s", strerror(errno));
@@ -236,7 +230,7 @@ Test(posix, name_of_255_bytes_works_256_is_enametoolong)
 {
 	char name[257], p[PATH_MAX];
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	memset(name, 'n', 255);
 	name[255] = '\0';
 	put(at(p, name), "255");
@@ -256,7 +250,7 @@ Test(posix, deep_path_of_60_levels)
 	char p[PATH_MAX], f[PATH_MAX];
 	size_t len;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	at(p, "deep");
 	ASSERT_OK(mkdir(p, 0755));
 	len = strlen(p);
@@ -278,7 +272,7 @@ Test(posix, hard_links_share_inode_and_count_links)
 	char a[PATH_MAX], b[PATH_MAX], c[PATH_MAX], d[PATH_MAX];
 	struct stat sa;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	put(at(a, "map.xml"), "<map/>");
 	ASSERT_OK(mkdir(at(d, "old"), 0755));
 	ASSERT_OK(link(a, at(b, "map-link.xml")));
@@ -306,7 +300,7 @@ Test(posix, rename_replaces_file_noreplace_refuses)
 	ino_t ino;
 	int fd;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	put(at(a, "map.xml.tmp"), "v2");
 	put(at(b, "map.xml"), "v1");
 	ino = st_of(a).st_ino;
@@ -336,7 +330,7 @@ Test(posix, rename_exchange_swaps_files_and_file_with_dir)
 	nlink_t parent;
 	ino_t ia, ib;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	put(at(a, "blue.xml"), "blue");
 	put(at(b, "green.xml"), "green");
 	ia = st_of(a).st_ino;
@@ -365,7 +359,7 @@ Test(posix, rename_dir_over_empty_nonempty_and_own_subdir)
 	char a[PATH_MAX], b[PATH_MAX], c[PATH_MAX], p[PATH_MAX];
 	nlink_t parent;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	ASSERT_OK(mkdir(at(a, "v1"), 0755));
 	put(at(p, "v1/map.xml"), "<map/>");
 	ASSERT_OK(mkdir(at(b, "v2"), 0755));
@@ -391,7 +385,7 @@ Test(posix, symlink_and_readlink)
 	char l[PATH_MAX], p[PATH_MAX], buf[PATH_MAX];
 	struct stat st;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	ASSERT_OK(mkdir(dfs_path(p, sizeof(p), "%s/map/order-map", m.build),
 			0755));
 	put(dfs_path(p, sizeof(p), "%s/map/order-map/map.xml", m.build),
@@ -415,7 +409,7 @@ Test(posix, chmod_and_chown)
 	struct stat st;
 	int fd;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	put(at(p, "connection.conf"), "url=https://erp.example\n");
 	ASSERT_OK(chmod(p, 0640));
 	cr_assert_eq(st_of(p).st_mode & 07777, 0640);
@@ -454,7 +448,7 @@ Test(posix, utimensat_ns_now_and_omit)
 	char p[PATH_MAX], l[PATH_MAX];
 	struct stat st;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	put(at(p, "map.xml"), "<map/>");
 	ASSERT_OK(utimensat(AT_FDCWD, p, t1, 0));
 	st = st_of(p);
@@ -485,7 +479,7 @@ Test(posix, truncate_grows_with_zeros_and_shrinks)
 	char p[PATH_MAX], buf[8192];
 	int fd;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	put(at(p, "script.js"), "function normalize(sku) { return sku; }");
 	ASSERT_OK(truncate(p, 8));
 	expect(p, "function");
@@ -522,7 +516,7 @@ Test(posix, fallocate_mode0_and_keep_size)
 	struct stat st;
 	int fd;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	fd = open_ok(at(p, "alloc.bin"), O_RDWR | O_CREAT | O_TRUNC);
 	cr_assert_eq(pwrite(fd, "head", 4, 0), 4);
 	ASSERT_OK(fallocate(fd, 0, 0, MIB));
@@ -547,7 +541,7 @@ Test(posix, user_xattrs_set_get_list_remove)
 	ssize_t n;
 	bool seen = false;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	put(at(p, "map.xml"), "<map/>");
 	for (size_t i = 0; i < sizeof(val); i++)
 		val[i] = (char)(i * 7);
@@ -586,7 +580,7 @@ Test(posix, statfs_fsync_and_fdatasync)
 	struct statfs sf;
 	int fd, dfd;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	ASSERT_OK(statvfs(m.build, &sv));
 	cr_assert_gt(sv.f_bsize, 0);
 	cr_assert_geq(sv.f_namemax, 255);
@@ -612,7 +606,7 @@ Test(posix, unlinked_open_file_stays_readable_and_writable)
 	struct stat st;
 	int fd;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	fd = open_ok(at(p, "scratch"), O_RDWR | O_CREAT | O_TRUNC);
 	cr_assert_eq(write(fd, "before", 6), 6);
 	ASSERT_OK(unlink(p));
@@ -679,7 +673,7 @@ Test(posix, flock_conflicts_between_processes)
 	char p[PATH_MAX];
 	int fd;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	put(at(p, "deploy.lock"), "");
 	fd = open_ok(p, O_RDWR);
 	ASSERT_OK(flock(fd, LOCK_EX));
@@ -702,7 +696,7 @@ Test(posix, fcntl_setlk_conflicts_between_processes)
 	char p[PATH_MAX];
 	int fd;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	put(at(p, "deploy.lock"), "");
 	fd = open_ok(p, O_RDWR);
 	ASSERT_OK(fcntl(fd, F_SETLK, &fl));
@@ -723,7 +717,7 @@ Test(posix, write_updates_size_blocks_mtime_ctime_read_keeps_atime)
 	struct stat st;
 	int fd;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	put(at(p, "map.xml"), "");
 	ASSERT_OK(utimensat(AT_FDCWD, p, old, 0));
 	clock_past(st_of(p).st_ctim);
@@ -750,7 +744,7 @@ Test(posix, chmod_changes_ctime_entries_change_parent_mtime)
 	char d[PATH_MAX], p[PATH_MAX];
 	struct stat s0, s1;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	ASSERT_OK(mkdir(at(d, "maps"), 0755));
 	put(at(p, "maps/map.xml"), "<map/>");
 	ASSERT_OK(utimensat(AT_FDCWD, p, old, 0));
@@ -772,7 +766,7 @@ Test(posix, directory_nlink_is_two_plus_subdirs)
 {
 	char d[PATH_MAX], e[PATH_MAX], p[PATH_MAX], q[PATH_MAX];
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	ASSERT_OK(mkdir(at(d, "maps"), 0755));
 	cr_assert_eq(st_of(d).st_nlink, 2);
 	ASSERT_OK(mkdir(at(p, "maps/a"), 0755));

@@ -28,12 +28,6 @@ static void teardown(void)
 
 TestSuite(tools, .init = setup, .fini = teardown, .timeout = 180);
 
-static void need_mount(void)
-{
-	cr_assert_eq(setup_rc, 0, "mount failed: %s (see %s/daemon.log)",
-		     strerror(-setup_rc), m.dir);
-}
-
 /*
  * A shell function that lists every entry below the component folders
  * that the fixture has (process/order-sync/..., map/order-map/...), with
@@ -71,8 +65,8 @@ static void assert_same_as_fixture(const char *what)
 
 static void copy_fixture(void)
 {
-	cr_assert_eq(dfs_sh(&m, "cp -a \"$FIXTURES/workspace/.\" \"$BUILD/\""),
-		     0, "cp -a of the fixture into build/ failed");
+	cr_assert_eq(dfs_copy_workspace(&m), 0,
+		     "cp -a of the fixture into build/ failed");
 }
 
 Test(tools, tar_extract_matches_fixture)
@@ -80,7 +74,7 @@ Test(tools, tar_extract_matches_fixture)
 	char out[4096];
 	int rc;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	cr_assert_eq(dfs_sh(&m, "tar --format=posix -C \"$FIXTURES/workspace\""
 				" -cf \"$DIR/ws.tar\" ."),
 		     0);
@@ -102,7 +96,7 @@ Test(tools, cp_a_matches_fixture)
 	char out[4096];
 	int rc;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	rc = dfs_sh_out(&m, out, sizeof(out),
 			"cp -a \"$FIXTURES/workspace/.\" \"$BUILD/\" 2>&1");
 	cr_assert_eq(rc, 0, "cp -a exit %d:\n%s", rc, out);
@@ -121,7 +115,7 @@ Test(tools, rsync_a_then_second_run_transfers_nothing)
 	char out[8192];
 	int rc;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	cr_assert_eq(dfs_sh(&m, "cp -a \"$FIXTURES/workspace\" \"$NATIVE/ws\""),
 		     0);
 	rc = dfs_sh_out(&m, out, sizeof(out),
@@ -158,7 +152,7 @@ Test(tools, git_commit_log_status_in_component)
 	char out[8192];
 	int rc;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	copy_fixture();
 	rc = dfs_sh_out(&m, out, sizeof(out),
 			GIT_ENV
@@ -198,7 +192,7 @@ Test(tools, setfattr_getfattr_roundtrip)
 	char out[8192];
 	int rc;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	copy_fixture();
 	rc = dfs_sh_out(&m, out, sizeof(out),
 			"f=\"$BUILD/certificate/partner-cert/partner.pem\"; "
@@ -267,7 +261,7 @@ Test(tools, find_counts_match_fixture)
 	char out[4096], want[64];
 	struct stat st;
 
-	need_mount();
+	dfs_need_mount(&m, setup_rc);
 	copy_fixture();
 	assert_same_find("*/* -type f | wc -l");
 	assert_same_find("*/* -type d | wc -l");

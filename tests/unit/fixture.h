@@ -8,6 +8,7 @@
 #ifndef DFS_TEST_FIXTURE_H
 #define DFS_TEST_FIXTURE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "deployfs/store.h"
@@ -28,6 +29,40 @@ void dfs_fixture_setup(struct dfs_fixture *fx, const char *suite,
 		       unsigned flags);
 /* Close the store and remove the folder. */
 void dfs_fixture_teardown(struct dfs_fixture *fx);
+
+/*
+ * Building and reading a tree for a test body: each asserts, so it fails
+ * the calling test, naming the entry and the errno.  Not for .init or
+ * .fini (Criterion ignores assertions there).  Those that make a node
+ * return its inode.
+ */
+/* mkdir parent/name with mode. */
+uint64_t dfs_fixture_mkdir(const struct dfs_fixture *fx, uint64_t parent,
+			   const char *name, uint32_t mode);
+/* mkdir build/TYPE/NAME (mode 0755): a component folder. */
+uint64_t dfs_fixture_component(const struct dfs_fixture *fx, const char *type,
+			       const char *name);
+/* Write len bytes of data as the whole content of the build file ino (no
+ * store sync). */
+void dfs_fixture_write(const struct dfs_fixture *fx, uint64_t ino,
+		       const void *data, size_t len);
+/* A new file parent/name (mode 0644) holding data, then a store sync. */
+uint64_t dfs_fixture_put_file(const struct dfs_fixture *fx, uint64_t parent,
+			      const char *name, const void *data, size_t len);
+/* dfs_fixture_put_file of the string text. */
+uint64_t dfs_fixture_put_text(const struct dfs_fixture *fx, uint64_t parent,
+			      const char *name, const char *text);
+/* A symlink parent/name -> target. */
+void dfs_fixture_symlink(const struct dfs_fixture *fx, uint64_t parent,
+			 const char *name, const char *target);
+
+/* What parent/name is, which must exist. */
+struct dfs_attr dfs_fixture_entry(const struct dfs_fixture *fx, uint64_t parent,
+				  const char *name);
+/* The xattr user.deployfs.KEY of ino into buf (NUL-ended, it must fit in
+ * cap - 1 bytes); returns buf. */
+char *dfs_fixture_meta(const struct dfs_fixture *fx, uint64_t ino,
+		       const char *key, char *buf, size_t cap);
 
 #define FIXTURE_OK() \
 	cr_assert_eq(fx.rc, 0, "setup failed: %s", strerror(-fx.rc))

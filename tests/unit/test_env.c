@@ -46,66 +46,6 @@ TestSuite(env, .init = setup, .fini = teardown, .timeout = 120);
 
 static char xml[XML_LEN], big[BIG_LEN];
 
-static uint64_t mkdir_in(uint64_t parent, const char *name, uint32_t mode)
-{
-	struct dfs_attr a;
-	int rc = dfs_node_mkdir(fx.st, &fx.me, parent, name, mode, &a);
-
-	cr_assert_eq(rc, 0, "mkdir %s: %s", name, strerror(-rc));
-	return a.ino;
-}
-
-/* Write len bytes of data as the whole content of the build file ino. */
-static void write_build(uint64_t ino, const void *data, size_t len)
-{
-	struct dfs_file *f = NULL;
-
-	cr_assert_eq(dfs_file_open(fx.st, ino, O_WRONLY | O_TRUNC, &f), 0);
-	cr_assert_eq(pwrite(dfs_file_fd_get(f), data, len, 0), (ssize_t)len);
-	dfs_file_fd_put(fx.st, f, true, len);
-	cr_assert_eq(dfs_file_release(fx.st, f), 0);
-	cr_assert_eq(dfs_store_sync(fx.st), 0);
-}
-
-static uint64_t put_file(uint64_t parent, const char *name, const void *data,
-			 size_t len)
-{
-	struct dfs_attr a;
-	int rc = dfs_node_mknod(fx.st, &fx.me, parent, name, S_IFREG | 0644, 0,
-				&a);
-
-	cr_assert_eq(rc, 0, "mknod %s: %s", name, strerror(-rc));
-	write_build(a.ino, data, len);
-	return a.ino;
-}
-
-static void link_in(uint64_t parent, const char *name, const char *target)
-{
-	struct dfs_attr a;
-	int rc = dfs_node_symlink(fx.st, &fx.me, parent, name, target, &a);
-
-	cr_assert_eq(rc, 0, "symlink %s -> %s: %s", name, target,
-		     strerror(-rc));
-}
-
-static uint64_t component(const char *type, const char *name)
-{
-	struct dfs_attr t;
-
-	cr_assert_eq(dfs_node_lookup(fx.st, DFS_INO_BUILD, type, &t), 0,
-		     "build/%s", type);
-	return mkdir_in(t.ino, name, 0755);
-}
-
-static struct dfs_attr entry(uint64_t parent, const char *name)
-{
-	struct dfs_attr a;
-	int rc = dfs_node_lookup(fx.st, parent, name, &a);
-
-	cr_assert_eq(rc, 0, "lookup %s: %s", name, strerror(-rc));
-	return a;
-}
-
 static bool exists(uint64_t parent, const char *name)
 {
 	struct dfs_attr a;
@@ -121,7 +61,7 @@ static uint64_t package(const char *comp, const char *version)
 {
 	char name[128];
 	struct dfs_attr a;
-	uint64_t dir = entry(DFS_INO_PACKAGES, comp).ino;
+	uint64_t dir = dfs_fixture_entry(&fx, DFS_INO_PACKAGES, comp).ino;
 	int rc;
 
 	snprintf(name, sizeof(name), "%s@%s", comp, version);
@@ -135,7 +75,10 @@ static uint64_t pkg_root(const char *comp, const char *version)
 	char name[128];
 
 	snprintf(name, sizeof(name), "%s@%s", comp, version);
-	return entry(entry(DFS_INO_PACKAGES, comp).ino, name).ino;
+	return dfs_fixture_entry(
+		       &fx, dfs_fixture_entry(&fx, DFS_INO_PACKAGES, comp).ino,
+		       name)
+		.ino;
 }
 
 /*
@@ -145,31 +88,34 @@ static uint64_t pkg_root(const char *comp, const char *version)
  */
 static void svc(int versions)
 {
-	uint64_t dir = component("process", "svc"), small;
+	uint64_t dir = dfs_fixture_component(&fx, "process", "svc"), small;
 	char text[16], v[16];
 
 	for (size_t i = 0; i < XML_LEN; i++)
 		xml[i] = (char)('a' + (i * 7 + i / 13) % 26);
 	for (size_t i = 0; i < BIG_LEN; i++)
 		big[i] = (char)((i * 131 + i / 4099) & 0xff);
-	(void)put_file(dir, "process.xml", xml, XML_LEN);
-	(void)put_file(dir, "big.bin", big, BIG_LEN);
-	(void)put_file(mkdir_in(dir, "conf", 0755), "app.properties",
-		       "port=8080\n", strlen("port=8080\n"));
-	link_in(dir, "readme", "process.xml");
-	small = put_file(dir, "small.txt", "v1\n", 3);
+	(void)dfs_fixture_put_file(&fx, dir, "process.xml", xml, XML_LEN);
+	(void)dfs_fixture_put_file(&fx, dir, "big.bin", big, BIG_LEN);
+	(void)dfs_fixture_put_file(
+		&fx, dfs_fixture_mkdir(&fx, dir, "conf", 0755),
+		"app.properties", "port=8080\n", strlen("port=8080\n"));
+	dfs_fixture_symlink(&fx, dir, "readme", "process.xml");
+	small = dfs_fixture_put_file(&fx, dir, "small.txt", "v1\n", 3);
 	for (int n = 1; n <= versions; n++) {
 		snprintf(text, sizeof(text), "v%d\n", n);
 		snprintf(v, sizeof(v), "%d", n);
-		if (n > 1)
-			write_build(small, text, strlen(text));
+		if (n > 1) {
+			dfs_fixture_write(&fx, small, text, strlen(text));
+			cr_assert_eq(dfs_store_sync(fx.st), 0);
+		}
 		(void)package("svc", v);
 	}
 }
 
 static uint64_t env(const char *name)
 {
-	return mkdir_in(DFS_INO_ENVIRONMENTS, name, 0755);
+	return dfs_fixture_mkdir(&fx, DFS_INO_ENVIRONMENTS, name, 0755);
 }
 
 static int deploy_link(uint64_t env_ino, const char *name, const char *target)
@@ -190,13 +136,37 @@ static void deploy(uint64_t env_ino, const char *version)
 	cr_assert_eq(rc, 0, "deploying svc@%s: %s", version, strerror(-rc));
 }
 
+/* ln -sfn ../../packages/svc/svc@version ENV/svc: a new link svc.new
+ * renamed over svc. */
+static void redeploy(uint64_t env_ino, const char *version)
+{
+	char target[128];
+	int rc;
+
+	snprintf(target, sizeof(target), "../../packages/svc/svc@%s", version);
+	rc = deploy_link(env_ino, "svc.new", target);
+	cr_assert_eq(rc, 0, "linking svc@%s: %s", version, strerror(-rc));
+	rc = dfs_node_rename_as(fx.st, &fx.me, env_ino, "svc.new", env_ino,
+				"svc", 0);
+	cr_assert_eq(rc, 0, "renaming svc.new over svc: %s", strerror(-rc));
+}
+
+/* Check the fixture, package svc@1..versions and make the environment
+ * test; returns test. */
+static uint64_t svc_in_test(int versions)
+{
+	FIXTURE_OK();
+	svc(versions);
+	return env("test");
+}
+
 struct str {
 	char s[4096];
 };
 
 static struct str readlink_of(uint64_t parent, const char *name)
 {
-	struct dfs_attr a = entry(parent, name);
+	struct dfs_attr a = dfs_fixture_entry(&fx, parent, name);
 	struct str v;
 	int n;
 
@@ -211,13 +181,8 @@ static struct str readlink_of(uint64_t parent, const char *name)
 static struct str meta(uint64_t ino, const char *key)
 {
 	struct str v;
-	char name[64];
-	int n;
 
-	snprintf(name, sizeof(name), "user.deployfs.%s", key);
-	n = dfs_xattr_get(fx.st, ino, name, v.s, sizeof(v.s) - 1);
-	cr_assert_geq(n, 0, "getxattr %s: %s", name, strerror(-n));
-	v.s[n] = '\0';
+	dfs_fixture_meta(&fx, ino, key, v.s, sizeof(v.s));
 	return v;
 }
 
@@ -487,7 +452,8 @@ static void copy_tree(struct copy *c, uint64_t src, uint64_t dst)
 		c->done++;
 		check_progress(c);
 		if (S_ISDIR(x->mode))
-			copy_tree(c, x->ino, entry(dst, x->name).ino);
+			copy_tree(c, x->ino,
+				  dfs_fixture_entry(&fx, dst, x->name).ino);
 	}
 }
 
@@ -498,7 +464,8 @@ static int rewrite_file(uint64_t dir, const char *name, const char *data,
 	struct dfs_file *f = NULL;
 	int rc;
 
-	rc = dfs_file_open_as(fx.st, &fx.me, entry(dir, name).ino,
+	rc = dfs_file_open_as(fx.st, &fx.me,
+			      dfs_fixture_entry(&fx, dir, name).ino,
 			      O_WRONLY | O_TRUNC, &f);
 	cr_assert_eq(rc, 0, "open %s: %s", name, strerror(-rc));
 	write_chunks(f, data, len);
@@ -537,7 +504,7 @@ Test(env, mkdir_creates_an_environment_owned_by_the_caller)
 				    0750, &a),
 		     0);
 	cr_assert_eq(a.mode, S_IFDIR | 0750, "mode %o", a.mode);
-	l = entry(DFS_INO_ENVIRONMENTS, "test");
+	l = dfs_fixture_entry(&fx, DFS_INO_ENVIRONMENTS, "test");
 	cr_assert_eq(l.ino, a.ino);
 	cr_assert_eq(dfs_node_getattr(fx.st, a.ino, &g), 0);
 	cr_assert_eq(g.mode, S_IFDIR | 0750, "mode %o", g.mode);
@@ -625,9 +592,7 @@ Test(env, rmdir_refuses_an_environment_with_a_deployment)
 	uint64_t t;
 	struct audit a0;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	deploy(t, "1");
 	a0 = audit();
 	cr_assert_eq(
@@ -712,14 +677,12 @@ Test(env, a_link_deploys_and_reads_back_the_concrete_version)
 	uint64_t t, view;
 	struct audit row;
 
-	FIXTURE_OK();
-	svc(2);
-	t = env("test");
+	t = svc_in_test(2);
 	deploy(t, "1");
 	cr_assert_str_eq(readlink_of(t, "svc").s, "../../packages/svc/svc@1");
 	cr_assert_str_eq(list(t).s, "svc,svc@1");
-	view = entry(t, "svc@1").ino;
-	cr_assert(S_ISDIR(entry(t, "svc@1").mode));
+	view = dfs_fixture_entry(&fx, t, "svc@1").ino;
+	cr_assert(S_ISDIR(dfs_fixture_entry(&fx, t, "svc@1").mode));
 	cr_assert_str_eq(list(view).s, list(pkg_root("svc", "1")).s);
 	cr_assert_str_eq(meta(view, "state").s, "deployed");
 	cr_assert_str_eq(meta(view, "deployment").s, "1");
@@ -746,9 +709,7 @@ Test(env, a_link_to_latest_deploys_the_latest_version)
 {
 	uint64_t t;
 
-	FIXTURE_OK();
-	svc(3);
-	t = env("test");
+	t = svc_in_test(3);
 	cr_assert_eq(deploy_link(t, "svc", "../../packages/svc/latest"), 0);
 	cr_assert_str_eq(readlink_of(t, "svc").s, "../../packages/svc/svc@3");
 	cr_assert(exists(t, "svc@3"));
@@ -786,7 +747,9 @@ Test(env, a_link_that_is_not_to_a_package_of_its_name_is_einval)
 
 	FIXTURE_OK();
 	svc(1);
-	(void)put_file(component("process", "other"), "o.xml", "<o/>", 4);
+	(void)dfs_fixture_put_file(
+		&fx, dfs_fixture_component(&fx, "process", "other"), "o.xml",
+		"<o/>", 4);
 	(void)package("other", "1");
 	t = env("test");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
@@ -806,9 +769,7 @@ Test(env, a_temporary_link_renamed_over_the_name_redeploys)
 	uint64_t t;
 	struct audit a0;
 
-	FIXTURE_OK();
-	svc(2);
-	t = env("test");
+	t = svc_in_test(2);
 	deploy(t, "1");
 
 	/* ln -sfn: a link with a temporary name, pending until renamed. */
@@ -851,35 +812,30 @@ Test(env, deployments_are_numbered_per_environment_and_component)
 {
 	uint64_t t, p;
 
-	FIXTURE_OK();
-	svc(3);
-	t = env("test");
+	t = svc_in_test(3);
 	p = env("prod");
 	deploy(t, "1");
-	cr_assert_eq(deploy_link(t, "svc.new", "../../packages/svc/svc@2"), 0);
-	cr_assert_eq(
-		dfs_node_rename_as(fx.st, &fx.me, t, "svc.new", t, "svc", 0),
-		0);
-	cr_assert_eq(deploy_link(t, "svc.new", "../../packages/svc/svc@3"), 0);
-	cr_assert_eq(
-		dfs_node_rename_as(fx.st, &fx.me, t, "svc.new", t, "svc", 0),
-		0);
+	redeploy(t, "2");
+	redeploy(t, "3");
 	deploy(p, "2");
 
 	cr_assert_str_eq(deployments(NULL).s, "prod svc@2 #1 active link;"
 					      "test svc@1 #1 ended link;"
 					      "test svc@2 #2 ended link;"
 					      "test svc@3 #3 active link;");
-	cr_assert_str_eq(meta(entry(t, "svc@3").ino, "deployment").s, "3");
-	cr_assert_str_eq(meta(entry(p, "svc@2").ino, "deployment").s, "1");
+	cr_assert_str_eq(
+		meta(dfs_fixture_entry(&fx, t, "svc@3").ino, "deployment").s,
+		"3");
+	cr_assert_str_eq(
+		meta(dfs_fixture_entry(&fx, p, "svc@2").ino, "deployment").s,
+		"1");
 
 	/* Re-deploying what is deployed changes nothing. */
-	cr_assert_eq(deploy_link(t, "svc.new", "../../packages/svc/svc@3"), 0);
-	cr_assert_eq(
-		dfs_node_rename_as(fx.st, &fx.me, t, "svc.new", t, "svc", 0),
-		0);
+	redeploy(t, "3");
 	cr_assert_str_eq(audit().result, "unchanged");
-	cr_assert_str_eq(meta(entry(t, "svc@3").ino, "deployment").s, "3");
+	cr_assert_str_eq(
+		meta(dfs_fixture_entry(&fx, t, "svc@3").ino, "deployment").s,
+		"3");
 	cr_assert(!exists(t, "svc.new"));
 }
 
@@ -888,9 +844,7 @@ Test(env, deploying_an_older_version_is_a_rollback)
 	uint64_t t;
 	struct audit row;
 
-	FIXTURE_OK();
-	svc(2);
-	t = env("test");
+	t = svc_in_test(2);
 	deploy(t, "2");
 	cr_assert_eq(deploy_link(t, ".svc.XyZ", "../../packages/svc/svc@1"), 0);
 	cr_assert_eq(
@@ -916,9 +870,7 @@ Test(env, unlink_of_the_link_undeploys)
 	uint64_t t;
 	struct audit row;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	deploy(t, "1");
 	cr_assert_eq(dfs_node_unlink_as(fx.st, &fx.me, t, "svc"), 0);
 	cr_assert(!exists(t, "svc"));
@@ -944,11 +896,9 @@ Test(env, a_deployed_package_cannot_be_removed)
 	uint64_t t, dir;
 	struct audit a0;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	deploy(t, "1");
-	dir = entry(DFS_INO_PACKAGES, "svc").ino;
+	dir = dfs_fixture_entry(&fx, DFS_INO_PACKAGES, "svc").ino;
 	a0 = audit();
 	cr_assert_eq(dfs_node_rmdir(fx.st, &fx.me, dir, "svc@1"), -EBUSY);
 	expect_refusal(&a0, "package-remove", "Device or resource busy");
@@ -968,9 +918,7 @@ Test(env, a_copy_deploys_when_its_last_entry_is_verified)
 	uint64_t t;
 	struct audit row;
 
-	FIXTURE_OK();
-	svc(2);
-	t = env("test");
+	t = svc_in_test(2);
 	c = stage(t, "2");
 	cr_assert_str_eq(list(t).s, "svc@2");
 	cr_assert(!exists(t, "svc"));
@@ -987,7 +935,7 @@ Test(env, a_copy_deploys_when_its_last_entry_is_verified)
 	cr_assert_str_eq(row.result, "ok");
 	cr_assert_str_eq(row.version, "2");
 	cr_assert_eq(row.deployment, 1);
-	cr_assert_eq(entry(c.top, "big.bin").size, BIG_LEN);
+	cr_assert_eq(dfs_fixture_entry(&fx, c.top, "big.bin").size, BIG_LEN);
 }
 
 Test(env, a_staging_folder_must_name_a_packaged_version)
@@ -996,9 +944,7 @@ Test(env, a_staging_folder_must_name_a_packaged_version)
 	struct dfs_attr a;
 	uint64_t t;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	a0 = audit();
 	cr_assert_eq(dfs_node_mkdir(fx.st, &fx.me, t, "svc@7", 0755, &a),
 		     -ENOENT);
@@ -1017,9 +963,7 @@ Test(env, differing_bytes_fail_the_close_with_eio)
 	struct audit a0;
 	char *bad;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	c = stage(t, "1");
 	bad = pkgbuf;
 	memcpy(bad, xml, XML_LEN);
@@ -1050,9 +994,7 @@ Test(env, a_short_file_fails_the_close_with_eio)
 	uint64_t t;
 	struct audit a0;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	c = stage(t, "1");
 	a0 = audit();
 	cr_assert_eq(copy_file(c.top, "process.xml", xml, XML_LEN - 1), -EIO);
@@ -1066,7 +1008,9 @@ Test(env, a_short_file_fails_the_close_with_eio)
 		struct dfs_file *f = NULL;
 
 		cr_assert_eq(dfs_file_open_as(fx.st, &fx.me,
-					      entry(c.top, "process.xml").ino,
+					      dfs_fixture_entry(&fx, c.top,
+								"process.xml")
+						      .ino,
 					      O_WRONLY | O_TRUNC, &f),
 			     0);
 		cr_assert_eq(dfs_file_write(fx.st, f, xml, 1000, 0), 1000);
@@ -1099,9 +1043,7 @@ Test(env, a_name_not_in_the_package_is_eperm)
 	struct audit a0;
 	struct dfs_attr a;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	c = stage(t, "1");
 	a0 = audit();
 	cr_assert_eq(dfs_node_mknod(fx.st, &fx.me, c.top, "process.xml2",
@@ -1134,7 +1076,7 @@ Test(env, a_name_not_in_the_package_is_eperm)
 	expect_refusal(&a0, "deploy", "Operation not permitted");
 
 	/* Below a folder of the package too. */
-	conf = mkdir_in(c.top, "conf", 0755);
+	conf = dfs_fixture_mkdir(&fx, c.top, "conf", 0755);
 	a0 = audit();
 	cr_assert_eq(dfs_node_mknod(fx.st, &fx.me, conf, "other.properties",
 				    S_IFREG | 0644, 0, &a),
@@ -1161,16 +1103,16 @@ Test(env, an_rsync_temporary_renamed_into_place_counts)
 	uint64_t t;
 	size_t len;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	c = stage(t, "1");
-	len = read_pkg(entry(pkg_root("svc", "1"), "small.txt").ino, buf,
-		       sizeof(buf));
+	len = read_pkg(
+		dfs_fixture_entry(&fx, pkg_root("svc", "1"), "small.txt").ino,
+		buf, sizeof(buf));
 	cr_assert_eq(len, 3);
 	cr_assert_eq(rsync_temp(c.top, ".small.txt.AbC123", buf, len), 0);
 	cr_assert(exists(c.top, ".small.txt.AbC123"));
-	cr_assert_eq(entry(c.top, ".small.txt.AbC123").size, 3);
+	cr_assert_eq(dfs_fixture_entry(&fx, c.top, ".small.txt.AbC123").size,
+		     3);
 	cr_assert_str_eq(meta(c.top, "progress").s, "0/6",
 			 "a temporary counts only once renamed");
 	cr_assert_eq(dfs_node_rename_as(fx.st, &fx.me, c.top,
@@ -1196,12 +1138,11 @@ Test(env, an_rsync_temporary_renamed_to_another_name_is_eperm)
 	struct audit a0;
 	size_t len;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	c = stage(t, "1");
-	len = read_pkg(entry(pkg_root("svc", "1"), "small.txt").ino, buf,
-		       sizeof(buf));
+	len = read_pkg(
+		dfs_fixture_entry(&fx, pkg_root("svc", "1"), "small.txt").ino,
+		buf, sizeof(buf));
 	cr_assert_eq(rsync_temp(c.top, ".small.txt.AbC123", buf, len), 0);
 	a0 = audit();
 	cr_assert_eq(dfs_node_rename_as(fx.st, &fx.me, c.top,
@@ -1239,9 +1180,7 @@ Test(env, copy_file_range_from_the_package_moves_no_data)
 	struct copy c = { 0 };
 	uint64_t t;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	c = stage(t, "1");
 	c.use_cfr = true;
 	/* big.bin is larger than what the reading path moves in one call:
@@ -1259,12 +1198,10 @@ Test(env, copy_file_range_from_another_file_is_compared)
 	uint64_t t, other;
 	ssize_t n;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	c = stage(t, "1");
 	/* A build file with other bytes of the same size. */
-	other = put_file(fx.proc, "decoy", big, XML_LEN);
+	other = dfs_fixture_put_file(&fx, fx.proc, "decoy", big, XML_LEN);
 	cr_assert_eq(dfs_node_mknod(fx.st, &fx.me, c.top, "process.xml",
 				    S_IFREG | 0644, 0, &a),
 		     0);
@@ -1283,9 +1220,7 @@ Test(env, an_interrupted_copy_stays_staging_and_rmdir_removes_it)
 	struct copy c;
 	uint64_t t;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	c = stage(t, "1");
 	c.skip = "small.txt";
 	copy_tree(&c, pkg_root("svc", "1"), c.top);
@@ -1459,7 +1394,7 @@ Test(env, audit_log_reads_reproduce_the_formatted_events)
 	cr_assert_eq(dfs_node_getattr(fx.st, DFS_INO_AUDIT, &a), 0);
 	cr_assert_eq(a.size, want.len, "size %llu, want %zu",
 		     (unsigned long long)a.size, want.len);
-	l = entry(DFS_INO_ROOT, "audit.log");
+	l = dfs_fixture_entry(&fx, DFS_INO_ROOT, "audit.log");
 	cr_assert_eq(l.size, want.len);
 
 	buf = log_read;
@@ -1544,9 +1479,7 @@ Test(env, a_copy_replaces_the_version_deployed_before)
 	uint64_t t;
 	struct audit row;
 
-	FIXTURE_OK();
-	svc(2);
-	t = env("test");
+	t = svc_in_test(2);
 	deploy(t, "1");
 	c = stage(t, "2");
 	cr_assert_str_eq(list(t).s, "svc,svc@1,svc@2");
@@ -1566,9 +1499,7 @@ Test(env, a_file_rewritten_wrong_after_it_was_verified_does_not_count)
 	struct copy c;
 	uint64_t t;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	c = stage(t, "1");
 	cr_assert_eq(copy_file(c.top, "small.txt", "v1\n", 3), 0);
 	cr_assert_str_eq(meta(c.top, "progress").s, "1/6");
@@ -1595,7 +1526,9 @@ Test(env, a_file_rewritten_wrong_after_it_was_verified_does_not_count)
 							    0755, &a),
 					     0);
 				len = read_pkg(
-					entry(x->ino, "app.properties").ino,
+					dfs_fixture_entry(&fx, x->ino,
+							  "app.properties")
+						.ino,
 					pkgbuf, sizeof(pkgbuf));
 				cr_assert_eq(copy_file(a.ino, "app.properties",
 						       pkgbuf, len),
@@ -1628,11 +1561,9 @@ Test(env, xattrs_of_a_deployed_folder_are_listed_once)
 	uint64_t t, view;
 	int n, size;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	deploy(t, "1");
-	view = entry(t, "svc@1").ino;
+	view = dfs_fixture_entry(&fx, t, "svc@1").ino;
 	size = dfs_xattr_list(fx.st, view, NULL, 0);
 	cr_assert_gt(size, 0);
 	n = dfs_xattr_list(fx.st, view, buf, sizeof(buf));
@@ -1657,11 +1588,9 @@ Test(env, copying_the_deployed_version_again_changes_nothing)
 	struct audit a0;
 	struct dfs_attr a;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	deploy(t, "1");
-	view = entry(t, "svc@1").ino;
+	view = dfs_fixture_entry(&fx, t, "svc@1").ino;
 	a0 = audit();
 	/* cp -r onto what is there: the folder exists, files are opened
 	 * with O_TRUNC and written, links are removed and made again. */
@@ -1684,8 +1613,9 @@ Test(env, copying_the_deployed_version_again_changes_nothing)
 	cr_assert_str_eq(deployments("test").s, "test svc@1 #1 active link;");
 	{
 		char buf[16];
-		size_t n = read_pkg(entry(view, "small.txt").ino, buf,
-				    sizeof(buf));
+		size_t n =
+			read_pkg(dfs_fixture_entry(&fx, view, "small.txt").ino,
+				 buf, sizeof(buf));
 
 		cr_assert_eq(n, 3);
 		cr_assert_arr_eq(buf, "v1\n", 3);
@@ -1700,27 +1630,32 @@ Test(env, metadata_changes_on_deployed_entries_are_erofs)
 	struct copy c;
 	uint64_t t;
 
-	FIXTURE_OK();
-	svc(2);
-	t = env("test");
+	t = svc_in_test(2);
 	deploy(t, "1");
-	f = entry(entry(t, "svc@1").ino, "small.txt");
+	f = dfs_fixture_entry(&fx, dfs_fixture_entry(&fx, t, "svc@1").ino,
+			      "small.txt");
 	same.mode = f.mode & 07777;
 	cr_assert_eq(dfs_node_setattr(fx.st, f.ino, &same, &a), 0);
 	cr_assert_eq(dfs_node_setattr(fx.st, f.ino, &other, &a), -EROFS);
-	cr_assert_eq(entry(entry(t, "svc@1").ino, "small.txt").mode, f.mode);
+	cr_assert_eq(dfs_fixture_entry(&fx,
+				       dfs_fixture_entry(&fx, t, "svc@1").ino,
+				       "small.txt")
+			     .mode,
+		     f.mode);
 
 	/* Staging entries take anything; the deployed view shows the
 	 * package's. */
 	c = stage(t, "2");
 	cr_assert_eq(copy_file(c.top, "small.txt", "v2\n", 3), 0);
-	f = entry(c.top, "small.txt");
+	f = dfs_fixture_entry(&fx, c.top, "small.txt");
 	cr_assert_eq(dfs_node_setattr(fx.st, f.ino, &other, &a), 0);
 	c.done = 1;
 	c.skip = "small.txt";
 	copy_tree(&c, pkg_root("svc", "2"), c.top);
-	cr_assert_eq(entry(c.top, "small.txt").mode & 07777,
-		     entry(pkg_root("svc", "2"), "small.txt").mode & 07777);
+	cr_assert_eq(
+		dfs_fixture_entry(&fx, c.top, "small.txt").mode & 07777,
+		dfs_fixture_entry(&fx, pkg_root("svc", "2"), "small.txt").mode &
+			07777);
 }
 
 Test(env, notes_of_a_deployment_are_set_once)
@@ -1729,11 +1664,9 @@ Test(env, notes_of_a_deployment_are_set_once)
 	uint64_t t, view;
 	struct audit a0;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	deploy(t, "1");
-	view = entry(t, "svc@1").ino;
+	view = dfs_fixture_entry(&fx, t, "svc@1").ino;
 	cr_assert_eq(dfs_xattr_get(fx.st, view, key, NULL, 0), -ENODATA);
 	cr_assert_eq(dfs_xattr_set(fx.st, &fx.me, view, key, "CHG-1", 5, 0), 0);
 	cr_assert_str_eq(meta(view, "notes").s, "CHG-1");
@@ -1749,9 +1682,7 @@ Test(env, moving_a_deployment_is_exdev)
 {
 	uint64_t t, p;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	p = env("prod");
 	deploy(t, "1");
 	cr_assert_eq(dfs_node_rename_as(fx.st, &fx.me, t, "svc", p, "svc", 0),
@@ -1801,9 +1732,7 @@ Test(env, a_part_temporary_renamed_into_place_counts)
 	struct copy c;
 	uint64_t t;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	c = stage(t, "1");
 	cr_assert_eq(copy_file(c.top, "process.xml.part", xml, XML_LEN), 0);
 	cr_assert_str_eq(meta(c.top, "progress").s, "0/6");
@@ -1812,7 +1741,8 @@ Test(env, a_part_temporary_renamed_into_place_counts)
 					"process.xml", 0),
 		     0);
 	cr_assert_str_eq(meta(c.top, "progress").s, "1/6");
-	cr_assert_eq(entry(c.top, "process.xml").size, XML_LEN);
+	cr_assert_eq(dfs_fixture_entry(&fx, c.top, "process.xml").size,
+		     XML_LEN);
 }
 
 Test(env, removing_a_copied_entry_takes_back_its_progress)
@@ -1820,12 +1750,10 @@ Test(env, removing_a_copied_entry_takes_back_its_progress)
 	struct copy c;
 	uint64_t t;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	c = stage(t, "1");
 	cr_assert_eq(copy_file(c.top, "small.txt", "v1\n", 3), 0);
-	(void)mkdir_in(c.top, "conf", 0755);
+	(void)dfs_fixture_mkdir(&fx, c.top, "conf", 0755);
 	cr_assert_str_eq(meta(c.top, "progress").s, "2/6");
 	cr_assert_str_eq(list(c.top).s, "conf,small.txt");
 	cr_assert_eq(dfs_node_unlink_as(fx.st, &fx.me, c.top, "small.txt"), 0);
@@ -1840,11 +1768,9 @@ Test(env, a_deployed_folder_shows_its_deployment)
 	uint64_t t, view;
 	struct str when;
 
-	FIXTURE_OK();
-	svc(1);
-	t = env("test");
+	t = svc_in_test(1);
 	deploy(t, "1");
-	view = entry(t, "svc@1").ino;
+	view = dfs_fixture_entry(&fx, t, "svc@1").ino;
 	cr_assert_str_eq(meta(view, "progress").s, "6/6");
 	when = meta(view, "deployed");
 	cr_assert_eq(strlen(when.s), 20, "deployed: %s", when.s);

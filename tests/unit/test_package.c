@@ -38,55 +38,10 @@ TestSuite(package, .init = setup, .fini = teardown, .timeout = 120);
 
 /* ---- building trees ------------------------------------------------------ */
 
-static uint64_t mkdir_in(uint64_t parent, const char *name)
-{
-	struct dfs_attr a;
-
-	cr_assert_eq(dfs_node_mkdir(fx.st, &fx.me, parent, name, 0755, &a), 0,
-		     "mkdir %s", name);
-	return a.ino;
-}
-
-/* build/TYPE/NAME */
-static uint64_t component(const char *type, const char *name)
-{
-	struct dfs_attr t;
-
-	cr_assert_eq(dfs_node_lookup(fx.st, DFS_INO_BUILD, type, &t), 0,
-		     "build/%s", type);
-	return mkdir_in(t.ino, name);
-}
-
+/* The whole content of the build file ino is text (no store sync). */
 static void write_text(uint64_t ino, const char *text)
 {
-	struct dfs_file *f = NULL;
-	size_t len = strlen(text);
-
-	cr_assert_eq(dfs_file_open(fx.st, ino, O_WRONLY | O_TRUNC, &f), 0);
-	cr_assert_eq(pwrite(dfs_file_fd_get(f), text, len, 0), (ssize_t)len);
-	dfs_file_fd_put(fx.st, f, true, len);
-	cr_assert_eq(dfs_file_release(fx.st, f), 0);
-}
-
-/* A file parent/name holding text, sealed. */
-static uint64_t put_file(uint64_t parent, const char *name, const char *text)
-{
-	struct dfs_attr a;
-
-	cr_assert_eq(dfs_node_mknod(fx.st, &fx.me, parent, name, S_IFREG | 0644,
-				    0, &a),
-		     0, "mknod %s", name);
-	write_text(a.ino, text);
-	cr_assert_eq(dfs_store_sync(fx.st), 0);
-	return a.ino;
-}
-
-static void link_in(uint64_t parent, const char *name, const char *target)
-{
-	struct dfs_attr a;
-
-	cr_assert_eq(dfs_node_symlink(fx.st, &fx.me, parent, name, target, &a),
-		     0, "symlink %s -> %s", name, target);
+	dfs_fixture_write(&fx, ino, text, strlen(text));
 }
 
 static void set_mode(uint64_t ino, uint32_t mode)
@@ -101,12 +56,13 @@ static void set_mode(uint64_t ino, uint32_t mode)
  * returns p. */
 static uint64_t map_and_process(void)
 {
-	uint64_t m = component("map", "m"), p;
+	uint64_t m = dfs_fixture_component(&fx, "map", "m"), p;
 
-	(void)put_file(m, "map.xml", "<map/>");
-	(void)put_file(mkdir_in(m, "sub"), "deep.txt", "deep");
-	p = component("process", "p");
-	(void)put_file(p, "process.xml", "<process/>");
+	(void)dfs_fixture_put_text(&fx, m, "map.xml", "<map/>");
+	(void)dfs_fixture_put_text(&fx, dfs_fixture_mkdir(&fx, m, "sub", 0755),
+				   "deep.txt", "deep");
+	p = dfs_fixture_component(&fx, "process", "p");
+	(void)dfs_fixture_put_text(&fx, p, "process.xml", "<process/>");
 	return p;
 }
 
@@ -141,15 +97,6 @@ static uint64_t package(const char *comp, const char *name)
 	return root;
 }
 
-static struct dfs_attr entry(uint64_t parent, const char *name)
-{
-	struct dfs_attr a;
-	int rc = dfs_node_lookup(fx.st, parent, name, &a);
-
-	cr_assert_eq(rc, 0, "lookup %s: %s", name, strerror(-rc));
-	return a;
-}
-
 struct str {
 	char s[1024];
 };
@@ -158,13 +105,8 @@ struct str {
 static struct str meta(uint64_t ino, const char *key)
 {
 	struct str v;
-	char name[64];
-	int n;
 
-	snprintf(name, sizeof(name), "user.deployfs.%s", key);
-	n = dfs_xattr_get(fx.st, ino, name, v.s, sizeof(v.s) - 1);
-	cr_assert_geq(n, 0, "getxattr %s: %s", name, strerror(-n));
-	v.s[n] = '\0';
+	dfs_fixture_meta(&fx, ino, key, v.s, sizeof(v.s));
 	return v;
 }
 
@@ -189,7 +131,7 @@ static void expect_text(uint64_t ino, const char *text)
 
 static void expect_link(uint64_t parent, const char *name, const char *target)
 {
-	struct dfs_attr a = entry(parent, name);
+	struct dfs_attr a = dfs_fixture_entry(&fx, parent, name);
 	char buf[256];
 
 	cr_assert(S_ISLNK(a.mode), "%s: mode %o, not a symlink", name, a.mode);
@@ -300,19 +242,27 @@ Test(package, an_include_becomes_a_folder_with_the_included_files)
 
 	FIXTURE_OK();
 	p = map_and_process();
-	link_in(p, "m", "../../map/m");
+	dfs_fixture_symlink(&fx, p, "m", "../../map/m");
 
 	root = package("p", "p@1");
 	cr_assert_str_eq(list(root).s, "m,process.xml");
-	cr_assert_eq(entry(root, "process.xml").size, strlen("<process/>"));
-	expect_text(entry(root, "process.xml").ino, "<process/>");
-	inc = entry(root, "m").ino;
-	cr_assert(S_ISDIR(entry(root, "m").mode), "the include stayed a link");
-	cr_assert_eq(entry(root, "m").nlink, 3);
-	cr_assert_eq(entry(root, "m").flags, DFS_NODE_IMMUTABLE);
+	cr_assert_eq(dfs_fixture_entry(&fx, root, "process.xml").size,
+		     strlen("<process/>"));
+	expect_text(dfs_fixture_entry(&fx, root, "process.xml").ino,
+		    "<process/>");
+	inc = dfs_fixture_entry(&fx, root, "m").ino;
+	cr_assert(S_ISDIR(dfs_fixture_entry(&fx, root, "m").mode),
+		  "the include stayed a link");
+	cr_assert_eq(dfs_fixture_entry(&fx, root, "m").nlink, 3);
+	cr_assert_eq(dfs_fixture_entry(&fx, root, "m").flags,
+		     DFS_NODE_IMMUTABLE);
 	cr_assert_str_eq(list(inc).s, "map.xml,sub");
-	expect_text(entry(inc, "map.xml").ino, "<map/>");
-	expect_text(entry(entry(inc, "sub").ino, "deep.txt").ino, "deep");
+	expect_text(dfs_fixture_entry(&fx, inc, "map.xml").ino, "<map/>");
+	expect_text(dfs_fixture_entry(&fx,
+				      dfs_fixture_entry(&fx, inc, "sub").ino,
+				      "deep.txt")
+			    .ino,
+		    "deep");
 
 	cr_assert_str_eq(meta(root, "requires").s, "[]");
 	cr_assert_str_eq(meta(root, "component").s, "p");
@@ -351,12 +301,13 @@ Test(package, a_link_is_an_include_only_when_it_names_a_component)
 	FIXTURE_OK();
 	p = map_and_process();
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
-		link_in(p, links[i].name, links[i].target);
-	link_in(mkdir_in(p, "sub"), "nested", "../../../map/m");
+		dfs_fixture_symlink(&fx, p, links[i].name, links[i].target);
+	dfs_fixture_symlink(&fx, dfs_fixture_mkdir(&fx, p, "sub", 0755),
+			    "nested", "../../../map/m");
 
 	root = package("p", "p@1");
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-		struct dfs_attr a = entry(root, links[i].name);
+		struct dfs_attr a = dfs_fixture_entry(&fx, root, links[i].name);
 
 		if (!links[i].include) {
 			expect_link(root, links[i].name, links[i].target);
@@ -364,10 +315,13 @@ Test(package, a_link_is_an_include_only_when_it_names_a_component)
 		}
 		cr_assert(S_ISDIR(a.mode), "%s: mode %o", links[i].name,
 			  a.mode);
-		expect_text(entry(a.ino, "map.xml").ino, "<map/>");
+		expect_text(dfs_fixture_entry(&fx, a.ino, "map.xml").ino,
+			    "<map/>");
 	}
-	sub = entry(entry(root, "sub").ino, "nested").ino;
-	expect_text(entry(sub, "map.xml").ino, "<map/>");
+	sub = dfs_fixture_entry(&fx, dfs_fixture_entry(&fx, root, "sub").ino,
+				"nested")
+		      .ino;
+	expect_text(dfs_fixture_entry(&fx, sub, "map.xml").ino, "<map/>");
 	cr_assert_str_eq(meta(root, "requires").s, "[]");
 }
 
@@ -377,19 +331,23 @@ Test(package, includes_of_includes_expand_recursively)
 	struct str revs;
 
 	FIXTURE_OK();
-	b = component("script", "b");
-	(void)put_file(b, "b.js", "normalize()");
-	a = component("map", "a");
-	(void)put_file(a, "a.xml", "<map/>");
-	link_in(a, "b", "../../script/b");
-	p = component("process", "p");
-	link_in(p, "a", "../../map/a");
+	b = dfs_fixture_component(&fx, "script", "b");
+	(void)dfs_fixture_put_text(&fx, b, "b.js", "normalize()");
+	a = dfs_fixture_component(&fx, "map", "a");
+	(void)dfs_fixture_put_text(&fx, a, "a.xml", "<map/>");
+	dfs_fixture_symlink(&fx, a, "b", "../../script/b");
+	p = dfs_fixture_component(&fx, "process", "p");
+	dfs_fixture_symlink(&fx, p, "a", "../../map/a");
 
 	root = package("p", "p@1");
-	ia = entry(root, "a").ino;
-	expect_text(entry(ia, "a.xml").ino, "<map/>");
-	cr_assert(S_ISDIR(entry(ia, "b").mode), "the nested include is a link");
-	expect_text(entry(entry(ia, "b").ino, "b.js").ino, "normalize()");
+	ia = dfs_fixture_entry(&fx, root, "a").ino;
+	expect_text(dfs_fixture_entry(&fx, ia, "a.xml").ino, "<map/>");
+	cr_assert(S_ISDIR(dfs_fixture_entry(&fx, ia, "b").mode),
+		  "the nested include is a link");
+	expect_text(dfs_fixture_entry(&fx, dfs_fixture_entry(&fx, ia, "b").ino,
+				      "b.js")
+			    .ino,
+		    "normalize()");
 
 	/* Every captured component is listed, each at its first revision. */
 	revs = meta(root, "revisions");
@@ -406,26 +364,26 @@ Test(package, include_loops_are_refused_with_eloop)
 
 	FIXTURE_OK();
 	/* map a includes script b includes map a */
-	a = component("map", "a");
-	b = component("script", "b");
-	link_in(a, "b", "../../script/b");
-	link_in(b, "a", "../../map/a");
-	p = component("process", "p");
-	(void)put_file(p, "process.xml", "<process/>");
-	link_in(p, "a", "../../map/a");
+	a = dfs_fixture_component(&fx, "map", "a");
+	b = dfs_fixture_component(&fx, "script", "b");
+	dfs_fixture_symlink(&fx, a, "b", "../../script/b");
+	dfs_fixture_symlink(&fx, b, "a", "../../map/a");
+	p = dfs_fixture_component(&fx, "process", "p");
+	(void)dfs_fixture_put_text(&fx, p, "process.xml", "<process/>");
+	dfs_fixture_symlink(&fx, p, "a", "../../map/a");
 	expect_refused("p", "p@1", -ELOOP, "1", "include loop through map/a");
 
 	/* map m includes itself */
-	m = component("map", "m");
-	link_in(m, "again", "../../map/m");
+	m = dfs_fixture_component(&fx, "map", "m");
+	dfs_fixture_symlink(&fx, m, "again", "../../map/m");
 	cr_assert_eq(dfs_node_unlink(fx.st, p, "a"), 0);
-	link_in(p, "m", "../../map/m");
+	dfs_fixture_symlink(&fx, p, "m", "../../map/m");
 	expect_refused("p", "p@1", -ELOOP, "1", "include loop through map/m");
 	cr_assert_str_eq(list(pkgdir("p")).s, "");
 
 	/* Two includes of one component are not a loop. */
 	cr_assert_eq(dfs_node_unlink(fx.st, m, "again"), 0);
-	link_in(p, "m2", "../../map/m");
+	dfs_fixture_symlink(&fx, p, "m2", "../../map/m");
 	cr_assert_str_eq(list(package("p", "p@1")).s, "m,m2,process.xml");
 }
 
@@ -434,11 +392,11 @@ Test(package, independent_references_stay_symlinks_and_are_required)
 	uint64_t c, p, root;
 
 	FIXTURE_OK();
-	c = component("certificate", "c");
-	(void)put_file(c, "cert.pem", "-----BEGIN-----");
-	p = component("process", "p");
-	link_in(p, "cert", "../../certificate/c");
-	link_in(p, "cert-again", "../../certificate/c/");
+	c = dfs_fixture_component(&fx, "certificate", "c");
+	(void)dfs_fixture_put_text(&fx, c, "cert.pem", "-----BEGIN-----");
+	p = dfs_fixture_component(&fx, "process", "p");
+	dfs_fixture_symlink(&fx, p, "cert", "../../certificate/c");
+	dfs_fixture_symlink(&fx, p, "cert-again", "../../certificate/c/");
 
 	root = package("p", "p@1");
 	expect_link(root, "cert", "../../certificate/c");
@@ -457,8 +415,8 @@ Test(package, the_revision_counts_changes_of_the_own_content)
 	struct dfs_attr a;
 
 	FIXTURE_OK();
-	p = component("process", "p");
-	f = put_file(p, "process.xml", "v1");
+	p = dfs_fixture_component(&fx, "process", "p");
+	f = dfs_fixture_put_text(&fx, p, "process.xml", "v1");
 	cr_assert_eq(revision(p), 1, "first read");
 	cr_assert_eq(revision(p), 1, "nothing changed");
 	cr_assert_str_eq(meta(package("p", "p@1"), "revisions").s, "{\"p\":1}");
@@ -467,7 +425,7 @@ Test(package, the_revision_counts_changes_of_the_own_content)
 	cr_assert_eq(revision(p), 2, "content changed");
 	write_text(f, "v2");
 	cr_assert_eq(revision(p), 2, "the same bytes written again");
-	g = put_file(p, "extra.txt", "");
+	g = dfs_fixture_put_text(&fx, p, "extra.txt", "");
 	cr_assert_eq(revision(p), 3, "file added");
 	set_mode(g, 0600);
 	cr_assert_eq(revision(p), 4, "permission bits are hashed");
@@ -479,7 +437,8 @@ Test(package, the_revision_counts_changes_of_the_own_content)
 		     0);
 	cr_assert_eq(revision(p), 5, "names are hashed");
 	cr_assert_str_eq(meta(package("p", "p@2"), "revisions").s, "{\"p\":5}");
-	cr_assert_eq(dfs_xattr_get(fx.st, mkdir_in(p, "plain"),
+	cr_assert_eq(dfs_xattr_get(fx.st,
+				   dfs_fixture_mkdir(&fx, p, "plain", 0755),
 				   "user.deployfs.revision", NULL, 0),
 		     -ENODATA, "a folder that is not a component");
 }
@@ -491,14 +450,14 @@ Test(package, a_folder_mode_change_changes_the_revision_and_hash)
 	struct str h1;
 
 	FIXTURE_OK();
-	p = component("process", "p");
-	sub = mkdir_in(p, "sub");
-	(void)put_file(sub, "f", "x");
+	p = dfs_fixture_component(&fx, "process", "p");
+	sub = dfs_fixture_mkdir(&fx, p, "sub", 0755);
+	(void)dfs_fixture_put_text(&fx, sub, "f", "x");
 	cr_assert_eq(revision(p), 1);
 	h1 = meta(package("p", "p@1"), "content_hash");
 	set_mode(sub, 0700);
 	root = package("p", "p@2");
-	cr_assert_eq(entry(root, "sub").mode, S_IFDIR | 0700);
+	cr_assert_eq(dfs_fixture_entry(&fx, root, "sub").mode, S_IFDIR | 0700);
 	cr_expect_str_neq(h1.s, meta(root, "content_hash").s,
 			  "snapshots with different folder modes "
 			  "share a content_hash");
@@ -512,10 +471,10 @@ Test(package, an_included_change_bumps_its_revision_not_the_includer)
 	struct str r1, r2, h1;
 
 	FIXTURE_OK();
-	m = component("map", "m");
-	f = put_file(m, "map.xml", "v1");
-	p = component("process", "p");
-	link_in(p, "m", "../../map/m");
+	m = dfs_fixture_component(&fx, "map", "m");
+	f = dfs_fixture_put_text(&fx, m, "map.xml", "v1");
+	p = dfs_fixture_component(&fx, "process", "p");
+	dfs_fixture_symlink(&fx, p, "m", "../../map/m");
 	root = package("p", "p@1");
 	r1 = meta(root, "revisions");
 	h1 = meta(root, "content_hash");
@@ -539,9 +498,10 @@ Test(package, unchanged_content_has_an_unchanged_content_hash)
 	struct str h1;
 
 	FIXTURE_OK();
-	p = component("process", "p");
-	f = put_file(p, "process.xml", "same");
-	(void)put_file(mkdir_in(p, "sub"), "x", "x");
+	p = dfs_fixture_component(&fx, "process", "p");
+	f = dfs_fixture_put_text(&fx, p, "process.xml", "same");
+	(void)dfs_fixture_put_text(&fx, dfs_fixture_mkdir(&fx, p, "sub", 0755),
+				   "x", "x");
 	h1 = meta(package("p", "p@1"), "content_hash");
 	cr_assert_eq(strlen(h1.s), 32, "%s", h1.s);
 	cr_assert_str_eq(meta(package("p", "p@2"), "content_hash").s, h1.s);
@@ -553,9 +513,10 @@ Test(package, unchanged_content_has_an_unchanged_content_hash)
 			 "changed back, the hash did not come back");
 
 	/* Identical content under another name: identical hash. */
-	q = component("process", "q");
-	(void)put_file(q, "process.xml", "same");
-	(void)put_file(mkdir_in(q, "sub"), "x", "x");
+	q = dfs_fixture_component(&fx, "process", "q");
+	(void)dfs_fixture_put_text(&fx, q, "process.xml", "same");
+	(void)dfs_fixture_put_text(&fx, dfs_fixture_mkdir(&fx, q, "sub", 0755),
+				   "x", "x");
 	cr_assert_str_eq(meta(package("q", "q@1"), "content_hash").s, h1.s);
 }
 
@@ -581,8 +542,8 @@ Test(package, malformed_package_names_are_refused_with_einval)
 	char name[80];
 
 	FIXTURE_OK();
-	(void)component("process", "p");
-	(void)component("process", "q");
+	(void)dfs_fixture_component(&fx, "process", "p");
+	(void)dfs_fixture_component(&fx, "process", "q");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		expect_refused("p", bad[i], -EINVAL, bad[i], "VERSION");
 	memset(name, '1', sizeof(name));
@@ -607,7 +568,7 @@ Test(package, included_only_types_cannot_be_packaged)
 
 		snprintf(comp, sizeof(comp), "%s-c", t->name);
 		snprintf(name, sizeof(name), "%s@1", comp);
-		(void)component(t->name, comp);
+		(void)dfs_fixture_component(&fx, t->name, comp);
 		if (!t->deployable) {
 			expect_refused(comp, name, -EPERM, "1",
 				       "included-only");
@@ -628,14 +589,14 @@ Test(package, an_existing_version_is_refused_with_eexist)
 	struct str h;
 
 	FIXTURE_OK();
-	p = component("process", "p");
-	(void)put_file(p, "process.xml", "v1");
+	p = dfs_fixture_component(&fx, "process", "p");
+	(void)dfs_fixture_put_text(&fx, p, "process.xml", "v1");
 	root = package("p", "p@1");
 	h = meta(root, "content_hash");
-	(void)put_file(p, "new.xml", "changed since");
+	(void)dfs_fixture_put_text(&fx, p, "new.xml", "changed since");
 	expect_refused("p", "p@1", -EEXIST, "1", "exists");
 	cr_assert_str_eq(list(pkgdir("p")).s, "latest,p@1");
-	cr_assert_eq(entry(pkgdir("p"), "p@1").ino, root);
+	cr_assert_eq(dfs_fixture_entry(&fx, pkgdir("p"), "p@1").ino, root);
 	cr_assert_str_eq(list(root).s, "process.xml");
 	cr_assert_str_eq(meta(root, "content_hash").s, h.s);
 }
@@ -654,7 +615,7 @@ Test(package, packaging_a_component_that_left_build_is_enoent)
 
 	FIXTURE_OK();
 	cr_assert_eq(dfs_node_lookup(fx.st, DFS_INO_BUILD, "process", &t), 0);
-	(void)component("process", "p");
+	(void)dfs_fixture_component(&fx, "process", "p");
 	(void)package("p", "p@1");
 	dir = pkgdir("p");
 	cr_assert_eq(dfs_node_rmdir(fx.st, &fx.me, t.ino, "p"), 0);
@@ -662,7 +623,7 @@ Test(package, packaging_a_component_that_left_build_is_enoent)
 	expect_refused("p", "p@2", -ENOENT, "2", "gone");
 
 	/* Never packaged: the component is forgotten. */
-	(void)component("process", "x");
+	(void)dfs_fixture_component(&fx, "process", "x");
 	dir = pkgdir("x");
 	cr_assert_eq(dfs_node_rmdir(fx.st, &fx.me, t.ino, "x"), 0);
 	a0 = audit();
@@ -681,9 +642,9 @@ Test(package, packaging_a_component_that_left_build_is_enoent)
 Test(package, a_component_without_packages_has_an_empty_folder)
 {
 	FIXTURE_OK();
-	(void)component("process", "p");
+	(void)dfs_fixture_component(&fx, "process", "p");
 	cr_assert_str_eq(list(pkgdir("p")).s, "");
-	cr_assert_eq(entry(DFS_INO_PACKAGES, "p").nlink, 2);
+	cr_assert_eq(dfs_fixture_entry(&fx, DFS_INO_PACKAGES, "p").nlink, 2);
 }
 
 /* Fails: list_versions() uses positions in the sorted list as offsets. */
@@ -693,7 +654,7 @@ Test(package, version_offsets_are_stable_while_versions_come_and_go)
 	uint64_t dir;
 
 	FIXTURE_OK();
-	(void)component("process", "p");
+	(void)dfs_fixture_component(&fx, "process", "p");
 	(void)package("p", "p@1");
 	(void)package("p", "p@2");
 	(void)package("p", "p@3");
@@ -716,13 +677,14 @@ Test(package, a_package_survives_close_and_reopen)
 
 	FIXTURE_OK();
 	p = map_and_process();
-	(void)put_file(mkdir_in(p, "sub"), "f", "kept");
-	link_in(p, "m", "../../map/m");
+	(void)dfs_fixture_put_text(&fx, dfs_fixture_mkdir(&fx, p, "sub", 0755),
+				   "f", "kept");
+	dfs_fixture_symlink(&fx, p, "m", "../../map/m");
 	root = package("p", "p@1");
 	dir = pkgdir("p");
-	inc = entry(root, "m").ino;
-	sub = entry(root, "sub").ino;
-	f = entry(sub, "f").ino;
+	inc = dfs_fixture_entry(&fx, root, "m").ino;
+	sub = dfs_fixture_entry(&fx, root, "sub").ino;
+	f = dfs_fixture_entry(&fx, sub, "f").ino;
 	h = meta(root, "content_hash");
 	r = meta(root, "revisions");
 
@@ -730,12 +692,12 @@ Test(package, a_package_survives_close_and_reopen)
 	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
 
 	cr_assert_eq(pkgdir("p"), dir);
-	cr_assert_eq(entry(dir, "p@1").ino, root);
-	cr_assert_eq(entry(root, "m").ino, inc);
-	cr_assert_eq(entry(root, "sub").ino, sub);
-	cr_assert_eq(entry(sub, "f").ino, f);
+	cr_assert_eq(dfs_fixture_entry(&fx, dir, "p@1").ino, root);
+	cr_assert_eq(dfs_fixture_entry(&fx, root, "m").ino, inc);
+	cr_assert_eq(dfs_fixture_entry(&fx, root, "sub").ino, sub);
+	cr_assert_eq(dfs_fixture_entry(&fx, sub, "f").ino, f);
 	expect_text(f, "kept");
-	expect_text(entry(inc, "map.xml").ino, "<map/>");
+	expect_text(dfs_fixture_entry(&fx, inc, "map.xml").ino, "<map/>");
 	cr_assert_str_eq(meta(root, "content_hash").s, h.s);
 	cr_assert_str_eq(meta(root, "revisions").s, r.s);
 	cr_assert_str_eq(list(dir).s, "latest,p@1");
@@ -774,10 +736,10 @@ Test(package, removing_packages_frees_the_blobs_only_they_used)
 	FIXTURE_OK();
 	memset(shared_text, 's', sizeof(shared_text) - 1);
 	memset(own_text, 'o', sizeof(own_text) - 1);
-	p = component("process", "p");
-	f = put_file(p, "shared.xml", shared_text);
+	p = dfs_fixture_component(&fx, "process", "p");
+	f = dfs_fixture_put_text(&fx, p, "shared.xml", shared_text);
 	cr_assert_eq(dfs_node_content_hash(fx.st, f, &shared), 0);
-	f = put_file(p, "own.xml", own_text);
+	f = dfs_fixture_put_text(&fx, p, "own.xml", own_text);
 	cr_assert_eq(dfs_node_content_hash(fx.st, f, &own), 0);
 	(void)package("p", "p@1");
 	(void)package("p", "p@2");
@@ -790,8 +752,9 @@ Test(package, removing_packages_frees_the_blobs_only_they_used)
 	cr_assert_eq(dfs_node_lookup(fx.st, dir, "p@2", &a), -ENOENT);
 	cr_assert_eq(dfs_store_sync(fx.st), 0);
 	cr_assert_eq(count_blobs(), n, "p@1 still uses every blob");
-	cr_assert_eq(dfs_node_readlink(fx.st, entry(dir, "latest").ino, buf,
-				       sizeof(buf)),
+	cr_assert_eq(dfs_node_readlink(
+			     fx.st, dfs_fixture_entry(&fx, dir, "latest").ino,
+			     buf, sizeof(buf)),
 		     3);
 	cr_assert_str_eq(buf, "p@1");
 
@@ -821,8 +784,8 @@ Test(package, a_file_open_for_writing_is_captured_as_last_saved)
 	struct dfs_attr n;
 
 	FIXTURE_OK();
-	p = component("process", "p");
-	f = put_file(p, "process.xml", "saved");
+	p = dfs_fixture_component(&fx, "process", "p");
+	f = dfs_fixture_put_text(&fx, p, "process.xml", "saved");
 	cr_assert_eq(dfs_node_mknod(fx.st, &fx.me, p, "new.xml", S_IFREG | 0644,
 				    0, &n),
 		     0);
@@ -835,16 +798,16 @@ Test(package, a_file_open_for_writing_is_captured_as_last_saved)
 	dfs_file_fd_put(fx.st, w, true, strlen(unsaved));
 
 	root = package("p", "p@1");
-	cr_assert_eq(entry(root, "process.xml").size, 5);
-	expect_text(entry(root, "process.xml").ino, "saved");
-	cr_assert_eq(entry(root, "new.xml").size, 0);
-	expect_text(entry(root, "new.xml").ino, "");
+	cr_assert_eq(dfs_fixture_entry(&fx, root, "process.xml").size, 5);
+	expect_text(dfs_fixture_entry(&fx, root, "process.xml").ino, "saved");
+	cr_assert_eq(dfs_fixture_entry(&fx, root, "new.xml").size, 0);
+	expect_text(dfs_fixture_entry(&fx, root, "new.xml").ino, "");
 
 	cr_assert_eq(dfs_file_release(fx.st, w), 0);
 	cr_assert_eq(dfs_file_release(fx.st, fresh), 0);
 	root = package("p", "p@2");
-	expect_text(entry(root, "process.xml").ino, unsaved);
-	expect_text(entry(root, "new.xml").ino, "new");
-	root = entry(pkgdir("p"), "p@1").ino;
-	expect_text(entry(root, "process.xml").ino, "saved");
+	expect_text(dfs_fixture_entry(&fx, root, "process.xml").ino, unsaved);
+	expect_text(dfs_fixture_entry(&fx, root, "new.xml").ino, "new");
+	root = dfs_fixture_entry(&fx, pkgdir("p"), "p@1").ino;
+	expect_text(dfs_fixture_entry(&fx, root, "process.xml").ino, "saved");
 }

@@ -39,49 +39,6 @@ TestSuite(report, .init = setup, .fini = teardown, .timeout = 120);
 
 /* ---- building a store ---------------------------------------------------- */
 
-static uint64_t mkdir_in(uint64_t parent, const char *name, uint32_t mode)
-{
-	struct dfs_attr a;
-	int rc = dfs_node_mkdir(fx.st, &fx.me, parent, name, mode, &a);
-
-	cr_assert_eq(rc, 0, "mkdir %s: %s", name, strerror(-rc));
-	return a.ino;
-}
-
-static uint64_t component(const char *type, const char *name)
-{
-	struct dfs_attr t;
-
-	cr_assert_eq(dfs_node_lookup(fx.st, DFS_INO_BUILD, type, &t), 0,
-		     "build/%s", type);
-	return mkdir_in(t.ino, name, 0755);
-}
-
-static void put_file(uint64_t parent, const char *name, const char *text)
-{
-	struct dfs_file *f = NULL;
-	size_t len = strlen(text);
-	struct dfs_attr a;
-
-	cr_assert_eq(dfs_node_mknod(fx.st, &fx.me, parent, name, S_IFREG | 0644,
-				    0, &a),
-		     0, "mknod %s", name);
-	cr_assert_eq(dfs_file_open(fx.st, a.ino, O_WRONLY | O_TRUNC, &f), 0);
-	cr_assert_eq(pwrite(dfs_file_fd_get(f), text, len, 0), (ssize_t)len);
-	dfs_file_fd_put(fx.st, f, true, len);
-	cr_assert_eq(dfs_file_release(fx.st, f), 0);
-	cr_assert_eq(dfs_store_sync(fx.st), 0);
-}
-
-static void link_in(uint64_t parent, const char *name, const char *target)
-{
-	struct dfs_attr a;
-	int rc = dfs_node_symlink(fx.st, &fx.me, parent, name, target, &a);
-
-	cr_assert_eq(rc, 0, "symlink %s -> %s: %s", name, target,
-		     strerror(-rc));
-}
-
 static void package(const char *comp, const char *version)
 {
 	char name[128];
@@ -101,12 +58,12 @@ static void package(const char *comp, const char *version)
  */
 static void packages(void)
 {
-	uint64_t c = component("certificate", "c"), p;
+	uint64_t c = dfs_fixture_component(&fx, "certificate", "c"), p;
 
-	put_file(c, "cert.pem", "-----BEGIN-----");
-	p = component("process", "p");
-	put_file(p, "process.xml", "<process/>");
-	link_in(p, "cert", "../../certificate/c");
+	dfs_fixture_put_text(&fx, c, "cert.pem", "-----BEGIN-----");
+	p = dfs_fixture_component(&fx, "process", "p");
+	dfs_fixture_put_text(&fx, p, "process.xml", "<process/>");
+	dfs_fixture_symlink(&fx, p, "cert", "../../certificate/c");
 	package("p", "1");
 	package("p", "2");
 	package("c", "1");
@@ -114,7 +71,16 @@ static void packages(void)
 
 static uint64_t env(const char *name)
 {
-	return mkdir_in(DFS_INO_ENVIRONMENTS, name, 0755);
+	return dfs_fixture_mkdir(&fx, DFS_INO_ENVIRONMENTS, name, 0755);
+}
+
+/* Check the fixture, make packages() and the environment test; returns
+ * test. */
+static uint64_t test_with_packages(void)
+{
+	FIXTURE_OK();
+	packages();
+	return env("test");
 }
 
 /* Deploy comp@version to the environment env_ino, as ln -s does. */
@@ -124,7 +90,7 @@ static void deploy(uint64_t env_ino, const char *comp, const char *version)
 
 	snprintf(target, sizeof(target), "../../packages/%s/%s@%s", comp, comp,
 		 version);
-	link_in(env_ino, comp, target);
+	dfs_fixture_symlink(&fx, env_ino, comp, target);
 }
 
 /* ---- what the reports return --------------------------------------------- */
@@ -306,7 +272,7 @@ Test(report, environments_are_listed_by_name_with_their_attributes)
 	FIXTURE_OK();
 	(void)env("test");
 	prod = env("prod");
-	(void)mkdir_in(DFS_INO_ENVIRONMENTS, "dev", 0750);
+	(void)dfs_fixture_mkdir(&fx, DFS_INO_ENVIRONMENTS, "dev", 0750);
 	cr_assert_str_eq(envs().s, "dev 750 -;prod 755 -;test 755 -;");
 	cr_assert_eq(dfs_xattr_set(fx.st, &fx.me, prod,
 				   "user.deployfs.classification", "production",
@@ -322,9 +288,7 @@ Test(report, deployments_keep_their_history_in_number_order)
 {
 	uint64_t test, prod;
 
-	FIXTURE_OK();
-	packages();
-	test = env("test");
+	test = test_with_packages();
 	prod = env("prod");
 	deploy(test, "p", "1");
 	deploy(prod, "p", "1");
@@ -349,12 +313,10 @@ Test(report, replacing_a_deployment_ends_the_previous_one)
 	uint64_t test;
 	struct dfs_attr a;
 
-	FIXTURE_OK();
-	packages();
-	test = env("test");
+	test = test_with_packages();
 	deploy(test, "p", "1");
 	/* ln -sfn: a link with another name renamed over p */
-	link_in(test, ".p.tmp", "../../packages/p/p@2");
+	dfs_fixture_symlink(&fx, test, ".p.tmp", "../../packages/p/p@2");
 	cr_assert_eq(dfs_node_rename(fx.st, test, ".p.tmp", test, "p", 0), 0);
 	cr_assert_eq(dfs_node_lookup(fx.st, test, "p", &a), 0);
 	cr_assert_str_eq(deployments("test", false).s,
@@ -366,9 +328,7 @@ Test(report, a_callback_that_returns_non_zero_stops_the_report)
 	struct rows r = { .max = 1 };
 	uint64_t test;
 
-	FIXTURE_OK();
-	packages();
-	test = env("test");
+	test = test_with_packages();
 	(void)env("prod");
 	deploy(test, "p", "1");
 	deploy(test, "c", "1");
@@ -398,9 +358,7 @@ Test(report, a_callback_may_call_the_store)
 	struct rows r = { 0 };
 	uint64_t test;
 
-	FIXTURE_OK();
-	packages();
-	test = env("test");
+	test = test_with_packages();
 	(void)env("prod");
 	deploy(test, "p", "1");
 	deploy(test, "c", "1");
@@ -412,9 +370,7 @@ Test(report, a_requirement_is_unmet_until_it_is_deployed_alongside)
 {
 	uint64_t test, prod;
 
-	FIXTURE_OK();
-	packages();
-	test = env("test");
+	test = test_with_packages();
 	prod = env("prod");
 	deploy(test, "p", "1");
 	deploy(prod, "p", "2");
@@ -435,9 +391,7 @@ Test(report, requires_that_is_not_json_counts_as_no_requirement)
 	sqlite3 *db;
 	uint64_t test;
 
-	FIXTURE_OK();
-	packages();
-	test = env("test");
+	test = test_with_packages();
 	deploy(test, "p", "1");
 	cr_assert_eq(unmet(NULL).n, 1);
 	fx.st = dfs_store_free(fx.st);
@@ -458,10 +412,8 @@ Test(report, a_copy_in_progress_is_reported_with_its_progress)
 	struct rows r = { 0 };
 	uint64_t test;
 
-	FIXTURE_OK();
-	packages();
-	test = env("test");
-	(void)mkdir_in(test, "p@1", 0755);
+	test = test_with_packages();
+	(void)dfs_fixture_mkdir(&fx, test, "p@1", 0755);
 	cr_assert_eq(dfs_staging_each(fx.st, NULL, staging_row, &r), 0);
 	/* p@1: process.xml, cert */
 	cr_assert_str_eq(r.s, "test p@1 0/2;");
@@ -482,9 +434,7 @@ Test(report, audit_events_are_json_objects_with_every_key)
 	char v[256], check[2048];
 	uint64_t test;
 
-	FIXTURE_OK();
-	packages();
-	test = env("test");
+	test = test_with_packages();
 	deploy(test, "p", "1");
 	j = audit_json("test", "p", 0);
 	cr_assert_eq(j.n, 1, "%d deploy events of p in test", j.n);

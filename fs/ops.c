@@ -138,7 +138,8 @@ static void fill_entry(struct dfs_fs *fs, const struct dfs_attr *a,
 	e->ino = a->ino;
 	e->generation = 1;
 	e->attr_timeout = ttl_of(fs, a);
-	e->entry_timeout = ttl_of(fs, a);
+	e->entry_timeout =
+		a->flags & DFS_NODE_ENTRY_VOLATILE ? 0.0 : ttl_of(fs, a);
 	fill_stat(a, &e->attr);
 }
 
@@ -617,7 +618,8 @@ static void dfs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 	/* The kernel may keep listings of folders whose changes it sees
 	 * (build/) or that never change (snapshots); package folders and
 	 * packages/ change behind its back. */
-	if (!(a.flags & DFS_NODE_VOLATILE) && ino != DFS_INO_PACKAGES) {
+	if (!(a.flags & (DFS_NODE_VOLATILE | DFS_NODE_LIST_VOLATILE)) &&
+	    ino != DFS_INO_PACKAGES) {
 		fi->cache_readdir = 1;
 		fi->keep_cache = 1;
 	}

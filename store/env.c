@@ -570,7 +570,9 @@ static int env_attr(struct dfs_store *st, int64_t id, struct dfs_attr *ret)
 	a.blocks = 8;
 	a.mtime = a.atime = dfs_ns_to_ts(e.mtime);
 	a.ctime = dfs_ns_to_ts(e.ctime);
-	a.flags = DFS_NODE_VOLATILE;
+	/* Its attributes change through the kernel (chmod, chown); what it
+	 * lists changes as copies complete and others deploy. */
+	a.flags = DFS_NODE_LIST_VOLATILE;
 	*ret = a;
 	return 0;
 }
@@ -630,7 +632,7 @@ static int eview_attr(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret)
 	if (pkg_of_snode(st, s, &p) == 0) {
 		sg = stage_find(st, env, p.id);
 		if (s == p.root)
-			ret->flags = DFS_NODE_VOLATILE;
+			ret->flags = DFS_NODE_ENTRY_VOLATILE;
 	}
 	if (sg && sg->staging) {
 		/* A copy in progress belongs to whoever copies.  The kernel

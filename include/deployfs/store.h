@@ -73,6 +73,11 @@ enum {
 	DFS_NODE_FENCED = 1 << 3,    /* only system children: EPERM */
 	DFS_NODE_IMMUTABLE = 1 << 4, /* never changes: cache for long */
 	DFS_NODE_VOLATILE = 1 << 5,  /* may change behind the kernel */
+	/* Its name may go away behind the kernel (attributes may be kept):
+	 * look it up each time. */
+	DFS_NODE_ENTRY_VOLATILE = 1 << 6,
+	/* Its listing changes behind the kernel: never cache it. */
+	DFS_NODE_LIST_VOLATILE = 1 << 7,
 };
 
 #define DFS_HASH_LEN 16

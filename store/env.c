@@ -26,12 +26,11 @@
 
 #define XATTR_PREFIX "user.deployfs."
 
+#define ENV_COLS "id, name, mode, uid, gid, mtime, ctime, classification"
 static const char sql_env_by_id[] =
-	"SELECT id, name, mode, uid, gid, mtime, ctime, classification"
-	" FROM envs WHERE id = ?1 AND removed = 0";
+	"SELECT " ENV_COLS " FROM envs WHERE id = ?1 AND removed = 0";
 static const char sql_env_by_name[] =
-	"SELECT id, name, mode, uid, gid, mtime, ctime, classification"
-	" FROM envs WHERE name = ?1 AND removed = 0";
+	"SELECT " ENV_COLS " FROM envs WHERE name = ?1 AND removed = 0";
 static const char sql_env_list[] =
 	"SELECT id, name FROM envs WHERE removed = 0 AND id > ?1 ORDER BY id";
 static const char sql_env_count[] =

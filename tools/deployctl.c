@@ -977,6 +977,16 @@ static int cmd_log(int argc, char **argv)
 	return 0;
 }
 
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{ "init", cmd_init },	      { "fsck", cmd_fsck },
+	{ "package", cmd_package },   { "status", cmd_status },
+	{ "deploy", cmd_deploy },     { "undeploy", cmd_undeploy },
+	{ "rollback", cmd_rollback }, { "log", cmd_log },
+};
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1006,22 +1016,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if (strcmp(argv[0], "init") == 0)
-		return cmd_init(argc, argv);
-	if (strcmp(argv[0], "fsck") == 0)
-		return cmd_fsck(argc, argv);
-	if (strcmp(argv[0], "package") == 0)
-		return cmd_package(argc, argv);
-	if (strcmp(argv[0], "status") == 0)
-		return cmd_status(argc, argv);
-	if (strcmp(argv[0], "deploy") == 0)
-		return cmd_deploy(argc, argv);
-	if (strcmp(argv[0], "undeploy") == 0)
-		return cmd_undeploy(argc, argv);
-	if (strcmp(argv[0], "rollback") == 0)
-		return cmd_rollback(argc, argv);
-	if (strcmp(argv[0], "log") == 0)
-		return cmd_log(argc, argv);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			return commands[i].run(argc, argv);
 	fprintf(stderr, "deployctl: unknown command \"%s\"\n", argv[0]);
 	usage(stderr);
 	return EX_USAGE;

@@ -184,6 +184,7 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	"  created INTEGER NOT NULL,"
 	"  created_by TEXT NOT NULL,"
 	"  uid INTEGER NOT NULL,"
+	"  gid INTEGER NOT NULL DEFAULT 0,"
 	"  via TEXT NOT NULL,"
 	"  notes TEXT,"
 	"  warning TEXT,"
@@ -948,7 +949,7 @@ int dfs_store_statfs(struct dfs_store *st, struct statvfs *ret)
 
 /*
  * Bind the parameters described by fmt and step once: i int64, s string
- * (as a blob of its strlen), h struct dfs_hash *, x pointer + size_t
+ * (as a blob of its strlen; NULL binds NULL), h struct dfs_hash *, x pointer + size_t
  * blob, n NULL.  Returns 0 or -errno.
  */
 static int dfs_bindv(sqlite3_stmt *s, const char *fmt, va_list ap)
@@ -963,8 +964,10 @@ static int dfs_bindv(sqlite3_stmt *s, const char *fmt, va_list ap)
 		case 's': {
 			const char *str = va_arg(ap, const char *);
 
-			rc = sqlite3_bind_blob(s, i, str, (int)strlen(str),
-					       SQLITE_TRANSIENT);
+			rc = str ? sqlite3_bind_blob(s, i, str,
+						     (int)strlen(str),
+						     SQLITE_TRANSIENT)
+				 : sqlite3_bind_null(s, i);
 			break;
 		}
 		case 'h': {

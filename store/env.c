@@ -52,7 +52,7 @@ static const char sql_env_busy[] =
 
 #define DEP_COLS                                                      \
 	"d.id, d.number, c.name, p.version, p.root, p.id, d.created," \
-	" d.uid, d.created_by, d.notes, d.warning, c.id"
+	" d.uid, d.created_by, d.notes, d.warning, c.id, d.gid"
 static const char sql_dep_active[] =
 	"SELECT " DEP_COLS " FROM deployments d"
 	" JOIN components c ON c.id = d.component"
@@ -77,8 +77,8 @@ static const char sql_dep_next[] =
 	" WHERE env = ?1 AND component = ?2";
 static const char sql_dep_insert[] =
 	"INSERT INTO deployments (env, component, package, number, created,"
-	" created_by, uid, via, warning)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+	" created_by, uid, via, warning, gid)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 static const char sql_dep_end[] =
 	"UPDATE deployments SET active = 0, ended = ?2 WHERE id = ?1";
 static const char sql_dep_notes[] =
@@ -153,6 +153,7 @@ struct dep_row {
 	bool has_notes;
 	bool has_warning;
 	int64_t comp_id;
+	uint32_t gid;
 };
 
 struct pkg_row {
@@ -232,6 +233,7 @@ static int dep_query(struct dfs_store *st, const char *sql, const char *fmt,
 	ret->has_notes = sqlite3_column_type(s, 9) != SQLITE_NULL;
 	ret->has_warning = sqlite3_column_type(s, 10) != SQLITE_NULL;
 	ret->comp_id = sqlite3_column_int64(s, 11);
+	ret->gid = (uint32_t)sqlite3_column_int64(s, 12);
 	sqlite3_reset(s);
 	return 0;
 }
@@ -608,7 +610,7 @@ static int deplink_attr(struct dfs_store *st, int64_t dep, struct dfs_attr *ret)
 
 	if (rc == 0)
 		link_attr(DFS_INO_DEPLINK_BASE + (uint64_t)dep, d.component,
-			  d.version, d.uid, 0, d.created, ret);
+			  d.version, d.uid, d.gid, d.created, ret);
 	return rc;
 }
 
@@ -1092,10 +1094,11 @@ static int deploy_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	}
 	dfs_user_name(actor->uid, user, sizeof(user));
 	if (rc == 0)
-		rc = dfs_exec_sql(st, sql_dep_insert,
-				  warning[0] ? "iiiiisiss" : "iiiiisisn", e->id,
+		rc = dfs_exec_sql(st, sql_dep_insert, "iiiiisissi", e->id,
 				  p->comp, p->id, number, now, user,
-				  (int64_t)actor->uid, via, warning);
+				  (int64_t)actor->uid, via,
+				  warning[0] ? warning : (const char *)NULL,
+				  (int64_t)actor->gid);
 	if (rc == 0)
 		rc = dfs_exec_sql(st, sql_pkg_deployed, "ii", p->id,
 				  (int64_t)1);

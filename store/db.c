@@ -179,6 +179,7 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	"  env INTEGER NOT NULL REFERENCES envs (id),"
 	"  component INTEGER NOT NULL REFERENCES components (id),"
 	"  package INTEGER NOT NULL REFERENCES packages (id),"
+	"  version TEXT NOT NULL DEFAULT '',"
 	"  number INTEGER NOT NULL,"
 	"  active INTEGER NOT NULL DEFAULT 1,"
 	"  created INTEGER NOT NULL,"

@@ -77,8 +77,8 @@ static const char sql_dep_next[] =
 	" WHERE env = ?1 AND component = ?2";
 static const char sql_dep_insert[] =
 	"INSERT INTO deployments (env, component, package, number, created,"
-	" created_by, uid, via, warning, gid)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+	" created_by, uid, via, warning, gid, version)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 static const char sql_dep_end[] =
 	"UPDATE deployments SET active = 0, ended = ?2 WHERE id = ?1";
 static const char sql_dep_notes[] =
@@ -1094,11 +1094,11 @@ static int deploy_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	}
 	dfs_user_name(actor->uid, user, sizeof(user));
 	if (rc == 0)
-		rc = dfs_exec_sql(st, sql_dep_insert, "iiiiisissi", e->id,
+		rc = dfs_exec_sql(st, sql_dep_insert, "iiiiisissis", e->id,
 				  p->comp, p->id, number, now, user,
 				  (int64_t)actor->uid, via,
 				  warning[0] ? warning : (const char *)NULL,
-				  (int64_t)actor->gid);
+				  (int64_t)actor->gid, p->version);
 	if (rc == 0)
 		rc = dfs_exec_sql(st, sql_pkg_deployed, "ii", p->id,
 				  (int64_t)1);

@@ -141,12 +141,14 @@ int dfs_envs_each(struct dfs_store *st, dfs_env_fn fn, void *ctx)
 
 static const char sql_deployments[] =
 	"SELECT CAST(e.name AS TEXT) AS en, CAST(c.name AS TEXT) AS cn,"
-	" CAST(p.version AS TEXT), CAST(d.created_by AS TEXT),"
+	" coalesce(CAST(p.version AS TEXT), CAST(d.version AS TEXT)),"
+	" CAST(d.created_by AS TEXT),"
 	" CAST(d.via AS TEXT), CAST(d.notes AS TEXT), CAST(d.warning AS TEXT),"
 	" d.number, d.created, d.ended, d.uid, d.active"
 	" FROM deployments d JOIN envs e ON e.id = d.env AND e.removed = 0"
 	" JOIN components c ON c.id = d.component"
-	" JOIN packages p ON p.id = d.package"
+	/* the history outlives a removed package re-made with its version */
+	" LEFT JOIN packages p ON p.id = d.package"
 	" WHERE (length(?1) = 0 OR en = CAST(?1 AS TEXT))"
 	" AND (?2 = 0 OR d.active = 1)"
 	" AND (en, cn, d.number) > (CAST(?3 AS TEXT), CAST(?4 AS TEXT), ?5)"

@@ -323,6 +323,24 @@ Test(report, replacing_a_deployment_ends_the_previous_one)
 			 "test p@1 #1 ended link;test p@2 #2 active link;");
 }
 
+Test(report, history_outlives_a_removed_package_made_again)
+{
+	uint64_t test;
+	struct dfs_attr d;
+
+	test = test_with_packages();
+	deploy(test, "p", "1");
+	cr_assert_eq(dfs_node_unlink(fx.st, test, "p"), 0);
+	/* p@1 is deployed nowhere now: remove it, and make p@1 again (the
+	 * removed package's row goes; the history keeps its version). */
+	cr_assert_eq(dfs_node_lookup(fx.st, DFS_INO_PACKAGES, "p", &d), 0);
+	cr_assert_eq(dfs_node_rmdir(fx.st, NULL, d.ino, "p@1"), 0);
+	package("p", "1");
+	deploy(test, "p", "1");
+	cr_assert_str_eq(deployments("test", false).s,
+			 "test p@1 #1 ended link;test p@1 #2 active link;");
+}
+
 Test(report, a_callback_that_returns_non_zero_stops_the_report)
 {
 	struct rows r = { .max = 1 };

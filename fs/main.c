@@ -165,7 +165,8 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 		 const char *store, int status_fd)
 {
 	struct fuse_loop_config *config;
-	struct dfs_fs fs = { .ttl = DFS_TTL };
+	struct dfs_fs fs = { .ttl = DFS_TTL,
+			     .seen_lock = PTHREAD_MUTEX_INITIALIZER };
 	int rc;
 
 	rc = dfs_store_open(store, DFS_OPEN_DAEMON, &fs.st);
@@ -201,6 +202,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 	fuse_remove_signal_handlers(fs.se);
 	fuse_session_destroy(fs.se);
 	dfs_store_free(fs.st);
+	dfs_fs_seen_free(&fs);
 	return rc == 0 ? 0 : 1;
 out_signals:
 	fuse_remove_signal_handlers(fs.se);

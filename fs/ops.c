@@ -66,6 +66,116 @@ static struct dfs_actor actor_for(fuse_req_t req, uint64_t ino)
 	return dfs_ino_is_build(ino) ? actor_of(req) : audited_actor_of(req);
 }
 
+/*
+ * Refusals the kernel answers.  The mount checks permissions in the kernel
+ * (default_permissions), so a deployer refused write permission on
+ * environments/ENV never reaches the daemon with the act itself.  But to
+ * create or remove a name in ENV the kernel first looks the name up (a
+ * LOOKUP in ENV from the process), and when it then refuses the act with
+ * attributes it holds as valid, it fetches them once more before giving
+ * up (a GETATTR of ENV from the same process).  That pair, from a process
+ * that may search ENV but not write it, is such a refusal: it is
+ * recorded.
+ */
+static bool is_env_dir(uint64_t ino)
+{
+	return ino >= DFS_INO_ENV_BASE && ino < DFS_INO_DEPLINK_BASE;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Process pid looked a name up in the environment folder ino. */
+static void looked_up(struct dfs_fs *fs, uint64_t ino, int32_t pid)
+{
+	struct dfs_seen *s;
+
+	if (!is_env_dir(ino))
+		return;
+	pthread_mutex_lock(&fs->seen_lock);
+	for (s = fs->seen; s && s->ino != ino; s = s->next)
+		;
+	if (!s && (s = calloc(1, sizeof(*s)))) {
+		s->ino = ino;
+		s->next = fs->seen;
+		fs->seen = s;
+	}
+	if (s) {
+		s->pid = pid;
+		s->at = mono_ns();
+	}
+	pthread_mutex_unlock(&fs->seen_lock);
+}
+
+/* Did pid just look a name up in ino?  (Once: it forgets.) */
+static bool just_looked_up(struct dfs_fs *fs, uint64_t ino, int32_t pid)
+{
+	bool yes = false;
+
+	pthread_mutex_lock(&fs->seen_lock);
+	for (struct dfs_seen *s = fs->seen; s; s = s->next) {
+		if (s->ino != ino)
+			continue;
+		yes = s->pid == pid && mono_ns() - s->at < 2000000000LL;
+		if (yes)
+			s->pid = 0;
+	}
+	pthread_mutex_unlock(&fs->seen_lock);
+	return yes;
+}
+
+void dfs_fs_seen_free(struct dfs_fs *fs)
+{
+	while (fs->seen) {
+		struct dfs_seen *s = fs->seen;
+
+		fs->seen = s->next;
+		free(s);
+	}
+}
+
+/* May the caller search a but not write it? */
+static bool search_not_write(fuse_req_t req, const struct dfs_attr *a)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	unsigned bits = a->mode & 7;
+	gid_t groups[64];
+	int n;
+
+	if (ctx->uid == 0)
+		return false;
+	if (ctx->uid == a->uid) {
+		bits = (a->mode >> 6) & 7;
+	} else if (ctx->gid == a->gid) {
+		bits = (a->mode >> 3) & 7;
+	} else {
+		n = fuse_req_getgroups(req, 64, groups);
+		for (int i = 0; i < n && i < 64; i++)
+			if (groups[i] == a->gid)
+				bits = (a->mode >> 3) & 7;
+	}
+	return (bits & 1) && !(bits & 2);
+}
+
+static void note_refusal(fuse_req_t req, uint64_t ino, const struct dfs_attr *a)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct dfs_actor actor;
+
+	if (!search_not_write(req, a) ||
+	    !just_looked_up(fs, ino, fuse_req_ctx(req)->pid))
+		return;
+	actor = audited_actor_of(req);
+	if (dfs_env_record_denied(fs->st, &actor, ino) < 0)
+		dfs_log(DFS_LOG_ERR, "could not record a refusal of ino=%llu",
+			(unsigned long long)ino);
+}
+
 static struct dfs_file *file_of(struct fuse_file_info *fi)
 {
 	return (struct dfs_file *)(uintptr_t)fi->fh;
@@ -185,6 +295,7 @@ static void dfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct dfs_attr a;
 	int rc;
 
+	looked_up(fs, parent, fuse_req_ctx(req)->pid);
 	rc = dfs_node_lookup(fs->st, parent, name, &a);
 	if (rc == -ENOENT) {
 		memset(&e, 0, sizeof(e));
@@ -231,6 +342,8 @@ static void dfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 
 	(void)fi;
 	rc = dfs_node_getattr(fs_of(req)->st, ino, &a);
+	if (rc == 0 && is_env_dir(ino))
+		note_refusal(req, ino, &a);
 	if (rc < 0)
 		reply_err(req, rc, "getattr", ino, NULL);
 	else
@@ -347,7 +460,9 @@ static void dfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 static void dfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct dfs_actor actor = actor_for(req, parent);
-	int rc = dfs_node_unlink_as(fs_of(req)->st, &actor, parent, name);
+	int rc;
+
+	rc = dfs_node_unlink_as(fs_of(req)->st, &actor, parent, name);
 
 	if (rc < 0)
 		reply_err(req, rc, "unlink", parent, name);
@@ -358,7 +473,9 @@ static void dfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void dfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct dfs_actor actor = actor_for(req, parent);
-	int rc = dfs_node_rmdir(fs_of(req)->st, &actor, parent, name);
+	int rc;
+
+	rc = dfs_node_rmdir(fs_of(req)->st, &actor, parent, name);
 
 	if (rc < 0)
 		reply_err(req, rc, "rmdir", parent, name);

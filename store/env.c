@@ -1517,6 +1517,29 @@ int dfs_env_create(struct dfs_store *st, const struct dfs_actor *actor,
 	return rc;
 }
 
+int dfs_env_record_denied(struct dfs_store *st, const struct dfs_actor *actor,
+			  uint64_t ino)
+{
+	char why[DFS_LABEL_MAX + 96];
+	struct env_row e;
+	int rc;
+
+	if (ino < DFS_INO_ENV_BASE || ino >= DFS_INO_DEPLINK_BASE)
+		return -EINVAL;
+	pthread_mutex_lock(&st->lock);
+	rc = env_by_id(st, (int64_t)(ino - DFS_INO_ENV_BASE), &e);
+	if (rc == 0) {
+		snprintf(why, sizeof(why),
+			 "no write permission on environments/%s (refused by "
+			 "the kernel)",
+			 e.name);
+		dfs_env_refuse_locked(st, actor, "access", e.name, NULL, NULL,
+				      -EACCES, why);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
 /* ---- removing ----------------------------------------------------------------- */
 
 static int rmdir_env(struct dfs_store *st, const struct dfs_actor *actor,

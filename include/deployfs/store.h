@@ -350,6 +350,11 @@ DFS_WUR int dfs_audit_each(struct dfs_store *st, int64_t after, dfs_audit_fn fn,
  * its length (the line is cut to cap - 1 bytes when longer). */
 int dfs_audit_format(const struct dfs_audit_event *ev, char *buf, size_t cap);
 
+/* Record that the kernel refused actor an access to the environment
+ * folder ino for want of write permission (see docs/behaviour.md). */
+DFS_WUR int dfs_env_record_denied(struct dfs_store *st,
+				  const struct dfs_actor *actor, uint64_t ino);
+
 /* ---- reports: environments and deployments (deployctl) ------------------ */
 
 struct dfs_env_info {

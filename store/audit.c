@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deployfs/log.h"
 #include "internal.h"
 
 static const char sql_insert[] =
@@ -333,6 +334,27 @@ int dfs_audit_refusal_locked(struct dfs_store *st, const struct dfs_actor *a,
 		return dfs_db_commit(st, true);
 	dfs_db_rollback(st);
 	return rc;
+}
+
+void dfs_audit_refuse_locked(struct dfs_store *st, const struct dfs_actor *a,
+			     const char *action, const char *env,
+			     const char *component, const char *version, int rc,
+			     const char *why)
+{
+	struct dfs_audit_event ev = { 0 };
+	char reason[768];
+
+	snprintf(reason, sizeof(reason), "%s%s%s", strerror(-rc),
+		 why && *why ? ": " : "", why ? why : "");
+	ev.action = action;
+	ev.env = env;
+	ev.component = component;
+	ev.version = version;
+	ev.result = "refused";
+	ev.reason = reason;
+	if (dfs_audit_refusal_locked(st, a, &ev) < 0)
+		dfs_log(DFS_LOG_ERR, "could not record a refusal: %s %s",
+			action, reason);
 }
 
 static const char *col_text(sqlite3_stmt *s, int i)

@@ -50,28 +50,19 @@ static const char sql_env_classify[] =
 static const char sql_env_busy[] =
 	"SELECT count(*) FROM deployments WHERE env = ?1 AND active = 1";
 
-#define DEP_COLS                                                      \
-	"d.id, d.number, c.name, p.version, p.root, p.id, d.created," \
-	" d.uid, d.created_by, d.notes, d.warning, c.id, d.gid"
-static const char sql_dep_active[] =
-	"SELECT " DEP_COLS " FROM deployments d"
-	" JOIN components c ON c.id = d.component"
+/* A deployment with its component and package (see dep_query()). */
+#define DEP_SELECT                                                           \
+	"SELECT d.id, d.number, c.name, p.version, p.root, p.id, d.created," \
+	" d.uid, d.created_by, d.notes, d.warning, c.id, d.gid"              \
+	" FROM deployments d JOIN components c ON c.id = d.component"        \
 	" JOIN packages p ON p.id = d.package"
+static const char sql_dep_active[] = DEP_SELECT
 	" WHERE d.env = ?1 AND d.active = 1 AND d.id > ?2 ORDER BY d.id";
-static const char sql_dep_by_id[] =
-	"SELECT " DEP_COLS " FROM deployments d"
-	" JOIN components c ON c.id = d.component"
-	" JOIN packages p ON p.id = d.package WHERE d.id = ?1";
+static const char sql_dep_by_id[] = DEP_SELECT " WHERE d.id = ?1";
 static const char sql_dep_of_comp[] =
-	"SELECT " DEP_COLS " FROM deployments d"
-	" JOIN components c ON c.id = d.component"
-	" JOIN packages p ON p.id = d.package"
-	" WHERE d.env = ?1 AND d.component = ?2 AND d.active = 1";
+	DEP_SELECT " WHERE d.env = ?1 AND d.component = ?2 AND d.active = 1";
 static const char sql_dep_of_pkg[] =
-	"SELECT " DEP_COLS " FROM deployments d"
-	" JOIN components c ON c.id = d.component"
-	" JOIN packages p ON p.id = d.package"
-	" WHERE d.env = ?1 AND d.package = ?2 AND d.active = 1";
+	DEP_SELECT " WHERE d.env = ?1 AND d.package = ?2 AND d.active = 1";
 static const char sql_dep_next[] =
 	"SELECT coalesce(max(number), 0) + 1 FROM deployments"
 	" WHERE env = ?1 AND component = ?2";
@@ -151,8 +142,6 @@ struct dep_row {
 	uint32_t uid;
 	char created_by[64];
 	bool has_notes;
-	bool has_warning;
-	int64_t comp_id;
 	uint32_t gid;
 };
 
@@ -231,8 +220,6 @@ static int dep_query(struct dfs_store *st, const char *sql, const char *fmt,
 	ret->uid = (uint32_t)sqlite3_column_int64(s, 7);
 	text(s, 8, ret->created_by, sizeof(ret->created_by));
 	ret->has_notes = sqlite3_column_type(s, 9) != SQLITE_NULL;
-	ret->has_warning = sqlite3_column_type(s, 10) != SQLITE_NULL;
-	ret->comp_id = sqlite3_column_int64(s, 11);
 	ret->gid = (uint32_t)sqlite3_column_int64(s, 12);
 	sqlite3_reset(s);
 	return 0;
@@ -353,27 +340,6 @@ static int snode_prefix(struct dfs_store *st, int64_t dir, const char *prefix,
 
 /* ---- the audit trail -------------------------------------------------------- */
 
-void dfs_env_refuse_locked(struct dfs_store *st, const struct dfs_actor *actor,
-			   const char *action, const char *env,
-			   const char *component, const char *version, int rc,
-			   const char *why)
-{
-	struct dfs_audit_event ev = { 0 };
-	char reason[768];
-
-	snprintf(reason, sizeof(reason), "%s%s%s", strerror(-rc),
-		 why && *why ? ": " : "", why ? why : "");
-	ev.action = action;
-	ev.env = env;
-	ev.component = component;
-	ev.version = version;
-	ev.result = "refused";
-	ev.reason = reason;
-	if (dfs_audit_refusal_locked(st, actor, &ev) < 0)
-		dfs_log(DFS_LOG_ERR, "could not record a refusal: %s %s",
-			action, reason);
-}
-
 /* ---- stages ------------------------------------------------------------------ */
 
 static struct dfs_stage *stage_find(struct dfs_store *st, int64_t env,
@@ -412,7 +378,6 @@ static struct dfs_stage *stage_new(struct dfs_store *st,
 		return NULL;
 	sg->env = env;
 	sg->package = p->id;
-	sg->component = p->comp;
 	sg->root = p->root;
 	sg->staging = staging;
 	sg->uid = actor->uid;
@@ -1260,10 +1225,10 @@ static int mkdir_env(struct dfs_store *st, const struct dfs_actor *actor,
 	int rc;
 
 	if (!dfs_name_valid(name)) {
-		dfs_env_refuse_locked(st, actor, "env-create", name, NULL, NULL,
-				      -EINVAL,
-				      "an environment name is 1-64 of A-Z a-z "
-				      "0-9 . _ -");
+		dfs_audit_refuse_locked(
+			st, actor, "env-create", name, NULL, NULL, -EINVAL,
+			"an environment name is 1-64 of A-Z a-z "
+			"0-9 . _ -");
 		return -EINVAL;
 	}
 	if (env_by_name(st, name, &e) == 0)
@@ -1310,7 +1275,7 @@ static int mkdir_stage(struct dfs_store *st, const struct dfs_actor *actor,
 		if (rc == -ENOENT && at)
 			snprintf(comp, sizeof(comp), "%.*s", (int)(at - name),
 				 name);
-		dfs_env_refuse_locked(
+		dfs_audit_refuse_locked(
 			st, actor, "deploy", e->name, comp[0] ? comp : NULL,
 			comp[0] ? at + 1 : NULL, rc,
 			rc == -ENOENT
@@ -1386,8 +1351,8 @@ static int symlink_in_env(struct dfs_store *st, const struct dfs_actor *actor,
 			: "%s -> %s: a link to a package of one component "
 			  "must be named after it",
 		 name, target);
-	dfs_env_refuse_locked(st, actor, "deploy", e->name,
-			      rc < 0 ? NULL : name, NULL, -EINVAL, why);
+	dfs_audit_refuse_locked(st, actor, "deploy", e->name,
+				rc < 0 ? NULL : name, NULL, -EINVAL, why);
 	return -EINVAL;
 }
 
@@ -1475,8 +1440,8 @@ static int create_in_view(struct dfs_store *st, const struct dfs_actor *actor,
 		 s ? (S_ISLNK(mode) ? " as a link to that target"
 				    : " as that type")
 		   : "");
-	dfs_env_refuse_locked(st, actor, "deploy", e.name, p.component,
-			      p.version, -EPERM, why);
+	dfs_audit_refuse_locked(st, actor, "deploy", e.name, p.component,
+				p.version, -EPERM, why);
 	return -EPERM;
 }
 
@@ -1504,10 +1469,10 @@ int dfs_env_create(struct dfs_store *st, const struct dfs_actor *actor,
 			rc = symlink_in_env(st, actor, &e, parent, name, target,
 					    ret);
 		else if (rc == 0) {
-			dfs_env_refuse_locked(st, actor, "deploy", e.name, NULL,
-					      NULL, -EPERM,
-					      "only packages (folders or "
-					      "links) go in an environment");
+			dfs_audit_refuse_locked(st, actor, "deploy", e.name,
+						NULL, NULL, -EPERM,
+						"only packages (folders or "
+						"links) go in an environment");
 			rc = -EPERM;
 		}
 	} else {
@@ -1533,8 +1498,8 @@ int dfs_env_record_denied(struct dfs_store *st, const struct dfs_actor *actor,
 			 "no write permission on environments/%s (refused by "
 			 "the kernel)",
 			 e.name);
-		dfs_env_refuse_locked(st, actor, "access", e.name, NULL, NULL,
-				      -EACCES, why);
+		dfs_audit_refuse_locked(st, actor, "access", e.name, NULL, NULL,
+					-EACCES, why);
 	}
 	pthread_mutex_unlock(&st->lock);
 	return rc;
@@ -1558,9 +1523,9 @@ static int rmdir_env(struct dfs_store *st, const struct dfs_actor *actor,
 	for (struct dfs_temp *t = st->temps; t; t = t->next)
 		busy += t->env == e.id;
 	if (rc == 0 && busy) {
-		dfs_env_refuse_locked(st, actor, "env-remove", name, NULL, NULL,
-				      -ENOTEMPTY,
-				      "something is deployed or staging there");
+		dfs_audit_refuse_locked(
+			st, actor, "env-remove", name, NULL, NULL, -ENOTEMPTY,
+			"something is deployed or staging there");
 		return -ENOTEMPTY;
 	}
 	if (rc == 0)
@@ -1739,8 +1704,8 @@ static int rename_temp_file(struct dfs_store *st, const struct dfs_actor *actor,
 	else
 		why[0] = '\0';
 	if (why[0]) {
-		dfs_env_refuse_locked(st, actor, "deploy", e.name, p.component,
-				      p.version, -EPERM, why);
+		dfs_audit_refuse_locked(st, actor, "deploy", e.name,
+					p.component, p.version, -EPERM, why);
 		return -EPERM;
 	}
 	if (!sg) {
@@ -1771,8 +1736,8 @@ static int rename_temp_link(struct dfs_store *st, const struct dfs_actor *actor,
 		snprintf(why, sizeof(why),
 			 "a link to %s@%s must be named %s, not %s",
 			 p.component, p.version, p.component, newname);
-		dfs_env_refuse_locked(st, actor, "deploy", e.name, p.component,
-				      p.version, -EINVAL, why);
+		dfs_audit_refuse_locked(st, actor, "deploy", e.name,
+					p.component, p.version, -EINVAL, why);
 		return -EINVAL;
 	}
 	rc = deploy_locked(st, actor, &e, &p, "link");
@@ -1904,15 +1869,6 @@ static int put_value(const char *v, void *buf, size_t cap)
 	return (int)len;
 }
 
-static void iso_time(int64_t ns, char *buf, size_t cap)
-{
-	time_t t = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static const char *const view_keys[] = {
 	"state",       "progress", "deployment", "deployed",
 	"deployed_by", "notes",	   "warning",
@@ -1954,7 +1910,7 @@ static int view_value(struct dfs_store *st, int64_t env,
 	} else if (strcmp(key, "deployment") == 0) {
 		snprintf(buf, cap, "%lld", (long long)d.number);
 	} else if (strcmp(key, "deployed") == 0) {
-		iso_time(d.created, buf, cap);
+		dfs_iso_time(d.created, buf, cap);
 	} else if (strcmp(key, "deployed_by") == 0) {
 		snprintf(buf, cap, "%s", d.created_by);
 	} else if (dfs_query_sql(st, sql_dep_text, &s, "i", d.id) == 1) {
@@ -2097,16 +2053,16 @@ static int classify(struct dfs_store *st, const struct dfs_actor *actor,
 	snprintf(v, sizeof(v), "%.*s", (int)(size < 15 ? size : 15), value);
 	if (size >= sizeof(v) ||
 	    (strcmp(v, "test") != 0 && strcmp(v, "production") != 0)) {
-		dfs_env_refuse_locked(st, actor, "classification", e.name, NULL,
-				      NULL, -EINVAL,
-				      "the classification is test or "
-				      "production");
+		dfs_audit_refuse_locked(st, actor, "classification", e.name,
+					NULL, NULL, -EINVAL,
+					"the classification is test or "
+					"production");
 		return -EINVAL;
 	}
 	if (e.cls[0]) {
-		dfs_env_refuse_locked(st, actor, "classification", e.name, NULL,
-				      NULL, -EPERM,
-				      "the classification is set once");
+		dfs_audit_refuse_locked(st, actor, "classification", e.name,
+					NULL, NULL, -EPERM,
+					"the classification is set once");
 		return -EPERM;
 	}
 	rc = dfs_db_begin_whole(st);
@@ -2140,9 +2096,9 @@ static int set_notes(struct dfs_store *st, const struct dfs_actor *actor,
 	if (rc < 0)
 		return -EROFS; /* staging: nothing to note yet */
 	if (d.has_notes) {
-		dfs_env_refuse_locked(st, actor, "notes", e.name, p->component,
-				      p->version, -EPERM,
-				      "notes are immutable once written");
+		dfs_audit_refuse_locked(st, actor, "notes", e.name,
+					p->component, p->version, -EPERM,
+					"notes are immutable once written");
 		return -EPERM;
 	}
 	notes = strndup(value, size);
@@ -2299,8 +2255,8 @@ int dfs_env_flush(struct dfs_store *st, struct dfs_file *f)
 	snprintf(why, sizeof(why), "%s%s", t ? t->name : name,
 		 v->bad ? ": its content differs from the package's"
 			: ": shorter than the package's");
-	dfs_env_refuse_locked(st, &v->actor, "deploy", e.name, p.component,
-			      p.version, -EIO, why);
+	dfs_audit_refuse_locked(st, &v->actor, "deploy", e.name, p.component,
+				p.version, -EIO, why);
 	/* Rewritten wrong after it was verified: no longer in place. */
 	if (!t && sg && sg->staging && dfs_idset_has(&sg->ok, s)) {
 		dfs_idset_del(&sg->ok, s);

@@ -157,7 +157,6 @@ struct dfs_idset {
 struct dfs_stage {
 	int64_t env;
 	int64_t package;
-	int64_t component;
 	int64_t root;	 /* snode id of N@V */
 	int64_t entries; /* snodes below root */
 	int64_t row;	 /* staging table row */
@@ -200,7 +199,6 @@ struct dfs_verify {
 	struct dfs_hash hash;
 	uint64_t size; /* as written */
 	bool bad;      /* a byte differed */
-	bool reported; /* the refusal is recorded */
 	uint64_t bad_at;
 	size_t nr; /* ranges written (sorted, disjoint) */
 	size_t rcap;
@@ -289,6 +287,8 @@ void dfs_db_rollback(struct dfs_store *st);
 int64_t dfs_now_ns(void);
 struct timespec dfs_ns_to_ts(int64_t ns);
 int64_t dfs_ts_to_ns(struct timespec ts);
+/* ns since the epoch as 2026-11-27T05:43:57Z */
+void dfs_iso_time(int64_t ns, char *buf, size_t cap);
 
 /* node.c */
 int dfs_lookup_locked(struct dfs_store *st, uint64_t parent, const char *name,
@@ -414,6 +414,11 @@ int dfs_audit_record_locked(struct dfs_store *st, const struct dfs_actor *a,
 			    const struct dfs_audit_event *ev);
 int dfs_audit_refusal_locked(struct dfs_store *st, const struct dfs_actor *a,
 			     const struct dfs_audit_event *ev);
+/* Record a refused act; reason: rc's text, then why. */
+void dfs_audit_refuse_locked(struct dfs_store *st, const struct dfs_actor *a,
+			     const char *action, const char *env,
+			     const char *component, const char *version, int rc,
+			     const char *why);
 
 /* env.c */
 int dfs_env_lookup(struct dfs_store *st, uint64_t parent, const char *name,
@@ -444,10 +449,6 @@ int dfs_env_open(struct dfs_store *st, const struct dfs_actor *actor,
 void dfs_env_free_locked(struct dfs_store *st);
 int dfs_env_flush(struct dfs_store *st, struct dfs_file *f);
 void dfs_env_release(struct dfs_store *st, struct dfs_file *f);
-void dfs_env_refuse_locked(struct dfs_store *st, const struct dfs_actor *actor,
-			   const char *action, const char *env,
-			   const char *component, const char *version, int rc,
-			   const char *why);
 /* called by stage.c when an entry is verified */
 int dfs_env_stage_done_locked(struct dfs_store *st,
 			      const struct dfs_actor *actor,

@@ -185,23 +185,6 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	return rc;
 }
 
-static void refuse(struct dfs_store *st, const struct dfs_actor *actor,
-		   const char *action, const char *component,
-		   const char *version, int rc, const char *why)
-{
-	struct dfs_audit_event ev = { 0 };
-	char reason[768];
-
-	snprintf(reason, sizeof(reason), "%s%s%s", strerror(-rc),
-		 why && *why ? ": " : "", why ? why : "");
-	ev.action = action;
-	ev.component = component;
-	ev.version = version;
-	ev.result = "refused";
-	ev.reason = reason;
-	(void)dfs_audit_refusal_locked(st, actor, &ev);
-}
-
 int dfs_pkg_create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			  int64_t comp, const char *name, struct dfs_attr *ret)
 {
@@ -234,8 +217,8 @@ int dfs_pkg_create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			dfs_db_rollback(st);
 	}
 	if (rc < 0 && rc != -ENOMEM && rc != -EIO)
-		refuse(st, actor, "package", c.name, version ? version : name,
-		       rc, w->why);
+		dfs_audit_refuse_locked(st, actor, "package", NULL, c.name,
+					version ? version : name, rc, w->why);
 	if (rc == 0)
 		rc = dfs_vnode_getattr_locked(
 			st, DFS_INO_SNODE_BASE + (uint64_t)root, ret);
@@ -261,8 +244,9 @@ int dfs_pkg_remove_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	if (rc < 0)
 		return rc;
 	if (p.deployed > 0) {
-		refuse(st, actor, "package-remove", c.name, version, -EBUSY,
-		       "the package is deployed");
+		dfs_audit_refuse_locked(st, actor, "package-remove", NULL,
+					c.name, version, -EBUSY,
+					"the package is deployed");
 		return -EBUSY;
 	}
 	rc = dfs_db_begin_whole(st);
@@ -310,15 +294,6 @@ static char *dup_text(sqlite3_stmt *s, int i)
 	return t ? strdup(t) : NULL;
 }
 
-static void rfc3339(int64_t ns, char *buf, size_t cap)
-{
-	time_t t = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void meta_free(struct pkg_meta *m)
 {
 	free(m->notes);
@@ -342,7 +317,8 @@ static int meta_load(struct dfs_store *st, int64_t root, struct pkg_meta *m)
 	snprintf(m->type, sizeof(m->type), "%s", sqlite3_column_text(s, 2));
 	snprintf(m->version, sizeof(m->version), "%s",
 		 sqlite3_column_text(s, 3));
-	rfc3339(sqlite3_column_int64(s, 4), m->created, sizeof(m->created));
+	dfs_iso_time(sqlite3_column_int64(s, 4), m->created,
+		     sizeof(m->created));
 	snprintf(m->created_by, sizeof(m->created_by), "%s",
 		 sqlite3_column_text(s, 5));
 	m->notes = dup_text(s, 6);
@@ -448,8 +424,9 @@ int dfs_pkg_xattr_set_locked(struct dfs_store *st,
 	ev.component = m.component;
 	ev.version = m.version;
 	if (m.notes) {
-		refuse(st, actor, "notes", m.component, m.version, -EPERM,
-		       "notes are immutable once written");
+		dfs_audit_refuse_locked(st, actor, "notes", NULL, m.component,
+					m.version, -EPERM,
+					"notes are immutable once written");
 		meta_free(&m);
 		return -EPERM;
 	}

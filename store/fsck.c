@@ -3,7 +3,8 @@
  * fsck.c - checking a store: every blob that a row refers to exists and
  * hashes to its name, every work file that an inode names exists, every
  * directory entry names an inode; files under blobs/ and work/ that no row
- * names are reported as orphans.  Safe while the store is mounted: a
+ * names are reported as orphans (a sealed file's work file, removed just
+ * after its seal commits, is not one).  Safe while the store is mounted: a
  * finding is checked again against the current rows before it is
  * reported, so a seal in progress is not mistaken for damage.
  */
@@ -183,9 +184,12 @@ static void scan_dir(struct fsck *f, int dirfd, const char *sub, bool blobs)
 				       "SELECT 1 FROM inodes WHERE blob = ?",
 				       h.b, 0));
 		else
+			/* A sealed file's work file goes right after the
+			 * commit that names its blob (or at the next mount,
+			 * after a crash): not an orphan. */
 			named = still(f->st,
 				      "SELECT 1 FROM inodes WHERE ino = ?"
-				      " AND work = 1",
+				      " AND (work = 1 OR blob IS NOT NULL)",
 				      NULL, strtoll(de->d_name, NULL, 10));
 		if (!named && faccessat(dirfd, what, F_OK, 0) == 0)
 			report(f, "orphan", what, 0);

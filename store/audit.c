@@ -21,17 +21,6 @@ static const char sql_insert[] =
 	" version, from_version, deployment, revisions, result, reason)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
-void dfs_user_name(uint32_t uid, char *buf, size_t cap)
-{
-	struct passwd pw, *res = NULL;
-	char tmp[1024];
-
-	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
-		snprintf(buf, cap, "%s", pw.pw_name);
-	else
-		snprintf(buf, cap, "%u", uid);
-}
-
 static void bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v)
@@ -421,30 +410,6 @@ int dfs_audit_each(struct dfs_store *st, int64_t after, dfs_audit_fn fn,
 			break;
 	}
 	return 0;
-}
-
-/* actor, or this process when actor is NULL (tools, tests). */
-const struct dfs_actor *dfs_actor_or_self(const struct dfs_actor *actor,
-					  struct dfs_actor *self)
-{
-	if (actor)
-		return actor;
-	FILE *f;
-	size_t n;
-
-	memset(self, 0, sizeof(*self));
-	self->uid = (uint32_t)getuid();
-	self->gid = (uint32_t)getgid();
-	self->pid = (int32_t)getpid();
-	f = fopen("/proc/self/cmdline", "re");
-	if (f) {
-		n = fread(self->cmd, 1, sizeof(self->cmd) - 1, f);
-		fclose(f);
-		for (size_t i = 0; i + 1 < n; i++)
-			if (self->cmd[i] == '\0')
-				self->cmd[i] = ' ';
-	}
-	return self;
 }
 
 int dfs_audit_record(struct dfs_store *st, const struct dfs_actor *actor,

@@ -24,11 +24,6 @@
 #include "deployfs/log.h"
 #include "internal.h"
 
-void dfs_work_name(uint64_t ino, char out[32])
-{
-	snprintf(out, 32, "%llu", (unsigned long long)ino);
-}
-
 /* ---- the inode table (st->lock held) ----------------------------------- */
 
 static size_t bucket(uint64_t ino)
@@ -38,7 +33,7 @@ static size_t bucket(uint64_t ino)
 
 struct dfs_oinode *dfs_oinode_find(struct dfs_store *st, uint64_t ino)
 {
-	struct dfs_oinode *oi = st->imap[bucket(ino)];
+	struct dfs_oinode *oi = st->content->imap[bucket(ino)];
 
 	while (oi && oi->ino != ino)
 		oi = oi->next;
@@ -58,8 +53,8 @@ struct dfs_oinode *dfs_oinode_get(struct dfs_store *st, uint64_t ino)
 	oi->ino = ino;
 	oi->fd = -1;
 	pthread_rwlock_init(&oi->fdlock, NULL);
-	oi->next = st->imap[b];
-	st->imap[b] = oi;
+	oi->next = st->content->imap[b];
+	st->content->imap[b] = oi;
 	return oi;
 }
 
@@ -77,7 +72,7 @@ void dfs_oinode_idle_locked(struct dfs_oinode *oi)
 
 void dfs_oinode_maybe_free(struct dfs_store *st, struct dfs_oinode *oi)
 {
-	struct dfs_oinode **pp = &st->imap[bucket(oi->ino)];
+	struct dfs_oinode **pp = &st->content->imap[bucket(oi->ino)];
 
 	dfs_oinode_idle_locked(oi);
 	if (oi->holds || oi->opens || oi->queued || oi->sealing ||
@@ -207,7 +202,7 @@ static int ensure_fd(struct dfs_store *st, struct dfs_oinode *oi,
 		const struct dfs_hash *h =
 			r->has_blob ? &r->blob : &dfs_empty_hash;
 		bool inl = false;
-		int rc = dfs_mem_from_blob(st, h, &inl, &fd);
+		int rc = dfs_inline_open(st, h, &inl, &fd);
 
 		if (rc < 0)
 			return rc;
@@ -288,7 +283,7 @@ static int make_work(struct dfs_store *st, struct dfs_oinode *oi,
 void dfs_content_wait_sealed_locked(struct dfs_store *st, struct dfs_oinode *oi)
 {
 	while (oi->sealing)
-		pthread_cond_wait(&st->seal_done, &st->lock);
+		pthread_cond_wait(&st->content->seal_done, &st->lock);
 }
 
 static void mark_modified(struct dfs_oinode *oi)

@@ -345,7 +345,7 @@ static int snode_prefix(struct dfs_store *st, int64_t dir, const char *prefix,
 static struct dfs_stage *stage_find(struct dfs_store *st, int64_t env,
 				    int64_t package)
 {
-	for (struct dfs_stage *sg = st->stages; sg; sg = sg->next)
+	for (struct dfs_stage *sg = st->trees->stages; sg; sg = sg->next)
 		if (sg->env == env && sg->package == package)
 			return sg;
 	return NULL;
@@ -353,7 +353,7 @@ static struct dfs_stage *stage_find(struct dfs_store *st, int64_t env,
 
 static void stage_drop(struct dfs_store *st, struct dfs_stage *sg)
 {
-	for (struct dfs_stage **p = &st->stages; *p; p = &(*p)->next) {
+	for (struct dfs_stage **p = &st->trees->stages; *p; p = &(*p)->next) {
 		if (*p == sg) {
 			*p = sg->next;
 			break;
@@ -387,26 +387,26 @@ static struct dfs_stage *stage_new(struct dfs_store *st,
 		free(sg);
 		return NULL;
 	}
-	sg->next = st->stages;
-	st->stages = sg;
+	sg->next = st->trees->stages;
+	st->trees->stages = sg;
 	return sg;
 }
 
 void dfs_env_free_locked(struct dfs_store *st)
 {
-	while (st->stages) {
-		struct dfs_stage *sg = st->stages;
+	while (st->trees->stages) {
+		struct dfs_stage *sg = st->trees->stages;
 
-		st->stages = sg->next;
+		st->trees->stages = sg->next;
 		dfs_idset_free(&sg->made);
 		dfs_idset_free(&sg->ok);
 		dfs_idset_free(&sg->gone);
 		free(sg);
 	}
-	while (st->temps) {
-		struct dfs_temp *t = st->temps;
+	while (st->trees->temps) {
+		struct dfs_temp *t = st->trees->temps;
 
-		st->temps = t->next;
+		st->trees->temps = t->next;
 		free(t);
 	}
 }
@@ -415,7 +415,7 @@ void dfs_env_free_locked(struct dfs_store *st)
 
 static struct dfs_temp *temp_by_ino(struct dfs_store *st, uint64_t ino)
 {
-	for (struct dfs_temp *t = st->temps; t; t = t->next)
+	for (struct dfs_temp *t = st->trees->temps; t; t = t->next)
 		if (DFS_INO_TEMP_BASE + t->id == ino)
 			return t;
 	return NULL;
@@ -424,7 +424,7 @@ static struct dfs_temp *temp_by_ino(struct dfs_store *st, uint64_t ino)
 static struct dfs_temp *temp_by_name(struct dfs_store *st, uint64_t parent,
 				     const char *name)
 {
-	for (struct dfs_temp *t = st->temps; t; t = t->next)
+	for (struct dfs_temp *t = st->trees->temps; t; t = t->next)
 		if (t->parent == parent && strcmp(t->name, name) == 0)
 			return t;
 	return NULL;
@@ -432,7 +432,7 @@ static struct dfs_temp *temp_by_name(struct dfs_store *st, uint64_t parent,
 
 static void temp_drop(struct dfs_store *st, struct dfs_temp *t)
 {
-	for (struct dfs_temp **p = &st->temps; *p; p = &(*p)->next) {
+	for (struct dfs_temp **p = &st->trees->temps; *p; p = &(*p)->next) {
 		if (*p == t) {
 			*p = t->next;
 			break;
@@ -449,7 +449,7 @@ static struct dfs_temp *temp_new(struct dfs_store *st, int64_t env,
 
 	if (!t)
 		return NULL;
-	t->id = ++st->next_temp;
+	t->id = ++st->trees->next_temp;
 	t->env = env;
 	t->parent = parent;
 	snprintf(t->name, sizeof(t->name), "%s", name);
@@ -457,8 +457,8 @@ static struct dfs_temp *temp_new(struct dfs_store *st, int64_t env,
 	t->uid = actor->uid;
 	t->gid = actor->gid;
 	t->ctime = dfs_now_ns();
-	t->next = st->temps;
-	st->temps = t;
+	t->next = st->trees->temps;
+	st->trees->temps = t;
 	return t;
 }
 
@@ -852,11 +852,12 @@ static int collect_env(struct dfs_store *st, int64_t env, uint64_t dir,
 	}
 	if (s)
 		sqlite3_reset(s);
-	for (struct dfs_stage *sg = st->stages; rc == 0 && sg; sg = sg->next)
+	for (struct dfs_stage *sg = st->trees->stages; rc == 0 && sg;
+	     sg = sg->next)
 		if (sg->env == env && sg->staging)
 			rc = items_add(it, OFF_STAGE + (uint64_t)sg->root,
 				       dfs_eview_ino(env, sg->root), sg->name);
-	for (struct dfs_temp *t = st->temps; rc == 0 && t; t = t->next)
+	for (struct dfs_temp *t = st->trees->temps; rc == 0 && t; t = t->next)
 		if (t->parent == dir)
 			rc = items_add(it, OFF_TEMP + t->id,
 				       DFS_INO_TEMP_BASE + t->id, t->name);
@@ -898,7 +899,7 @@ static int collect_view(struct dfs_store *st, uint64_t dir, struct items *it)
 				kids.v[i].name);
 	}
 	free(kids.v);
-	for (struct dfs_temp *t = st->temps; rc == 0 && t; t = t->next)
+	for (struct dfs_temp *t = st->trees->temps; rc == 0 && t; t = t->next)
 		if (t->parent == dir)
 			rc = items_add(it, OFF_TEMP + t->id,
 				       DFS_INO_TEMP_BASE + t->id, t->name);
@@ -1518,9 +1519,9 @@ static int rmdir_env(struct dfs_store *st, const struct dfs_actor *actor,
 	if (rc < 0)
 		return rc;
 	rc = one_int(st, sql_env_busy, "i", e.id, 0, &busy);
-	for (struct dfs_stage *sg = st->stages; sg; sg = sg->next)
+	for (struct dfs_stage *sg = st->trees->stages; sg; sg = sg->next)
 		busy += sg->env == e.id && sg->staging;
-	for (struct dfs_temp *t = st->temps; t; t = t->next)
+	for (struct dfs_temp *t = st->trees->temps; t; t = t->next)
 		busy += t->env == e.id;
 	if (rc == 0 && busy) {
 		dfs_audit_refuse_locked(
@@ -1630,7 +1631,7 @@ static int remove_in_view(struct dfs_store *st, uint64_t dir, const char *name,
 			sqlite3_reset(q);
 		if (rc < 0)
 			return rc;
-		for (t = st->temps; t; t = t->next)
+		for (t = st->trees->temps; t; t = t->next)
 			if (t->parent == dfs_eview_ino(env, s))
 				return -ENOTEMPTY;
 	}

@@ -18,26 +18,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "deployfs/names.h"
-#include "deployfs/store.h"
+#include "storage/storage.h"
 
-#define DFS_SCHEMA_VERSION 4
-#define DFS_APPLICATION_ID 1684435761 /* "dfs1" */
-#define DFS_STR_(x) #x
-#define DFS_STR(x) DFS_STR_(x)
-#define DFS_DB_NAME "deployfs.db"
-#define DFS_LOCK_NAME "lock"
-#define DFS_BLOBS_DIR "blobs"
-#define DFS_WORK_DIR "work"
-#define DFS_NAME_MAX 255
-#define DFS_SYMLINK_MAX 4095
-#define DFS_XATTR_NAME_MAX 255
-#define DFS_XATTR_SIZE_MAX 65536
 #define DFS_IMAP_BUCKETS 4096
-#define DFS_SQL_CACHE 96
-#define DFS_LAZY_MS 20		   /* group commit window */
-#define DFS_CHECKPOINT_PAGES 8192  /* 32 MiB of WAL */
-#define DFS_INLINE_MAX (64 * 1024) /* content kept in the database */
 
 enum dfs_stmt_id {
 	S_GETATTR,
@@ -209,43 +192,25 @@ struct dfs_verify {
 	struct dfs_verify *next;
 };
 
-struct dfs_store {
-	char *path;
-	int dirfd;
-	int blobs_fd;
-	int work_fd;
-	int lock_fd;
-	int wal_fd;    /* for durable commits, see dfs_db_commit() */
-	bool txn_open; /* group commit, see dfs_db_begin() */
-	bool op_lazy;
-	bool txn_whole; /* see dfs_db_begin_whole() */
-	int wal_pages;	/* WAL size after the last commit */
-	int64_t txn_since;
-	unsigned flags;
-
-	pthread_mutex_t lock;
-	sqlite3 *db;
-	sqlite3_stmt *stmt[S_STMT_MAX];
-	const char *sql_key[DFS_SQL_CACHE]; /* see dfs_sql() */
-	sqlite3_stmt *sql_stmt[DFS_SQL_CACHE];
+/* Layer 3's state (content.h, to come). */
+struct dfs_content {
 	struct dfs_oinode *imap[DFS_IMAP_BUCKETS];
-
-	/* sealer */
 	pthread_t sealer;
 	bool sealer_running;
 	bool stopping;
-	pthread_cond_t seal_wake; /* work for the sealer */
 	pthread_cond_t seal_done; /* a batch finished */
 	bool reclaim_wanted;
 	bool seal_urgent; /* someone waits: skip the gathering pause */
 	struct dfs_oinode *queue;
 	unsigned queued;
 	unsigned in_flight;
+	struct dfs_verify *verifies;
+};
 
-	/* environments/: in memory (env.c, stage.c) */
+/* Layer 4's state (trees.h, to come). */
+struct dfs_trees {
 	struct dfs_stage *stages;
 	struct dfs_temp *temps;
-	struct dfs_verify *verifies;
 	uint64_t next_temp;
 };
 
@@ -265,30 +230,12 @@ static inline bool dfs_is_pkgdir(uint64_t ino)
 	return ino >= DFS_INO_PKGDIR_BASE && ino < DFS_INO_LATEST_BASE;
 }
 
-/* db.c */
-int dfs_sql_errno(int rc);
+/* db.c (statements of the build tree, to move to model/) */
+extern const char *const dfs_stmt_text[S_STMT_MAX];
 sqlite3_stmt *dfs_stmt(struct dfs_store *st, enum dfs_stmt_id id);
-int dfs_stmt_done(sqlite3_stmt *s, int rc);
-int dfs_db_exec(struct dfs_store *st, const char *sql);
-int dfs_exec(struct dfs_store *st, enum dfs_stmt_id id, const char *fmt, ...);
-int dfs_query(struct dfs_store *st, enum dfs_stmt_id id, sqlite3_stmt **ret,
-	      const char *fmt, ...);
-sqlite3_stmt *dfs_sql(struct dfs_store *st, const char *sql);
-int dfs_exec_sql(struct dfs_store *st, const char *sql, const char *fmt, ...);
-int dfs_query_sql(struct dfs_store *st, const char *sql, sqlite3_stmt **ret,
-		  const char *fmt, ...);
-int dfs_db_begin(struct dfs_store *st);
-int dfs_db_begin_lazy(struct dfs_store *st);
-int dfs_db_begin_whole(struct dfs_store *st);
-int dfs_db_flush(struct dfs_store *st);
-void dfs_db_tick_locked(struct dfs_store *st);
-int dfs_db_commit(struct dfs_store *st, bool durable);
-void dfs_db_rollback(struct dfs_store *st);
-int64_t dfs_now_ns(void);
-struct timespec dfs_ns_to_ts(int64_t ns);
-int64_t dfs_ts_to_ns(struct timespec ts);
-/* ns since the epoch as 2026-11-27T05:43:57Z */
-void dfs_iso_time(int64_t ns, char *buf, size_t cap);
+#define dfs_exec(st, id, ...) dfs_exec_sql(st, dfs_stmt_text[id], __VA_ARGS__)
+#define dfs_query(st, id, ret, ...) \
+	dfs_query_sql(st, dfs_stmt_text[id], ret, __VA_ARGS__)
 
 /* node.c */
 int dfs_lookup_locked(struct dfs_store *st, uint64_t parent, const char *name,
@@ -299,7 +246,6 @@ int dfs_has_children(struct dfs_store *st, uint64_t ino, bool *ret);
 int dfs_nlink_add(struct dfs_store *st, uint64_t ino, int delta);
 int dfs_remove_entry(struct dfs_store *st, uint64_t parent, const char *name,
 		     const struct dfs_attr *a);
-int dfs_finish(struct dfs_store *st, int rc);
 int dfs_node_row(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret);
 void dfs_attr_from_row(struct dfs_store *st, sqlite3_stmt *s, int col,
 		       struct dfs_attr *ret);
@@ -326,7 +272,6 @@ void dfs_seal_enqueue_locked(struct dfs_store *st, struct dfs_oinode *oi);
 void dfs_reclaim_later_locked(struct dfs_store *st);
 void dfs_seal_now_locked(struct dfs_store *st, struct dfs_oinode *oi);
 int dfs_recover_locked(struct dfs_store *st);
-void dfs_work_name(uint64_t ino, char out[32]);
 
 /* component.c */
 struct dfs_component {
@@ -407,9 +352,6 @@ bool dfs_setattr_is_noop(const struct dfs_attr *a,
 			 const struct dfs_setattr *sa);
 
 /* audit.c */
-void dfs_user_name(uint32_t uid, char *buf, size_t cap);
-const struct dfs_actor *dfs_actor_or_self(const struct dfs_actor *actor,
-					  struct dfs_actor *self);
 int dfs_audit_record_locked(struct dfs_store *st, const struct dfs_actor *a,
 			    const struct dfs_audit_event *ev);
 int dfs_audit_refusal_locked(struct dfs_store *st, const struct dfs_actor *a,
@@ -483,24 +425,8 @@ ssize_t dfs_auditlog_read(struct dfs_store *st, void *buf, size_t n,
 int64_t dfs_auditlog_size_locked(struct dfs_store *st);
 
 /* mem.c */
-int dfs_mem_from_blob(struct dfs_store *st, const struct dfs_hash *h,
-		      bool *ret_inline, int *ret_fd);
 int dfs_mem_new(struct dfs_store *st, struct dfs_oinode *oi);
 int dfs_mem_commit_locked(struct dfs_store *st, struct dfs_oinode *oi);
 int dfs_mem_spill_locked(struct dfs_store *st, struct dfs_oinode *oi);
-
-/* blob.c */
-void dfs_blob_relpath(const struct dfs_hash *h, char out[40]);
-extern const struct dfs_hash dfs_empty_hash;
-int dfs_copy_sparse(int in, int out, uint64_t size);
-
-/* io.c: the I/O seam; each returns 0 or -errno */
-int dfs_io_fsync(int fd);
-int dfs_io_syncfs(int fd);
-int dfs_io_linkat(int olddir, const char *old, int newdir, const char *new);
-int dfs_io_renameat(int olddir, const char *old, int newdir, const char *new,
-		    unsigned flags);
-int dfs_io_write_all(int fd, const void *buf, size_t len);
-int dfs_io_write_all_at(int fd, const void *buf, size_t len, off_t off);
 
 #endif

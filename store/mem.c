@@ -20,13 +20,6 @@
 
 #include "internal.h"
 
-static const char sql_data[] = "SELECT data FROM blob_data WHERE hash = ?1";
-static const char sql_put[] =
-	"INSERT INTO blobs (hash, size, refs) VALUES (?1, ?2, 0)"
-	" ON CONFLICT (hash) DO NOTHING";
-static const char sql_put_data[] =
-	"INSERT INTO blob_data (hash, data) VALUES (?1, ?2)"
-	" ON CONFLICT (hash) DO NOTHING";
 static const char sql_point[] =
 	"UPDATE inodes SET blob = ?2, work = 0, size = ?3, blocks = ?4"
 	" WHERE ino = ?1";
@@ -53,39 +46,6 @@ int dfs_mem_new(struct dfs_store *st, struct dfs_oinode *oi)
 	oi->is_work = false;
 	oi->mem_dirty = false;
 	pthread_rwlock_unlock(&oi->fdlock);
-	return 0;
-}
-
-/*
- * A memfd holding the content of blob h if it is kept inline
- * (*ret_inline true), else nothing (the caller opens the blob file).
- * st->lock held.
- */
-int dfs_mem_from_blob(struct dfs_store *st, const struct dfs_hash *h,
-		      bool *ret_inline, int *ret_fd)
-{
-	sqlite3_stmt *s;
-	int fd, rc = dfs_query_sql(st, sql_data, &s, "h", h);
-
-	*ret_inline = false;
-	if (rc <= 0)
-		return rc;
-	if (sqlite3_column_type(s, 0) == SQLITE_NULL) {
-		sqlite3_reset(s);
-		return 0;
-	}
-	fd = new_memfd();
-	rc = fd < 0 ? fd
-		    : dfs_io_write_all(fd, sqlite3_column_blob(s, 0),
-				       (size_t)sqlite3_column_bytes(s, 0));
-	sqlite3_reset(s);
-	if (rc < 0) {
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	*ret_inline = true;
-	*ret_fd = fd;
 	return 0;
 }
 
@@ -131,9 +91,7 @@ int dfs_mem_commit_locked(struct dfs_store *st, struct dfs_oinode *oi)
 		return rc;
 	XXH128_canonicalFromHash(&c, XXH3_128bits(buf, len));
 	memcpy(h.b, c.digest, DFS_HASH_LEN);
-	rc = dfs_exec_sql(st, sql_put, "hi", &h, (int64_t)len);
-	if (rc == 0)
-		rc = dfs_exec_sql(st, sql_put_data, "hx", &h, buf, len);
+	rc = dfs_inline_put(st, &h, buf, len);
 	if (rc == 0)
 		rc = dfs_exec_sql(st, sql_point, "ihii", (int64_t)oi->ino, &h,
 				  (int64_t)len, (int64_t)((len + 511) / 512));

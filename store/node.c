@@ -163,15 +163,6 @@ static int drop_link(struct dfs_store *st, uint64_t ino, int delta)
 	return rc;
 }
 
-int dfs_finish(struct dfs_store *st, int rc)
-{
-	if (rc == 0)
-		rc = dfs_db_commit(st, false);
-	else
-		dfs_db_rollback(st);
-	return rc;
-}
-
 /* ---- reading ------------------------------------------------------------- */
 
 /* audit.log grows with each event: its size, never cached. */

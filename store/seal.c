@@ -13,7 +13,7 @@
  * references, which reclaim removes.
  *
  * While an inode is sealing, opens for writing and truncates wait
- * (oi->sealing, st->seal_done), so the bytes hashed are the bytes linked.
+ * (oi->sealing, st->content->seal_done), so the bytes hashed are the bytes linked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -70,8 +70,7 @@ static int record_rows(struct dfs_store *st, struct seal_item *items, size_t n,
 		if (it->rc < 0)
 			continue;
 		if (!inodes) {
-			rc = dfs_exec(st, S_SEAL_BLOB_ROW, "hi", &it->hash,
-				      (int64_t)it->size);
+			rc = dfs_blob_row_add(st, &it->hash, it->size);
 			continue;
 		}
 		rc = dfs_exec(st, S_SEAL_INODE, "ihii", (int64_t)it->oi->ino,
@@ -105,33 +104,6 @@ static void fail_all(struct seal_item *items, size_t n, int rc)
 	for (size_t i = 0; i < n; i++)
 		if (items[i].rc == 0)
 			items[i].rc = rc;
-}
-
-/* Reclaim blobs that nothing refers to any more (st->lock held). */
-static void reclaim_locked(struct dfs_store *st)
-{
-	struct dfs_hash h[256];
-	size_t n = 0;
-	sqlite3_stmt *s = NULL;
-	int rc = dfs_query(st, S_RECLAIM_LIST, &s, "");
-
-	while (rc == 1) {
-		if (n < 256 && sqlite3_column_bytes(s, 0) == DFS_HASH_LEN)
-			memcpy(h[n++].b, sqlite3_column_blob(s, 0),
-			       DFS_HASH_LEN);
-		rc = sqlite3_step(s) == SQLITE_ROW ? 1 : 0;
-	}
-	if (s)
-		sqlite3_reset(s);
-	for (size_t i = 0; i < n; i++) {
-		char path[40];
-
-		if (dfs_exec(st, S_RECLAIM_DELETE, "h", &h[i]) < 0 ||
-		    sqlite3_changes(st->db) == 0)
-			continue;
-		dfs_blob_relpath(&h[i], path);
-		(void)unlinkat(st->blobs_fd, path, 0);
-	}
 }
 
 /* Seal items (each oi->sealing set by the caller); st->lock not held. */
@@ -175,8 +147,8 @@ static void seal_batch(struct dfs_store *st, struct seal_item *items, size_t n)
 		dfs_node_reap_locked(st, oi->ino);
 		dfs_oinode_maybe_free(st, oi);
 	}
-	reclaim_locked(st);
-	pthread_cond_broadcast(&st->seal_done);
+	dfs_blob_reclaim_locked(st);
+	pthread_cond_broadcast(&st->content->seal_done);
 	pthread_mutex_unlock(&st->lock);
 }
 
@@ -184,8 +156,8 @@ static void seal_batch(struct dfs_store *st, struct seal_item *items, size_t n)
  * that creates or deletes blob files) reclaims them when idle. */
 void dfs_reclaim_later_locked(struct dfs_store *st)
 {
-	st->reclaim_wanted = true;
-	pthread_cond_signal(&st->seal_wake);
+	st->content->reclaim_wanted = true;
+	pthread_cond_signal(&st->wake);
 }
 
 void dfs_seal_enqueue_locked(struct dfs_store *st, struct dfs_oinode *oi)
@@ -193,10 +165,10 @@ void dfs_seal_enqueue_locked(struct dfs_store *st, struct dfs_oinode *oi)
 	if (oi->queued || oi->sealing)
 		return;
 	oi->queued = true;
-	oi->qnext = st->queue;
-	st->queue = oi;
-	st->queued++;
-	pthread_cond_signal(&st->seal_wake);
+	oi->qnext = st->content->queue;
+	st->content->queue = oi;
+	st->content->queued++;
+	pthread_cond_signal(&st->wake);
 }
 
 /* Take up to max queued inodes that can be sealed now (st->lock held). */
@@ -205,11 +177,11 @@ static size_t take_batch(struct dfs_store *st, struct seal_item *items,
 {
 	size_t n = 0;
 
-	while (st->queue && n < max) {
-		struct dfs_oinode *oi = st->queue;
+	while (st->content->queue && n < max) {
+		struct dfs_oinode *oi = st->content->queue;
 
-		st->queue = oi->qnext;
-		st->queued--;
+		st->content->queue = oi->qnext;
+		st->content->queued--;
 		oi->queued = false;
 		oi->qnext = NULL;
 		if (oi->writers > 0 || !oi->is_work) {
@@ -220,7 +192,7 @@ static size_t take_batch(struct dfs_store *st, struct seal_item *items,
 		memset(&items[n], 0, sizeof(items[n]));
 		items[n++].oi = oi;
 	}
-	st->in_flight += n;
+	st->content->in_flight += n;
 	return n;
 }
 
@@ -234,7 +206,7 @@ static void gather_wait(struct dfs_store *st)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	(void)pthread_cond_timedwait(&st->seal_wake, &st->lock, &until);
+	(void)pthread_cond_timedwait(&st->wake, &st->lock, &until);
 }
 
 static void drain_locked(struct dfs_store *st, struct seal_item *items)
@@ -244,14 +216,14 @@ static void drain_locked(struct dfs_store *st, struct seal_item *items)
 	if (!n) {
 		/* Only files reopened for writing were queued: they left the
 		 * queue, and whoever waits for it to empty must hear so. */
-		pthread_cond_broadcast(&st->seal_done);
+		pthread_cond_broadcast(&st->content->seal_done);
 		return;
 	}
 	pthread_mutex_unlock(&st->lock);
 	seal_batch(st, items, n);
 	pthread_mutex_lock(&st->lock);
-	st->in_flight -= n;
-	pthread_cond_broadcast(&st->seal_done);
+	st->content->in_flight -= n;
+	pthread_cond_broadcast(&st->content->seal_done);
 }
 
 static void *sealer_main(void *arg)
@@ -262,25 +234,25 @@ static void *sealer_main(void *arg)
 	if (!items)
 		return NULL;
 	pthread_mutex_lock(&st->lock);
-	while (!st->stopping || st->queue) {
-		if (!st->queue && st->reclaim_wanted) {
-			st->reclaim_wanted = false;
-			reclaim_locked(st);
+	while (!st->content->stopping || st->content->queue) {
+		if (!st->content->queue && st->content->reclaim_wanted) {
+			st->content->reclaim_wanted = false;
+			dfs_blob_reclaim_locked(st);
 			continue;
 		}
 		dfs_db_tick_locked(st);
-		if (!st->queue && st->txn_open) {
+		if (!st->content->queue && st->txn_open) {
 			gather_wait(st);
 			continue;
 		}
-		if (!st->queue) {
-			pthread_cond_wait(&st->seal_wake, &st->lock);
+		if (!st->content->queue) {
+			pthread_cond_wait(&st->wake, &st->lock);
 			continue;
 		}
-		if (!st->stopping && !st->seal_urgent &&
-		    st->queued < SEAL_BATCH_MAX)
+		if (!st->content->stopping && !st->content->seal_urgent &&
+		    st->content->queued < SEAL_BATCH_MAX)
 			gather_wait(st);
-		st->seal_urgent = false;
+		st->content->seal_urgent = false;
 		drain_locked(st, items);
 	}
 	pthread_mutex_unlock(&st->lock);
@@ -290,31 +262,32 @@ static void *sealer_main(void *arg)
 
 int dfs_sealer_start(struct dfs_store *st)
 {
-	int rc = pthread_create(&st->sealer, NULL, sealer_main, st);
+	int rc = pthread_create(&st->content->sealer, NULL, sealer_main, st);
 
 	if (rc)
 		return -rc;
-	st->sealer_running = true;
+	st->content->sealer_running = true;
 	return 0;
 }
 
 void dfs_sealer_stop(struct dfs_store *st)
 {
-	if (!st->sealer_running)
+	if (!st->content->sealer_running)
 		return;
 	pthread_mutex_lock(&st->lock);
-	st->stopping = true;
-	pthread_cond_broadcast(&st->seal_wake);
+	st->content->stopping = true;
+	pthread_cond_broadcast(&st->wake);
 	pthread_mutex_unlock(&st->lock);
-	pthread_join(st->sealer, NULL);
-	st->sealer_running = false;
+	pthread_join(st->content->sealer, NULL);
+	st->content->sealer_running = false;
 }
 
 /* Queue again the files whose sealing failed (st->lock held). */
 static void retry_failed_locked(struct dfs_store *st)
 {
 	for (size_t b = 0; b < DFS_IMAP_BUCKETS; b++)
-		for (struct dfs_oinode *oi = st->imap[b]; oi; oi = oi->next)
+		for (struct dfs_oinode *oi = st->content->imap[b]; oi;
+		     oi = oi->next)
 			if (oi->seal_failed && oi->is_work && !oi->writers) {
 				oi->seal_failed = false;
 				dfs_seal_enqueue_locked(st, oi);
@@ -332,11 +305,11 @@ void dfs_seal_now_locked(struct dfs_store *st, struct dfs_oinode *oi)
 
 	if (!oi->queued && !oi->sealing)
 		return;
-	if (st->sealer_running) {
-		st->seal_urgent = true;
-		pthread_cond_signal(&st->seal_wake);
+	if (st->content->sealer_running) {
+		st->content->seal_urgent = true;
+		pthread_cond_signal(&st->wake);
 		while (oi->queued || oi->sealing)
-			pthread_cond_wait(&st->seal_done, &st->lock);
+			pthread_cond_wait(&st->content->seal_done, &st->lock);
 		return;
 	}
 	items = calloc(SEAL_BATCH_MAX, sizeof(*items));
@@ -352,16 +325,16 @@ int dfs_store_sync(struct dfs_store *st)
 	pthread_mutex_lock(&st->lock);
 	(void)dfs_db_flush(st);
 	retry_failed_locked(st);
-	if (!st->sealer_running && st->queue) {
+	if (!st->content->sealer_running && st->content->queue) {
 		items = calloc(SEAL_BATCH_MAX, sizeof(*items));
-		while (items && st->queue)
+		while (items && st->content->queue)
 			drain_locked(st, items);
 	}
-	while (st->queue || st->in_flight)
-		pthread_cond_wait(&st->seal_done, &st->lock);
-	if (!st->sealer_running && st->reclaim_wanted) {
-		st->reclaim_wanted = false;
-		reclaim_locked(st);
+	while (st->content->queue || st->content->in_flight)
+		pthread_cond_wait(&st->content->seal_done, &st->lock);
+	if (!st->content->sealer_running && st->content->reclaim_wanted) {
+		st->content->reclaim_wanted = false;
+		dfs_blob_reclaim_locked(st);
 	}
 	pthread_mutex_unlock(&st->lock);
 	free(items);

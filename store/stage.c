@@ -101,7 +101,7 @@ static void mark_bad(struct dfs_verify *v, uint64_t at);
 
 struct dfs_verify *dfs_verify_find(struct dfs_store *st, uint64_t ino)
 {
-	for (struct dfs_verify *v = st->verifies; v; v = v->next)
+	for (struct dfs_verify *v = st->content->verifies; v; v = v->next)
 		if (v->ino == ino)
 			return v;
 	return NULL;
@@ -134,8 +134,8 @@ struct dfs_verify *dfs_verify_get_locked(struct dfs_store *st, uint64_t ino,
 	if (h)
 		v->hash = *h;
 	v->actor = *actor;
-	v->next = st->verifies;
-	st->verifies = v;
+	v->next = st->content->verifies;
+	st->content->verifies = v;
 	return v;
 }
 
@@ -148,7 +148,7 @@ int dfs_verify_fd_locked(struct dfs_store *st, struct dfs_verify *v)
 
 	if (v->fd >= 0 || !v->known)
 		return v->known ? v->fd : -ENOENT;
-	rc = dfs_mem_from_blob(st, &v->hash, &inl, &fd);
+	rc = dfs_inline_open(st, &v->hash, &inl, &fd);
 	if (rc < 0)
 		return rc;
 	if (!inl)
@@ -173,7 +173,8 @@ void dfs_verify_put_locked(struct dfs_store *st, struct dfs_verify *v)
 {
 	if (--v->refs > 0)
 		return;
-	for (struct dfs_verify **p = &st->verifies; *p; p = &(*p)->next) {
+	for (struct dfs_verify **p = &st->content->verifies; *p;
+	     p = &(*p)->next) {
 		if (*p == v) {
 			*p = v->next;
 			break;

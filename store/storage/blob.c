@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "internal.h"
+#include "storage.h"
 
 #define HASH_CHUNK (1u << 20)
 
@@ -145,7 +145,7 @@ out_free:
 	return rc;
 }
 
-static void hash_buf(const void *data, size_t len, struct dfs_hash *ret)
+void dfs_hash_buf(const void *data, size_t len, struct dfs_hash *ret)
 {
 	hash_from_xxh(XXH3_128bits(data, len), ret);
 }
@@ -175,7 +175,7 @@ int dfs_blob_put(struct dfs_store *st, const void *data, size_t len,
 	struct dfs_hash h;
 	int fd, rc;
 
-	hash_buf(data, len, &h);
+	dfs_hash_buf(data, len, &h);
 	dfs_blob_relpath(&h, path);
 	if (faccessat(st->blobs_fd, path, F_OK, 0) == 0)
 		goto out_done;

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "storage.h"
 
 enum io_step { IO_FSYNC, IO_LINK, IO_RENAME, IO_WRITE, IO_STEPS };
 

@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "internal.h"
+#include "storage.h"
 
 struct fsck {
 	struct dfs_store *st;

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: MIT
+/*
+ * db.c - the SQLite connection of a store: statements prepared once and
+ * kept (keyed by the address of their constant SQL text), binding and
+ * stepping in one call, and SQLite's result codes as errno (here and
+ * nowhere else).  All of it runs with st->lock held.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "storage.h"
+
+int dfs_sql_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return 0;
+	case SQLITE_CONSTRAINT:
+		if (rc == SQLITE_CONSTRAINT_UNIQUE ||
+		    rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+			return -EEXIST;
+		return -EINVAL;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EAGAIN;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EUCLEAN;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_CANTOPEN:
+		return -ENOENT;
+	case SQLITE_TOOBIG:
+		return -E2BIG;
+	default:
+		return -EIO;
+	}
+}
+
+int dfs_stmt_done(sqlite3_stmt *s, int rc)
+{
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE || rc == SQLITE_OK)
+		return 0;
+	return dfs_sql_errno(sqlite3_extended_errcode(sqlite3_db_handle(s)));
+}
+
+int dfs_db_exec(struct dfs_store *st, const char *sql)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK
+		       ? 0
+		       : dfs_sql_errno(sqlite3_extended_errcode(st->db));
+}
+
+int64_t dfs_last_rowid(struct dfs_store *st)
+{
+	return sqlite3_last_insert_rowid(st->db);
+}
+
+int dfs_changes(struct dfs_store *st)
+{
+	return sqlite3_changes(st->db);
+}
+
+static size_t sql_slot(const char *sql)
+{
+	uint64_t h = (uint64_t)(uintptr_t)sql * 0x9E3779B97F4A7C15ull;
+
+	return (size_t)(h >> 40) & (DFS_SQL_CACHE - 1);
+}
+
+sqlite3_stmt *dfs_sql(struct dfs_store *st, const char *sql)
+{
+	size_t i = sql_slot(sql);
+
+	for (size_t n = 0; n < DFS_SQL_CACHE;
+	     n++, i = (i + 1) & (DFS_SQL_CACHE - 1)) {
+		if (st->sql_key[i] == sql)
+			return st->sql_stmt[i];
+		if (!st->sql_key[i])
+			break;
+	}
+	if (st->sql_key[i])
+		return NULL; /* full: raise DFS_SQL_CACHE */
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+			       &st->sql_stmt[i], NULL) != SQLITE_OK) {
+		dfs_log(DFS_LOG_ERR, "cannot prepare \"%.60s...\": %s", sql,
+			sqlite3_errmsg(st->db));
+		return NULL;
+	}
+	st->sql_key[i] = sql;
+	return st->sql_stmt[i];
+}
+
+static int bindv(sqlite3_stmt *s, const char *fmt, va_list ap)
+{
+	int i = 1, rc = SQLITE_OK;
+
+	for (const char *f = fmt; *f && rc == SQLITE_OK; f++, i++) {
+		switch (*f) {
+		case 'i':
+			rc = sqlite3_bind_int64(s, i, va_arg(ap, int64_t));
+			break;
+		case 's': {
+			const char *str = va_arg(ap, const char *);
+
+			rc = str ? sqlite3_bind_blob(s, i, str,
+						     (int)strlen(str),
+						     SQLITE_TRANSIENT)
+				 : sqlite3_bind_null(s, i);
+			break;
+		}
+		case 'h': {
+			const struct dfs_hash *h =
+				va_arg(ap, const struct dfs_hash *);
+
+			rc = sqlite3_bind_blob(s, i, h->b, DFS_HASH_LEN,
+					       SQLITE_TRANSIENT);
+			break;
+		}
+		case 'x': {
+			const void *p = va_arg(ap, const void *);
+			size_t n = va_arg(ap, size_t);
+
+			rc = sqlite3_bind_blob(s, i, p, (int)n,
+					       SQLITE_TRANSIENT);
+			break;
+		}
+		default:
+			rc = sqlite3_bind_null(s, i);
+			break;
+		}
+	}
+	return rc == SQLITE_OK ? 0 : -EINVAL;
+}
+
+static int exec_v(sqlite3_stmt *s, const char *fmt, va_list ap)
+{
+	int rc;
+
+	if (!s)
+		return -EIO;
+	rc = bindv(s, fmt, ap);
+	if (rc < 0) {
+		sqlite3_reset(s);
+		return rc;
+	}
+	return dfs_stmt_done(s, sqlite3_step(s));
+}
+
+static int query_v(sqlite3_stmt *s, sqlite3_stmt **ret, const char *fmt,
+		   va_list ap)
+{
+	int rc;
+
+	if (!s)
+		return -EIO;
+	rc = bindv(s, fmt, ap);
+	if (rc < 0) {
+		sqlite3_reset(s);
+		return rc;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*ret = s;
+		return 1;
+	}
+	return dfs_stmt_done(s, rc);
+}
+
+int dfs_exec_sql(struct dfs_store *st, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = exec_v(dfs_sql(st, sql), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int dfs_query_sql(struct dfs_store *st, const char *sql, sqlite3_stmt **ret,
+		  const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = query_v(dfs_sql(st, sql), ret, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int dfs_query_int(struct dfs_store *st, const char *sql, int64_t *ret,
+		  const char *fmt, ...)
+{
+	sqlite3_stmt *s = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = query_v(dfs_sql(st, sql), &s, fmt, ap);
+	va_end(ap);
+	if (rc <= 0)
+		return rc == 0 ? -ENOENT : rc;
+	if (sqlite3_column_type(s, 0) == SQLITE_NULL)
+		rc = -ENOENT;
+	else
+		*ret = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc < 0 ? rc : 0;
+}
+
+void dfs_col_text(sqlite3_stmt *s, int col, char *buf, size_t cap)
+{
+	const void *p = sqlite3_column_blob(s, col);
+	int len = sqlite3_column_bytes(s, col);
+
+	if (!cap)
+		return;
+	if (!p || len < 0)
+		len = 0;
+	if ((size_t)len >= cap)
+		len = (int)cap - 1;
+	if (len)
+		memcpy(buf, p, (size_t)len);
+	buf[len] = '\0';
+}
+
+void dfs_db_close(struct dfs_store *st)
+{
+	for (int i = 0; i < DFS_SQL_CACHE; i++)
+		sqlite3_finalize(st->sql_stmt[i]);
+	memset(st->sql_key, 0, sizeof(st->sql_key));
+	memset(st->sql_stmt, 0, sizeof(st->sql_stmt));
+	if (st->db)
+		sqlite3_close(st->db);
+	st->db = NULL;
+}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+/*
+ * inline.c - the rows of blobs: every blob has a row in `blobs` (its size
+ * and how many inodes and snapshot nodes name it, kept by triggers), and
+ * small content (up to DFS_INLINE_MAX bytes: most of a workspace) keeps
+ * its bytes in a `blob_data` row beside it instead of a file of its own.
+ * Reclaiming deletes the rows and files of blobs nothing names.  All with
+ * st->lock held.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "storage.h"
+
+static const char sql_data[] = "SELECT data FROM blob_data WHERE hash = ?1";
+static const char sql_put[] =
+	"INSERT INTO blobs (hash, size, refs) VALUES (?1, ?2, 0)"
+	" ON CONFLICT (hash) DO NOTHING";
+static const char sql_put_data[] =
+	"INSERT INTO blob_data (hash, data) VALUES (?1, ?2)"
+	" ON CONFLICT (hash) DO NOTHING";
+static const char sql_unreferenced[] =
+	"SELECT hash FROM blobs WHERE refs = 0 LIMIT 256";
+static const char sql_reclaim[] =
+	"DELETE FROM blobs WHERE hash = ?1 AND refs = 0";
+
+int dfs_inline_open(struct dfs_store *st, const struct dfs_hash *h,
+		    bool *ret_inline, int *ret_fd)
+{
+	sqlite3_stmt *s;
+	int fd, rc = dfs_query_sql(st, sql_data, &s, "h", h);
+
+	*ret_inline = false;
+	if (rc <= 0)
+		return rc;
+	if (sqlite3_column_type(s, 0) == SQLITE_NULL) {
+		sqlite3_reset(s);
+		return 0;
+	}
+	fd = memfd_create("deployfs", MFD_CLOEXEC);
+	rc = fd < 0 ? -errno
+		    : dfs_io_write_all(fd, sqlite3_column_blob(s, 0),
+				       (size_t)sqlite3_column_bytes(s, 0));
+	sqlite3_reset(s);
+	if (rc < 0) {
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	*ret_inline = true;
+	*ret_fd = fd;
+	return 0;
+}
+
+int dfs_inline_put(struct dfs_store *st, const struct dfs_hash *h,
+		   const void *data, size_t len)
+{
+	int rc = dfs_exec_sql(st, sql_put, "hi", h, (int64_t)len);
+
+	if (rc == 0)
+		rc = dfs_exec_sql(st, sql_put_data, "hx", h, data, len);
+	return rc;
+}
+
+int dfs_blob_row_add(struct dfs_store *st, const struct dfs_hash *h,
+		     uint64_t size)
+{
+	return dfs_exec_sql(st, sql_put, "hi", h, (int64_t)size);
+}
+
+void dfs_blob_reclaim_locked(struct dfs_store *st)
+{
+	struct dfs_hash h[256];
+	size_t n = 0;
+	sqlite3_stmt *s = NULL;
+	int rc = dfs_query_sql(st, sql_unreferenced, &s, "");
+
+	while (rc == 1) {
+		if (n < 256 && sqlite3_column_bytes(s, 0) == DFS_HASH_LEN)
+			memcpy(h[n++].b, sqlite3_column_blob(s, 0),
+			       DFS_HASH_LEN);
+		rc = sqlite3_step(s) == SQLITE_ROW ? 1 : 0;
+	}
+	if (s)
+		sqlite3_reset(s);
+	for (size_t i = 0; i < n; i++) {
+		char path[40];
+
+		if (dfs_exec_sql(st, sql_reclaim, "h", &h[i]) < 0 ||
+		    dfs_changes(st) == 0)
+			continue;
+		dfs_blob_relpath(&h[i], path);
+		(void)unlinkat(st->blobs_fd, path, 0);
+	}
+}

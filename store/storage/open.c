@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+/*
+ * open.c - the store folder: opening it (the exclusive lock of the daemon
+ * that serves it, the database, the blob and work folders) and closing
+ * it.  Opening refuses, without writing anything, a folder that is
+ * missing, is not a store, holds a corrupt database or one from a newer
+ * schema, or is already served.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage.h"
+
+static int take_lock(struct dfs_store *st)
+{
+	st->lock_fd = openat(st->dirfd, DFS_LOCK_NAME,
+			     O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (st->lock_fd < 0)
+		return -errno;
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	return 0;
+}
+
+int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret)
+{
+	struct dfs_store *st;
+	struct stat sb;
+	int rc;
+
+	if (stat(path, &sb) < 0)
+		return -errno;
+	if (!S_ISDIR(sb.st_mode))
+		return -ENOTDIR;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->dirfd = st->blobs_fd = st->work_fd = st->lock_fd = -1;
+	st->wal_fd = -1;
+	st->flags = flags;
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_cond_init(&st->wake, NULL);
+	st->path = strdup(path);
+	if (!st->path) {
+		rc = -ENOMEM;
+		goto out_close;
+	}
+	st->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->dirfd < 0) {
+		rc = -errno;
+		goto out_close;
+	}
+	if (faccessat(st->dirfd, DFS_DB_NAME, F_OK, 0) < 0) {
+		rc = -EMEDIUMTYPE;
+		goto out_close;
+	}
+	if (flags & DFS_OPEN_DAEMON) {
+		rc = take_lock(st);
+		if (rc < 0)
+			goto out_close;
+	}
+	rc = dfs_schema_open(st);
+	if (rc < 0)
+		goto out_close;
+	st->blobs_fd = openat(st->dirfd, DFS_BLOBS_DIR,
+			      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	st->work_fd = openat(st->dirfd, DFS_WORK_DIR,
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->blobs_fd < 0 || st->work_fd < 0) {
+		rc = -EUCLEAN;
+		goto out_close;
+	}
+	*ret = st;
+	return 0;
+out_close:
+	dfs_storage_close(st);
+	return rc;
+}
+
+void dfs_storage_close(struct dfs_store *st)
+{
+	if (!st)
+		return;
+	dfs_db_close(st);
+	if (st->blobs_fd >= 0)
+		close(st->blobs_fd);
+	if (st->work_fd >= 0)
+		close(st->work_fd);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	if (st->wal_fd >= 0)
+		close(st->wal_fd);
+	if (st->dirfd >= 0)
+		close(st->dirfd);
+	pthread_cond_destroy(&st->wake);
+	pthread_mutex_destroy(&st->lock);
+	free(st->path);
+	free(st);
+}
+
+int dfs_store_statfs(struct dfs_store *st, struct statvfs *ret)
+{
+	struct statvfs sv;
+
+	if (fstatvfs(st->dirfd, &sv) < 0)
+		return -errno;
+	sv.f_namemax = DFS_NAME_MAX;
+	*ret = sv;
+	return 0;
+}

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * storage.h - layer 1 of store/, what the layers above build on: the store
+ * handle and its folder, the SQLite connection (statements, transactions,
+ * group commit, errno), the schema, blobs (files and rows named by their
+ * content), the I/O seam, names, clocks and users.  Nothing here knows of
+ * trees, files being written or FUSE.
+ *
+ * Layers (each includes only its own header and the ones below it):
+ *   storage/  <  model/  <  content/  <  trees/
+ *
+ * Locking: st->lock guards the connection, every prepared statement, and
+ * the state of the upper layers that says so.  Functions named *_locked
+ * run with it held.
+ */
+#ifndef DFS_STORAGE_H
+#define DFS_STORAGE_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "deployfs/log.h"
+#include "deployfs/names.h"
+#include "deployfs/store.h"
+
+#define DFS_SCHEMA_VERSION 4
+#define DFS_APPLICATION_ID 1684435761 /* "dfs1" */
+#define DFS_STR_(x) #x
+#define DFS_STR(x) DFS_STR_(x)
+#define DFS_DB_NAME "deployfs.db"
+#define DFS_LOCK_NAME "lock"
+#define DFS_BLOBS_DIR "blobs"
+#define DFS_WORK_DIR "work"
+#define DFS_NAME_MAX 255
+#define DFS_SYMLINK_MAX 4095
+#define DFS_XATTR_NAME_MAX 255
+#define DFS_XATTR_SIZE_MAX 65536
+#define DFS_SQL_CACHE 256	   /* distinct SQL strings, a power of 2 */
+#define DFS_LAZY_MS 20		   /* group commit window */
+#define DFS_CHECKPOINT_PAGES 8192  /* 32 MiB of WAL */
+#define DFS_INLINE_MAX (64 * 1024) /* content kept in the database */
+
+struct dfs_content; /* layer 3 (content.h) */
+struct dfs_trees;   /* layer 4 (trees.h) */
+
+struct dfs_store {
+	char *path;
+	int dirfd;
+	int blobs_fd;
+	int work_fd;
+	int lock_fd;
+	int wal_fd;	/* for durable commits, see dfs_db_commit() */
+	unsigned flags; /* DFS_OPEN_* */
+
+	pthread_mutex_t lock;
+	sqlite3 *db;
+	const char *sql_key[DFS_SQL_CACHE]; /* see dfs_sql() */
+	sqlite3_stmt *sql_stmt[DFS_SQL_CACHE];
+
+	/* group commit (txn.c) */
+	bool txn_open;
+	bool op_lazy;
+	bool txn_whole; /* see dfs_db_begin_whole() */
+	int wal_pages;	/* WAL size after the last commit */
+	int64_t txn_since;
+	/* Signalled when background work waits: a lazy transaction to
+	 * commit within DFS_LAZY_MS, a WAL to checkpoint, or whatever the
+	 * layers above queue (the sealer waits on it). */
+	pthread_cond_t wake;
+
+	struct dfs_content *content;
+	struct dfs_trees *trees;
+};
+
+/* ---- db.c: the connection and its statements ---------------------------- */
+
+/* SQLite result codes to -errno: here and nowhere else. */
+int dfs_sql_errno(int rc);
+/* Reset s and turn the step result rc into 0 or -errno. */
+int dfs_stmt_done(sqlite3_stmt *s, int rc);
+int dfs_db_exec(struct dfs_store *st, const char *sql);
+/* The statement for a constant SQL string (keyed by its address),
+ * prepared once per store; NULL when it cannot be prepared. */
+sqlite3_stmt *dfs_sql(struct dfs_store *st, const char *sql);
+/*
+ * Bind the parameters described by fmt and step once: i int64, s string
+ * (as a blob of its strlen; NULL binds NULL), h struct dfs_hash *, x
+ * pointer + size_t blob, n NULL.  exec returns 0 or -errno; query returns
+ * 1 with *ret on its first row (the caller resets it), 0 for no row, or
+ * -errno.
+ */
+int dfs_exec_sql(struct dfs_store *st, const char *sql, const char *fmt, ...);
+int dfs_query_sql(struct dfs_store *st, const char *sql, sqlite3_stmt **ret,
+		  const char *fmt, ...);
+/* The single int64 (or -ENOENT for no row or NULL) a query returns. */
+int dfs_query_int(struct dfs_store *st, const char *sql, int64_t *ret,
+		  const char *fmt, ...);
+/* Copy a text or blob column into buf (NUL-ended, cut to cap - 1). */
+void dfs_col_text(sqlite3_stmt *s, int col, char *buf, size_t cap);
+int64_t dfs_last_rowid(struct dfs_store *st);
+int dfs_changes(struct dfs_store *st);
+void dfs_db_close(struct dfs_store *st);
+
+/* ---- txn.c: transactions and group commit ------------------------------- */
+
+/*
+ * Each call is one savepoint inside a transaction that may be longer than
+ * the call: a lazy call leaves it open, and the next eager call or the
+ * background tick DFS_LAZY_MS later commits it.
+ */
+int dfs_db_begin(struct dfs_store *st);
+int dfs_db_begin_lazy(struct dfs_store *st);
+/* A transaction of its own, without a savepoint (thousands of rows). */
+int dfs_db_begin_whole(struct dfs_store *st);
+int dfs_db_flush(struct dfs_store *st);
+/* Commit, or with durable also sync the WAL. */
+int dfs_db_commit(struct dfs_store *st, bool durable);
+/* Undo the current call only (its savepoint). */
+void dfs_db_rollback(struct dfs_store *st);
+/* rc == 0: commit (not durably); else roll back.  Returns rc or the
+ * commit's error. */
+int dfs_finish(struct dfs_store *st, int rc);
+/* Commit lazy work older than DFS_LAZY_MS, checkpoint a large WAL. */
+void dfs_db_tick_locked(struct dfs_store *st);
+void dfs_db_watch_wal(struct dfs_store *st);
+
+/* ---- schema.c ------------------------------------------------------------ */
+
+/* Open the database of st (st->path, st->dirfd set): check, migrate. */
+int dfs_schema_open(struct dfs_store *st);
+
+/* ---- blob.c: content named by its XXH3-128 hash --------------------------- */
+
+extern const struct dfs_hash dfs_empty_hash;
+void dfs_blob_relpath(const struct dfs_hash *h, char out[40]);
+/* The hash of len bytes. */
+void dfs_hash_buf(const void *data, size_t len, struct dfs_hash *ret);
+/* Copy size bytes of in to out, leaving holes where in has them. */
+int dfs_copy_sparse(int in, int out, uint64_t size);
+
+/* ---- inline.c: small blobs kept in the database ---------------------------- */
+
+/*
+ * A memfd holding the content of blob h if it is kept inline
+ * (*ret_inline true), else nothing (the caller opens the blob file).
+ */
+int dfs_inline_open(struct dfs_store *st, const struct dfs_hash *h,
+		    bool *ret_inline, int *ret_fd);
+/* Record bytes as blob h (row and bytes; an existing one is kept). */
+int dfs_inline_put(struct dfs_store *st, const struct dfs_hash *h,
+		   const void *data, size_t len);
+/* A blob file's row (refs 0 until something names it). */
+int dfs_blob_row_add(struct dfs_store *st, const struct dfs_hash *h,
+		     uint64_t size);
+/* Delete blobs nothing refers to any more: their rows and files. */
+void dfs_blob_reclaim_locked(struct dfs_store *st);
+
+/* ---- fsck.c ------------------------------------------------------------------ */
+
+/* ---- sys.c: clocks, users, the calling process ----------------------------- */
+
+int64_t dfs_now_ns(void);
+struct timespec dfs_ns_to_ts(int64_t ns);
+int64_t dfs_ts_to_ns(struct timespec ts);
+/* ns since the epoch as 2026-11-27T05:43:57Z */
+void dfs_iso_time(int64_t ns, char *buf, size_t cap);
+void dfs_user_name(uint32_t uid, char *buf, size_t cap);
+/* actor, or this process when actor is NULL (tools, tests). */
+const struct dfs_actor *dfs_actor_or_self(const struct dfs_actor *actor,
+					  struct dfs_actor *self);
+void dfs_work_name(uint64_t ino, char out[32]);
+
+/* ---- io.c: the I/O seam; each returns 0 or -errno -------------------------- */
+
+int dfs_io_fsync(int fd);
+int dfs_io_syncfs(int fd);
+int dfs_io_linkat(int olddir, const char *old, int newdir, const char *new);
+int dfs_io_renameat(int olddir, const char *old, int newdir, const char *new,
+		    unsigned flags);
+int dfs_io_write_all(int fd, const void *buf, size_t len);
+int dfs_io_write_all_at(int fd, const void *buf, size_t len, off_t off);
+
+/* ---- open.c: the store folder ------------------------------------------------ */
+
+/* Open the folder, lock it (DFS_OPEN_DAEMON) and its database. */
+int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret);
+/* Close what dfs_storage_open() opened; the layers above freed theirs. */
+void dfs_storage_close(struct dfs_store *st);
+
+#endif

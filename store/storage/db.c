@@ -56,6 +56,13 @@ int dfs_stmt_done(sqlite3_stmt *s, int rc)
 	return dfs_sql_errno(sqlite3_extended_errcode(sqlite3_db_handle(s)));
 }
 
+int dfs_next(sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	return rc == SQLITE_ROW ? 1 : dfs_stmt_done(s, rc);
+}
+
 int dfs_db_exec(struct dfs_store *st, const char *sql)
 {
 	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);

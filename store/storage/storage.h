@@ -82,6 +82,8 @@ struct dfs_store {
 int dfs_sql_errno(int rc);
 /* Reset s and turn the step result rc into 0 or -errno. */
 int dfs_stmt_done(sqlite3_stmt *s, int rc);
+/* Step s again: 1 on a row, else 0 or -errno with s reset. */
+int dfs_next(sqlite3_stmt *s);
 int dfs_db_exec(struct dfs_store *st, const char *sql);
 /* The statement for a constant SQL string (keyed by its address),
  * prepared once per store; NULL when it cannot be prepared. */

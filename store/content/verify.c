@@ -1,97 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * stage.c - checking what a copy writes into an environment against the
- * package it names, without storing it.  Each byte written is compared with
- * the package's content as it arrives (or, for copy_file_range from a file
- * with the same content identity, taken as equal without reading); the
- * ranges written are kept so that close can tell a complete, identical
- * file from a short or differing one.  Also the id sets the stages of
- * env.c keep.  Functions named *_locked run with st->lock held.
+ * verify.c - checking what a copy writes into an environment against the
+ * package it names, without storing it.  Each byte written is compared
+ * with the package's content as it arrives (or, for copy_file_range from
+ * a file with the same content identity, taken as equal without reading);
+ * the ranges written are kept so that close can tell a complete,
+ * identical file from a short or differing one.  st->lock held unless
+ * said otherwise.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
-
-/* ---- id sets --------------------------------------------------------------- */
-
-static size_t slot(const struct dfs_idset *s, int64_t id)
-{
-	uint64_t h = (uint64_t)id * 0x9e3779b97f4a7c15ull;
-
-	return (size_t)(h >> 17) & (s->cap - 1);
-}
-
-bool dfs_idset_has(const struct dfs_idset *s, int64_t id)
-{
-	if (!s->cap)
-		return false;
-	for (size_t i = slot(s, id);; i = (i + 1) & (s->cap - 1)) {
-		if (s->v[i] == id)
-			return true;
-		if (s->v[i] == 0)
-			return false;
-	}
-}
-
-static int grow(struct dfs_idset *s)
-{
-	struct dfs_idset n = { NULL, 0, s->cap ? 2 * s->cap : 64 };
-
-	n.v = calloc(n.cap, sizeof(*n.v));
-	if (!n.v)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->cap; i++)
-		if (s->v[i] > 0)
-			(void)dfs_idset_add(&n, s->v[i]);
-	free(s->v);
-	*s = n;
-	return 0;
-}
-
-/* ids are > 0; -1 marks a deleted slot. */
-int dfs_idset_add(struct dfs_idset *s, int64_t id)
-{
-	int rc;
-
-	if (dfs_idset_has(s, id))
-		return 0;
-	if ((s->n + 1) * 2 > s->cap) {
-		rc = grow(s);
-		if (rc < 0)
-			return rc;
-	}
-	for (size_t i = slot(s, id);; i = (i + 1) & (s->cap - 1)) {
-		if (s->v[i] <= 0) {
-			s->v[i] = id;
-			s->n++;
-			return 0;
-		}
-	}
-}
-
-void dfs_idset_del(struct dfs_idset *s, int64_t id)
-{
-	if (!s->cap)
-		return;
-	for (size_t i = slot(s, id);; i = (i + 1) & (s->cap - 1)) {
-		if (s->v[i] == id) {
-			s->v[i] = -1;
-			s->n--;
-			return;
-		}
-		if (s->v[i] == 0)
-			return;
-	}
-}
-
-void dfs_idset_free(struct dfs_idset *s)
-{
-	free(s->v);
-	memset(s, 0, sizeof(*s));
-}
+#include "content.h"
 
 /* ---- content checks -------------------------------------------------------- */
 
@@ -112,10 +34,9 @@ struct dfs_verify *dfs_verify_find(struct dfs_store *st, uint64_t ino)
  * content h of size bytes (known) or anything (!known: a temporary file
  * whose final name is not in the package).
  */
-struct dfs_verify *dfs_verify_get_locked(struct dfs_store *st, uint64_t ino,
-					 const struct dfs_hash *h,
-					 uint64_t size, bool known,
-					 const struct dfs_actor *actor)
+struct dfs_verify *dfs_verify_get(struct dfs_store *st, uint64_t ino,
+				  const struct dfs_hash *h, uint64_t size,
+				  bool known, const struct dfs_actor *actor)
 {
 	struct dfs_verify *v = dfs_verify_find(st, ino);
 
@@ -141,7 +62,7 @@ struct dfs_verify *dfs_verify_get_locked(struct dfs_store *st, uint64_t ino,
 
 /* The package's content, opened on first need: a copy_file_range of the
  * same content never reads it. */
-int dfs_verify_fd_locked(struct dfs_store *st, struct dfs_verify *v)
+static int fd_locked(struct dfs_store *st, struct dfs_verify *v)
 {
 	bool inl = false;
 	int fd = -1, rc;
@@ -164,12 +85,12 @@ int dfs_verify_fd(struct dfs_store *st, struct dfs_verify *v)
 	int fd;
 
 	pthread_mutex_lock(&st->lock);
-	fd = dfs_verify_fd_locked(st, v);
+	fd = fd_locked(st, v);
 	pthread_mutex_unlock(&st->lock);
 	return fd;
 }
 
-void dfs_verify_put_locked(struct dfs_store *st, struct dfs_verify *v)
+void dfs_verify_put(struct dfs_store *st, struct dfs_verify *v)
 {
 	if (--v->refs > 0)
 		return;
@@ -265,7 +186,7 @@ int dfs_verify_fill_gaps(struct dfs_store *st, struct dfs_verify *v)
 		int rc;
 
 		if (end > at) {
-			rc = dfs_verify_fd_locked(st, v);
+			rc = fd_locked(st, v);
 			if (rc < 0)
 				return rc;
 			pthread_mutex_unlock(&st->lock);
@@ -385,7 +306,7 @@ int dfs_verify_truncate(struct dfs_store *st, struct dfs_verify *v,
 		v->size = size;
 		return 0;
 	}
-	fd = dfs_verify_fd_locked(st, v);
+	fd = fd_locked(st, v);
 	if (fd < 0)
 		return fd;
 	pthread_mutex_unlock(&st->lock);
@@ -397,4 +318,17 @@ int dfs_verify_truncate(struct dfs_store *st, struct dfs_verify *v,
 		return 0;
 	}
 	return dfs_verify_cover(v, old, size - old);
+}
+
+void dfs_verify_free_all(struct dfs_store *st)
+{
+	while (st->content->verifies) {
+		struct dfs_verify *v = st->content->verifies;
+
+		st->content->verifies = v->next;
+		if (v->fd >= 0)
+			close(v->fd);
+		free(v->r);
+		free(v);
+	}
 }

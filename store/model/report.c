@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "model.h"
 
 #define PAGE_ROWS 128
 #define PAGE_LIMIT " LIMIT " DFS_STR(PAGE_ROWS)

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "deployfs/log.h"
-#include "internal.h"
+#include "model.h"
 
 static const char sql_insert[] =
 	"INSERT INTO audit (ts, actor, uid, pid, cmd, action, env, component,"
@@ -162,7 +162,7 @@ static size_t render(const struct dfs_audit_event *ev, char *buf)
 	return n;
 }
 
-int64_t dfs_auditlog_size_locked(struct dfs_store *st)
+int64_t dfs_audit_log_size(struct dfs_store *st)
 {
 	sqlite3_stmt *s = NULL;
 	int64_t end = 0;
@@ -179,14 +179,13 @@ static int index_line(struct dfs_store *st, const struct dfs_audit_event *ev)
 	char line[LINE_MAX_LEN + 1];
 
 	return dfs_exec_sql(st, sql_log_insert, "iii", ev->seq,
-			    dfs_auditlog_size_locked(st),
-			    (int64_t)render(ev, line));
+			    dfs_audit_log_size(st), (int64_t)render(ev, line));
 }
 
 static void event_of(sqlite3_stmt *s, struct dfs_audit_event *ev);
 
 /* Index the rows recorded before audit.log existed (schema 3). */
-int dfs_auditlog_index_locked(struct dfs_store *st)
+int dfs_audit_index(struct dfs_store *st)
 {
 	char line[LINE_MAX_LEN + 1];
 	int64_t seq[256], len[256];
@@ -209,7 +208,7 @@ int dfs_auditlog_index_locked(struct dfs_store *st)
 		if (rc < 0 || n == 0)
 			return rc < 0 ? rc : 0;
 		rc = dfs_db_begin(st);
-		off = dfs_auditlog_size_locked(st);
+		off = dfs_audit_log_size(st);
 		for (int i = 0; rc == 0 && i < n; off += len[i++])
 			rc = dfs_exec_sql(st, sql_log_insert, "iii", seq[i],
 					  off, len[i]);
@@ -219,8 +218,7 @@ int dfs_auditlog_index_locked(struct dfs_store *st)
 	}
 }
 
-ssize_t dfs_auditlog_read(struct dfs_store *st, void *out, size_t n,
-			  uint64_t off)
+ssize_t dfs_audit_read(struct dfs_store *st, void *out, size_t n, uint64_t off)
 {
 	char line[LINE_MAX_LEN + 1];
 	char *buf = out;
@@ -229,7 +227,6 @@ ssize_t dfs_auditlog_read(struct dfs_store *st, void *out, size_t n,
 	sqlite3_stmt *s = NULL;
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_query_sql(st, sql_log_at, &s, "i", (int64_t)off);
 	if (rc == 1) {
 		seq = sqlite3_column_int64(s, 0);
@@ -263,13 +260,12 @@ ssize_t dfs_auditlog_read(struct dfs_store *st, void *out, size_t n,
 		if (rc >= 0 && rows == 64)
 			rc = 1;
 	}
-	pthread_mutex_unlock(&st->lock);
 	return rc < 0 ? rc : (ssize_t)got;
 }
 
 /* Record ev (its seq, ts, actor, uid, pid and cmd come from here). */
-int dfs_audit_record_locked(struct dfs_store *st, const struct dfs_actor *a,
-			    const struct dfs_audit_event *ev)
+int dfs_audit_record_in(struct dfs_store *st, const struct dfs_actor *a,
+			const struct dfs_audit_event *ev)
 {
 	sqlite3_stmt *s = dfs_sql(st, sql_insert);
 	struct dfs_audit_event line;
@@ -301,7 +297,7 @@ int dfs_audit_record_locked(struct dfs_store *st, const struct dfs_actor *a,
 	if (rc < 0)
 		return rc;
 	line = *ev;
-	line.seq = sqlite3_last_insert_rowid(st->db);
+	line.seq = dfs_last_rowid(st);
 	line.ts = ts;
 	line.actor = name;
 	line.uid = a->uid;
@@ -312,23 +308,23 @@ int dfs_audit_record_locked(struct dfs_store *st, const struct dfs_actor *a,
 
 /* Record a refusal in a transaction of its own (the act was rolled
  * back).  Returns 0 or -errno. */
-int dfs_audit_refusal_locked(struct dfs_store *st, const struct dfs_actor *a,
-			     const struct dfs_audit_event *ev)
+int dfs_audit_commit(struct dfs_store *st, const struct dfs_actor *a,
+		     const struct dfs_audit_event *ev)
 {
 	int rc = dfs_db_begin(st);
 
 	if (rc == 0)
-		rc = dfs_audit_record_locked(st, a, ev);
+		rc = dfs_audit_record_in(st, a, ev);
 	if (rc == 0)
 		return dfs_db_commit(st, true);
 	dfs_db_rollback(st);
 	return rc;
 }
 
-void dfs_audit_refuse_locked(struct dfs_store *st, const struct dfs_actor *a,
-			     const char *action, const char *env,
-			     const char *component, const char *version, int rc,
-			     const char *why)
+void dfs_audit_refuse(struct dfs_store *st, const struct dfs_actor *a,
+		      const char *action, const char *env,
+		      const char *component, const char *version, int rc,
+		      const char *why)
 {
 	struct dfs_audit_event ev = { 0 };
 	char reason[768];
@@ -341,7 +337,7 @@ void dfs_audit_refuse_locked(struct dfs_store *st, const struct dfs_actor *a,
 	ev.version = version;
 	ev.result = "refused";
 	ev.reason = reason;
-	if (dfs_audit_refusal_locked(st, a, &ev) < 0)
+	if (dfs_audit_commit(st, a, &ev) < 0)
 		dfs_log(DFS_LOG_ERR, "could not record a refusal: %s %s",
 			action, reason);
 }
@@ -420,7 +416,7 @@ int dfs_audit_record(struct dfs_store *st, const struct dfs_actor *actor,
 
 	actor = dfs_actor_or_self(actor, &self);
 	pthread_mutex_lock(&st->lock);
-	rc = dfs_audit_refusal_locked(st, actor, ev);
+	rc = dfs_audit_commit(st, actor, ev);
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }

@@ -18,11 +18,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "internal.h"
-
-static const char sql_point[] =
-	"UPDATE inodes SET blob = ?2, work = 0, size = ?3, blocks = ?4"
-	" WHERE ino = ?1";
+#include "content.h"
 
 static int new_memfd(void)
 {
@@ -74,7 +70,7 @@ static int read_all(int fd, char **ret, size_t *ret_len)
  * Commit the bytes of oi's memfd as its blob (statements only: the caller
  * holds a transaction).  st->lock held.
  */
-int dfs_mem_commit_locked(struct dfs_store *st, struct dfs_oinode *oi)
+int dfs_mem_commit(struct dfs_store *st, struct dfs_oinode *oi)
 {
 	XXH128_canonical_t c;
 	struct dfs_hash h;
@@ -93,8 +89,7 @@ int dfs_mem_commit_locked(struct dfs_store *st, struct dfs_oinode *oi)
 	memcpy(h.b, c.digest, DFS_HASH_LEN);
 	rc = dfs_inline_put(st, &h, buf, len);
 	if (rc == 0)
-		rc = dfs_exec_sql(st, sql_point, "ihii", (int64_t)oi->ino, &h,
-				  (int64_t)len, (int64_t)((len + 511) / 512));
+		rc = dfs_inode_point(st, oi->ino, &h, len);
 	free(buf);
 	if (rc == 0)
 		oi->mem_dirty = false;
@@ -102,7 +97,7 @@ int dfs_mem_commit_locked(struct dfs_store *st, struct dfs_oinode *oi)
 }
 
 /* Move oi's content from its memfd to a work file.  st->lock held. */
-int dfs_mem_spill_locked(struct dfs_store *st, struct dfs_oinode *oi)
+int dfs_mem_spill(struct dfs_store *st, struct dfs_oinode *oi)
 {
 	struct stat sb;
 	char name[32];
@@ -126,8 +121,7 @@ int dfs_mem_spill_locked(struct dfs_store *st, struct dfs_oinode *oi)
 	if (rc == 0)
 		rc = dfs_copy_sparse(oi->fd, fd, len);
 	if (rc == 0)
-		rc = dfs_exec(st, S_SET_WORK, "ii", (int64_t)oi->ino,
-			      (int64_t)len);
+		rc = dfs_inode_set_work(st, oi->ino, len);
 	if (rc == 0) {
 		close(oi->fd);
 		oi->fd = fd;

@@ -14,8 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "deployfs/names.h"
-#include "internal.h"
+#include "model.h"
 
 static const char sql_by_name[] =
 	"SELECT id, name, type, dir, revision, tree_hash FROM components"
@@ -99,8 +98,8 @@ static int type_of(struct dfs_store *st, uint64_t typedir, char *buf,
  * May a folder named name appear in the type folder typedir?  Names are
  * unique across all types: -EEXIST if another type has it.
  */
-int dfs_component_check_locked(struct dfs_store *st, uint64_t typedir,
-			       const char *name)
+int dfs_component_check(struct dfs_store *st, uint64_t typedir,
+			const char *name)
 {
 	struct dfs_component c;
 	char type[32];
@@ -122,8 +121,8 @@ int dfs_component_check_locked(struct dfs_store *st, uint64_t typedir,
 }
 
 /* The folder ino now stands at typedir/name: it is that component. */
-int dfs_component_attach_locked(struct dfs_store *st, uint64_t typedir,
-				const char *name, uint64_t ino)
+int dfs_component_attach(struct dfs_store *st, uint64_t typedir,
+			 const char *name, uint64_t ino)
 {
 	struct dfs_component c;
 	char type[32];
@@ -144,7 +143,7 @@ int dfs_component_attach_locked(struct dfs_store *st, uint64_t typedir,
 }
 
 /* The folder ino left its type folder (removed or renamed away). */
-int dfs_component_detach_locked(struct dfs_store *st, uint64_t ino)
+int dfs_component_detach(struct dfs_store *st, uint64_t ino)
 {
 	int rc = dfs_exec_sql(st, sql_detach, "i", (int64_t)ino);
 
@@ -154,8 +153,8 @@ int dfs_component_detach_locked(struct dfs_store *st, uint64_t ino)
 }
 
 /* Take the revision of component c whose own content hashes to own. */
-int dfs_component_revise_locked(struct dfs_store *st, struct dfs_component *c,
-				const struct dfs_hash *own)
+int dfs_component_revise(struct dfs_store *st, struct dfs_component *c,
+			 const struct dfs_hash *own)
 {
 	int rc;
 
@@ -171,33 +170,31 @@ int dfs_component_revise_locked(struct dfs_store *st, struct dfs_component *c,
 	return rc;
 }
 
-/* The revision of the component whose folder is dir, taken now. */
-int dfs_component_revision(struct dfs_store *st, uint64_t dir, int64_t *ret)
-{
-	struct dfs_walk *w = calloc(1, sizeof(*w));
-	struct dfs_hash own, full;
-	struct dfs_component c;
-	int rc;
+static const char sql_list[] =
+	"SELECT id, name, type FROM components c WHERE id > ?1 AND"
+	" (dir IS NOT NULL OR EXISTS (SELECT 1 FROM packages p"
+	" WHERE p.component = c.id AND p.removed = 0)) ORDER BY id";
 
-	if (!w)
-		return -ENOMEM;
-	w->st = st;
-	w->dry = true;
-	w->revise = true;
-	pthread_mutex_lock(&st->lock);
-	rc = dfs_component_by_dir(st, dir, &c);
-	if (rc == 0)
-		rc = dfs_db_begin(st);
-	if (rc == 0) {
-		rc = dfs_walk_component(w, &c, 0, &own, &full);
-		if (rc == 0)
-			rc = dfs_db_commit(st, false);
-		else
-			dfs_db_rollback(st);
+/* The components that can be packaged or have packages, by id. */
+int dfs_component_list(struct dfs_store *st, int64_t after,
+		       struct dfs_idnames *ret)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = dfs_query_sql(st, sql_list, &s, "i", after);
+
+	for (; rc == 1; rc = dfs_next(s)) {
+		const struct dfs_type *t =
+			dfs_type_find((const char *)sqlite3_column_text(s, 2));
+		char name[DFS_NAME_MAX + 1];
+
+		if (!t || !t->deployable)
+			continue;
+		dfs_col_text(s, 1, name, sizeof(name));
+		rc = dfs_idnames_add(ret, sqlite3_column_int64(s, 0), name);
+		if (rc < 0) {
+			sqlite3_reset(s);
+			break;
+		}
 	}
-	pthread_mutex_unlock(&st->lock);
-	free(w);
-	if (rc == 0)
-		*ret = c.revision;
-	return rc;
+	return rc < 0 ? rc : 0;
 }

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "deployfs/log.h"
-#include "internal.h"
+#include "content.h"
 
 #define SEAL_BATCH_MAX 4096
 #define SEAL_GATHER_MS 20
@@ -73,11 +73,12 @@ static int record_rows(struct dfs_store *st, struct seal_item *items, size_t n,
 			rc = dfs_blob_row_add(st, &it->hash, it->size);
 			continue;
 		}
-		rc = dfs_exec(st, S_SEAL_INODE, "ihii", (int64_t)it->oi->ino,
-			      &it->hash, (int64_t)it->size,
-			      (int64_t)it->blocks);
-		if (rc == 0 && sqlite3_changes(st->db) == 0)
-			it->rc = -ESTALE; /* deleted meanwhile */
+		rc = dfs_inode_seal(st, it->oi->ino, &it->hash, it->size,
+				    it->blocks);
+		if (rc == -ESTALE) {
+			it->rc = rc; /* deleted meanwhile */
+			rc = 0;
+		}
 	}
 	if (rc < 0) {
 		dfs_db_rollback(st);
@@ -144,7 +145,7 @@ static void seal_batch(struct dfs_store *st, struct seal_item *items, size_t n)
 		}
 		oi->seal_failed = items[i].rc < 0 && items[i].rc != -ESTALE;
 		oi->sealing = false;
-		dfs_node_reap_locked(st, oi->ino);
+		dfs_content_reap(st, oi->ino);
 		dfs_oinode_maybe_free(st, oi);
 	}
 	dfs_blob_reclaim_locked(st);
@@ -154,13 +155,13 @@ static void seal_batch(struct dfs_store *st, struct seal_item *items, size_t n)
 
 /* Blobs may have lost their last reference: the sealer (the only thread
  * that creates or deletes blob files) reclaims them when idle. */
-void dfs_reclaim_later_locked(struct dfs_store *st)
+void dfs_reclaim_later(struct dfs_store *st)
 {
 	st->content->reclaim_wanted = true;
 	pthread_cond_signal(&st->wake);
 }
 
-void dfs_seal_enqueue_locked(struct dfs_store *st, struct dfs_oinode *oi)
+void dfs_seal_enqueue(struct dfs_store *st, struct dfs_oinode *oi)
 {
 	if (oi->queued || oi->sealing)
 		return;
@@ -290,7 +291,7 @@ static void retry_failed_locked(struct dfs_store *st)
 		     oi = oi->next)
 			if (oi->seal_failed && oi->is_work && !oi->writers) {
 				oi->seal_failed = false;
-				dfs_seal_enqueue_locked(st, oi);
+				dfs_seal_enqueue(st, oi);
 			}
 }
 
@@ -299,7 +300,7 @@ static void retry_failed_locked(struct dfs_store *st)
  * opened for writing again must first become its saved content (what a
  * package takes meanwhile).  st->lock held; it is let go while waiting.
  */
-void dfs_seal_now_locked(struct dfs_store *st, struct dfs_oinode *oi)
+void dfs_seal_now(struct dfs_store *st, struct dfs_oinode *oi)
 {
 	struct seal_item *items;
 

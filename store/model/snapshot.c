@@ -27,8 +27,7 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
-#include "deployfs/names.h"
-#include "internal.h"
+#include "model.h"
 
 #define WALK_DEPTH_MAX 256
 #define WALK_COMPONENTS_MAX 64
@@ -172,9 +171,9 @@ int dfs_resolve_reference(struct dfs_store *st, const char *dir,
 	}
 	if (n != 2 || !(type = dfs_type_find(parts[0])))
 		return 0;
-	rc = dfs_lookup_locked(st, DFS_INO_BUILD, type->name, &a);
+	rc = dfs_inode_attr_at(st, DFS_INO_BUILD, type->name, &a);
 	if (rc == 0)
-		rc = dfs_lookup_locked(st, a.ino, parts[1], &a);
+		rc = dfs_inode_attr_at(st, a.ino, parts[1], &a);
 	if (rc == -ENOENT || rc == -ENAMETOOLONG)
 		return 0;
 	if (rc < 0)
@@ -246,7 +245,7 @@ static int insert_snode(struct dfs_walk *w, int64_t parent, const char *name,
 		sqlite3_bind_null(s, 14);
 	rc = dfs_stmt_done(s, sqlite3_step(s));
 	if (rc == 0)
-		*ret_id = sqlite3_last_insert_rowid(w->st->db);
+		*ret_id = dfs_last_rowid(w->st);
 	w->entries++;
 	return rc;
 }
@@ -273,7 +272,7 @@ static int note_revision(struct dfs_walk *w, struct dfs_component *c,
 			return 0;
 	if (w->nrev == WALK_COMPONENTS_MAX)
 		return -E2BIG;
-	rc = w->revise ? dfs_component_revise_locked(w->st, c, own) : 0;
+	rc = w->revise ? dfs_component_revise(w->st, c, own) : 0;
 	if (rc == 0) {
 		w->revs[w->nrev].id = c->id;
 		w->revs[w->nrev].revision = c->revision;
@@ -317,7 +316,7 @@ static int walk_include(struct dfs_walk *w, int64_t parent,
 	}
 	if (w->nstack == WALK_COMPONENTS_MAX)
 		return -ELOOP;
-	rc = dfs_node_row(w->st, inc->dir, &a);
+	rc = dfs_inode_attr(w->st, inc->dir, &a);
 	if (rc < 0)
 		return rc;
 	memset(&d, 0, sizeof(d));
@@ -458,7 +457,7 @@ int dfs_walk_component(struct dfs_walk *w, struct dfs_component *c, int64_t sid,
 	char path[DFS_NAME_MAX * 2 + 2];
 	struct dfs_attr a;
 	struct hashes h;
-	int rc = dfs_node_row(w->st, c->dir, &a);
+	int rc = dfs_inode_attr(w->st, c->dir, &a);
 
 	if (rc < 0)
 		return rc;
@@ -473,4 +472,34 @@ int dfs_walk_component(struct dfs_walk *w, struct dfs_component *c, int64_t sid,
 	*ret_own = h.own;
 	*ret_full = h.full;
 	return 0;
+}
+
+/* The revision of the component whose folder is dir, taken now (a
+ * transaction of its own). */
+int dfs_component_revision(struct dfs_store *st, uint64_t dir, int64_t *ret)
+{
+	struct dfs_walk *w = calloc(1, sizeof(*w));
+	struct dfs_hash own, full;
+	struct dfs_component c;
+	int rc;
+
+	if (!w)
+		return -ENOMEM;
+	w->st = st;
+	w->dry = true;
+	w->revise = true;
+	rc = dfs_component_by_dir(st, dir, &c);
+	if (rc == 0)
+		rc = dfs_db_begin(st);
+	if (rc == 0) {
+		rc = dfs_walk_component(w, &c, 0, &own, &full);
+		if (rc == 0)
+			rc = dfs_db_commit(st, false);
+		else
+			dfs_db_rollback(st);
+	}
+	free(w);
+	if (rc == 0)
+		*ret = c.revision;
+	return rc;
 }

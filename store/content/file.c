@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: MIT
+/*
+ * file.c - open files: opening an inode's content (a build file, or a
+ * snapshot's blob read-only), giving its fd to readers and writers,
+ * closing (small content commits, large content goes to the sealer),
+ * fsync, fallocate, SEEK_DATA/SEEK_HOLE, and copy_file_range.  Files with
+ * ops of their own (checked copies, audit.log) take their bytes through
+ * them.  Public functions take st->lock themselves.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "content.h"
+
+static int open_locked(struct dfs_store *st, int flags, struct dfs_oinode *oi)
+{
+	bool writing = (flags & O_ACCMODE) != O_RDONLY;
+	struct dfs_content_row r;
+	int rc;
+
+	dfs_content_wait_sealed(st, oi);
+	if (writing && oi->writers == 0)
+		dfs_seal_now(st, oi);
+	rc = dfs_content_row(st, oi, &r);
+	if (rc < 0)
+		return rc;
+	if (S_ISDIR(r.mode))
+		return -EISDIR;
+	if (!S_ISREG(r.mode))
+		return -EINVAL;
+	if (writing && (r.flags & DFS_NODE_READONLY))
+		return -EROFS;
+	if (writing && !r.work && !oi->is_mem)
+		rc = dfs_content_make_work(st, oi, &r, !(flags & O_TRUNC));
+	else
+		rc = dfs_content_fd(st, oi, &r);
+	if (rc == 0 && writing && (flags & O_TRUNC)) {
+		if ((r.work || oi->is_mem) && ftruncate(oi->fd, 0) < 0)
+			return -errno;
+		oi->mem_dirty = oi->is_mem;
+		dfs_content_modified(oi);
+	}
+	return rc;
+}
+
+int dfs_content_open(struct dfs_store *st, uint64_t ino, int flags,
+		     const struct dfs_blob_src *src, struct dfs_file **ret)
+{
+	struct dfs_file *f = calloc(1, sizeof(*f));
+	struct dfs_oinode *oi;
+	int rc;
+
+	if (!f)
+		return -ENOMEM;
+	pthread_mutex_lock(&st->lock);
+	oi = dfs_oinode_get(st, ino);
+	if (src) {
+		oi->snap = true;
+		oi->blob = src->hash;
+		oi->size = src->size;
+	}
+	oi->opens++;
+	rc = open_locked(st, flags, oi);
+	if (rc < 0) {
+		oi->opens--;
+		dfs_oinode_maybe_free(st, oi);
+		pthread_mutex_unlock(&st->lock);
+		free(f);
+		return rc;
+	}
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		oi->writers++;
+	f->oi = oi;
+	f->ino = ino;
+	f->flags = flags;
+	atomic_init(&f->refs, 1);
+	pthread_mutex_unlock(&st->lock);
+	*ret = f;
+	return 0;
+}
+
+struct dfs_file *dfs_file_new(const struct dfs_file_ops *ops, uint64_t ino,
+			      int flags, struct dfs_verify *v)
+{
+	struct dfs_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->ops = ops;
+	f->ino = ino;
+	f->flags = flags;
+	f->v = v;
+	atomic_init(&f->refs, 1);
+	return f;
+}
+
+/* Commit small content and times in one transaction (st->lock held). */
+static int commit_file(struct dfs_store *st, struct dfs_oinode *oi,
+		       bool durable)
+{
+	int rc = dfs_db_begin(st);
+
+	if (rc < 0)
+		return rc;
+	rc = dfs_mem_commit(st, oi);
+	if (rc == 0)
+		rc = dfs_content_persist_times(st, oi->ino);
+	if (rc == 0)
+		return dfs_db_commit(st, durable);
+	dfs_db_rollback(st);
+	return rc;
+}
+
+static int file_put(struct dfs_store *st, struct dfs_file *f)
+{
+	struct dfs_oinode *oi = f->oi;
+	bool writer = (f->flags & O_ACCMODE) != O_RDONLY;
+	int rc = 0;
+
+	pthread_mutex_lock(&st->lock);
+	if (oi->mem_dirty && writer && oi->writers == 1)
+		rc = commit_file(st, oi, false);
+	if (oi->dirty_times)
+		rc = dfs_content_persist_times(st, oi->ino);
+	oi->opens--;
+	if (writer && --oi->writers == 0 && oi->is_work)
+		dfs_seal_enqueue(st, oi);
+	dfs_content_reap(st, oi->ino);
+	dfs_oinode_maybe_free(st, oi);
+	pthread_mutex_unlock(&st->lock);
+	free(f);
+	return rc;
+}
+
+static int file_unref(struct dfs_store *st, struct dfs_file *f)
+{
+	if (atomic_fetch_sub(&f->refs, 1) != 1)
+		return 0;
+	if (f->ops) {
+		f->ops->release(st, f);
+		return 0;
+	}
+	return file_put(st, f);
+}
+
+int dfs_file_release(struct dfs_store *st, struct dfs_file *f)
+{
+	return file_unref(st, f);
+}
+
+uint64_t dfs_file_ino(const struct dfs_file *f)
+{
+	return f->ino;
+}
+
+int dfs_file_fd_get(struct dfs_file *f)
+{
+	atomic_fetch_add(&f->refs, 1);
+	if (!f->oi)
+		return f->v ? f->v->fd : -1;
+	pthread_rwlock_rdlock(&f->oi->fdlock);
+	return f->oi->fd;
+}
+
+void dfs_file_fd_put(struct dfs_store *st, struct dfs_file *f, bool wrote,
+		     uint64_t end)
+{
+	if (!f->oi) {
+		(void)file_unref(st, f);
+		return;
+	}
+	pthread_rwlock_unlock(&f->oi->fdlock);
+	if (wrote) {
+		pthread_mutex_lock(&st->lock);
+		dfs_content_modified(f->oi);
+		if (f->oi->is_mem) {
+			f->oi->mem_dirty = true;
+			if (end > DFS_INLINE_MAX)
+				(void)dfs_mem_spill(st, f->oi);
+		}
+		pthread_mutex_unlock(&st->lock);
+	}
+	(void)file_unref(st, f);
+}
+
+int dfs_file_flush(struct dfs_store *st, struct dfs_file *f)
+{
+	int rc = 0;
+
+	if (f->ops)
+		return f->ops->flush ? f->ops->flush(st, f) : 0;
+	pthread_mutex_lock(&st->lock);
+	if (f->oi->mem_dirty || f->oi->dirty_times)
+		rc = commit_file(st, f->oi, false);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+int dfs_file_fsync(struct dfs_store *st, struct dfs_file *f, bool datasync)
+{
+	int fd, rc = 0;
+
+	if (!f->oi)
+		return 0; /* nothing is stored; close says whether it fits */
+	fd = dfs_file_fd_get(f);
+	if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
+		rc = -errno;
+	dfs_file_fd_put(st, f, false, 0);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&st->lock);
+	rc = commit_file(st, f->oi, true);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+int dfs_file_fallocate(struct dfs_store *st, struct dfs_file *f, int mode,
+		       off_t off, off_t len)
+{
+	int fd, rc = 0;
+
+	if (!f->oi)
+		return -EOPNOTSUPP;
+	fd = dfs_file_fd_get(f);
+	if (!f->oi->is_work && !f->oi->is_mem)
+		rc = -EBADF;
+	else if (fallocate(fd, mode, off, len) < 0)
+		rc = -errno;
+	dfs_file_fd_put(st, f, rc == 0 && !(mode & FALLOC_FL_KEEP_SIZE),
+			(uint64_t)(off + len));
+	return rc;
+}
+
+int dfs_file_lseek(struct dfs_file *f, off_t off, int whence, off_t *ret)
+{
+	int fd, rc = 0;
+	off_t pos;
+
+	if (!f->oi)
+		return -EOPNOTSUPP; /* no holes: the kernel's answer */
+	fd = dfs_file_fd_get(f);
+	pos = lseek(fd, off, whence);
+	if (pos < 0)
+		rc = -errno;
+	pthread_rwlock_unlock(&f->oi->fdlock);
+	atomic_fetch_sub(&f->refs, 1); /* the open's own ref remains */
+	if (rc == 0)
+		*ret = pos;
+	return rc;
+}
+
+/* ---- files without an fd of their own ------------------------------------- */
+
+bool dfs_file_buffered(const struct dfs_file *f)
+{
+	return f->ops != NULL;
+}
+
+ssize_t dfs_file_write(struct dfs_store *st, struct dfs_file *f,
+		       const void *buf, size_t n, uint64_t off)
+{
+	if (!f->ops || !f->ops->write)
+		return -EBADF;
+	return f->ops->write(st, f, buf, n, off);
+}
+
+ssize_t dfs_file_read(struct dfs_store *st, struct dfs_file *f, void *buf,
+		      size_t n, uint64_t off)
+{
+	if (!f->ops || !f->ops->read)
+		return -EBADF;
+	return f->ops->read(st, f, buf, n, off);
+}
+
+/*
+ * The content identity of what in reads: its blob, when it has one and
+ * no writer is changing it.
+ */
+static bool source_hash(struct dfs_store *st, struct dfs_file *in,
+			struct dfs_hash *ret)
+{
+	struct dfs_content_row r;
+	bool ok = false;
+
+	if (in->v) {
+		*ret = in->v->hash;
+		return in->v->known;
+	}
+	if (!in->oi)
+		return false;
+	pthread_mutex_lock(&st->lock);
+	if (in->oi->writers == 0 && !in->oi->mem_dirty &&
+	    dfs_content_row(st, in->oi, &r) == 0 && r.has_blob && !r.work) {
+		*ret = r.blob;
+		ok = true;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return ok;
+}
+
+ssize_t dfs_file_copy_range(struct dfs_store *st, struct dfs_file *in,
+			    uint64_t off_in, struct dfs_file *out,
+			    uint64_t off_out, size_t len)
+{
+	struct dfs_verify *v = out->v;
+	struct dfs_hash h;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	if (!v || (out->flags & O_ACCMODE) == O_RDONLY)
+		return -EOPNOTSUPP;
+	if (v->known && off_in == off_out && source_hash(st, in, &h) &&
+	    memcmp(h.b, v->hash.b, DFS_HASH_LEN) == 0) {
+		/* The same content: nothing to read or move. */
+		uint64_t end = off_in + len;
+
+		if (end > v->want || end < off_in)
+			end = v->want;
+		n = off_in >= end ? 0 : (ssize_t)(end - off_in);
+		pthread_mutex_lock(&st->lock);
+		if (n > 0 && dfs_verify_cover(v, off_out, (uint64_t)n) < 0)
+			n = -ENOMEM;
+		pthread_mutex_unlock(&st->lock);
+		return n;
+	}
+	/* Anything else: read it and compare, a MiB at a time. */
+	if (len > (1u << 20))
+		len = 1u << 20;
+	buf = malloc(len);
+	if (!buf)
+		return -ENOMEM;
+	if (dfs_file_buffered(in)) {
+		n = dfs_file_read(st, in, buf, len, off_in);
+	} else {
+		fd = dfs_file_fd_get(in);
+		n = pread(fd, buf, len, (off_t)off_in);
+		if (n < 0)
+			n = -errno;
+		dfs_file_fd_put(st, in, false, 0);
+	}
+	if (n > 0)
+		n = dfs_verify_write(st, v, buf, (size_t)n, off_out);
+	free(buf);
+	return n;
+}

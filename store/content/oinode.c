@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: MIT
+/*
+ * oinode.c - the table of inodes somebody holds: the kernel (one hold per
+ * lookup reply, given back by forget) or open files.  A node whose last
+ * link went stays until nothing holds it, then its rows and work file go.
+ * st->lock held.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "content.h"
+
+static size_t bucket(uint64_t ino)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 52) % DFS_IMAP_BUCKETS;
+}
+
+int dfs_content_init(struct dfs_store *st)
+{
+	st->content = calloc(1, sizeof(*st->content));
+	if (!st->content)
+		return -ENOMEM;
+	pthread_cond_init(&st->content->seal_done, NULL);
+	return 0;
+}
+
+void dfs_content_free(struct dfs_store *st)
+{
+	struct dfs_content *c = st->content;
+
+	if (!c)
+		return;
+	dfs_verify_free_all(st);
+	for (size_t b = 0; b < DFS_IMAP_BUCKETS; b++) {
+		struct dfs_oinode *oi = c->imap[b], *next;
+
+		for (; oi; oi = next) {
+			next = oi->next;
+			if (oi->fd >= 0)
+				close(oi->fd);
+			pthread_rwlock_destroy(&oi->fdlock);
+			free(oi);
+		}
+	}
+	pthread_cond_destroy(&c->seal_done);
+	free(c);
+	st->content = NULL;
+}
+
+struct dfs_oinode *dfs_oinode_find(struct dfs_store *st, uint64_t ino)
+{
+	struct dfs_oinode *oi = st->content->imap[bucket(ino)];
+
+	while (oi && oi->ino != ino)
+		oi = oi->next;
+	return oi;
+}
+
+struct dfs_oinode *dfs_oinode_get(struct dfs_store *st, uint64_t ino)
+{
+	struct dfs_oinode *oi = dfs_oinode_find(st, ino);
+	size_t b = bucket(ino);
+
+	if (oi)
+		return oi;
+	oi = calloc(1, sizeof(*oi));
+	if (!oi)
+		abort(); /* out of memory for a few bytes: no way on */
+	oi->ino = ino;
+	oi->fd = -1;
+	pthread_rwlock_init(&oi->fdlock, NULL);
+	oi->next = st->content->imap[b];
+	st->content->imap[b] = oi;
+	return oi;
+}
+
+/* No open file, no seal in flight: the content fd is not needed (the
+ * kernel may hold thousands of inodes; fds are reopened on demand). */
+void dfs_oinode_idle(struct dfs_oinode *oi)
+{
+	if (oi->opens || oi->queued || oi->sealing || oi->mem_dirty ||
+	    oi->fd < 0)
+		return;
+	close(oi->fd);
+	oi->fd = -1;
+	oi->is_mem = false;
+}
+
+void dfs_oinode_maybe_free(struct dfs_store *st, struct dfs_oinode *oi)
+{
+	struct dfs_oinode **pp = &st->content->imap[bucket(oi->ino)];
+
+	dfs_oinode_idle(oi);
+	if (oi->holds || oi->opens || oi->queued || oi->sealing ||
+	    oi->seal_failed || oi->dirty_times)
+		return;
+	while (*pp && *pp != oi)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = oi->next;
+	if (oi->fd >= 0)
+		close(oi->fd);
+	pthread_rwlock_destroy(&oi->fdlock);
+	free(oi);
+}
+
+void dfs_hold_locked(struct dfs_store *st, uint64_t ino)
+{
+	dfs_oinode_get(st, ino)->holds++;
+}
+
+bool dfs_content_held(struct dfs_store *st, uint64_t ino)
+{
+	struct dfs_oinode *oi = dfs_oinode_find(st, ino);
+
+	return oi && (oi->holds || oi->opens || oi->queued || oi->sealing);
+}
+
+int dfs_content_drop(struct dfs_store *st, uint64_t ino)
+{
+	char name[32];
+	int rc;
+
+	if (dfs_content_held(st, ino))
+		return 0;
+	rc = dfs_inode_delete(st, ino);
+	if (rc == 0) {
+		dfs_work_name(ino, name);
+		(void)unlinkat(st->work_fd, name, 0);
+	}
+	return rc;
+}
+
+void dfs_content_reap(struct dfs_store *st, uint64_t ino)
+{
+	struct dfs_attr a;
+
+	if (!dfs_content_held(st, ino) && dfs_inode_attr(st, ino, &a) == 0 &&
+	    a.nlink == 0 && !(a.flags & DFS_NODE_SYSTEM) &&
+	    dfs_db_begin(st) == 0)
+		(void)dfs_finish(st, dfs_content_drop(st, ino));
+}
+
+void dfs_forget_locked(struct dfs_store *st, uint64_t ino, uint64_t n)
+{
+	struct dfs_oinode *oi = dfs_oinode_find(st, ino);
+
+	if (!oi)
+		return;
+	oi->holds = oi->holds > n ? oi->holds - n : 0;
+	dfs_content_reap(st, ino);
+	dfs_oinode_maybe_free(st, oi);
+}
+
+void dfs_content_overlay(struct dfs_store *st, struct dfs_attr *attr, bool work)
+{
+	struct dfs_oinode *oi = dfs_oinode_find(st, attr->ino);
+	struct stat sb;
+	int rc = -1;
+
+	if (oi && oi->dirty_times) {
+		attr->mtime = oi->mtime;
+		attr->ctime = oi->ctime;
+	}
+	if (oi && oi->is_mem && oi->fd >= 0 && fstat(oi->fd, &sb) == 0) {
+		attr->size = (uint64_t)sb.st_size;
+		attr->blocks = ((uint64_t)sb.st_size + 511) / 512;
+		return;
+	}
+	if (!work)
+		return;
+	if (oi && oi->fd >= 0 && oi->is_work) {
+		rc = fstat(oi->fd, &sb);
+	} else {
+		char name[32];
+
+		dfs_work_name(attr->ino, name);
+		rc = fstatat(st->work_fd, name, &sb, 0);
+	}
+	if (rc == 0) {
+		attr->size = (uint64_t)sb.st_size;
+		attr->blocks = (uint64_t)sb.st_blocks;
+	}
+}
+
+static int persist_times(struct dfs_store *st, struct dfs_oinode *oi)
+{
+	int rc;
+
+	if (!oi->dirty_times)
+		return 0;
+	rc = dfs_inode_set_times(st, oi->ino, dfs_ts_to_ns(oi->mtime),
+				 dfs_ts_to_ns(oi->ctime));
+	if (rc == 0)
+		oi->dirty_times = false;
+	return rc;
+}
+
+int dfs_content_persist_times(struct dfs_store *st, uint64_t ino)
+{
+	struct dfs_oinode *oi = dfs_oinode_find(st, ino);
+
+	return oi ? persist_times(st, oi) : 0;
+}

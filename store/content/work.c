@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+/*
+ * work.c - where a file's bytes are while it is open.  A regular file's
+ * saved content is blob = HASH (immutable, shared by every file and
+ * snapshot with the same bytes).  While it is being written, work = 1 and
+ * its current bytes are the private file work/INO, written in place, or,
+ * for small content, a memfd (mem.c).  Opening a sealed file for writing
+ * makes the work copy: empty for O_TRUNC (the common case: editors, cp,
+ * tar), else by a sparse-aware in-kernel copy of the blob.  st->lock
+ * held.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "content.h"
+
+int dfs_content_row(struct dfs_store *st, struct dfs_oinode *oi,
+		    struct dfs_content_row *ret)
+{
+	struct dfs_content_row r = { 0 };
+
+	if (!oi->snap)
+		return dfs_inode_content(st, oi->ino, ret);
+	r.mode = S_IFREG | 0444;
+	r.nlink = 1;
+	r.size = oi->size;
+	r.has_blob = true;
+	r.blob = oi->blob;
+	r.flags = DFS_NODE_READONLY;
+	*ret = r;
+	return 0;
+}
+
+/* Make sure oi->fd is open on the current content. */
+int dfs_content_fd(struct dfs_store *st, struct dfs_oinode *oi,
+		   const struct dfs_content_row *r)
+{
+	char name[40];
+	int fd;
+
+	if (oi->fd >= 0)
+		return 0;
+	if (r->work) {
+		dfs_work_name(oi->ino, name);
+		fd = openat(st->work_fd, name, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+	} else {
+		const struct dfs_hash *h =
+			r->has_blob ? &r->blob : &dfs_empty_hash;
+		bool inl = false;
+		int rc = dfs_inline_open(st, h, &inl, &fd);
+
+		if (rc < 0)
+			return rc;
+		if (!inl)
+			fd = dfs_blob_open(st, h);
+		if (fd < 0)
+			return fd;
+	}
+	oi->fd = fd;
+	oi->is_work = r->work;
+	oi->is_mem = false; /* a read-only copy until written */
+	oi->mem_dirty = false;
+	return 0;
+}
+
+/*
+ * Turn a blob-backed file into a work file holding its bytes (keep) or
+ * nothing.  The inode keeps its blob, the last saved content, until the
+ * work file is sealed: a snapshot taken meanwhile takes the saved bytes.
+ * Called with st->lock held and no writers.
+ */
+int dfs_content_make_work(struct dfs_store *st, struct dfs_oinode *oi,
+			  const struct dfs_content_row *r, bool keep)
+{
+	char name[32];
+	int fd, rc = 0;
+
+	if (!(st->flags & DFS_OPEN_NO_INLINE) &&
+	    (!keep || r->size <= DFS_INLINE_MAX)) {
+		/* Small: write in memory, commit to the database on close. */
+		int src = -1;
+
+		if (keep && r->size > 0) {
+			rc = dfs_content_fd(st, oi, r);
+			if (rc < 0)
+				return rc;
+			src = dup(oi->fd);
+			if (src < 0)
+				return -errno;
+		}
+		rc = dfs_mem_new(st, oi);
+		if (rc == 0 && src >= 0)
+			rc = dfs_copy_sparse(src, oi->fd, r->size) < 0 ? -EIO
+								       : 0;
+		if (src >= 0)
+			close(src);
+		return rc;
+	}
+	dfs_work_name(oi->ino, name);
+	fd = openat(st->work_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0600);
+	if (fd < 0)
+		return -errno;
+	if (keep && r->size > 0) {
+		rc = dfs_content_fd(st, oi, r);
+		if (rc == 0)
+			rc = dfs_copy_sparse(oi->fd, fd, r->size);
+	}
+	if (rc == 0)
+		rc = dfs_inode_set_work(st, oi->ino, keep ? r->size : 0);
+	if (rc < 0) {
+		close(fd);
+		(void)unlinkat(st->work_fd, name, 0);
+		return rc;
+	}
+	pthread_rwlock_wrlock(&oi->fdlock);
+	if (oi->fd >= 0)
+		close(oi->fd);
+	oi->fd = fd;
+	oi->is_work = true;
+	pthread_rwlock_unlock(&oi->fdlock);
+	return 0;
+}
+
+/* Wait until the sealer is done with oi.  Never call inside a
+ * transaction: waiting lets go of st->lock. */
+void dfs_content_wait_sealed(struct dfs_store *st, struct dfs_oinode *oi)
+{
+	while (oi->sealing)
+		pthread_cond_wait(&st->content->seal_done, &st->lock);
+}
+
+void dfs_content_modified(struct dfs_oinode *oi)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	oi->mtime = now;
+	oi->ctime = now;
+	oi->dirty_times = true;
+}
+
+/* Called with st->lock held, inside a transaction (setattr). */
+int dfs_content_truncate(struct dfs_store *st, uint64_t ino, uint64_t size)
+{
+	struct dfs_oinode *oi = dfs_oinode_get(st, ino);
+	struct dfs_content_row r;
+	int rc;
+
+	if (oi->sealing)
+		return -EAGAIN; /* the caller waits before its transaction */
+	rc = dfs_content_row(st, oi, &r);
+	if (rc == 0 && !r.work && !oi->is_mem)
+		rc = dfs_content_make_work(st, oi, &r, size > 0);
+	else if (rc == 0)
+		rc = dfs_content_fd(st, oi, &r);
+	if (rc == 0 && oi->is_mem && size > DFS_INLINE_MAX)
+		rc = dfs_mem_spill(st, oi);
+	if (rc == 0) {
+		pthread_rwlock_rdlock(&oi->fdlock);
+		if (ftruncate(oi->fd, (off_t)size) < 0)
+			rc = -errno;
+		pthread_rwlock_unlock(&oi->fdlock);
+	}
+	if (rc == 0 && oi->is_mem) {
+		oi->mem_dirty = true;
+		if (oi->writers == 0)
+			rc = dfs_mem_commit(st, oi);
+	}
+	if (rc == 0 && oi->dirty_times)
+		oi->dirty_times = false; /* setattr writes the times */
+	return rc;
+}
+
+int dfs_content_hash(struct dfs_store *st, uint64_t ino, struct dfs_hash *ret)
+{
+	struct dfs_content_row r;
+	int rc;
+
+	rc = dfs_inode_content(st, ino, &r);
+	if (rc == 0 && !S_ISREG(r.mode))
+		rc = -EINVAL;
+	else if (rc == 0 && r.work)
+		rc = -EAGAIN;
+	else if (rc == 0)
+		*ret = r.has_blob ? r.blob : dfs_empty_hash;
+	return rc;
+}
+
+struct dfs_oinode *dfs_content_pin(struct dfs_store *st, uint64_t ino)
+{
+	struct dfs_oinode *oi = dfs_oinode_get(st, ino);
+
+	oi->opens++;
+	dfs_content_wait_sealed(st, oi);
+	return oi;
+}
+
+void dfs_content_unpin(struct dfs_store *st, struct dfs_oinode *oi)
+{
+	oi->opens--;
+	if (oi->writers == 0 && oi->is_work)
+		dfs_seal_enqueue(st, oi);
+	dfs_oinode_maybe_free(st, oi);
+}

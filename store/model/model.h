@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model.h - layer 2 of store/: the domain as rows and transactions on
+ * ids, with no inode numbers of the mount and no open files: the build
+ * workspace's nodes, components, snapshots and packages, environments and
+ * deployments, and the audit trail.  An act and its audit row commit in
+ * one transaction; every refusal is recorded.  A second registry backend
+ * replaces this layer.  Everything here runs with st->lock held, except
+ * the report functions that page through rows themselves (report.c,
+ * dfs_audit_each(), dfs_audit_record()).
+ */
+#ifndef DFS_MODEL_H
+#define DFS_MODEL_H
+
+#include "../storage/storage.h"
+
+/* A list of (id, name) collected from rows. */
+struct dfs_idname {
+	int64_t id;
+	char name[DFS_NAME_MAX + 1];
+};
+struct dfs_idnames {
+	struct dfs_idname *v;
+	size_t n;
+	size_t cap;
+};
+int dfs_idnames_add(struct dfs_idnames *l, int64_t id, const char *name);
+void dfs_idnames_free(struct dfs_idnames *l);
+
+/* ---- inode.c, rename.c, iattr.c: the build workspace's rows ------------ */
+
+struct dfs_irow {
+	struct dfs_attr a;
+	bool work; /* its bytes are the work file work/INO */
+};
+typedef int (*dfs_irow_fn)(void *ctx, const char *name, uint64_t off,
+			   const struct dfs_irow *r);
+
+/* -ENOENT for an empty name, -ENAMETOOLONG beyond DFS_NAME_MAX. */
+int dfs_name_check(const char *name);
+int dfs_inode_get(struct dfs_store *st, uint64_t ino, struct dfs_irow *ret);
+int dfs_inode_attr(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret);
+int dfs_inode_lookup(struct dfs_store *st, uint64_t parent, const char *name,
+		     struct dfs_irow *ret);
+int dfs_inode_attr_at(struct dfs_store *st, uint64_t parent, const char *name,
+		      struct dfs_attr *ret);
+/* Entries after offset off, by their stable offsets; fn returns non-zero
+ * to stop. */
+int dfs_inode_readdir(struct dfs_store *st, uint64_t dir, uint64_t off,
+		      dfs_irow_fn fn, void *ctx);
+int dfs_inode_readlink(struct dfs_store *st, uint64_t ino, char *buf,
+		       size_t cap);
+/* The folder parent may get a new entry (adding) or lose one. */
+int dfs_inode_check_dir(struct dfs_store *st, uint64_t parent, bool adding,
+			struct dfs_attr *ret);
+int dfs_inode_has_children(struct dfs_store *st, uint64_t ino, bool *ret);
+int dfs_inode_touch(struct dfs_store *st, uint64_t ino, bool mtime);
+int dfs_inode_set_ctime(struct dfs_store *st, uint64_t ino, int64_t ns);
+int dfs_inode_nlink_add(struct dfs_store *st, uint64_t ino, int delta);
+int dfs_inode_create(struct dfs_store *st, const struct dfs_actor *actor,
+		     uint64_t parent, const char *name, uint32_t mode,
+		     uint64_t rdev, const char *target, uint64_t *ret_ino);
+int dfs_inode_link(struct dfs_store *st, uint64_t ino, uint64_t newparent,
+		   const char *newname);
+/*
+ * Removing an entry: *ret_orphan is set to the node's ino when its last
+ * link went; the caller deletes it (dfs_inode_delete()) unless something
+ * still holds it open.
+ */
+int dfs_inode_remove(struct dfs_store *st, uint64_t parent, const char *name,
+		     bool dir, uint64_t *ret_orphan);
+int dfs_inode_unlink_entry(struct dfs_store *st, uint64_t parent,
+			   const char *name, const struct dfs_attr *a,
+			   uint64_t *ret_orphan);
+int dfs_inode_rename(struct dfs_store *st, uint64_t parent, const char *name,
+		     uint64_t newparent, const char *newname, unsigned flags,
+		     uint64_t *ret_orphan);
+/* The node's rows and extended attributes (not its work file). */
+int dfs_inode_delete(struct dfs_store *st, uint64_t ino);
+/* Mode and owner as sa asks. */
+int dfs_inode_set_ids(struct dfs_store *st, const struct dfs_attr *a,
+		      const struct dfs_setattr *sa);
+int dfs_inode_set_times_as(struct dfs_store *st, uint64_t ino,
+			   const struct dfs_setattr *sa, int64_t now);
+int dfs_inode_set_times(struct dfs_store *st, uint64_t ino, int64_t mtime,
+			int64_t ctime);
+int dfs_inode_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
+			void *buf, size_t cap);
+int dfs_inode_xattr_set(struct dfs_store *st, uint64_t ino, const char *name,
+			const void *value, size_t size, unsigned flags);
+int dfs_inode_xattr_list(struct dfs_store *st, uint64_t ino, char *buf,
+			 size_t cap);
+int dfs_inode_xattr_remove(struct dfs_store *st, uint64_t ino,
+			   const char *name);
+
+/* Where a regular file's content is. */
+struct dfs_content_row {
+	uint32_t mode;
+	uint32_t nlink;
+	uint32_t flags;
+	uint64_t size;
+	bool work;
+	bool has_blob;
+	struct dfs_hash blob;
+};
+int dfs_inode_content(struct dfs_store *st, uint64_t ino,
+		      struct dfs_content_row *ret);
+int dfs_inode_set_work(struct dfs_store *st, uint64_t ino, uint64_t size);
+/* The sealed blob of a work file; -ESTALE if it was deleted meanwhile. */
+int dfs_inode_seal(struct dfs_store *st, uint64_t ino, const struct dfs_hash *h,
+		   uint64_t size, uint64_t blocks);
+/* Small content committed from memory. */
+int dfs_inode_point(struct dfs_store *st, uint64_t ino,
+		    const struct dfs_hash *h, uint64_t size);
+/* Recovery: delete nodes no entry names; list the work files to seal. */
+int dfs_inode_purge_unlinked(struct dfs_store *st);
+int dfs_inode_work_list(struct dfs_store *st, int (*fn)(void *, uint64_t),
+			void *ctx);
+
+/* ---- component.c ---------------------------------------------------------- */
+
+struct dfs_component {
+	int64_t id;
+	char name[DFS_NAME_MAX + 1];
+	char type[32];
+	uint64_t dir; /* build inode, 0 when the folder is gone */
+	int64_t revision;
+	bool has_hash;
+	struct dfs_hash tree_hash;
+};
+int dfs_component_by_name(struct dfs_store *st, const char *name,
+			  struct dfs_component *ret);
+int dfs_component_by_id(struct dfs_store *st, int64_t id,
+			struct dfs_component *ret);
+int dfs_component_by_dir(struct dfs_store *st, uint64_t dir,
+			 struct dfs_component *ret);
+/* May a folder named name appear in the type folder typedir? */
+int dfs_component_check(struct dfs_store *st, uint64_t typedir,
+			const char *name);
+int dfs_component_attach(struct dfs_store *st, uint64_t typedir,
+			 const char *name, uint64_t ino);
+int dfs_component_detach(struct dfs_store *st, uint64_t ino);
+int dfs_component_revise(struct dfs_store *st, struct dfs_component *c,
+			 const struct dfs_hash *own);
+int dfs_component_list(struct dfs_store *st, int64_t after,
+		       struct dfs_idnames *ret);
+
+/* ---- snapshot.c: walking a component ---------------------------------- */
+
+struct dfs_walk {
+	struct dfs_store *st;
+	bool dry;    /* hash only */
+	bool expand; /* follow includes */
+	bool revise; /* take the revisions of what is walked */
+	int64_t entries;
+	int nstack;
+	int64_t stack[64]; /* components being expanded */
+	int nrev;
+	struct {
+		int64_t id;
+		int64_t revision;
+		char name[DFS_NAME_MAX + 1];
+	} revs[64];
+	int nreq;
+	char reqs[64][DFS_NAME_MAX + 40];
+	char why[640]; /* for a refusal */
+};
+int dfs_resolve_reference(struct dfs_store *st, const char *dir,
+			  const char *target, struct dfs_component *ret);
+int dfs_walk_component(struct dfs_walk *w, struct dfs_component *c, int64_t sid,
+		       struct dfs_hash *ret_own, struct dfs_hash *ret_full);
+/* The revision of the component whose folder is dir, taken now (a
+ * transaction of its own). */
+int dfs_component_revision(struct dfs_store *st, uint64_t dir, int64_t *ret);
+
+/* ---- snode.c: snapshot nodes ------------------------------------------------ */
+
+struct dfs_snode {
+	int64_t id;
+	int64_t parent;
+	uint32_t mode;
+	uint64_t size;
+	bool has_blob;
+	struct dfs_hash blob;
+	char target[DFS_SYMLINK_MAX + 1];
+	char name[DFS_NAME_MAX + 1];
+};
+/* Attributes (ino and flags left 0 for the tree to set). */
+int dfs_snode_attr(struct dfs_store *st, int64_t id, struct dfs_attr *ret);
+int dfs_snode_info(struct dfs_store *st, int64_t id, struct dfs_snode *ret);
+int dfs_snode_child(struct dfs_store *st, int64_t dir, const char *name,
+		    int64_t *ret);
+/* The one child of dir whose name starts with prefix (-ENOENT: none or
+ * several). */
+int dfs_snode_prefix(struct dfs_store *st, int64_t dir, const char *prefix,
+		     int64_t *ret);
+/* Children with an id above after, by id. */
+int dfs_snode_children(struct dfs_store *st, int64_t dir, int64_t after,
+		       struct dfs_idnames *ret);
+int dfs_snode_target(struct dfs_store *st, int64_t id, char *buf, size_t cap);
+int dfs_snode_blob(struct dfs_store *st, int64_t id, uint32_t *mode,
+		   uint64_t *size, struct dfs_hash *ret);
+/* Entries below root (root not counted). */
+int dfs_snode_tree_size(struct dfs_store *st, int64_t root, int64_t *ret);
+
+/* ---- package.c, pkgquery.c, pkgmeta.c ---------------------------------------- */
+
+struct dfs_pkg {
+	int64_t id;
+	int64_t root; /* snode id of NAME@VERSION */
+	int64_t comp;
+	char component[DFS_NAME_MAX + 1];
+	char version[DFS_LABEL_MAX + 1];
+	int64_t created;
+	uint32_t uid;
+};
+/* Split "NAME@VERSION" of component c; -EINVAL if malformed or not c's. */
+int dfs_pkg_parse(const struct dfs_component *c, const char *name,
+		  const char **ret_version);
+/* Snapshot component comp as the package name (one durable transaction,
+ * recorded; a refusal is recorded with its reason). */
+int dfs_pkg_create(struct dfs_store *st, const struct dfs_actor *actor,
+		   int64_t comp, const char *name, int64_t *ret_root);
+int dfs_pkg_remove(struct dfs_store *st, const struct dfs_actor *actor,
+		   int64_t comp, const char *name);
+int dfs_pkg_by_id(struct dfs_store *st, int64_t id, struct dfs_pkg *ret);
+int dfs_pkg_by_version(struct dfs_store *st, const char *component,
+		       const char *version, struct dfs_pkg *ret);
+int dfs_pkg_latest(struct dfs_store *st, const char *component,
+		   struct dfs_pkg *ret);
+int dfs_pkg_of_snode(struct dfs_store *st, int64_t snode, struct dfs_pkg *ret);
+/* The version label of package id, removed or not. */
+int dfs_pkg_label(struct dfs_store *st, int64_t id, char *buf, size_t cap);
+struct dfs_version {
+	char label[DFS_LABEL_MAX + 1];
+	int64_t root;
+	int64_t id;
+};
+struct dfs_versions {
+	struct dfs_version *v;
+	size_t n;
+	size_t cap;
+};
+int dfs_pkg_versions(struct dfs_store *st, int64_t comp,
+		     struct dfs_versions *ret);
+struct dfs_pkg_folder {
+	int64_t count;	 /* packages */
+	int64_t changed; /* when packages last came or went */
+	uint32_t uid;	 /* of the component's build folder */
+	uint32_t gid;
+};
+int dfs_pkg_folder(struct dfs_store *st, int64_t comp,
+		   struct dfs_pkg_folder *ret);
+/* user.deployfs.* of the package whose root snode is root (-ENOENT: not
+ * a package root). */
+int dfs_pkg_meta_get(struct dfs_store *st, int64_t root, const char *name,
+		     void *buf, size_t cap);
+int dfs_pkg_meta_list(struct dfs_store *st, int64_t root, char *buf,
+		      size_t cap);
+int dfs_pkg_meta_set(struct dfs_store *st, const struct dfs_actor *actor,
+		     int64_t root, const char *name, const void *value,
+		     size_t size);
+
+/* ---- env.c ---------------------------------------------------------------- */
+
+struct dfs_env {
+	int64_t id;
+	char name[DFS_LABEL_MAX + 1];
+	uint32_t mode;
+	uint32_t uid;
+	uint32_t gid;
+	int64_t mtime;
+	int64_t ctime;
+	char cls[16]; /* classification, "" when not set */
+};
+int dfs_env_by_id(struct dfs_store *st, int64_t id, struct dfs_env *ret);
+int dfs_env_by_name(struct dfs_store *st, const char *name,
+		    struct dfs_env *ret);
+int dfs_env_list(struct dfs_store *st, struct dfs_idnames *ret);
+int dfs_env_count(struct dfs_store *st, int64_t *ret);
+int dfs_env_touch(struct dfs_store *st, int64_t id, int64_t now);
+int dfs_env_create(struct dfs_store *st, const struct dfs_actor *actor,
+		   const char *name, uint32_t mode, int64_t *ret_id);
+/* busy: copies in progress there (kept in memory by the caller). */
+int dfs_env_remove(struct dfs_store *st, const struct dfs_actor *actor,
+		   const char *name, int64_t busy);
+int dfs_env_set(struct dfs_store *st, int64_t id, const struct dfs_setattr *sa);
+int dfs_env_classify(struct dfs_store *st, const struct dfs_actor *actor,
+		     int64_t id, const char *value, size_t size);
+
+/* ---- deploy.c --------------------------------------------------------------- */
+
+struct dfs_dep {
+	int64_t id;
+	int64_t number;
+	char component[DFS_NAME_MAX + 1];
+	char version[DFS_LABEL_MAX + 1];
+	int64_t root;
+	int64_t package;
+	int64_t created;
+	uint32_t uid;
+	uint32_t gid;
+	char created_by[64];
+	bool has_notes;
+};
+int dfs_dep_by_id(struct dfs_store *st, int64_t id, struct dfs_dep *ret);
+int dfs_dep_of_comp(struct dfs_store *st, int64_t env, int64_t comp,
+		    struct dfs_dep *ret);
+int dfs_dep_of_pkg(struct dfs_store *st, int64_t env, int64_t pkg,
+		   struct dfs_dep *ret);
+/* The active deployments of env, by id (free *ret). */
+int dfs_dep_active(struct dfs_store *st, int64_t env, struct dfs_dep **ret,
+		   size_t *ret_n);
+/* The notes (or with warning, the warning) of deployment id. */
+int dfs_dep_text(struct dfs_store *st, int64_t id, bool warning, char *buf,
+		 size_t cap);
+/*
+ * Deploy p in e: one durable transaction that ends the active deployment
+ * of its component there, records the new one and its audit row.
+ * Deploying what is deployed changes nothing (recorded as unchanged).
+ * *ret_replaced: the package that was deployed before, or 0.
+ */
+int dfs_deploy(struct dfs_store *st, const struct dfs_actor *actor,
+	       const struct dfs_env *e, const struct dfs_pkg *p,
+	       const char *via, int64_t *ret_replaced);
+int dfs_undeploy(struct dfs_store *st, const struct dfs_actor *actor,
+		 const struct dfs_env *e, const struct dfs_dep *d);
+int dfs_dep_set_notes(struct dfs_store *st, const struct dfs_actor *actor,
+		      const struct dfs_env *e, const struct dfs_pkg *p,
+		      const char *value, size_t size);
+int dfs_staging_add(struct dfs_store *st, const struct dfs_actor *actor,
+		    int64_t env, int64_t pkg, int64_t entries,
+		    int64_t *ret_row);
+void dfs_staging_progress(struct dfs_store *st, int64_t row, int64_t done);
+void dfs_staging_drop(struct dfs_store *st, int64_t row);
+int dfs_staging_clear(struct dfs_store *st);
+
+/* ---- audit.c ------------------------------------------------------------------ */
+
+/* Record ev inside the caller's transaction. */
+int dfs_audit_record_in(struct dfs_store *st, const struct dfs_actor *a,
+			const struct dfs_audit_event *ev);
+/* Record ev in a durable transaction of its own. */
+int dfs_audit_commit(struct dfs_store *st, const struct dfs_actor *a,
+		     const struct dfs_audit_event *ev);
+/* Record a refused act; reason: rc's text, then why. */
+void dfs_audit_refuse(struct dfs_store *st, const struct dfs_actor *a,
+		      const char *action, const char *env,
+		      const char *component, const char *version, int rc,
+		      const char *why);
+/* audit.log: index rows recorded before it existed; its size; a read. */
+int dfs_audit_index(struct dfs_store *st);
+int64_t dfs_audit_log_size(struct dfs_store *st);
+ssize_t dfs_audit_read(struct dfs_store *st, void *buf, size_t n, uint64_t off);
+
+#endif

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * trees.h - layer 4 of store/: what the mount shows.  Each tree of the
+ * mount fills one table of operations (struct dfs_tree_ops); dispatch.c
+ * picks the table by the inode's class, in that one place, and
+ * implements the namespace calls of store.h with it.  A slot left empty
+ * answers the table's `none` errno (EROFS or EPERM).
+ *
+ *   root.c      /                     the four entries below
+ *   build.c     build/                read-write workspace (build_attr.c)
+ *   packages.c  packages/             components, versions, snapshots
+ *   envs.c      environments/, ENV/   environments, deployment links
+ *   views.c     ENV/NAME@VERSION/...  deployed and staging folders
+ *   temps.c     copy tools' temporaries and links waiting for a rename
+ *   auditlog.c  audit.log
+ *
+ * stage.c keeps what is in flight in environments/ (copies filling a
+ * staging folder, re-copies into a deployed one, temporaries), in memory
+ * under st->lock; envfile.c is the file a copy writes there, checked
+ * against its package.  Tree functions are called without st->lock and
+ * take it themselves.
+ */
+#ifndef DFS_TREES_H
+#define DFS_TREES_H
+
+#include "../content/content.h"
+
+/* ---- inode numbers ------------------------------------------------------- */
+
+#define DFS_ENV_ID_MAX ((1ull << 23) - 1)
+#define DFS_SNODE_ID_MASK ((1ull << 40) - 1)
+
+static inline bool dfs_is_env_dir(uint64_t ino)
+{
+	return ino >= DFS_INO_ENV_BASE && ino < DFS_INO_DEPLINK_BASE;
+}
+
+static inline bool dfs_is_deplink(uint64_t ino)
+{
+	return ino >= DFS_INO_DEPLINK_BASE && ino < DFS_INO_TEMP_BASE;
+}
+
+static inline bool dfs_is_temp(uint64_t ino)
+{
+	return ino >= DFS_INO_TEMP_BASE && ino < (7ull << 40);
+}
+
+static inline bool dfs_is_eview(uint64_t ino)
+{
+	return ino >= DFS_INO_EVIEW_BASE;
+}
+
+/* environments/ and everything below it. */
+static inline bool dfs_is_env_ino(uint64_t ino)
+{
+	return ino == DFS_INO_ENVIRONMENTS ||
+	       (ino >= DFS_INO_ENV_BASE && ino < (7ull << 40)) ||
+	       dfs_is_eview(ino);
+}
+
+static inline uint64_t dfs_eview_ino(int64_t env, int64_t snode)
+{
+	return DFS_INO_EVIEW_BASE | ((uint64_t)env << 40) | (uint64_t)snode;
+}
+
+static inline int64_t dfs_eview_env(uint64_t ino)
+{
+	return (int64_t)((ino & ~DFS_INO_EVIEW_BASE) >> 40);
+}
+
+static inline int64_t dfs_eview_snode(uint64_t ino)
+{
+	return (int64_t)(ino & DFS_SNODE_ID_MASK);
+}
+
+static inline bool dfs_is_pkgdir(uint64_t ino)
+{
+	return ino >= DFS_INO_PKGDIR_BASE && ino < DFS_INO_LATEST_BASE;
+}
+
+static inline bool dfs_is_snode(uint64_t ino)
+{
+	return ino >= DFS_INO_SNODE_BASE && ino < DFS_INO_PKGDIR_BASE;
+}
+
+/* ---- the table of operations ---------------------------------------------- */
+
+struct dfs_tree_ops {
+	const char *name;
+	int none; /* the answer of an empty slot: -EROFS or -EPERM */
+	int (*lookup)(struct dfs_store *st, uint64_t parent, const char *name,
+		      struct dfs_attr *ret);
+	int (*getattr)(struct dfs_store *st, uint64_t ino,
+		       struct dfs_attr *ret);
+	int (*readdir)(struct dfs_store *st, uint64_t ino, uint64_t off,
+		       bool hold, dfs_readdir_fn fn, void *ctx);
+	int (*readlink)(struct dfs_store *st, uint64_t ino, char *buf,
+			size_t cap);
+	/* mknod, mkdir and symlink (target); mode includes the type. */
+	int (*create)(struct dfs_store *st, const struct dfs_actor *actor,
+		      uint64_t parent, const char *name, uint32_t mode,
+		      uint64_t rdev, const char *target, struct dfs_attr *ret);
+	int (*link)(struct dfs_store *st, uint64_t ino, uint64_t newparent,
+		    const char *newname, struct dfs_attr *ret);
+	int (*remove)(struct dfs_store *st, const struct dfs_actor *actor,
+		      uint64_t parent, const char *name, bool dir);
+	int (*rename)(struct dfs_store *st, const struct dfs_actor *actor,
+		      uint64_t parent, const char *name, uint64_t newparent,
+		      const char *newname, unsigned flags);
+	int (*setattr)(struct dfs_store *st, uint64_t ino,
+		       const struct dfs_setattr *sa, struct dfs_attr *ret);
+	int (*open)(struct dfs_store *st, const struct dfs_actor *actor,
+		    uint64_t ino, int flags, struct dfs_file **ret);
+	int (*xattr_get)(struct dfs_store *st, uint64_t ino, const char *name,
+			 void *buf, size_t cap);
+	int (*xattr_set)(struct dfs_store *st, const struct dfs_actor *actor,
+			 uint64_t ino, const char *name, const void *value,
+			 size_t size, unsigned flags);
+	int (*xattr_list)(struct dfs_store *st, uint64_t ino, char *buf,
+			  size_t cap);
+	int (*xattr_remove)(struct dfs_store *st, uint64_t ino,
+			    const char *name);
+};
+
+extern const struct dfs_tree_ops dfs_root_tree;
+extern const struct dfs_tree_ops dfs_build_tree;
+extern const struct dfs_tree_ops dfs_packages_tree;
+extern const struct dfs_tree_ops dfs_envs_tree;
+extern const struct dfs_tree_ops dfs_views_tree;
+extern const struct dfs_tree_ops dfs_temps_tree;
+extern const struct dfs_tree_ops dfs_auditlog_tree;
+
+/* ---- helpers the trees share ------------------------------------------------ */
+
+/* Emit one listing entry (and its hold); 1 when fn is full. */
+int dfs_emit(struct dfs_store *st, dfs_readdir_fn fn, void *ctx, bool hold,
+	     const char *name, uint64_t off, const struct dfs_attr *a);
+/* Is a requested change a no-op for the unchanging node a? */
+bool dfs_setattr_is_noop(const struct dfs_attr *a,
+			 const struct dfs_setattr *sa);
+/* Copy v (its strlen) into buf (cap 0: size only): xattr values. */
+int dfs_put_value(const char *v, void *buf, size_t cap);
+/* Append name and its NUL to a list of xattr names. */
+int dfs_add_name(char *buf, size_t cap, size_t *total, const char *name);
+
+/* Entries of a listing that mixes kinds of nodes: collected, then
+ * emitted in the order of their stable offsets. */
+struct dfs_item {
+	uint64_t off;
+	uint64_t ino;
+	char name[DFS_NAME_MAX + 1];
+};
+struct dfs_items {
+	struct dfs_item *v;
+	size_t n;
+	size_t cap;
+};
+int dfs_items_add(struct dfs_items *it, uint64_t off, uint64_t ino,
+		  const char *name);
+/* Emit the entries after off, each with attr()'s attributes; frees it. */
+void dfs_items_emit(struct dfs_store *st, struct dfs_items *it, uint64_t off,
+		    int (*attr)(struct dfs_store *, uint64_t,
+				struct dfs_attr *),
+		    bool hold, dfs_readdir_fn fn, void *ctx);
+
+/* Attributes of the fixed nodes under the root (st->lock held). */
+int dfs_build_attr_locked(struct dfs_store *st, uint64_t ino,
+			  struct dfs_attr *ret);
+int dfs_packages_attr_locked(struct dfs_store *st, uint64_t ino,
+			     struct dfs_attr *ret);
+int dfs_envs_attr_locked(struct dfs_store *st, uint64_t ino,
+			 struct dfs_attr *ret);
+int dfs_auditlog_attr_locked(struct dfs_store *st, struct dfs_attr *ret);
+/* A snapshot node's attributes (its packages/ inode). */
+int dfs_snode_attr_locked(struct dfs_store *st, int64_t id,
+			  struct dfs_attr *ret);
+
+/* ---- build_attr.c: build/'s extended attributes ------------------------------ */
+
+int dfs_build_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
+			void *buf, size_t cap);
+int dfs_build_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
+			uint64_t ino, const char *name, const void *value,
+			size_t size, unsigned flags);
+int dfs_build_xattr_list(struct dfs_store *st, uint64_t ino, char *buf,
+			 size_t cap);
+int dfs_build_xattr_remove(struct dfs_store *st, uint64_t ino,
+			   const char *name);
+
+/* ---- idset.c ------------------------------------------------------------------ */
+
+/* A set of snapshot node ids (open addressing). */
+struct dfs_idset {
+	int64_t *v;
+	size_t n;
+	size_t cap;
+};
+bool dfs_idset_has(const struct dfs_idset *s, int64_t id);
+int dfs_idset_add(struct dfs_idset *s, int64_t id);
+void dfs_idset_del(struct dfs_idset *s, int64_t id);
+void dfs_idset_free(struct dfs_idset *s);
+
+/* ---- stage.c: what is in flight in environments/ ---------------------------- */
+
+/*
+ * A package seen from an environment: a copy in progress (staging: the
+ * entries made so far, and those verified), or the overlay of a deployed
+ * package (the entries a re-copy removed and has not put back yet).
+ */
+struct dfs_stage {
+	int64_t env;
+	int64_t package;
+	int64_t root;	 /* snode id of N@V */
+	int64_t entries; /* snodes below root */
+	int64_t row;	 /* staging table row */
+	bool staging;
+	uint32_t uid;
+	uint32_t gid;
+	char name[DFS_NAME_MAX + DFS_LABEL_MAX + 2]; /* N@V */
+	struct dfs_idset made;			     /* staging: created */
+	struct dfs_idset ok;			     /* staging: verified */
+	struct dfs_idset gone; /* deployed: removed by a re-copy */
+	struct dfs_stage *next;
+};
+
+/* A copy tool's temporary file, or a link waiting to be renamed. */
+struct dfs_temp {
+	uint64_t id; /* ino = DFS_INO_TEMP_BASE + id */
+	int64_t env;
+	uint64_t parent; /* the ENV folder or a folder below N@V */
+	char name[DFS_NAME_MAX + 1];
+	bool is_link;
+	int64_t package; /* link: the package it names */
+	int64_t expect;	 /* file: the snode it stands for, 0 unknown */
+	struct dfs_verify *v;
+	bool verified; /* file: its last close found it identical */
+	uint64_t size; /* file: as written, once closed */
+	uint32_t mode;
+	uint32_t uid;
+	uint32_t gid;
+	int64_t ctime;
+	struct dfs_temp *next;
+};
+
+struct dfs_trees {
+	struct dfs_stage *stages;
+	struct dfs_temp *temps;
+	uint64_t next_temp;
+};
+
+struct dfs_stage *dfs_stage_find(struct dfs_store *st, int64_t env,
+				 int64_t package);
+struct dfs_stage *dfs_stage_new(struct dfs_store *st, const struct dfs_pkg *p,
+				int64_t env, bool staging,
+				const struct dfs_actor *actor);
+void dfs_stage_drop(struct dfs_store *st, struct dfs_stage *sg);
+/* Drop the overlay of a package no longer deployed in env. */
+void dfs_stage_forget_view(struct dfs_store *st, int64_t env, int64_t package);
+/* Copies in progress and temporaries in env. */
+int64_t dfs_stage_busy(struct dfs_store *st, int64_t env);
+void dfs_trees_free(struct dfs_store *st);
+/* Entry snode of sg is in place and verified; the last one deploys. */
+int dfs_stage_done(struct dfs_store *st, const struct dfs_actor *actor,
+		   struct dfs_stage *sg, int64_t snode);
+void dfs_stage_save_progress(struct dfs_store *st, struct dfs_stage *sg);
+/*
+ * Where snode s of env stands: its package p, whether p is deployed in
+ * env (*ret_deployed) and its stage (NULL if none).  Visible: the root of
+ * a deployed or staging package, a node a deployed package has and a
+ * re-copy did not remove, or a node a copy has made.
+ */
+bool dfs_stage_visible(struct dfs_store *st, int64_t env, int64_t s,
+		       struct dfs_pkg *p, bool *ret_deployed,
+		       struct dfs_stage **ret_sg);
+struct dfs_temp *dfs_temp_by_ino(struct dfs_store *st, uint64_t ino);
+struct dfs_temp *dfs_temp_by_name(struct dfs_store *st, uint64_t parent,
+				  const char *name);
+struct dfs_temp *dfs_temp_new(struct dfs_store *st, int64_t env,
+			      uint64_t parent, const char *name, uint32_t mode,
+			      const struct dfs_actor *actor);
+void dfs_temp_drop(struct dfs_store *st, struct dfs_temp *t);
+/* The name a copy tool's temporary name stands for (false: not one). */
+bool dfs_temp_base(const char *name, char *buf, size_t cap);
+int dfs_temp_attr_locked(struct dfs_store *st, struct dfs_temp *t,
+			 struct dfs_attr *ret);
+
+/* ---- envs.c, views.c ------------------------------------------------------------ */
+
+/* "N@V" as a package of a deployable component (-EINVAL: not that form
+ * or no such component; -ENOENT: no such version). */
+int dfs_env_parse_pkg(struct dfs_store *st, const char *name,
+		      struct dfs_pkg *ret);
+/* ../../packages/N/N@V, the target of a deployment link. */
+void dfs_dep_target(const char *component, const char *version, char *buf,
+		    size_t cap);
+void dfs_link_attr(uint64_t ino, const char *component, const char *version,
+		   uint32_t uid, uint32_t gid, int64_t when,
+		   struct dfs_attr *ret);
+int dfs_deplink_attr_locked(struct dfs_store *st, int64_t dep,
+			    struct dfs_attr *ret);
+int dfs_view_attr_locked(struct dfs_store *st, uint64_t ino,
+			 struct dfs_attr *ret);
+/* Deploy p in env e (a link or the last file of a copy). */
+int dfs_env_deploy_locked(struct dfs_store *st, const struct dfs_actor *actor,
+			  const struct dfs_env *e, const struct dfs_pkg *p,
+			  const char *via);
+/* A symlink in ENV: N deploys; another name waits for its rename. */
+int dfs_env_symlink(struct dfs_store *st, const struct dfs_actor *actor,
+		    const struct dfs_env *e, uint64_t dir, const char *name,
+		    const char *target, struct dfs_attr *ret);
+/* ln -sfn's temporary link renamed over N: the deployment. */
+int dfs_env_rename_link(struct dfs_store *st, const struct dfs_actor *actor,
+			struct dfs_temp *t, uint64_t newparent,
+			const char *newname);
+int dfs_env_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
+		      void *buf, size_t cap);
+int dfs_env_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
+		      uint64_t ino, const char *name, const void *value,
+		      size_t size, unsigned flags);
+int dfs_env_xattr_list(struct dfs_store *st, uint64_t ino, char *buf,
+		       size_t cap);
+
+/* ---- envfile.c ------------------------------------------------------------------ */
+
+/* Open a file of a view or a temporary for writing: checked, not kept. */
+int dfs_envfile_open(struct dfs_store *st, const struct dfs_actor *actor,
+		     uint64_t ino, int flags, struct dfs_file **ret);
+
+/* ---- store.c -------------------------------------------------------------------- */
+
+int dfs_trees_init(struct dfs_store *st);
+
+#endif

@@ -160,6 +160,9 @@ void dfs_seal_enqueue(struct dfs_store *st, struct dfs_oinode *oi);
 /* Blobs may have lost their last reference: reclaim them when idle. */
 void dfs_reclaim_later(struct dfs_store *st);
 void dfs_seal_now(struct dfs_store *st, struct dfs_oinode *oi);
+/* Wait until every closed file is sealed (st->lock held; let go while
+ * waiting). */
+int dfs_content_sync(struct dfs_store *st);
 /* Wait until the sealer is done with oi (lets go of st->lock). */
 void dfs_content_wait_sealed(struct dfs_store *st, struct dfs_oinode *oi);
 

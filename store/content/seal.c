@@ -319,11 +319,10 @@ void dfs_seal_now(struct dfs_store *st, struct dfs_oinode *oi)
 	free(items);
 }
 
-int dfs_store_sync(struct dfs_store *st)
+int dfs_content_sync(struct dfs_store *st)
 {
 	struct seal_item *items = NULL;
 
-	pthread_mutex_lock(&st->lock);
 	(void)dfs_db_flush(st);
 	retry_failed_locked(st);
 	if (!st->content->sealer_running && st->content->queue) {
@@ -337,7 +336,16 @@ int dfs_store_sync(struct dfs_store *st)
 		st->content->reclaim_wanted = false;
 		dfs_blob_reclaim_locked(st);
 	}
-	pthread_mutex_unlock(&st->lock);
 	free(items);
 	return 0;
+}
+
+int dfs_store_sync(struct dfs_store *st)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	rc = dfs_content_sync(st);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
 }

@@ -306,19 +306,23 @@ int dfs_audit_record_in(struct dfs_store *st, const struct dfs_actor *a,
 	return index_line(st, &line);
 }
 
-/* Record a refusal in a transaction of its own (the act was rolled
- * back).  Returns 0 or -errno. */
-int dfs_audit_commit(struct dfs_store *st, const struct dfs_actor *a,
-		     const struct dfs_audit_event *ev)
+int dfs_audit_act(struct dfs_store *st, const struct dfs_actor *a,
+		  const struct dfs_audit_event *ev, int rc)
 {
-	int rc = dfs_db_begin(st);
-
 	if (rc == 0)
 		rc = dfs_audit_record_in(st, a, ev);
 	if (rc == 0)
 		return dfs_db_commit(st, true);
 	dfs_db_rollback(st);
 	return rc;
+}
+
+/* Record ev in a transaction of its own (a refusal: the act was rolled
+ * back). */
+int dfs_audit_commit(struct dfs_store *st, const struct dfs_actor *a,
+		     const struct dfs_audit_event *ev)
+{
+	return dfs_audit_act(st, a, ev, dfs_db_begin(st));
 }
 
 void dfs_audit_refuse(struct dfs_store *st, const struct dfs_actor *a,

@@ -242,12 +242,7 @@ int dfs_deploy(struct dfs_store *st, const struct dfs_actor *actor,
 		snprintf(reason, sizeof(reason), "warning: %s", warning);
 		ev.reason = reason;
 	}
-	if (rc == 0)
-		rc = dfs_audit_record_in(st, actor, &ev);
-	if (rc == 0)
-		rc = dfs_db_commit(st, true);
-	else
-		dfs_db_rollback(st);
+	rc = dfs_audit_act(st, actor, &ev, rc);
 	if (rc == 0 && has_old)
 		*ret_replaced = old.package;
 	if (rc < 0)
@@ -274,12 +269,7 @@ int dfs_undeploy(struct dfs_store *st, const struct dfs_actor *actor,
 	ev.version = d->version;
 	ev.deployment = d->number;
 	ev.result = "ok";
-	if (rc == 0)
-		rc = dfs_audit_record_in(st, actor, &ev);
-	if (rc == 0)
-		rc = dfs_db_commit(st, true);
-	else
-		dfs_db_rollback(st);
+	rc = dfs_audit_act(st, actor, &ev, rc);
 	return rc;
 }
 
@@ -312,12 +302,7 @@ int dfs_dep_set_notes(struct dfs_store *st, const struct dfs_actor *actor,
 		ev.version = p->version;
 		ev.deployment = d.number;
 		ev.result = "ok";
-		if (rc == 0)
-			rc = dfs_audit_record_in(st, actor, &ev);
-		if (rc == 0)
-			rc = dfs_db_commit(st, true);
-		else
-			dfs_db_rollback(st);
+		rc = dfs_audit_act(st, actor, &ev, rc);
 	}
 	free(notes);
 	return rc;

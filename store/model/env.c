@@ -67,20 +67,7 @@ int dfs_env_by_name(struct dfs_store *st, const char *name, struct dfs_env *ret)
 
 int dfs_env_list(struct dfs_store *st, struct dfs_idnames *ret)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = dfs_query_sql(st, sql_list, &s, "i", (int64_t)0);
-
-	for (; rc == 1; rc = dfs_next(s)) {
-		char name[DFS_NAME_MAX + 1];
-
-		dfs_col_text(s, 1, name, sizeof(name));
-		rc = dfs_idnames_add(ret, sqlite3_column_int64(s, 0), name);
-		if (rc < 0) {
-			sqlite3_reset(s);
-			break;
-		}
-	}
-	return rc < 0 ? rc : 0;
+	return dfs_idnames_query(st, sql_list, "i", 0, 0, ret);
 }
 
 int dfs_env_count(struct dfs_store *st, int64_t *ret)
@@ -91,18 +78,6 @@ int dfs_env_count(struct dfs_store *st, int64_t *ret)
 int dfs_env_touch(struct dfs_store *st, int64_t id, int64_t now)
 {
 	return dfs_exec_sql(st, sql_touch, "ii", id, now);
-}
-
-/* One act and its audit row, durably; rolled back as one. */
-static int act(struct dfs_store *st, const struct dfs_actor *actor,
-	       const struct dfs_audit_event *ev, int rc)
-{
-	if (rc == 0)
-		rc = dfs_audit_record_in(st, actor, ev);
-	if (rc == 0)
-		return dfs_db_commit(st, true);
-	dfs_db_rollback(st);
-	return rc;
 }
 
 int dfs_env_create(struct dfs_store *st, const struct dfs_actor *actor,
@@ -134,7 +109,7 @@ int dfs_env_create(struct dfs_store *st, const struct dfs_actor *actor,
 	ev.action = "env-create";
 	ev.env = name;
 	ev.result = "ok";
-	return act(st, actor, &ev, rc);
+	return dfs_audit_act(st, actor, &ev, rc);
 }
 
 int dfs_env_remove(struct dfs_store *st, const struct dfs_actor *actor,
@@ -162,7 +137,7 @@ int dfs_env_remove(struct dfs_store *st, const struct dfs_actor *actor,
 	ev.action = "env-remove";
 	ev.env = name;
 	ev.result = "ok";
-	return act(st, actor, &ev, rc);
+	return dfs_audit_act(st, actor, &ev, rc);
 }
 
 int dfs_env_set(struct dfs_store *st, int64_t id, const struct dfs_setattr *sa)
@@ -225,5 +200,5 @@ int dfs_env_classify(struct dfs_store *st, const struct dfs_actor *actor,
 	ev.env = e.name;
 	ev.result = "ok";
 	ev.reason = v;
-	return act(st, actor, &ev, rc);
+	return dfs_audit_act(st, actor, &ev, rc);
 }

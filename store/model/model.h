@@ -26,6 +26,10 @@ struct dfs_idnames {
 };
 int dfs_idnames_add(struct dfs_idnames *l, int64_t id, const char *name);
 void dfs_idnames_free(struct dfs_idnames *l);
+/* The rows (id, name) of sql with the int64 parameters fmt names (one
+ * or two of a, b). */
+int dfs_idnames_query(struct dfs_store *st, const char *sql, const char *fmt,
+		      int64_t a, int64_t b, struct dfs_idnames *ret);
 
 /* ---- inode.c, rename.c, iattr.c: the build workspace's rows ------------ */
 
@@ -340,6 +344,11 @@ int dfs_staging_clear(struct dfs_store *st);
 /* Record ev inside the caller's transaction. */
 int dfs_audit_record_in(struct dfs_store *st, const struct dfs_actor *a,
 			const struct dfs_audit_event *ev);
+/* The end of an act begun with a transaction: rc == 0 records ev and
+ * commits durably; otherwise (or if recording fails) rolls back.
+ * Returns 0 or -errno. */
+int dfs_audit_act(struct dfs_store *st, const struct dfs_actor *a,
+		  const struct dfs_audit_event *ev, int rc);
 /* Record ev in a durable transaction of its own. */
 int dfs_audit_commit(struct dfs_store *st, const struct dfs_actor *a,
 		     const struct dfs_audit_event *ev);

@@ -251,11 +251,6 @@ int dfs_pkg_remove(struct dfs_store *st, const struct dfs_actor *actor,
 	ev.component = c.name;
 	ev.version = version;
 	ev.result = "ok";
-	if (rc == 0)
-		rc = dfs_audit_record_in(st, actor, &ev);
-	if (rc == 0)
-		rc = dfs_db_commit(st, true);
-	else
-		dfs_db_rollback(st);
+	rc = dfs_audit_act(st, actor, &ev, rc);
 	return rc;
 }

@@ -181,12 +181,7 @@ int dfs_pkg_meta_set(struct dfs_store *st, const struct dfs_actor *actor,
 		rc = dfs_exec_sql(st, sql_set_notes, "is", m.id, notes);
 		ev.result = "ok";
 		ev.reason = NULL;
-		if (rc == 0)
-			rc = dfs_audit_record_in(st, actor, &ev);
-		if (rc == 0)
-			rc = dfs_db_commit(st, true);
-		else
-			dfs_db_rollback(st);
+		rc = dfs_audit_act(st, actor, &ev, rc);
 	}
 	free(notes);
 	meta_free(&m);

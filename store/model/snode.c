@@ -77,49 +77,10 @@ int dfs_snode_prefix(struct dfs_store *st, int64_t dir, const char *prefix,
 	return rc < 0 ? rc : n == 1 ? 0 : -ENOENT;
 }
 
-int dfs_idnames_add(struct dfs_idnames *l, int64_t id, const char *name)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 32;
-		void *nv = realloc(l->v, cap * sizeof(*l->v));
-
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = cap;
-	}
-	l->v[l->n].id = id;
-	strncpy(l->v[l->n].name, name, DFS_NAME_MAX);
-	l->v[l->n].name[DFS_NAME_MAX] = '\0';
-	l->n++;
-	return 0;
-}
-
-void dfs_idnames_free(struct dfs_idnames *l)
-{
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
 int dfs_snode_children(struct dfs_store *st, int64_t dir, int64_t after,
 		       struct dfs_idnames *ret)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = dfs_query_sql(st, sql_children, &s, "ii", dir, after);
-
-	for (; rc == 1; rc = dfs_next(s)) {
-		char name[DFS_NAME_MAX + 1];
-
-		if (sqlite3_column_bytes(s, 1) > DFS_NAME_MAX)
-			continue;
-		dfs_col_text(s, 1, name, sizeof(name));
-		rc = dfs_idnames_add(ret, sqlite3_column_int64(s, 0), name);
-		if (rc < 0) {
-			sqlite3_reset(s);
-			break;
-		}
-	}
-	return rc < 0 ? rc : 0;
+	return dfs_idnames_query(st, sql_children, "ii", dir, after, ret);
 }
 
 int dfs_snode_target(struct dfs_store *st, int64_t id, char *buf, size_t cap)

@@ -26,12 +26,7 @@ int dfs_auditlog_attr_locked(struct dfs_store *st, struct dfs_attr *ret)
 
 static int log_getattr(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret)
 {
-	int rc;
-
-	pthread_mutex_lock(&st->lock);
-	rc = dfs_auditlog_attr_locked(st, ret);
-	pthread_mutex_unlock(&st->lock);
-	return rc;
+	return dfs_auditlog_attr_locked(st, ret);
 }
 
 static int log_setattr(struct dfs_store *st, uint64_t ino,

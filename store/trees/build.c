@@ -30,24 +30,11 @@ static int build_lookup(struct dfs_store *st, uint64_t parent, const char *name,
 	struct dfs_irow r;
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_inode_lookup(st, parent, name, &r);
 	if (rc == 0) {
 		dfs_content_overlay(st, &r.a, r.work);
 		*ret = r.a;
 	}
-	pthread_mutex_unlock(&st->lock);
-	return rc;
-}
-
-static int build_getattr(struct dfs_store *st, uint64_t ino,
-			 struct dfs_attr *ret)
-{
-	int rc;
-
-	pthread_mutex_lock(&st->lock);
-	rc = dfs_build_attr_locked(st, ino, ret);
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -75,24 +62,11 @@ static int build_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
 	struct dfs_attr dir;
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_inode_attr(st, ino, &dir);
 	if (rc == 0 && !S_ISDIR(dir.mode))
 		rc = -ENOTDIR;
 	if (rc == 0)
 		rc = dfs_inode_readdir(st, ino, off, build_entry, &l);
-	pthread_mutex_unlock(&st->lock);
-	return rc;
-}
-
-static int build_readlink(struct dfs_store *st, uint64_t ino, char *buf,
-			  size_t cap)
-{
-	int rc;
-
-	pthread_mutex_lock(&st->lock);
-	rc = dfs_inode_readlink(st, ino, buf, cap);
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -103,14 +77,12 @@ static int build_create(struct dfs_store *st, const struct dfs_actor *actor,
 	uint64_t ino = 0;
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	rc = S_ISREG(mode) ? dfs_db_begin_lazy(st) : dfs_db_begin(st);
 	if (rc == 0)
 		rc = dfs_finish(st, dfs_inode_create(st, actor, parent, name,
 						     mode, rdev, target, &ino));
 	if (rc == 0)
 		rc = dfs_build_attr_locked(st, ino, ret);
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -119,14 +91,12 @@ static int build_link(struct dfs_store *st, uint64_t ino, uint64_t newparent,
 {
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_db_begin(st);
 	if (rc == 0)
 		rc = dfs_finish(st,
 				dfs_inode_link(st, ino, newparent, newname));
 	if (rc == 0)
 		rc = dfs_build_attr_locked(st, ino, ret);
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -144,13 +114,11 @@ static int build_remove(struct dfs_store *st, const struct dfs_actor *actor,
 	uint64_t orphan = 0;
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_db_begin(st);
 	if (rc == 0) {
 		rc = dfs_inode_remove(st, parent, name, dir, &orphan);
 		rc = dfs_finish(st, drop_orphan(st, rc, orphan));
 	}
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -161,14 +129,12 @@ static int build_rename(struct dfs_store *st, const struct dfs_actor *actor,
 	uint64_t orphan = 0;
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_db_begin(st);
 	if (rc == 0) {
 		rc = dfs_inode_rename(st, parent, name, newparent, newname,
 				      flags, &orphan);
 		rc = dfs_finish(st, drop_orphan(st, rc, orphan));
 	}
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -204,7 +170,6 @@ static int build_setattr(struct dfs_store *st, uint64_t ino,
 	struct dfs_oinode *oi = NULL;
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	/* A truncate waits for a seal in progress before the transaction:
 	 * waiting lets go of st->lock, and the sealer needs the connection. */
 	if (sa->valid & DFS_SET_SIZE)
@@ -216,7 +181,6 @@ static int build_setattr(struct dfs_store *st, uint64_t ino,
 		rc = dfs_build_attr_locked(st, ino, ret);
 	if (oi)
 		dfs_content_unpin(st, oi);
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -230,9 +194,9 @@ const struct dfs_tree_ops dfs_build_tree = {
 	.name = "build",
 	.none = -EPERM,
 	.lookup = build_lookup,
-	.getattr = build_getattr,
+	.getattr = dfs_build_attr_locked,
 	.readdir = build_readdir,
-	.readlink = build_readlink,
+	.readlink = dfs_inode_readlink,
 	.create = build_create,
 	.link = build_link,
 	.remove = build_remove,

@@ -20,10 +20,8 @@ static int revision_xattr(struct dfs_store *st, uint64_t ino, void *buf,
 	int64_t rev;
 	int rc, len;
 
-	(void)dfs_store_sync(st); /* the revision counts saved content */
-	pthread_mutex_lock(&st->lock);
+	(void)dfs_content_sync(st); /* the revision counts saved content */
 	rc = dfs_component_revision(st, ino, &rev);
-	pthread_mutex_unlock(&st->lock);
 	if (rc < 0)
 		return rc == -ENOENT ? -ENODATA : rc;
 	len = snprintf(text, sizeof(text), "%lld", (long long)rev);
@@ -41,9 +39,7 @@ int dfs_build_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 
 	if (strcmp(name, REVISION_XATTR) == 0)
 		return revision_xattr(st, ino, buf, cap);
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_inode_xattr_get(st, ino, name, buf, cap);
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -55,34 +51,25 @@ int dfs_build_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 
 	if (strcmp(name, REVISION_XATTR) == 0)
 		return -EPERM;
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_db_begin_lazy(st);
 	if (rc == 0)
 		rc = dfs_finish(st, dfs_inode_xattr_set(st, ino, name, value,
 							size, flags));
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
 int dfs_build_xattr_list(struct dfs_store *st, uint64_t ino, char *buf,
 			 size_t cap)
 {
-	int rc;
-
-	pthread_mutex_lock(&st->lock);
-	rc = dfs_inode_xattr_list(st, ino, buf, cap);
-	pthread_mutex_unlock(&st->lock);
-	return rc;
+	return dfs_inode_xattr_list(st, ino, buf, cap);
 }
 
 int dfs_build_xattr_remove(struct dfs_store *st, uint64_t ino, const char *name)
 {
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_db_begin(st);
 	if (rc == 0)
 		rc = dfs_finish(st, dfs_inode_xattr_remove(st, ino, name));
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }

@@ -187,4 +187,3 @@ int dfs_deplink_attr_locked(struct dfs_store *st, int64_t dep,
 			      d.version, d.uid, d.gid, d.created, ret);
 	return rc;
 }
-

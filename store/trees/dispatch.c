@@ -4,13 +4,22 @@
  * number picks its tree's table of operations here, and only here; an
  * operation on a parent goes to the parent's tree, an operation on a node
  * to the node's.  An empty slot answers the table's `none`.  Moves and
- * links between trees are refused by one rule (dispatch_cross()).
+ * links between trees are refused by one rule (dispatch_cross()).  Every
+ * slot but open runs with st->lock held, taken here.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "trees.h"
+
+/* Run a slot's call with st->lock held. */
+#define LOCKED(st, call)                           \
+	do {                                       \
+		pthread_mutex_lock(&(st)->lock);   \
+		call;                              \
+		pthread_mutex_unlock(&(st)->lock); \
+	} while (0)
 
 static const struct dfs_tree_ops *tree_of(uint64_t ino)
 {
@@ -56,30 +65,45 @@ int dfs_node_lookup(struct dfs_store *st, uint64_t parent, const char *name,
 		    struct dfs_attr *ret)
 {
 	const struct dfs_tree_ops *t = tree_of(parent);
+	int rc;
 
 	if (strlen(name) > DFS_NAME_MAX)
 		return -ENAMETOOLONG;
-	return t->lookup ? t->lookup(st, parent, name, ret) : -ENOTDIR;
+	if (!t->lookup)
+		return -ENOTDIR;
+	LOCKED(st, rc = t->lookup(st, parent, name, ret));
+	return rc;
 }
 
 int dfs_node_getattr(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret)
 {
-	return tree_of(ino)->getattr(st, ino, ret);
+	int rc;
+
+	LOCKED(st, rc = tree_of(ino)->getattr(st, ino, ret));
+	return rc;
 }
 
 int dfs_node_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
 		     bool hold, dfs_readdir_fn fn, void *ctx)
 {
 	const struct dfs_tree_ops *t = tree_of(ino);
+	int rc;
 
-	return t->readdir ? t->readdir(st, ino, off, hold, fn, ctx) : -ENOTDIR;
+	if (!t->readdir)
+		return -ENOTDIR;
+	LOCKED(st, rc = t->readdir(st, ino, off, hold, fn, ctx));
+	return rc;
 }
 
 int dfs_node_readlink(struct dfs_store *st, uint64_t ino, char *buf, size_t cap)
 {
 	const struct dfs_tree_ops *t = tree_of(ino);
+	int rc;
 
-	return t->readlink ? t->readlink(st, ino, buf, cap) : -EINVAL;
+	if (!t->readlink)
+		return -EINVAL;
+	LOCKED(st, rc = t->readlink(st, ino, buf, cap));
+	return rc;
 }
 
 static int create(struct dfs_store *st, const struct dfs_actor *actor,
@@ -87,12 +111,15 @@ static int create(struct dfs_store *st, const struct dfs_actor *actor,
 		  uint64_t rdev, const char *target, struct dfs_attr *ret)
 {
 	const struct dfs_tree_ops *t = tree_of(parent);
+	int rc;
 
 	if (strlen(name) > DFS_NAME_MAX)
 		return -ENAMETOOLONG;
-	return t->create ? t->create(st, actor, parent, name, mode, rdev,
-				     target, ret)
-			 : t->none;
+	if (!t->create)
+		return t->none;
+	LOCKED(st, rc = t->create(st, actor, parent, name, mode, rdev, target,
+				  ret));
+	return rc;
 }
 
 int dfs_node_mknod(struct dfs_store *st, const struct dfs_actor *actor,
@@ -131,6 +158,7 @@ int dfs_node_link(struct dfs_store *st, uint64_t ino, uint64_t newparent,
 		  const char *newname, struct dfs_attr *ret)
 {
 	const struct dfs_tree_ops *t = tree_of(newparent), *from = tree_of(ino);
+	int rc;
 
 	/* A hard link never leaves its tree: environments and packages
 	 * show nodes that are not build/'s to link. */
@@ -138,7 +166,10 @@ int dfs_node_link(struct dfs_store *st, uint64_t ino, uint64_t newparent,
 		return -EXDEV;
 	if (from != t)
 		return t == &dfs_build_tree ? -EXDEV : -EROFS;
-	return t->link ? t->link(st, ino, newparent, newname, ret) : t->none;
+	if (!t->link)
+		return t->none;
+	LOCKED(st, rc = t->link(st, ino, newparent, newname, ret));
+	return rc;
 }
 
 static int remove_node(struct dfs_store *st, const struct dfs_actor *actor,
@@ -146,9 +177,13 @@ static int remove_node(struct dfs_store *st, const struct dfs_actor *actor,
 {
 	const struct dfs_tree_ops *t = tree_of(parent);
 	struct dfs_actor self;
+	int rc;
 
+	if (!t->remove)
+		return t->none;
 	actor = dfs_actor_or_self(actor, &self);
-	return t->remove ? t->remove(st, actor, parent, name, dir) : t->none;
+	LOCKED(st, rc = t->remove(st, actor, parent, name, dir));
+	return rc;
 }
 
 int dfs_node_unlink(struct dfs_store *st, uint64_t parent, const char *name)
@@ -190,10 +225,12 @@ int dfs_node_rename_as(struct dfs_store *st, const struct dfs_actor *actor,
 	rc = dispatch_cross(t, tree_of(newparent), parent, newparent);
 	if (rc < 0)
 		return rc;
+	if (!t->rename)
+		return t->none;
 	actor = dfs_actor_or_self(actor, &self);
-	return t->rename ? t->rename(st, actor, parent, name, newparent,
-				     newname, flags)
-			 : t->none;
+	LOCKED(st, rc = t->rename(st, actor, parent, name, newparent, newname,
+				  flags));
+	return rc;
 }
 
 int dfs_node_setattr(struct dfs_store *st, uint64_t ino,
@@ -202,12 +239,18 @@ int dfs_node_setattr(struct dfs_store *st, uint64_t ino,
 	const struct dfs_tree_ops *t = tree_of(ino);
 	int rc;
 
-	if (t->setattr)
-		return t->setattr(st, ino, sa, ret);
-	/* Unchanging: only a change to the same values succeeds (cp -a and
-	 * rsync -a setting what is already there). */
-	rc = t->getattr(st, ino, ret);
-	return rc < 0 ? rc : dfs_setattr_is_noop(ret, sa) ? 0 : t->none;
+	pthread_mutex_lock(&st->lock);
+	if (t->setattr) {
+		rc = t->setattr(st, ino, sa, ret);
+	} else {
+		/* Unchanging: only a change to the same values succeeds
+		 * (cp -a and rsync -a setting what is already there). */
+		rc = t->getattr(st, ino, ret);
+		if (rc == 0 && !dfs_setattr_is_noop(ret, sa))
+			rc = t->none;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return rc;
 }
 
 void dfs_node_hold(struct dfs_store *st, uint64_t ino)
@@ -247,7 +290,10 @@ int dfs_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 		return -ENODATA;
 	if (rc < 0)
 		return rc;
-	return t->xattr_get ? t->xattr_get(st, ino, name, buf, cap) : -ENODATA;
+	if (!t->xattr_get)
+		return -ENODATA;
+	LOCKED(st, rc = t->xattr_get(st, ino, name, buf, cap));
+	return rc;
 }
 
 int dfs_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
@@ -264,17 +310,22 @@ int dfs_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 		return -E2BIG;
 	if (!value)
 		value = "";
+	if (!t->xattr_set)
+		return t->none;
 	actor = dfs_actor_or_self(actor, &self);
-	return t->xattr_set
-		       ? t->xattr_set(st, actor, ino, name, value, size, flags)
-		       : t->none;
+	LOCKED(st, rc = t->xattr_set(st, actor, ino, name, value, size, flags));
+	return rc;
 }
 
 int dfs_xattr_list(struct dfs_store *st, uint64_t ino, char *buf, size_t cap)
 {
 	const struct dfs_tree_ops *t = tree_of(ino);
+	int rc;
 
-	return t->xattr_list ? t->xattr_list(st, ino, buf, cap) : 0;
+	if (!t->xattr_list)
+		return 0;
+	LOCKED(st, rc = t->xattr_list(st, ino, buf, cap));
+	return rc;
 }
 
 int dfs_xattr_remove(struct dfs_store *st, uint64_t ino, const char *name)
@@ -286,7 +337,10 @@ int dfs_xattr_remove(struct dfs_store *st, uint64_t ino, const char *name)
 		return -ENODATA;
 	if (rc < 0)
 		return rc;
-	return t->xattr_remove ? t->xattr_remove(st, ino, name) : t->none;
+	if (!t->xattr_remove)
+		return t->none;
+	LOCKED(st, rc = t->xattr_remove(st, ino, name));
+	return rc;
 }
 
 /* ---- files ------------------------------------------------------------------ */

@@ -78,7 +78,6 @@ int dfs_env_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 	struct dfs_pkg p;
 	int rc = -ENODATA;
 
-	pthread_mutex_lock(&st->lock);
 	if (dfs_is_env_dir(ino)) {
 		rc = dfs_env_by_id(st, (int64_t)(ino - DFS_INO_ENV_BASE), &e);
 		if (rc == 0)
@@ -108,7 +107,6 @@ int dfs_env_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 			rc = rc == -ENOENT ? -ENODATA : rc;
 		}
 	}
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -121,7 +119,6 @@ int dfs_env_xattr_list(struct dfs_store *st, uint64_t ino, char *buf,
 	struct dfs_pkg p;
 	int rc = 0, n;
 
-	pthread_mutex_lock(&st->lock);
 	if (dfs_is_env_dir(ino)) {
 		rc = dfs_env_by_id(st, (int64_t)(ino - DFS_INO_ENV_BASE), &e);
 		if (rc == 0 && e.cls[0])
@@ -161,7 +158,6 @@ int dfs_env_xattr_list(struct dfs_store *st, uint64_t ino, char *buf,
 		}
 		rc = n < 0 ? n : rc;
 	}
-	pthread_mutex_unlock(&st->lock);
 	return rc < 0 ? rc : (int)total;
 }
 
@@ -200,7 +196,6 @@ int dfs_env_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 	struct dfs_pkg p;
 	int rc = -EPERM, n;
 
-	pthread_mutex_lock(&st->lock);
 	if (dfs_is_env_dir(ino)) {
 		if (strcmp(name, XATTR_PREFIX "classification") == 0)
 			rc = dfs_env_classify(st, actor,
@@ -234,6 +229,5 @@ int dfs_env_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 	} else {
 		rc = -EROFS;
 	}
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }

@@ -58,17 +58,6 @@ int dfs_envs_attr_locked(struct dfs_store *st, uint64_t ino,
 	return rc;
 }
 
-static int envs_getattr(struct dfs_store *st, uint64_t ino,
-			struct dfs_attr *ret)
-{
-	int rc;
-
-	pthread_mutex_lock(&st->lock);
-	rc = dfs_envs_attr_locked(st, ino, ret);
-	pthread_mutex_unlock(&st->lock);
-	return rc;
-}
-
 /* ---- lookup and listing --------------------------------------------------- */
 
 static int lookup_in_env(struct dfs_store *st, int64_t env, uint64_t parent,
@@ -105,7 +94,6 @@ static int envs_lookup(struct dfs_store *st, uint64_t parent, const char *name,
 	struct dfs_env e;
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	if (parent == DFS_INO_ENVIRONMENTS) {
 		rc = dfs_env_by_name(st, name, &e);
 		if (rc == 0)
@@ -116,14 +104,12 @@ static int envs_lookup(struct dfs_store *st, uint64_t parent, const char *name,
 	} else {
 		rc = -ENOTDIR;
 	}
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
 /* Offsets: deployments 2 * id (+1 for N@V), stages 2^41 + root,
- * temporaries 2^42 + id, environments their ids. */
+ * temporaries DFS_OFF_TEMP + id, environments their ids. */
 #define OFF_STAGE (1ull << 41)
-#define OFF_TEMP (1ull << 42)
 
 static int collect_env(struct dfs_store *st, int64_t env, uint64_t dir,
 		       struct dfs_items *it)
@@ -152,24 +138,14 @@ static int collect_env(struct dfs_store *st, int64_t env, uint64_t dir,
 			rc = dfs_items_add(it, OFF_STAGE + (uint64_t)sg->root,
 					   dfs_eview_ino(env, sg->root),
 					   sg->name);
-	for (struct dfs_temp *t = st->trees->temps; rc == 0 && t; t = t->next)
-		if (t->parent == dir)
-			rc = dfs_items_add(it, OFF_TEMP + t->id,
-					   DFS_INO_TEMP_BASE + t->id, t->name);
-	return rc;
+	return rc < 0 ? rc : dfs_temps_list(st, dir, it);
 }
 
 /* The attributes of an entry of environments/ or of ENV. */
 static int entry_attr(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret)
 {
-	struct dfs_temp *t;
-
-	if (dfs_is_eview(ino))
-		return dfs_view_attr_locked(st, ino, ret);
-	if (dfs_is_temp(ino)) {
-		t = dfs_temp_by_ino(st, ino);
-		return t ? dfs_temp_attr_locked(st, t, ret) : -ENOENT;
-	}
+	if (dfs_is_eview(ino) || dfs_is_temp(ino))
+		return dfs_view_entry_attr(st, ino, ret);
 	return dfs_envs_attr_locked(st, ino, ret);
 }
 
@@ -180,7 +156,6 @@ static int envs_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
 	struct dfs_items it = { 0 };
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	if (ino == DFS_INO_ENVIRONMENTS) {
 		rc = dfs_env_list(st, &l);
 		for (size_t i = 0; rc == 0 && i < l.n; i++)
@@ -198,7 +173,6 @@ static int envs_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
 	if (rc == 0)
 		dfs_items_emit(st, &it, off, entry_attr, hold, fn, ctx);
 	free(it.v);
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -209,7 +183,6 @@ static int envs_readlink(struct dfs_store *st, uint64_t ino, char *buf,
 	struct dfs_attr a;
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	if (dfs_is_deplink(ino)) {
 		rc = dfs_dep_by_id(st, (int64_t)(ino - DFS_INO_DEPLINK_BASE),
 				   &d);
@@ -218,7 +191,6 @@ static int envs_readlink(struct dfs_store *st, uint64_t ino, char *buf,
 	} else {
 		rc = dfs_envs_attr_locked(st, ino, &a) < 0 ? -ENOENT : -EINVAL;
 	}
-	pthread_mutex_unlock(&st->lock);
 	return rc < 0 ? rc : (int)strlen(buf);
 }
 
@@ -270,9 +242,9 @@ static int mkdir_stage(struct dfs_store *st, const struct dfs_actor *actor,
 	return rc;
 }
 
-static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
-			 uint64_t parent, const char *name, uint32_t mode,
-			 const char *target, struct dfs_attr *ret)
+static int envs_create(struct dfs_store *st, const struct dfs_actor *actor,
+		       uint64_t parent, const char *name, uint32_t mode,
+		       uint64_t rdev, const char *target, struct dfs_attr *ret)
 {
 	struct dfs_env e;
 	int64_t id = 0;
@@ -298,18 +270,6 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			 "only packages (folders or links) go in an "
 			 "environment");
 	return -EPERM;
-}
-
-static int envs_create(struct dfs_store *st, const struct dfs_actor *actor,
-		       uint64_t parent, const char *name, uint32_t mode,
-		       uint64_t rdev, const char *target, struct dfs_attr *ret)
-{
-	int rc;
-
-	pthread_mutex_lock(&st->lock);
-	rc = create_locked(st, actor, parent, name, mode, target, ret);
-	pthread_mutex_unlock(&st->lock);
-	return rc;
 }
 
 int dfs_env_record_denied(struct dfs_store *st, const struct dfs_actor *actor,
@@ -398,7 +358,6 @@ static int envs_remove(struct dfs_store *st, const struct dfs_actor *actor,
 	struct dfs_env e;
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	if (parent == DFS_INO_ENVIRONMENTS) {
 		rc = !dir ? -EISDIR : dfs_env_by_name(st, name, &e);
 		if (rc == 0)
@@ -411,27 +370,6 @@ static int envs_remove(struct dfs_store *st, const struct dfs_actor *actor,
 	} else {
 		rc = -ENOTDIR;
 	}
-	pthread_mutex_unlock(&st->lock);
-	return rc;
-}
-
-static int envs_rename(struct dfs_store *st, const struct dfs_actor *actor,
-		       uint64_t parent, const char *name, uint64_t newparent,
-		       const char *newname, unsigned flags)
-{
-	struct dfs_temp *t;
-	int rc = -EXDEV;
-
-	pthread_mutex_lock(&st->lock);
-	t = dfs_temp_by_name(st, parent, name);
-	if (t && (flags & DFS_RENAME_EXCHANGE))
-		rc = -EINVAL;
-	else if (t && t->is_link)
-		rc = dfs_env_rename_link(st, actor, t, newparent, newname);
-	else if (parent == DFS_INO_ENVIRONMENTS ||
-		 newparent == DFS_INO_ENVIRONMENTS)
-		rc = -EPERM;
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -442,7 +380,6 @@ static int envs_setattr(struct dfs_store *st, uint64_t ino,
 {
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	if (dfs_is_env_dir(ino)) {
 		rc = dfs_env_set(st, (int64_t)(ino - DFS_INO_ENV_BASE), sa);
 		if (rc == 0)
@@ -462,7 +399,6 @@ static int envs_setattr(struct dfs_store *st, uint64_t ino,
 	if (!dfs_setattr_is_noop(ret, sa))
 		rc = ino == DFS_INO_ENVIRONMENTS ? -EPERM : -EROFS;
 out:
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -482,12 +418,12 @@ const struct dfs_tree_ops dfs_envs_tree = {
 	.name = "environments",
 	.none = -EPERM,
 	.lookup = envs_lookup,
-	.getattr = envs_getattr,
+	.getattr = dfs_envs_attr_locked,
 	.readdir = envs_readdir,
 	.readlink = envs_readlink,
 	.create = envs_create,
 	.remove = envs_remove,
-	.rename = envs_rename,
+	.rename = dfs_env_rename,
 	.setattr = envs_setattr,
 	.open = envs_open,
 	.xattr_get = dfs_env_xattr_get,

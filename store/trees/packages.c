@@ -90,16 +90,6 @@ int dfs_packages_attr_locked(struct dfs_store *st, uint64_t ino,
 				     ret);
 }
 
-static int pkg_getattr(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret)
-{
-	int rc;
-
-	pthread_mutex_lock(&st->lock);
-	rc = dfs_packages_attr_locked(st, ino, ret);
-	pthread_mutex_unlock(&st->lock);
-	return rc;
-}
-
 static int lookup_in_pkgdir(struct dfs_store *st, int64_t comp,
 			    const char *name, struct dfs_attr *ret)
 {
@@ -120,8 +110,8 @@ static int lookup_in_pkgdir(struct dfs_store *st, int64_t comp,
 	return rc < 0 ? rc : dfs_snode_attr_locked(st, p.root, ret);
 }
 
-static int lookup_locked(struct dfs_store *st, uint64_t parent,
-			 const char *name, struct dfs_attr *ret)
+static int pkg_lookup(struct dfs_store *st, uint64_t parent, const char *name,
+		      struct dfs_attr *ret)
 {
 	struct dfs_component c;
 	int64_t id;
@@ -141,18 +131,26 @@ static int lookup_locked(struct dfs_store *st, uint64_t parent,
 	return rc < 0 ? rc : dfs_snode_attr_locked(st, id, ret);
 }
 
-static int pkg_lookup(struct dfs_store *st, uint64_t parent, const char *name,
-		      struct dfs_attr *ret)
-{
-	int rc;
+/* ---- listings ------------------------------------------------------------ */
 
-	pthread_mutex_lock(&st->lock);
-	rc = lookup_locked(st, parent, name, ret);
-	pthread_mutex_unlock(&st->lock);
+/* Emit each (id, name) of l with attr()'s attributes; offsets are ids. */
+static int emit_rows(struct dfs_store *st, struct dfs_idnames *l, int rc,
+		     int (*attr)(struct dfs_store *, int64_t,
+				 struct dfs_attr *),
+		     bool hold, dfs_readdir_fn fn, void *ctx)
+{
+	for (size_t i = 0; rc == 0 && i < l->n; i++) {
+		struct dfs_attr a;
+
+		if (attr(st, l->v[i].id, &a) < 0)
+			continue;
+		if (dfs_emit(st, fn, ctx, hold, l->v[i].name,
+			     (uint64_t)l->v[i].id, &a))
+			break;
+	}
+	dfs_idnames_free(l);
 	return rc;
 }
-
-/* ---- listings ------------------------------------------------------------ */
 
 static int list_components(struct dfs_store *st, uint64_t off, bool hold,
 			   dfs_readdir_fn fn, void *ctx)
@@ -160,17 +158,7 @@ static int list_components(struct dfs_store *st, uint64_t off, bool hold,
 	struct dfs_idnames l = { 0 };
 	int rc = dfs_component_list(st, (int64_t)off, &l);
 
-	for (size_t i = 0; rc == 0 && i < l.n; i++) {
-		struct dfs_attr a;
-
-		if (pkgdir_attr(st, l.v[i].id, &a) < 0)
-			continue;
-		if (dfs_emit(st, fn, ctx, hold, l.v[i].name,
-			     (uint64_t)l.v[i].id, &a))
-			break;
-	}
-	dfs_idnames_free(&l);
-	return rc;
+	return emit_rows(st, &l, rc, pkgdir_attr, hold, fn, ctx);
 }
 
 /* Natural order of versions; a tie (cannot happen) by id. */
@@ -243,21 +231,11 @@ static int list_snode(struct dfs_store *st, int64_t dir, uint64_t off,
 	struct dfs_idnames l = { 0 };
 	int rc = dfs_snode_children(st, dir, (int64_t)off, &l);
 
-	for (size_t i = 0; rc == 0 && i < l.n; i++) {
-		struct dfs_attr a;
-
-		if (dfs_snode_attr_locked(st, l.v[i].id, &a) < 0)
-			continue;
-		if (dfs_emit(st, fn, ctx, hold, l.v[i].name,
-			     (uint64_t)l.v[i].id, &a))
-			break;
-	}
-	dfs_idnames_free(&l);
-	return rc;
+	return emit_rows(st, &l, rc, dfs_snode_attr_locked, hold, fn, ctx);
 }
 
-static int readdir_locked(struct dfs_store *st, uint64_t ino, uint64_t off,
-			  bool hold, dfs_readdir_fn fn, void *ctx)
+static int pkg_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
+		       bool hold, dfs_readdir_fn fn, void *ctx)
 {
 	struct dfs_attr a;
 	int rc;
@@ -276,19 +254,8 @@ static int readdir_locked(struct dfs_store *st, uint64_t ino, uint64_t off,
 			  fn, ctx);
 }
 
-static int pkg_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
-		       bool hold, dfs_readdir_fn fn, void *ctx)
-{
-	int rc;
-
-	pthread_mutex_lock(&st->lock);
-	rc = readdir_locked(st, ino, off, hold, fn, ctx);
-	pthread_mutex_unlock(&st->lock);
-	return rc;
-}
-
-static int readlink_locked(struct dfs_store *st, uint64_t ino, char *buf,
-			   size_t cap)
+static int pkg_readlink(struct dfs_store *st, uint64_t ino, char *buf,
+			size_t cap)
 {
 	struct dfs_pkg p;
 	int rc, len;
@@ -307,17 +274,6 @@ static int readlink_locked(struct dfs_store *st, uint64_t ino, char *buf,
 				cap);
 }
 
-static int pkg_readlink(struct dfs_store *st, uint64_t ino, char *buf,
-			size_t cap)
-{
-	int rc;
-
-	pthread_mutex_lock(&st->lock);
-	rc = readlink_locked(st, ino, buf, cap);
-	pthread_mutex_unlock(&st->lock);
-	return rc;
-}
-
 /* ---- making and removing packages ------------------------------------------ */
 
 static int pkg_create(struct dfs_store *st, const struct dfs_actor *actor,
@@ -329,13 +285,11 @@ static int pkg_create(struct dfs_store *st, const struct dfs_actor *actor,
 
 	if (!S_ISDIR(mode) || !dfs_is_pkgdir(parent))
 		return -EROFS;
-	(void)dfs_store_sync(st); /* seal what was closed */
-	pthread_mutex_lock(&st->lock);
+	(void)dfs_content_sync(st); /* seal what was closed */
 	rc = dfs_pkg_create(st, actor, (int64_t)(parent - DFS_INO_PKGDIR_BASE),
 			    name, &root);
 	if (rc == 0)
 		rc = dfs_snode_attr_locked(st, root, ret);
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -346,19 +300,17 @@ static int pkg_remove(struct dfs_store *st, const struct dfs_actor *actor,
 
 	if (!dir || !dfs_is_pkgdir(parent))
 		return -EROFS;
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_pkg_remove(st, actor, (int64_t)(parent - DFS_INO_PKGDIR_BASE),
 			    name);
 	if (rc == 0)
 		dfs_reclaim_later(st);
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
 static int pkg_setattr(struct dfs_store *st, uint64_t ino,
 		       const struct dfs_setattr *sa, struct dfs_attr *ret)
 {
-	int rc = pkg_getattr(st, ino, ret);
+	int rc = dfs_packages_attr_locked(st, ino, ret);
 
 	if (rc < 0)
 		return rc;
@@ -402,10 +354,8 @@ static int pkg_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 
 	if (!dfs_is_snode(ino))
 		return -ENODATA;
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_pkg_meta_get(st, (int64_t)(ino - DFS_INO_SNODE_BASE), name,
 			      buf, cap);
-	pthread_mutex_unlock(&st->lock);
 	return rc == -ENOENT ? -ENODATA : rc;
 }
 
@@ -417,10 +367,8 @@ static int pkg_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 
 	if (!dfs_is_snode(ino))
 		return -EROFS;
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_pkg_meta_set(st, actor, (int64_t)(ino - DFS_INO_SNODE_BASE),
 			      name, value, size);
-	pthread_mutex_unlock(&st->lock);
 	return rc == -ENOENT ? -EROFS : rc;
 }
 
@@ -431,10 +379,8 @@ static int pkg_xattr_list(struct dfs_store *st, uint64_t ino, char *buf,
 
 	if (!dfs_is_snode(ino))
 		return 0;
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_pkg_meta_list(st, (int64_t)(ino - DFS_INO_SNODE_BASE), buf,
 			       cap);
-	pthread_mutex_unlock(&st->lock);
 	return rc == -ENOENT ? 0 : rc;
 }
 
@@ -442,7 +388,7 @@ const struct dfs_tree_ops dfs_packages_tree = {
 	.name = "packages",
 	.none = -EROFS,
 	.lookup = pkg_lookup,
-	.getattr = pkg_getattr,
+	.getattr = dfs_packages_attr_locked,
 	.readdir = pkg_readdir,
 	.readlink = pkg_readlink,
 	.create = pkg_create,

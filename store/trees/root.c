@@ -29,23 +29,16 @@ static int root_lookup(struct dfs_store *st, uint64_t parent, const char *name,
 	struct dfs_attr a;
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_inode_attr_at(st, parent, name, &a);
 	if (rc == 0)
 		rc = child_attr(st, a.ino, ret);
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
 static int root_getattr(struct dfs_store *st, uint64_t ino,
 			struct dfs_attr *ret)
 {
-	int rc;
-
-	pthread_mutex_lock(&st->lock);
-	rc = dfs_inode_attr(st, ino, ret);
-	pthread_mutex_unlock(&st->lock);
-	return rc;
+	return dfs_inode_attr(st, ino, ret);
 }
 
 struct listing {
@@ -72,9 +65,7 @@ static int root_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
 	struct listing l = { st, fn, ctx, hold };
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_inode_readdir(st, ino, off, root_entry, &l);
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 

@@ -288,3 +288,14 @@ int dfs_temp_attr_locked(struct dfs_store *st, struct dfs_temp *t,
 	ret->flags = DFS_NODE_VOLATILE;
 	return 0;
 }
+
+int dfs_temps_list(struct dfs_store *st, uint64_t dir, struct dfs_items *it)
+{
+	int rc = 0;
+
+	for (struct dfs_temp *t = st->trees->temps; rc == 0 && t; t = t->next)
+		if (t->parent == dir)
+			rc = dfs_items_add(it, DFS_OFF_TEMP + t->id,
+					   DFS_INO_TEMP_BASE + t->id, t->name);
+	return rc;
+}

@@ -4,9 +4,11 @@
  * file rsync or tar writes under a name of its own before renaming it
  * into place (checked as it is written, see envfile.c), and the link
  * `ln -sfn` makes before renaming it over ENV/N.  They live in memory
- * (stage.c) until that rename or their removal.
+ * (stage.c) until that rename or their removal.  The rename that puts a
+ * temporary in place is every environment folder's rename.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -18,10 +20,8 @@ static int temps_getattr(struct dfs_store *st, uint64_t ino,
 	struct dfs_temp *t;
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	t = dfs_temp_by_ino(st, ino);
 	rc = t ? dfs_temp_attr_locked(st, t, ret) : -ENOENT;
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -32,14 +32,12 @@ static int temps_readlink(struct dfs_store *st, uint64_t ino, char *buf,
 	struct dfs_pkg p;
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	t = dfs_temp_by_ino(st, ino);
 	rc = !t ? -ENOENT : !t->is_link ? -EINVAL : 0;
 	if (rc == 0)
 		rc = dfs_pkg_by_id(st, t->package, &p);
 	if (rc == 0)
 		dfs_dep_target(p.component, p.version, buf, cap);
-	pthread_mutex_unlock(&st->lock);
 	return rc < 0 ? rc : (int)strlen(buf);
 }
 
@@ -50,7 +48,6 @@ static int temps_setattr(struct dfs_store *st, uint64_t ino,
 	struct dfs_temp *t;
 	int rc = 0;
 
-	pthread_mutex_lock(&st->lock);
 	t = dfs_temp_by_ino(st, ino);
 	if (!t) {
 		rc = -ENOENT;
@@ -65,7 +62,6 @@ static int temps_setattr(struct dfs_store *st, uint64_t ino,
 	if (rc == 0)
 		rc = dfs_temp_attr_locked(st, t, ret);
 out:
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -73,8 +69,11 @@ static int temps_open(struct dfs_store *st, const struct dfs_actor *actor,
 		      uint64_t ino, int flags, struct dfs_file **ret)
 {
 	struct dfs_attr a;
-	int rc = temps_getattr(st, ino, &a);
+	int rc;
 
+	pthread_mutex_lock(&st->lock);
+	rc = temps_getattr(st, ino, &a);
+	pthread_mutex_unlock(&st->lock);
 	if (rc == 0 && !S_ISREG(a.mode))
 		rc = -EINVAL;
 	return rc < 0 ? rc : dfs_envfile_open(st, actor, ino, flags, ret);
@@ -85,6 +84,71 @@ static int temps_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 			   size_t size, unsigned flags)
 {
 	return -EROFS;
+}
+
+static int rename_temp_file(struct dfs_store *st, const struct dfs_actor *actor,
+			    struct dfs_temp *t, uint64_t newparent,
+			    const char *newname)
+{
+	int64_t env = t->env, s = 0;
+	struct dfs_stage *sg = NULL;
+	struct dfs_snode si;
+	struct dfs_env e;
+	struct dfs_pkg p;
+	bool deployed;
+	char why[1024];
+	int rc;
+
+	rc = dfs_env_by_id(st, env, &e);
+	if (rc < 0)
+		return rc;
+	dfs_stage_visible(st, env, dfs_eview_snode(t->parent), &p, &deployed,
+			  &sg);
+	if (newparent != t->parent ||
+	    dfs_snode_child(st, dfs_eview_snode(t->parent), newname, &s) < 0 ||
+	    s != t->expect || dfs_snode_info(st, s, &si) < 0 ||
+	    !S_ISREG(si.mode))
+		snprintf(why, sizeof(why), "%s is not in %s@%s", newname,
+			 p.component, p.version);
+	else if (!t->verified)
+		snprintf(why, sizeof(why), "%s: its content differs from %s@%s",
+			 newname, p.component, p.version);
+	else
+		why[0] = '\0';
+	if (why[0]) {
+		dfs_audit_refuse(st, actor, "deploy", e.name, p.component,
+				 p.version, -EPERM, why);
+		return -EPERM;
+	}
+	if (!sg) {
+		sg = dfs_stage_new(st, &p, env, false, actor);
+		if (!sg)
+			return -ENOMEM;
+	}
+	dfs_temp_drop(st, t);
+	return dfs_stage_done(st, actor, sg, s);
+}
+
+/*
+ * rename under environments/: a temporary renamed to what it stands for
+ * (a copy tool's file put in place, ln -sfn's link over N), else nothing
+ * moves there (EXDEV, so mv copies; EPERM into environments/ itself).
+ */
+int dfs_env_rename(struct dfs_store *st, const struct dfs_actor *actor,
+		   uint64_t parent, const char *name, uint64_t newparent,
+		   const char *newname, unsigned flags)
+{
+	struct dfs_temp *t = dfs_temp_by_name(st, parent, name);
+
+	if (t && (flags & DFS_RENAME_EXCHANGE))
+		return -EINVAL;
+	if (t && t->is_link)
+		return dfs_env_rename_link(st, actor, t, newparent, newname);
+	if (t)
+		return rename_temp_file(st, actor, t, newparent, newname);
+	if (parent == DFS_INO_ENVIRONMENTS || newparent == DFS_INO_ENVIRONMENTS)
+		return -EPERM;
+	return -EXDEV;
 }
 
 const struct dfs_tree_ops dfs_temps_tree = {

@@ -17,8 +17,8 @@
  * stage.c keeps what is in flight in environments/ (copies filling a
  * staging folder, re-copies into a deployed one, temporaries), in memory
  * under st->lock; envfile.c is the file a copy writes there, checked
- * against its package.  Tree functions are called without st->lock and
- * take it themselves.
+ * against its package.  Every slot but open is called with st->lock
+ * held; open takes it itself (content/ opens files under it).
  */
 #ifndef DFS_TREES_H
 #define DFS_TREES_H
@@ -283,6 +283,10 @@ void dfs_temp_drop(struct dfs_store *st, struct dfs_temp *t);
 bool dfs_temp_base(const char *name, char *buf, size_t cap);
 int dfs_temp_attr_locked(struct dfs_store *st, struct dfs_temp *t,
 			 struct dfs_attr *ret);
+/* Listing offsets of temporaries: 2^42 + id. */
+#define DFS_OFF_TEMP (1ull << 42)
+/* Add the temporaries in folder dir to a listing. */
+int dfs_temps_list(struct dfs_store *st, uint64_t dir, struct dfs_items *it);
 
 /* ---- envs.c, views.c ------------------------------------------------------------ */
 
@@ -300,6 +304,9 @@ int dfs_deplink_attr_locked(struct dfs_store *st, int64_t dep,
 			    struct dfs_attr *ret);
 int dfs_view_attr_locked(struct dfs_store *st, uint64_t ino,
 			 struct dfs_attr *ret);
+/* The attributes of a view's node or a temporary. */
+int dfs_view_entry_attr(struct dfs_store *st, uint64_t ino,
+			struct dfs_attr *ret);
 /* Deploy p in env e (a link or the last file of a copy). */
 int dfs_env_deploy_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			  const struct dfs_env *e, const struct dfs_pkg *p,
@@ -308,6 +315,10 @@ int dfs_env_deploy_locked(struct dfs_store *st, const struct dfs_actor *actor,
 int dfs_env_symlink(struct dfs_store *st, const struct dfs_actor *actor,
 		    const struct dfs_env *e, uint64_t dir, const char *name,
 		    const char *target, struct dfs_attr *ret);
+/* rename under environments/ (temps.c): a temporary put in place. */
+int dfs_env_rename(struct dfs_store *st, const struct dfs_actor *actor,
+		   uint64_t parent, const char *name, uint64_t newparent,
+		   const char *newname, unsigned flags);
 /* ln -sfn's temporary link renamed over N: the deployment. */
 int dfs_env_rename_link(struct dfs_store *st, const struct dfs_actor *actor,
 			struct dfs_temp *t, uint64_t newparent,

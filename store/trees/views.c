@@ -57,17 +57,6 @@ int dfs_view_attr_locked(struct dfs_store *st, uint64_t ino,
 	return 0;
 }
 
-static int views_getattr(struct dfs_store *st, uint64_t ino,
-			 struct dfs_attr *ret)
-{
-	int rc;
-
-	pthread_mutex_lock(&st->lock);
-	rc = dfs_view_attr_locked(st, ino, ret);
-	pthread_mutex_unlock(&st->lock);
-	return rc;
-}
-
 static int views_lookup(struct dfs_store *st, uint64_t parent, const char *name,
 			struct dfs_attr *ret)
 {
@@ -78,18 +67,14 @@ static int views_lookup(struct dfs_store *st, uint64_t parent, const char *name,
 	bool deployed;
 	int rc = -ENOENT;
 
-	pthread_mutex_lock(&st->lock);
 	t = dfs_temp_by_name(st, parent, name);
 	if (t)
 		rc = dfs_temp_attr_locked(st, t, ret);
 	else if (dfs_snode_child(st, dfs_eview_snode(parent), name, &s) == 0 &&
 		 dfs_stage_visible(st, env, s, &p, &deployed, &sg))
 		rc = dfs_view_attr_locked(st, dfs_eview_ino(env, s), ret);
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
-
-#define OFF_TEMP (1ull << 42)
 
 static int collect_view(struct dfs_store *st, uint64_t dir,
 			struct dfs_items *it)
@@ -110,14 +95,11 @@ static int collect_view(struct dfs_store *st, uint64_t dir,
 					   kids.v[i].name);
 	}
 	dfs_idnames_free(&kids);
-	for (struct dfs_temp *t = st->trees->temps; rc == 0 && t; t = t->next)
-		if (t->parent == dir)
-			rc = dfs_items_add(it, OFF_TEMP + t->id,
-					   DFS_INO_TEMP_BASE + t->id, t->name);
-	return rc;
+	return rc < 0 ? rc : dfs_temps_list(st, dir, it);
 }
 
-static int entry_attr(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret)
+int dfs_view_entry_attr(struct dfs_store *st, uint64_t ino,
+			struct dfs_attr *ret)
 {
 	struct dfs_temp *t;
 
@@ -133,12 +115,11 @@ static int views_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
 	struct dfs_items it = { 0 };
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	rc = collect_view(st, ino, &it);
 	if (rc == 0)
-		dfs_items_emit(st, &it, off, entry_attr, hold, fn, ctx);
+		dfs_items_emit(st, &it, off, dfs_view_entry_attr, hold, fn,
+			       ctx);
 	free(it.v);
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -148,13 +129,11 @@ static int views_readlink(struct dfs_store *st, uint64_t ino, char *buf,
 	struct dfs_snode si;
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_snode_info(st, dfs_eview_snode(ino), &si);
 	if (rc == 0 && !S_ISLNK(si.mode))
 		rc = -EINVAL;
 	if (rc == 0)
 		snprintf(buf, cap, "%s", si.target);
-	pthread_mutex_unlock(&st->lock);
 	return rc < 0 ? rc : (int)strlen(buf);
 }
 
@@ -219,9 +198,9 @@ static int make_entry(struct dfs_store *st, const struct dfs_actor *actor,
 		      : dfs_view_attr_locked(st, dfs_eview_ino(env, s), ret);
 }
 
-static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
-			 uint64_t parent, const char *name, uint32_t mode,
-			 const char *target, struct dfs_attr *ret)
+static int views_create(struct dfs_store *st, const struct dfs_actor *actor,
+			uint64_t parent, const char *name, uint32_t mode,
+			uint64_t rdev, const char *target, struct dfs_attr *ret)
 {
 	int64_t env = dfs_eview_env(parent), s = 0;
 	struct dfs_stage *sg = NULL;
@@ -263,18 +242,6 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	return -EPERM;
 }
 
-static int views_create(struct dfs_store *st, const struct dfs_actor *actor,
-			uint64_t parent, const char *name, uint32_t mode,
-			uint64_t rdev, const char *target, struct dfs_attr *ret)
-{
-	int rc;
-
-	pthread_mutex_lock(&st->lock);
-	rc = create_locked(st, actor, parent, name, mode, target, ret);
-	pthread_mutex_unlock(&st->lock);
-	return rc;
-}
-
 /* ---- removing ------------------------------------------------------------------ */
 
 /* Does the view's folder s still list anything (entries or temps)? */
@@ -299,8 +266,8 @@ static int has_entries(struct dfs_store *st, int64_t env, int64_t s)
 	return rc;
 }
 
-static int remove_locked(struct dfs_store *st, uint64_t dir, const char *name,
-			 bool isdir)
+static int views_remove(struct dfs_store *st, const struct dfs_actor *actor,
+			uint64_t dir, const char *name, bool isdir)
 {
 	int64_t env = dfs_eview_env(dir), s;
 	struct dfs_stage *sg;
@@ -347,83 +314,6 @@ static int remove_locked(struct dfs_store *st, uint64_t dir, const char *name,
 	return 0;
 }
 
-static int views_remove(struct dfs_store *st, const struct dfs_actor *actor,
-			uint64_t parent, const char *name, bool dir)
-{
-	int rc;
-
-	pthread_mutex_lock(&st->lock);
-	rc = remove_locked(st, parent, name, dir);
-	pthread_mutex_unlock(&st->lock);
-	return rc;
-}
-
-/* ---- renaming: a temporary renamed to what it stands for puts it in place -- */
-
-static int rename_temp_file(struct dfs_store *st, const struct dfs_actor *actor,
-			    struct dfs_temp *t, uint64_t newparent,
-			    const char *newname)
-{
-	int64_t env = t->env, s = 0;
-	struct dfs_stage *sg = NULL;
-	struct dfs_snode si;
-	struct dfs_env e;
-	struct dfs_pkg p;
-	bool deployed;
-	char why[1024];
-	int rc;
-
-	rc = dfs_env_by_id(st, env, &e);
-	if (rc < 0)
-		return rc;
-	dfs_stage_visible(st, env, dfs_eview_snode(t->parent), &p, &deployed,
-			  &sg);
-	if (newparent != t->parent ||
-	    dfs_snode_child(st, dfs_eview_snode(t->parent), newname, &s) < 0 ||
-	    s != t->expect || dfs_snode_info(st, s, &si) < 0 ||
-	    !S_ISREG(si.mode))
-		snprintf(why, sizeof(why), "%s is not in %s@%s", newname,
-			 p.component, p.version);
-	else if (!t->verified)
-		snprintf(why, sizeof(why), "%s: its content differs from %s@%s",
-			 newname, p.component, p.version);
-	else
-		why[0] = '\0';
-	if (why[0]) {
-		dfs_audit_refuse(st, actor, "deploy", e.name, p.component,
-				 p.version, -EPERM, why);
-		return -EPERM;
-	}
-	if (!sg) {
-		sg = dfs_stage_new(st, &p, env, false, actor);
-		if (!sg)
-			return -ENOMEM;
-	}
-	dfs_temp_drop(st, t);
-	return dfs_stage_done(st, actor, sg, s);
-}
-
-static int views_rename(struct dfs_store *st, const struct dfs_actor *actor,
-			uint64_t parent, const char *name, uint64_t newparent,
-			const char *newname, unsigned flags)
-{
-	struct dfs_temp *t;
-	int rc = -EXDEV;
-
-	pthread_mutex_lock(&st->lock);
-	t = dfs_temp_by_name(st, parent, name);
-	if (t && (flags & DFS_RENAME_EXCHANGE))
-		rc = -EINVAL;
-	else if (t && t->is_link)
-		rc = -EXDEV;
-	else if (t)
-		rc = rename_temp_file(st, actor, t, newparent, newname);
-	else if (newparent == DFS_INO_ENVIRONMENTS)
-		rc = -EPERM;
-	pthread_mutex_unlock(&st->lock);
-	return rc;
-}
-
 /* ---- attributes ---------------------------------------------------------------- */
 
 static int views_setattr(struct dfs_store *st, uint64_t ino,
@@ -434,7 +324,6 @@ static int views_setattr(struct dfs_store *st, uint64_t ino,
 	struct dfs_pkg p;
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_view_attr_locked(st, ino, ret);
 	if (rc < 0)
 		goto out;
@@ -454,7 +343,6 @@ static int views_setattr(struct dfs_store *st, uint64_t ino,
 	if (!dfs_setattr_is_noop(ret, sa))
 		rc = -EROFS;
 out:
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -498,12 +386,12 @@ const struct dfs_tree_ops dfs_views_tree = {
 	.name = "views",
 	.none = -EROFS,
 	.lookup = views_lookup,
-	.getattr = views_getattr,
+	.getattr = dfs_view_attr_locked,
 	.readdir = views_readdir,
 	.readlink = views_readlink,
 	.create = views_create,
 	.remove = views_remove,
-	.rename = views_rename,
+	.rename = dfs_env_rename,
 	.setattr = views_setattr,
 	.open = views_open,
 	.xattr_get = dfs_env_xattr_get,

@@ -29,7 +29,9 @@ static struct dfs_fs *fs_of(fuse_req_t req)
 static struct dfs_actor actor_of(fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct dfs_actor a = { ctx->uid, ctx->gid, ctx->pid, "" };
+	struct dfs_actor a = { .uid = ctx->uid,
+			       .gid = ctx->gid,
+			       .pid = ctx->pid };
 
 	return a;
 }
@@ -45,6 +47,9 @@ static struct dfs_actor audited_actor_of(fuse_req_t req)
 	char path[64];
 	ssize_t n;
 	int fd;
+
+	n = fuse_req_getgroups(req, DFS_GROUPS_MAX, (gid_t *)a.groups);
+	a.ngroups = n > 0 && n <= DFS_GROUPS_MAX ? (int)n : 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)a.pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);

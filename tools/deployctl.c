@@ -6,6 +6,8 @@
  *   deployctl fsck STORE     check blobs and references, report orphans
  *   deployctl package NAME [--version V] [--notes TEXT] [--mount MNT]
  *                            package a component through the mount
+ *   deployctl package remove|restore NAME@V [--mount MNT]
+ *                            soft-delete a package, or undo that
  *   deployctl status [ENV] [--mount MNT]
  *                            what is deployed where, copies in progress,
  *                            unmet requirements (read from the store)
@@ -54,6 +56,10 @@ static void usage(FILE *out)
 		"                the next whole number) through the mount MNT\n"
 		"                (default: $DEPLOYFS_MOUNT, else ~/deployfs);\n"
 		"                prints the package's path\n"
+		"  package remove|restore NAME@V [--mount MNT]\n"
+		"                hide package NAME@V from packages/ (refused\n"
+		"                while it is deployed), or bring it back until\n"
+		"                its space is reclaimed\n"
 		"  status [ENV] [--mount MNT]\n"
 		"                what each environment (or ENV) has deployed,\n"
 		"                copies in progress and unmet requirements\n"
@@ -224,6 +230,66 @@ static void record_refusal(const char *mnt, const char *name,
 	dfs_store_free(st);
 }
 
+/*
+ * deployctl package remove|restore NAME@V: the user.deployfs.remove or
+ * .restore attribute of MNT/packages/NAME, set to V.  The daemon refuses
+ * (and records) a remove while the package is deployed (EBUSY, naming
+ * the environments in audit.log).
+ */
+static int package_set_removed(int argc, char **argv, bool removed)
+{
+	static const struct option longopts[] = {
+		{ "mount", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char mbuf[PATH_MAX], dir[PATH_MAX + 300], name[256];
+	const char *mnt = NULL, *at, *what = removed ? "remove" : "restore";
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "m:", longopts, NULL)) != -1) {
+		if (c != 'm') {
+			usage(stderr);
+			return EX_USAGE;
+		}
+		mnt = optarg;
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	at = strchr(argv[optind], '@');
+	if (!at || (size_t)(at - argv[optind]) >= sizeof(name) ||
+	    !dfs_version_valid(at + 1)) {
+		fprintf(stderr, "deployctl: \"%s\" is not NAME@VERSION\n",
+			argv[optind]);
+		return EX_USAGE;
+	}
+	snprintf(name, sizeof(name), "%.*s", (int)(at - argv[optind]),
+		 argv[optind]);
+	if (!dfs_name_valid(name)) {
+		fprintf(stderr, "deployctl: \"%s\" is not NAME@VERSION\n",
+			argv[optind]);
+		return EX_USAGE;
+	}
+	if (!mnt)
+		mnt = default_mount(mbuf, sizeof(mbuf));
+	snprintf(dir, sizeof(dir), "%s/packages/%s", mnt, name);
+	if (setxattr(dir,
+		     removed ? "user.deployfs.remove" : "user.deployfs.restore",
+		     at + 1, strlen(at + 1), 0) < 0) {
+		int err = errno;
+
+		fprintf(stderr, "deployctl: cannot %s %s: %s%s\n", what,
+			argv[optind], strerror(err),
+			err == EBUSY ? " (it is deployed: see deployctl status)"
+				     : "");
+		return err == ENOENT ? EX_NOINPUT : 1;
+	}
+	printf("%s %s\n", removed ? "removed" : "restored", argv[optind]);
+	return 0;
+}
+
 static int cmd_package(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -236,6 +302,10 @@ static int cmd_package(int argc, char **argv)
 	const char *version = NULL, *notes = NULL, *mnt = NULL, *name;
 	int c;
 
+	if (argc >= 3 && strchr(argv[2], '@') &&
+	    (strcmp(argv[1], "remove") == 0 || strcmp(argv[1], "restore") == 0))
+		return package_set_removed(argc - 1, argv + 1,
+					   strcmp(argv[1], "remove") == 0);
 	optind = 0; /* GNU: start afresh, permuting */
 	while ((c = getopt_long(argc, argv, "v:n:m:", longopts, NULL)) != -1) {
 		switch (c) {

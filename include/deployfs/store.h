@@ -104,13 +104,17 @@ struct dfs_attr {
 
 /* Who asks: from the FUSE request context, or the calling process.  cmd
  * is the caller's command line (spaces for NULs), for the audit trail;
- * it may be empty. */
+ * it may be empty.  groups: the supplementary groups, where a permission
+ * is checked by the store (ngroups 0: only gid). */
 #define DFS_CMD_MAX 256
+#define DFS_GROUPS_MAX 64
 struct dfs_actor {
 	uint32_t uid;
 	uint32_t gid;
 	int32_t pid;
 	char cmd[DFS_CMD_MAX];
+	int ngroups;
+	uint32_t groups[DFS_GROUPS_MAX];
 };
 
 /* ---- opening ----------------------------------------------------------- */

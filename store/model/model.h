@@ -225,8 +225,10 @@ int dfs_pkg_parse(const struct dfs_component *c, const char *name,
  * recorded; a refusal is recorded with its reason). */
 int dfs_pkg_create(struct dfs_store *st, const struct dfs_actor *actor,
 		   int64_t comp, const char *name, int64_t *ret_root);
-int dfs_pkg_remove(struct dfs_store *st, const struct dfs_actor *actor,
-		   int64_t comp, const char *name);
+/* deployctl package remove|restore: a soft delete of comp's package
+ * version (EBUSY while deployed), undone until the space is reclaimed. */
+int dfs_pkg_set_removed(struct dfs_store *st, const struct dfs_actor *actor,
+			int64_t comp, const char *version, bool removed);
 int dfs_pkg_by_id(struct dfs_store *st, int64_t id, struct dfs_pkg *ret);
 int dfs_pkg_by_version(struct dfs_store *st, const char *component,
 		       const char *version, struct dfs_pkg *ret);

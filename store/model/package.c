@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * package.c - creating and removing packages (mkdir and rmdir of
- * packages/NAME/NAME@VERSION) and their metadata as user.deployfs.*
- * extended attributes.  A package is one durable transaction: its snapshot
- * rows, its packages row and its audit row commit together or not at all.
- * Every refusal is recorded in the audit trail with its reason.
+ * package.c - creating packages (mkdir packages/NAME/NAME@VERSION),
+ * removing and restoring them (deployctl package remove|restore).  A
+ * package is one durable transaction: its snapshot rows, its packages row
+ * and its audit row commit together or not at all.  Removing one is a
+ * soft delete: it leaves packages/ but keeps its snapshot, so it can be
+ * restored until the space is reclaimed.  Every refusal is recorded in
+ * the audit trail with its reason.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,19 +24,25 @@ static const char sql_pkg_insert[] =
 static const char sql_pkg_find[] =
 	"SELECT id, root, deployed FROM packages WHERE component = ?1"
 	" AND version = ?2 AND removed = 0";
-/* A removed package keeps a tombstone row (its version keeps readdir
- * offsets stable); a new package of the same version replaces it. */
+/* A removed package keeps its row (its version keeps readdir offsets
+ * stable) and, until the space is reclaimed, its snapshot: then it can be
+ * restored, and its version is not made again.  Once reclaimed (its root
+ * snode gone), a new package of the same version replaces the row. */
 static const char sql_changed[] =
 	"UPDATE components SET changed = ?2 WHERE id = ?1";
-static const char sql_pkg_delete[] =
-	"UPDATE packages SET removed = 1 WHERE id = ?1";
+static const char sql_pkg_removed[] =
+	"UPDATE packages SET removed = ?2 WHERE id = ?1";
+static const char sql_removed_find[] =
+	"SELECT p.id, p.root FROM packages p JOIN snodes s ON s.id = p.root"
+	" WHERE p.component = ?1 AND p.version = ?2 AND p.removed = 1"
+	" ORDER BY p.id DESC LIMIT 1";
 static const char sql_tomb_delete[] =
 	"DELETE FROM packages WHERE component = ?1 AND version = ?2"
 	" AND removed = 1";
-static const char sql_snode_tree_delete[] =
-	"WITH RECURSIVE t(id) AS (SELECT ?1 UNION ALL"
-	" SELECT s.id FROM snodes s JOIN t ON s.parent = t.id)"
-	" DELETE FROM snodes WHERE id IN (SELECT id FROM t)";
+static const char sql_deployed_in[] =
+	"SELECT e.name FROM deployments d JOIN envs e ON e.id = d.env"
+	" WHERE d.package = ?1 AND d.active = 1 AND e.removed = 0"
+	" ORDER BY e.name";
 static const char sql_root_insert[] =
 	"INSERT INTO snodes (parent, name, mode, uid, gid, nlink, atime, mtime,"
 	" ctime) VALUES (0, ?1, ?2, ?3, ?4, 2, ?5, ?6, ?7)";
@@ -126,6 +134,7 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	struct dfs_audit_event ev = { 0 };
 	const struct dfs_type *type = dfs_type_find(c->type);
 	struct found old;
+	sqlite3_stmt *s;
 	char user[64];
 	int64_t root = 0;
 	int rc;
@@ -149,7 +158,17 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	}
 	if (rc != -ENOENT)
 		return rc;
-	rc = dfs_exec_sql(st, sql_tomb_delete, "is", c->id, version);
+	rc = dfs_query_sql(st, sql_removed_find, &s, "is", c->id, version);
+	if (rc > 0) {
+		dfs_stmt_done(s, SQLITE_ROW);
+		snprintf(w->why, sizeof(w->why),
+			 "version %s was removed: deployctl package restore "
+			 "%s@%s",
+			 version, c->name, version);
+		return -EEXIST;
+	}
+	if (rc == 0)
+		rc = dfs_exec_sql(st, sql_tomb_delete, "is", c->id, version);
 	if (rc == 0)
 		rc = insert_root(st, c, name, &root);
 	if (rc == 0)
@@ -217,40 +236,100 @@ int dfs_pkg_create(struct dfs_store *st, const struct dfs_actor *actor,
 	return rc;
 }
 
-int dfs_pkg_remove(struct dfs_store *st, const struct dfs_actor *actor,
-		   int64_t comp, const char *name)
+/* The environments package id is deployed in, "a, b", into buf. */
+static int deployed_in(struct dfs_store *st, int64_t id, char *buf, size_t cap)
 {
-	struct dfs_audit_event ev = { 0 };
+	sqlite3_stmt *s;
+	size_t n = 0;
+	int rc = dfs_query_sql(st, sql_deployed_in, &s, "i", id);
+
+	buf[0] = '\0';
+	while (rc > 0) {
+		if (n < cap)
+			n += (size_t)snprintf(
+				buf + n, cap - n, "%s%s", n ? ", " : "",
+				(const char *)sqlite3_column_text(s, 0));
+		rc = dfs_next(s);
+	}
+	return rc;
+}
+
+/* Remove (removed 1) or restore (0) the package NAME@version of comp. */
+static int set_removed(struct dfs_store *st, const struct dfs_actor *actor,
+		       const struct dfs_component *c, const char *version,
+		       int removed, char *why, size_t cap)
+{
+	struct found p = { 0 };
+	sqlite3_stmt *s;
+	char envs[256];
+	int rc;
+
+	rc = find_pkg(st, c->id, version, &p);
+	if (removed && rc == 0 && p.deployed > 0) {
+		rc = deployed_in(st, p.id, envs, sizeof(envs));
+		snprintf(why, cap, "%s@%s is deployed in %s", c->name, version,
+			 rc == 0 ? envs : "an environment");
+		return -EBUSY;
+	}
+	if (!removed && rc == 0) {
+		snprintf(why, cap, "%s@%s is not removed", c->name, version);
+		return -EEXIST;
+	}
+	if (!removed && rc == -ENOENT) {
+		rc = dfs_query_sql(st, sql_removed_find, &s, "is", c->id,
+				   version);
+		if (rc > 0) {
+			p.id = sqlite3_column_int64(s, 0);
+			rc = dfs_stmt_done(s, SQLITE_ROW);
+		} else if (rc == 0) {
+			rc = -ENOENT;
+		}
+	}
+	if (rc == -ENOENT)
+		snprintf(why, cap,
+			 removed ? "no package %s@%s"
+				 : "no removed package %s@%s (or its space "
+				   "was reclaimed)",
+			 c->name, version);
+	if (rc < 0)
+		return rc;
+	rc = dfs_db_begin_whole(st);
+	if (rc < 0)
+		return rc;
+	rc = dfs_exec_sql(st, sql_pkg_removed, "ii", p.id, (int64_t)removed);
+	if (rc == 0)
+		rc = dfs_exec_sql(st, sql_changed, "ii", c->id, dfs_now_ns());
+	return dfs_audit_act(st, actor,
+			     &(struct dfs_audit_event){
+				     .action = removed ? "package-remove"
+						       : "package-restore",
+				     .component = c->name,
+				     .version = version,
+				     .result = "ok" },
+			     rc);
+}
+
+int dfs_pkg_set_removed(struct dfs_store *st, const struct dfs_actor *actor,
+			int64_t comp, const char *version, bool removed)
+{
+	const char *act = removed ? "package-remove" : "package-restore";
 	struct dfs_component c;
-	const char *version = NULL;
-	struct found p;
+	char why[512] = "";
 	int rc;
 
 	rc = dfs_component_by_id(st, comp, &c);
 	if (rc < 0)
 		return rc;
-	if (dfs_pkg_parse(&c, name, &version) < 0)
-		return -ENOENT;
-	rc = find_pkg(st, c.id, version, &p);
-	if (rc < 0)
-		return rc;
-	if (p.deployed > 0) {
-		dfs_audit_refuse(st, actor, "package-remove", NULL, c.name,
-				 version, -EBUSY, "the package is deployed");
-		return -EBUSY;
+	if (!dfs_version_valid(version)) {
+		snprintf(why, sizeof(why), "\"%s\" is not a valid version",
+			 version);
+		rc = -EINVAL;
+	} else {
+		rc = set_removed(st, actor, &c, version, removed, why,
+				 sizeof(why));
 	}
-	rc = dfs_db_begin_whole(st);
-	if (rc < 0)
-		return rc;
-	rc = dfs_exec_sql(st, sql_snode_tree_delete, "i", p.root);
-	if (rc == 0)
-		rc = dfs_exec_sql(st, sql_changed, "ii", c.id, dfs_now_ns());
-	if (rc == 0)
-		rc = dfs_exec_sql(st, sql_pkg_delete, "i", p.id);
-	ev.action = "package-remove";
-	ev.component = c.name;
-	ev.version = version;
-	ev.result = "ok";
-	rc = dfs_audit_act(st, actor, &ev, rc);
+	if (rc < 0 && why[0])
+		dfs_audit_refuse(st, actor, act, NULL, c.name, version, rc,
+				 why);
 	return rc;
 }

@@ -38,6 +38,28 @@ static bool same_time(struct timespec want, struct timespec have)
 	       want.tv_nsec == have.tv_nsec - have.tv_nsec % unit;
 }
 
+/*
+ * May actor read what attributes a show (a folder: list and search it)?
+ * POSIX's check, as the kernel makes it for the package's own view, for
+ * the views that show the package's entries under other owners.
+ */
+bool dfs_may_read(const struct dfs_actor *actor, const struct dfs_attr *a)
+{
+	uint32_t want = S_ISDIR(a->mode) ? 5 : S_ISLNK(a->mode) ? 0 : 4;
+	uint32_t bits = a->mode & 7;
+	bool member = actor->gid == a->gid;
+
+	if (actor->uid == 0 || want == 0)
+		return true;
+	for (int i = 0; !member && i < actor->ngroups; i++)
+		member = actor->groups[i] == a->gid;
+	if (actor->uid == a->uid)
+		bits = (a->mode >> 6) & 7;
+	else if (member)
+		bits = (a->mode >> 3) & 7;
+	return (bits & want) == want;
+}
+
 bool dfs_setattr_is_noop(const struct dfs_attr *a, const struct dfs_setattr *sa)
 {
 	if ((sa->valid & DFS_SET_MODE) &&

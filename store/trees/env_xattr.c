@@ -30,21 +30,24 @@ static int view_value(struct dfs_store *st, int64_t env,
 
 	buf[0] = '\0';
 	if (strcmp(key, "state") == 0) {
-		snprintf(buf, cap, "%s", deployed ? "deployed" : "staging");
-	} else if (strcmp(key, "progress") == 0) {
-		if (deployed || !sg)
-			snprintf(buf, cap, "%lld/%lld",
-				 (long long)(sg ? sg->entries : 0),
-				 (long long)(sg ? sg->entries : 0));
+		if (deployed || !sg || !sg->why[0])
+			snprintf(buf, cap, "%s",
+				 deployed ? "deployed" : "staging");
 		else
-			snprintf(buf, cap, "%zu/%lld", sg->ok.n,
-				 (long long)sg->entries);
-		if (deployed && !sg) {
-			int64_t n = 0;
+			snprintf(buf, cap,
+				 "staging, will not deploy (refused: %s); "
+				 "rm -r it and copy again",
+				 sg->why);
+	} else if (strcmp(key, "progress") == 0) {
+		int64_t n = 0;
 
+		if (deployed || !sg) {
 			(void)dfs_snode_tree_size(st, p->root, &n);
 			snprintf(buf, cap, "%lld/%lld", (long long)n,
 				 (long long)n);
+		} else {
+			snprintf(buf, cap, "%zu/%lld", sg->ok.n,
+				 (long long)sg->entries);
 		}
 	} else if (!deployed) {
 		return -ENODATA;
@@ -207,14 +210,12 @@ int dfs_env_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 		struct dfs_stage *sg =
 			dfs_stage_find(st, dfs_eview_env(ino), p.id);
 
-		if (root && strcmp(name, XATTR_PREFIX "notes") == 0 &&
-		    !(sg && sg->staging) &&
+		if (root && strcmp(name, XATTR_PREFIX "notes") == 0 && !sg &&
 		    !same_notes(st, dfs_eview_env(ino), &p, value, size)) {
 			rc = set_notes(st, actor, dfs_eview_env(ino), &p, value,
 				       size);
-		} else if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) ==
-				   0 ||
-			   (sg && sg->staging)) {
+		} else if (sg || strncmp(name, XATTR_PREFIX,
+					 strlen(XATTR_PREFIX)) == 0) {
 			/* cp -a copying the package's (or another
 			 * environment's) attributes: let through. */
 			rc = 0;

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,9 +19,8 @@
 
 /* ---- opening files --------------------------------------------------------------- */
 
-/* Does the view's file ino show the package's bytes (not a file a copy
- * has just made, empty until written)? */
-static bool holds_package_bytes(struct dfs_store *st, uint64_t ino)
+/* Has the copy put the view's file ino in place, verified? */
+static bool verified(struct dfs_store *st, uint64_t ino)
 {
 	int64_t s = dfs_eview_snode(ino);
 	struct dfs_stage *sg;
@@ -29,10 +29,7 @@ static bool holds_package_bytes(struct dfs_store *st, uint64_t ino)
 	if (dfs_pkg_of_snode(st, s, &p) < 0)
 		return false;
 	sg = dfs_stage_find(st, dfs_eview_env(ino), p.id);
-	if (!sg)
-		return true;
-	return sg->staging ? dfs_idset_has(&sg->ok, s)
-			   : !dfs_idset_has(&sg->made, s);
+	return sg && dfs_idset_has(&sg->ok, s);
 }
 
 /*
@@ -89,7 +86,7 @@ static int envfile_flush(struct dfs_store *st, struct dfs_file *f)
 	dfs_audit_refuse(st, &v->actor, "deploy", e.name, p.component,
 			 p.version, -EIO, why);
 	/* Rewritten wrong after it was verified: no longer in place. */
-	if (!t && sg && sg->staging && dfs_idset_has(&sg->ok, s)) {
+	if (!t && sg && dfs_idset_has(&sg->ok, s)) {
 		dfs_idset_del(&sg->ok, s);
 		dfs_stage_save_progress(st, sg);
 	}
@@ -122,15 +119,51 @@ static ssize_t envfile_write(struct dfs_store *st, struct dfs_file *f,
 	return dfs_verify_write(st, f->v, buf, n, off);
 }
 
+/*
+ * Reading what a copy wrote: the bytes it wrote equal to the package's
+ * (they are not stored, so the package's copy of them is read), zeros
+ * where it wrote none, EIO where it wrote others.  Never a byte of the
+ * package that the copy did not write itself.
+ */
 static ssize_t envfile_read(struct dfs_store *st, struct dfs_file *f, void *buf,
 			    size_t n, uint64_t off)
 {
+	struct dfs_verify *v = f->v;
+	uint64_t size, in = 0, next = UINT64_MAX;
+	bool bad;
 	ssize_t got;
 	int fd;
 
-	if (!f->v->known)
+	pthread_mutex_lock(&st->lock);
+	size = v->size;
+	bad = v->bad || !v->known;
+	for (size_t i = 0; i < v->nr; i++) {
+		if (v->r[i].a <= off && off < v->r[i].b) {
+			in = v->r[i].b;
+			break;
+		}
+		if (v->r[i].a > off) {
+			next = v->r[i].a;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (off >= size)
 		return 0;
-	fd = dfs_verify_fd(st, f->v);
+	if (bad)
+		return -EIO; /* what it wrote differs, and is not kept */
+	if (n > size - off)
+		n = (size_t)(size - off);
+	if (!in) {
+		/* Not written here: zeros up to the next written range. */
+		if (next - off < n)
+			n = (size_t)(next - off);
+		memset(buf, 0, n);
+		return (ssize_t)n;
+	}
+	if (n > in - off)
+		n = (size_t)(in - off);
+	fd = dfs_verify_fd(st, v);
 	if (fd < 0)
 		return fd;
 	got = pread(fd, buf, n, (off_t)off);
@@ -178,8 +211,7 @@ int dfs_envfile_open(struct dfs_store *st, const struct dfs_actor *actor,
 		t->v = v;
 	if (writing && (flags & O_TRUNC))
 		dfs_verify_reset(v, 0);
-	else if (writing && v->refs == 1 && v->known && !t &&
-		 holds_package_bytes(st, ino))
+	else if (writing && v->refs == 1 && v->known && !t && verified(st, ino))
 		/* Opened for writing without O_TRUNC: it holds the
 		 * package's bytes already. */
 		(void)dfs_verify_cover(v, 0, v->want);

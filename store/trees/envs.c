@@ -76,8 +76,7 @@ static int lookup_in_env(struct dfs_store *st, int64_t env, uint64_t parent,
 		if (dfs_env_parse_pkg(st, name, &p) < 0)
 			return -ENOENT;
 		sg = dfs_stage_find(st, env, p.id);
-		if (dfs_dep_of_pkg(st, env, p.id, &d) < 0 &&
-		    !(sg && sg->staging))
+		if (dfs_dep_of_pkg(st, env, p.id, &d) < 0 && !sg)
 			return -ENOENT;
 		return dfs_view_attr_locked(st, dfs_eview_ino(env, p.root),
 					    ret);
@@ -115,7 +114,7 @@ static int collect_env(struct dfs_store *st, int64_t env, uint64_t dir,
 		       struct dfs_items *it)
 {
 	char name[2 * DFS_NAME_MAX + 2];
-	struct dfs_dep *d = NULL;
+	struct dfs_dep *d = NULL, dep;
 	size_t n = 0;
 	int rc = dfs_dep_active(st, env, &d, &n);
 
@@ -132,9 +131,11 @@ static int collect_env(struct dfs_store *st, int64_t env, uint64_t dir,
 					   dfs_eview_ino(env, d[i].root), name);
 	}
 	free(d);
+	/* A copy in progress of what is deployed shows once: deployed. */
 	for (struct dfs_stage *sg = st->trees->stages; rc == 0 && sg;
 	     sg = sg->next)
-		if (sg->env == env && sg->staging)
+		if (sg->env == env &&
+		    dfs_dep_of_pkg(st, env, sg->package, &dep) < 0)
 			rc = dfs_items_add(it, OFF_STAGE + (uint64_t)sg->root,
 					   dfs_eview_ino(env, sg->root),
 					   sg->name);
@@ -202,6 +203,7 @@ static int mkdir_stage(struct dfs_store *st, const struct dfs_actor *actor,
 		       struct dfs_attr *ret)
 {
 	struct dfs_stage *sg;
+	struct dfs_attr a;
 	struct dfs_pkg p;
 	struct dfs_dep d;
 	int rc = dfs_env_parse_pkg(st, name, &p);
@@ -223,14 +225,17 @@ static int mkdir_stage(struct dfs_store *st, const struct dfs_actor *actor,
 				  "of a deployable component)");
 		return rc;
 	}
-	if (dfs_dep_of_pkg(st, e->id, p.id, &d) == 0)
+	if (dfs_dep_of_pkg(st, e->id, p.id, &d) == 0 ||
+	    dfs_stage_find(st, e->id, p.id))
 		return -EEXIST;
-	sg = dfs_stage_find(st, e->id, p.id);
-	if (sg && sg->staging)
-		return -EEXIST;
-	if (sg)
-		dfs_stage_drop(st, sg);
-	sg = dfs_stage_new(st, &p, e->id, true, actor);
+	/* A copy shows its entries to its copier: who may read them. */
+	if (dfs_snode_attr(st, p.root, &a) < 0 || !dfs_may_read(actor, &a)) {
+		dfs_audit_refuse(st, actor, "deploy", e->name, p.component,
+				 p.version, -EACCES,
+				 "no permission to read the package's folder");
+		return -EACCES;
+	}
+	sg = dfs_stage_new(st, &p, e->id, actor);
 	if (!sg)
 		return -ENOMEM;
 	rc = dfs_staging_add(st, actor, e->id, p.id, sg->entries, &sg->row);
@@ -325,23 +330,16 @@ static int remove_in_env(struct dfs_store *st, const struct dfs_actor *actor,
 			return -ENOENT;
 		if (isdir)
 			return -ENOTDIR;
-		rc = dfs_undeploy(st, actor, &e, &d);
-		if (rc == 0)
-			dfs_stage_forget_view(st, env, d.package);
-		return rc;
+		return dfs_undeploy(st, actor, &e, &d);
 	}
 	if (dfs_env_parse_pkg(st, name, &p) < 0)
 		return -ENOENT;
 	if (!isdir)
 		return -EISDIR;
-	if (dfs_dep_of_pkg(st, env, p.id, &d) == 0) {
-		rc = dfs_undeploy(st, actor, &e, &d);
-		if (rc == 0)
-			dfs_stage_forget_view(st, env, d.package);
-		return rc;
-	}
+	if (dfs_dep_of_pkg(st, env, p.id, &d) == 0)
+		return dfs_undeploy(st, actor, &e, &d);
 	sg = dfs_stage_find(st, env, p.id);
-	if (!sg || !sg->staging)
+	if (!sg)
 		return -ENOENT;
 	ev.action = "staging-remove";
 	ev.env = e.name;

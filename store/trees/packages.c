@@ -4,8 +4,11 @@
  * its `latest` link and the snapshot nodes (packages/NAME/NAME@VERSION/
  * ...).  Snapshot nodes never change (DFS_NODE_IMMUTABLE); package
  * folders and `latest` change when packages come and go
- * (DFS_NODE_VOLATILE).  mkdir packages/NAME/NAME@V makes a package,
- * rmdir removes one; everything else here is read-only (EROFS).
+ * (DFS_NODE_VOLATILE).  mkdir packages/NAME/NAME@V makes a package;
+ * everything else here is read-only (EROFS), and rmdir of a folder that
+ * has entries is ENOTEMPTY, as POSIX says: a package goes only by
+ * deployctl package remove (the user.deployfs.remove attribute of
+ * packages/NAME), a soft delete that user.deployfs.restore undoes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -107,7 +110,13 @@ static int lookup_in_pkgdir(struct dfs_store *st, int64_t comp,
 	if (dfs_pkg_parse(&c, name, &version) < 0)
 		return -ENOENT;
 	rc = dfs_pkg_by_version(st, c.name, version, &p);
-	return rc < 0 ? rc : dfs_snode_attr_locked(st, p.root, ret);
+	if (rc == 0)
+		rc = dfs_snode_attr_locked(st, p.root, ret);
+	/* It never changes, but deployctl package remove (an attribute of
+	 * packages/NAME) takes it away behind the kernel's back. */
+	if (rc == 0)
+		ret->flags |= DFS_NODE_ENTRY_VOLATILE;
+	return rc;
 }
 
 static int pkg_lookup(struct dfs_store *st, uint64_t parent, const char *name,
@@ -215,6 +224,7 @@ static int list_versions(struct dfs_store *st, int64_t comp, uint64_t off,
 	for (; i < v.n; i++) {
 		if (dfs_snode_attr_locked(st, v.v[i].root, &a) < 0)
 			continue;
+		a.flags |= DFS_NODE_ENTRY_VOLATILE; /* see lookup_in_pkgdir */
 		snprintf(name, sizeof(name), "%s@%s", c.name, v.v[i].label);
 		if (dfs_emit(st, fn, ctx, hold, name, (uint64_t)v.v[i].id + 2,
 			     &a))
@@ -290,20 +300,52 @@ static int pkg_create(struct dfs_store *st, const struct dfs_actor *actor,
 			    name, &root);
 	if (rc == 0)
 		rc = dfs_snode_attr_locked(st, root, ret);
+	if (rc == 0)
+		ret->flags |=
+			DFS_NODE_ENTRY_VOLATILE; /* see lookup_in_pkgdir */
 	return rc;
 }
 
+/* rmdir: ENOTEMPTY for a folder with entries, else EROFS (EPERM for a
+ * package: removing one is deployctl package remove). */
 static int pkg_remove(struct dfs_store *st, const struct dfs_actor *actor,
 		      uint64_t parent, const char *name, bool dir)
 {
+	struct dfs_idnames kids = { 0 };
+	struct dfs_attr a;
 	int rc;
 
-	if (!dir || !dfs_is_pkgdir(parent))
+	if (!dir)
 		return -EROFS;
-	rc = dfs_pkg_remove(st, actor, (int64_t)(parent - DFS_INO_PKGDIR_BASE),
-			    name);
+	rc = pkg_lookup(st, parent, name, &a);
+	if (rc == 0 && !S_ISDIR(a.mode))
+		rc = -ENOTDIR;
+	if (rc < 0)
+		return rc;
+	if (!dfs_is_snode(a.ino))
+		return a.nlink > 2 ? -ENOTEMPTY : -EROFS;
+	rc = dfs_snode_children(st, (int64_t)(a.ino - DFS_INO_SNODE_BASE), 0,
+				&kids);
 	if (rc == 0)
-		dfs_reclaim_later(st);
+		rc = kids.n		     ? -ENOTEMPTY
+		     : dfs_is_pkgdir(parent) ? -EPERM
+					     : -EROFS;
+	dfs_idnames_free(&kids);
+	if (dfs_is_pkgdir(parent)) {
+		const char *at = strchr(name, '@');
+		char why[DFS_NAME_MAX + 64];
+		struct dfs_component c = { 0 };
+
+		(void)dfs_component_by_id(
+			st, (int64_t)(parent - DFS_INO_PKGDIR_BASE), &c);
+		snprintf(why, sizeof(why),
+			 "rmdir removes no package: deployctl package remove "
+			 "%s does",
+			 name);
+		dfs_audit_refuse(st, actor, "package-remove", NULL,
+				 c.name[0] ? c.name : NULL, at ? at + 1 : name,
+				 rc, why);
+	}
 	return rc;
 }
 
@@ -359,12 +401,34 @@ static int pkg_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 	return rc == -ENOENT ? -ENODATA : rc;
 }
 
+/* user.deployfs.remove / restore = VERSION on packages/NAME. */
+static int set_removed(struct dfs_store *st, const struct dfs_actor *actor,
+		       uint64_t ino, bool removed, const void *value,
+		       size_t size)
+{
+	char version[DFS_LABEL_MAX + 1];
+	int rc;
+
+	if (size == 0 || size >= sizeof(version) || memchr(value, 0, size))
+		return -EINVAL;
+	memcpy(version, value, size);
+	version[size] = '\0';
+	rc = dfs_pkg_set_removed(st, actor,
+				 (int64_t)(ino - DFS_INO_PKGDIR_BASE), version,
+				 removed);
+	return rc;
+}
+
 static int pkg_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 			 uint64_t ino, const char *name, const void *value,
 			 size_t size, unsigned flags)
 {
 	int rc;
 
+	if (dfs_is_pkgdir(ino) && strcmp(name, "user.deployfs.remove") == 0)
+		return set_removed(st, actor, ino, true, value, size);
+	if (dfs_is_pkgdir(ino) && strcmp(name, "user.deployfs.restore") == 0)
+		return set_removed(st, actor, ino, false, value, size);
 	if (!dfs_is_snode(ino))
 		return -EROFS;
 	rc = dfs_pkg_meta_set(st, actor, (int64_t)(ino - DFS_INO_SNODE_BASE),

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * stage.c - what is in flight in environments/, kept in memory under
- * st->lock: stages (a copy filling a staging folder ENV/N@V, or a re-copy
- * into a deployed one) and temporaries (a copy tool's temporary file, or
- * a link waiting for the rename that deploys it).  The last verified
- * entry of a staging folder deploys it.  A daemon restart drops them all:
- * copies in flight never deploy.
+ * st->lock: stages (a copy filling a staging folder ENV/N@V) and
+ * temporaries (a copy tool's temporary file, or a link waiting for the
+ * rename that deploys it).  The last verified entry of a staging folder
+ * deploys it, unless something of the copy was refused.  A daemon
+ * restart drops them all: copies in flight never deploy.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,7 +30,6 @@ static void stage_free(struct dfs_stage *sg)
 {
 	dfs_idset_free(&sg->made);
 	dfs_idset_free(&sg->ok);
-	dfs_idset_free(&sg->gone);
 	free(sg);
 }
 
@@ -47,8 +46,7 @@ void dfs_stage_drop(struct dfs_store *st, struct dfs_stage *sg)
 }
 
 struct dfs_stage *dfs_stage_new(struct dfs_store *st, const struct dfs_pkg *p,
-				int64_t env, bool staging,
-				const struct dfs_actor *actor)
+				int64_t env, const struct dfs_actor *actor)
 {
 	struct dfs_stage *sg = calloc(1, sizeof(*sg));
 
@@ -57,7 +55,6 @@ struct dfs_stage *dfs_stage_new(struct dfs_store *st, const struct dfs_pkg *p,
 	sg->env = env;
 	sg->package = p->id;
 	sg->root = p->root;
-	sg->staging = staging;
 	sg->uid = actor->uid;
 	sg->gid = actor->gid;
 	snprintf(sg->name, sizeof(sg->name), "%s@%s", p->component, p->version);
@@ -70,12 +67,10 @@ struct dfs_stage *dfs_stage_new(struct dfs_store *st, const struct dfs_pkg *p,
 	return sg;
 }
 
-void dfs_stage_forget_view(struct dfs_store *st, int64_t env, int64_t package)
+void dfs_stage_taint(struct dfs_stage *sg, const char *why)
 {
-	struct dfs_stage *sg = dfs_stage_find(st, env, package);
-
-	if (sg && !sg->staging)
-		dfs_stage_drop(st, sg);
+	if (!sg->why[0])
+		snprintf(sg->why, sizeof(sg->why), "%s", why);
 }
 
 int64_t dfs_stage_busy(struct dfs_store *st, int64_t env)
@@ -83,7 +78,7 @@ int64_t dfs_stage_busy(struct dfs_store *st, int64_t env)
 	int64_t busy = 0;
 
 	for (struct dfs_stage *sg = st->trees->stages; sg; sg = sg->next)
-		busy += sg->env == env && sg->staging;
+		busy += sg->env == env;
 	for (struct dfs_temp *t = st->trees->temps; t; t = t->next)
 		busy += t->env == env;
 	return busy;
@@ -120,27 +115,29 @@ bool dfs_stage_visible(struct dfs_store *st, int64_t env, int64_t s,
 	*ret_sg = NULL;
 	if (dfs_pkg_of_snode(st, s, p) < 0)
 		return false;
-	sg = dfs_stage_find(st, env, p->id);
-	*ret_sg = sg;
 	*ret_deployed = dfs_dep_of_pkg(st, env, p->id, &d) == 0;
 	if (*ret_deployed)
-		return s == p->root || !sg || !dfs_idset_has(&sg->gone, s);
-	if (sg && sg->staging)
-		return s == p->root || dfs_idset_has(&sg->made, s);
-	return false;
+		return true;
+	sg = dfs_stage_find(st, env, p->id);
+	*ret_sg = sg;
+	return sg && (s == p->root || dfs_idset_has(&sg->made, s));
 }
 
 /* ---- deploying ---------------------------------------------------------------- */
 
+/* A deployment of p in env (by link or by the last entry of a copy) ends
+ * any copy of p there: the folder is the package now. */
 int dfs_env_deploy_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			  const struct dfs_env *e, const struct dfs_pkg *p,
 			  const char *via)
 {
 	int64_t replaced = 0;
+	struct dfs_stage *sg;
 	int rc = dfs_deploy(st, actor, e, p, via, &replaced);
 
-	if (rc == 0 && replaced)
-		dfs_stage_forget_view(st, e->id, replaced);
+	sg = rc == 0 ? dfs_stage_find(st, e->id, p->id) : NULL;
+	if (sg)
+		dfs_stage_drop(st, sg);
 	return rc;
 }
 
@@ -156,11 +153,6 @@ int dfs_stage_done(struct dfs_store *st, const struct dfs_actor *actor,
 	struct dfs_pkg p;
 	int rc;
 
-	if (!sg->staging) {
-		dfs_idset_del(&sg->gone, snode);
-		dfs_idset_del(&sg->made, snode);
-		return 0;
-	}
 	if (snode != sg->root) {
 		rc = dfs_idset_add(&sg->made, snode);
 		if (rc == 0)
@@ -168,7 +160,7 @@ int dfs_stage_done(struct dfs_store *st, const struct dfs_actor *actor,
 		if (rc < 0)
 			return rc;
 	}
-	if ((int64_t)sg->ok.n < sg->entries) {
+	if ((int64_t)sg->ok.n < sg->entries || sg->why[0]) {
 		dfs_stage_save_progress(st, sg);
 		return 0;
 	}
@@ -177,15 +169,7 @@ int dfs_stage_done(struct dfs_store *st, const struct dfs_actor *actor,
 		rc = dfs_pkg_by_id(st, sg->package, &p);
 	if (rc == 0)
 		rc = dfs_env_deploy_locked(st, actor, &e, &p, "copy");
-	if (rc < 0)
-		return rc == -ENOENT ? -EIO : rc;
-	/* The staging folder is now the deployed one. */
-	dfs_staging_drop(st, sg->row);
-	sg->row = 0;
-	sg->staging = false;
-	dfs_idset_free(&sg->made);
-	dfs_idset_free(&sg->ok);
-	return 0;
+	return rc == -ENOENT ? -EIO : rc;
 }
 
 /* ---- temporaries ------------------------------------------------------------- */

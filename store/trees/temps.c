@@ -104,13 +104,19 @@ static int rename_temp_file(struct dfs_store *st, const struct dfs_actor *actor,
 		return rc;
 	dfs_stage_visible(st, env, dfs_eview_snode(t->parent), &p, &deployed,
 			  &sg);
+	/* Deployed meanwhile (by the copy's other entries, or a link): it
+	 * is the package now, read-only. */
+	if (!sg)
+		return -EROFS;
 	if (newparent != t->parent ||
 	    dfs_snode_child(st, dfs_eview_snode(t->parent), newname, &s) < 0 ||
 	    s != t->expect || dfs_snode_info(st, s, &si) < 0 ||
-	    !S_ISREG(si.mode))
+	    !S_ISREG(si.mode)) {
 		snprintf(why, sizeof(why), "%s is not in %s@%s", newname,
 			 p.component, p.version);
-	else if (!t->verified)
+		/* Not the package's entry: the copy is not the package. */
+		dfs_stage_taint(sg, why);
+	} else if (!t->verified)
 		snprintf(why, sizeof(why), "%s: its content differs from %s@%s",
 			 newname, p.component, p.version);
 	else
@@ -119,11 +125,6 @@ static int rename_temp_file(struct dfs_store *st, const struct dfs_actor *actor,
 		dfs_audit_refuse(st, actor, "deploy", e.name, p.component,
 				 p.version, -EPERM, why);
 		return -EPERM;
-	}
-	if (!sg) {
-		sg = dfs_stage_new(st, &p, env, false, actor);
-		if (!sg)
-			return -ENOMEM;
 	}
 	dfs_temp_drop(st, t);
 	return dfs_stage_done(st, actor, sg, s);

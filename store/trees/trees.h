@@ -135,6 +135,8 @@ extern const struct dfs_tree_ops dfs_auditlog_tree;
 /* Emit one listing entry (and its hold); 1 when fn is full. */
 int dfs_emit(struct dfs_store *st, dfs_readdir_fn fn, void *ctx, bool hold,
 	     const char *name, uint64_t off, const struct dfs_attr *a);
+/* May actor read a (a folder: list and search it), as POSIX says? */
+bool dfs_may_read(const struct dfs_actor *actor, const struct dfs_attr *a);
 /* Is a requested change a no-op for the unchanging node a? */
 bool dfs_setattr_is_noop(const struct dfs_attr *a,
 			 const struct dfs_setattr *sa);
@@ -203,9 +205,10 @@ void dfs_idset_free(struct dfs_idset *s);
 /* ---- stage.c: what is in flight in environments/ ---------------------------- */
 
 /*
- * A package seen from an environment: a copy in progress (staging: the
- * entries made so far, and those verified), or the overlay of a deployed
- * package (the entries a re-copy removed and has not put back yet).
+ * A copy in progress into ENV/N@V (a staging folder): the entries made so
+ * far and those verified.  A refusal taints it: it never deploys (why
+ * says what was refused).  A deployed folder has no stage: it is the
+ * package, read-only.
  */
 struct dfs_stage {
 	int64_t env;
@@ -213,13 +216,12 @@ struct dfs_stage {
 	int64_t root;	 /* snode id of N@V */
 	int64_t entries; /* snodes below root */
 	int64_t row;	 /* staging table row */
-	bool staging;
 	uint32_t uid;
 	uint32_t gid;
 	char name[DFS_NAME_MAX + DFS_LABEL_MAX + 2]; /* N@V */
-	struct dfs_idset made;			     /* staging: created */
-	struct dfs_idset ok;			     /* staging: verified */
-	struct dfs_idset gone; /* deployed: removed by a re-copy */
+	struct dfs_idset made;			     /* created */
+	struct dfs_idset ok;			     /* verified */
+	char why[DFS_NAME_MAX + 128];		     /* tainted: what */
 	struct dfs_stage *next;
 };
 
@@ -251,23 +253,23 @@ struct dfs_trees {
 struct dfs_stage *dfs_stage_find(struct dfs_store *st, int64_t env,
 				 int64_t package);
 struct dfs_stage *dfs_stage_new(struct dfs_store *st, const struct dfs_pkg *p,
-				int64_t env, bool staging,
-				const struct dfs_actor *actor);
+				int64_t env, const struct dfs_actor *actor);
 void dfs_stage_drop(struct dfs_store *st, struct dfs_stage *sg);
-/* Drop the overlay of a package no longer deployed in env. */
-void dfs_stage_forget_view(struct dfs_store *st, int64_t env, int64_t package);
+/* A refusal in sg's copy: it will not deploy (the first reason stays). */
+void dfs_stage_taint(struct dfs_stage *sg, const char *why);
 /* Copies in progress and temporaries in env. */
 int64_t dfs_stage_busy(struct dfs_store *st, int64_t env);
 void dfs_trees_free(struct dfs_store *st);
-/* Entry snode of sg is in place and verified; the last one deploys. */
+/* Entry snode of sg is in place and verified; the last one deploys an
+ * untainted stage (and frees sg: the folder is then the package). */
 int dfs_stage_done(struct dfs_store *st, const struct dfs_actor *actor,
 		   struct dfs_stage *sg, int64_t snode);
 void dfs_stage_save_progress(struct dfs_store *st, struct dfs_stage *sg);
 /*
  * Where snode s of env stands: its package p, whether p is deployed in
- * env (*ret_deployed) and its stage (NULL if none).  Visible: the root of
- * a deployed or staging package, a node a deployed package has and a
- * re-copy did not remove, or a node a copy has made.
+ * env (*ret_deployed) and its stage (NULL if none).  Visible: every node
+ * of a deployed package; the root of a staging one and the nodes its copy
+ * has made.
  */
 bool dfs_stage_visible(struct dfs_store *st, int64_t env, int64_t s,
 		       struct dfs_pkg *p, bool *ret_deployed,

@@ -2,11 +2,14 @@
 /*
  * views.c - ENV/N@V and everything below it: a package's snapshot nodes
  * seen from an environment (the environment's id and the snode's id in
- * one inode number).  Deployed, it shows the package; staging, it shows
- * what the copy made so far, each entry checked against the package as
- * it is made (EPERM for what the package does not have) and its bytes as
- * they are written (envfile.c).  Copy tools' temporaries are let in and
- * judged at the rename that puts them in place.
+ * one inode number).  Deployed, it is the package: read-only (EROFS),
+ * every entry with the package's bytes and attributes.  Staging, it shows
+ * what the copy made so far, each entry checked against the package as it
+ * is made (EPERM for what the package does not have, EACCES for what the
+ * copier may not read there) and its bytes as they are written
+ * (envfile.c); reading one gives only what the copier wrote.  Copy tools'
+ * temporaries are let in and judged at the rename that puts them in
+ * place.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,43 +20,57 @@
 
 #include "trees.h"
 
+/* The copy in progress of ino's package in its environment, if it is
+ * not deployed there. */
+static struct dfs_stage *stage_of(struct dfs_store *st, uint64_t ino,
+				  struct dfs_pkg *p)
+{
+	int64_t env = dfs_eview_env(ino);
+	struct dfs_dep d;
+
+	if (dfs_pkg_of_snode(st, dfs_eview_snode(ino), p) < 0 ||
+	    dfs_dep_of_pkg(st, env, p->id, &d) == 0)
+		return NULL;
+	return dfs_stage_find(st, env, p->id);
+}
+
 int dfs_view_attr_locked(struct dfs_store *st, uint64_t ino,
 			 struct dfs_attr *ret)
 {
-	int64_t env = dfs_eview_env(ino), s = dfs_eview_snode(ino);
-	struct dfs_stage *sg = NULL;
+	int64_t s = dfs_eview_snode(ino);
+	struct dfs_stage *sg;
 	struct dfs_verify *v;
-	struct dfs_pkg p;
+	struct dfs_attr pkg;
+	struct dfs_pkg p = { 0 };
 	int rc = dfs_snode_attr(st, s, ret);
 
 	if (rc < 0)
 		return rc;
 	ret->ino = ino;
 	ret->flags = 0;
+	sg = stage_of(st, ino, &p);
 	/* N@V comes and goes behind the kernel's back; what is below it is
-	 * reached through it.  (The kernel keeps sizes of files being
-	 * written itself.) */
-	if (dfs_pkg_of_snode(st, s, &p) == 0) {
-		sg = dfs_stage_find(st, env, p.id);
-		if (s == p.root)
-			ret->flags = DFS_NODE_ENTRY_VOLATILE;
+	 * reached through it. */
+	if (s == p.root)
+		ret->flags = DFS_NODE_ENTRY_VOLATILE;
+	if (!sg)
+		return 0; /* deployed: the package's own */
+	/* A copy in progress belongs to whoever copies; its group and
+	 * others keep the package's bits (the copier may read it all, or
+	 * would not have made it).  A file shows what was written of it. */
+	pkg = *ret;
+	ret->uid = sg->uid;
+	ret->mode |= S_ISDIR(ret->mode) ? S_IRWXU : S_IRUSR | S_IWUSR;
+	if (S_ISREG(ret->mode)) {
+		v = dfs_verify_find(st, ino);
+		ret->size = v				? v->size
+			    : dfs_idset_has(&sg->ok, s) ? pkg.size
+							: 0;
+		ret->blocks = (ret->size + 511) / 512;
 	}
-	if (sg && sg->staging) {
-		/* A copy in progress belongs to whoever copies.  The kernel
-		 * may keep that only where it is also what the deployed
-		 * folder will show. */
-		struct dfs_attr pkg = *ret;
-
-		ret->uid = sg->uid;
-		ret->gid = sg->gid;
-		ret->mode |= S_ISDIR(ret->mode) ? S_IRWXU : S_IRUSR | S_IWUSR;
-		if (ret->uid != pkg.uid || ret->gid != pkg.gid ||
-		    ret->mode != pkg.mode)
-			ret->flags = DFS_NODE_VOLATILE;
-	}
-	v = dfs_verify_find(st, ino);
-	if (v && S_ISREG(ret->mode))
-		ret->size = v->size;
+	if (ret->uid != pkg.uid || ret->mode != pkg.mode ||
+	    ret->size != pkg.size)
+		ret->flags |= DFS_NODE_VOLATILE;
 	return 0;
 }
 
@@ -139,107 +156,160 @@ static int views_readlink(struct dfs_store *st, uint64_t ino, char *buf,
 
 /* ---- creating ----------------------------------------------------------------- */
 
-/* A temporary file of a copy tool in parent: what it stands for. */
-static int make_temp(struct dfs_store *st, const struct dfs_actor *actor,
-		     int64_t env, uint64_t parent, const char *name,
-		     const char *base, uint32_t mode, struct dfs_attr *ret)
+/* A change refused in ENV/N@V, deployed: recorded, EROFS. */
+static int read_only(struct dfs_store *st, const struct dfs_actor *actor,
+		     int64_t env, const struct dfs_pkg *p, const char *what,
+		     const char *name)
 {
-	int64_t dir = dfs_eview_snode(parent), s;
-	struct dfs_temp *t = dfs_temp_new(st, env, parent, name, mode, actor);
-	struct dfs_snode si;
+	char why[4 * DFS_NAME_MAX + 2 * DFS_LABEL_MAX + 128];
+	struct dfs_env e;
 
-	if (!t)
-		return -ENOMEM;
+	snprintf(why, sizeof(why),
+		 "%s %s: %s@%s is deployed, read-only (rm ENV/%s or rmdir "
+		 "ENV/%s@%s undeploys it)",
+		 what, name, p->component, p->version, p->component,
+		 p->component, p->version);
+	if (dfs_env_by_id(st, env, &e) == 0)
+		dfs_audit_refuse(st, actor, "deploy", e.name, p->component,
+				 p->version, -EROFS, why);
+	return -EROFS;
+}
+
+/*
+ * A refusal in sg's copy (EPERM: not in the package, EACCES: the copier
+ * may not read it there): recorded, and the copy will not deploy.
+ */
+static int refuse(struct dfs_store *st, const struct dfs_actor *actor,
+		  struct dfs_stage *sg, const struct dfs_env *e,
+		  const struct dfs_pkg *p, int rc, const char *why)
+{
+	dfs_audit_refuse(st, actor, "deploy", e->name, p->component, p->version,
+			 rc, why);
+	dfs_stage_taint(sg, why);
+	return rc;
+}
+
+/* May actor copy the package's entry s (read it in packages/)? */
+static bool may_copy(struct dfs_store *st, const struct dfs_actor *actor,
+		     int64_t s)
+{
+	struct dfs_attr a;
+
+	return dfs_snode_attr(st, s, &a) == 0 && dfs_may_read(actor, &a);
+}
+
+/* The package's regular file a copy tool's temporary name stands for. */
+static int64_t temp_expects(struct dfs_store *st, int64_t dir, const char *name,
+			    const char *base)
+{
+	struct dfs_snode si;
+	int64_t s;
+
 	if (dfs_snode_child(st, dir, base, &s) == 0 &&
 	    dfs_snode_info(st, s, &si) == 0 && S_ISREG(si.mode))
-		t->expect = s;
+		return s;
 	/* rsync cuts NAME to fit .NAME.XXXXXX in 255 bytes */
-	if (!t->expect && strlen(name) > 200 &&
-	    dfs_snode_prefix(st, dir, base, &s) == 0 &&
+	if (strlen(name) > 200 && dfs_snode_prefix(st, dir, base, &s) == 0 &&
 	    dfs_snode_info(st, s, &si) == 0 && S_ISREG(si.mode))
-		t->expect = s;
+		return s;
 	/* rsync's temporary of .NAME is .NAME.XXXXXX too */
-	if (!t->expect && name[0] == '.') {
+	if (name[0] == '.') {
 		char dotted[DFS_NAME_MAX + 2];
 
 		snprintf(dotted, sizeof(dotted), ".%s", base);
 		if (dfs_snode_child(st, dir, dotted, &s) == 0 &&
 		    dfs_snode_info(st, s, &si) == 0 && S_ISREG(si.mode))
-			t->expect = s;
+			return s;
 	}
-	return dfs_temp_attr_locked(st, t, ret);
+	return 0;
 }
 
-/* name (mode's type) is the package's entry s: make it in the view. */
+/* name (mode's type) is the package's entry s: make it in the copy. */
 static int make_entry(struct dfs_store *st, const struct dfs_actor *actor,
-		      int64_t env, int64_t s, uint32_t mode,
+		      struct dfs_stage *sg, int64_t s, uint32_t mode,
 		      struct dfs_attr *ret)
 {
-	struct dfs_stage *sg;
-	struct dfs_pkg p;
-	bool deployed;
 	int rc;
 
-	if (dfs_stage_visible(st, env, s, &p, &deployed, &sg))
+	if (dfs_idset_has(&sg->made, s))
 		return -EEXIST;
-	if (!sg) {
-		sg = dfs_stage_new(st, &p, env, false, actor);
-		if (!sg)
-			return -ENOMEM;
-	}
 	if (S_ISREG(mode)) {
 		/* Made, empty: verified at its close. */
 		rc = dfs_idset_add(&sg->made, s);
-		dfs_idset_del(&sg->gone, s);
 	} else {
 		rc = dfs_stage_done(st, actor, sg, s);
 	}
 	return rc < 0 ? rc
-		      : dfs_view_attr_locked(st, dfs_eview_ino(env, s), ret);
+		      : dfs_view_attr_locked(st, dfs_eview_ino(sg->env, s),
+					     ret);
 }
 
 static int views_create(struct dfs_store *st, const struct dfs_actor *actor,
 			uint64_t parent, const char *name, uint32_t mode,
 			uint64_t rdev, const char *target, struct dfs_attr *ret)
 {
-	int64_t env = dfs_eview_env(parent), s = 0;
+	int64_t env = dfs_eview_env(parent), dir = dfs_eview_snode(parent);
 	struct dfs_stage *sg = NULL;
 	struct dfs_snode si;
+	struct dfs_temp *t;
 	struct dfs_env e;
 	struct dfs_pkg p;
 	bool deployed;
-	char base[DFS_NAME_MAX + 1], why[2 * DFS_NAME_MAX + 64];
+	char base[DFS_NAME_MAX + 1], why[2 * DFS_NAME_MAX + 128];
+	int64_t s = 0;
 	int rc;
 
-	if (!dfs_stage_visible(st, env, dfs_eview_snode(parent), &p, &deployed,
-			       &sg))
+	if (!dfs_stage_visible(st, env, dir, &p, &deployed, &sg))
 		return -ENOENT;
+	if (dfs_snode_child(st, dir, name, &s) < 0 ||
+	    dfs_snode_info(st, s, &si) < 0)
+		s = 0;
+	/* Deployed, it is the package: nothing is made in it. */
+	if (deployed)
+		return s ? -EEXIST
+			 : read_only(st, actor, env, &p, "making", name);
 	rc = dfs_env_by_id(st, env, &e);
 	if (rc < 0)
 		return rc;
-	if (dfs_snode_child(st, dfs_eview_snode(parent), name, &s) == 0 &&
-	    dfs_snode_info(st, s, &si) == 0 &&
-	    (si.mode & S_IFMT) == (mode & S_IFMT) &&
-	    (!S_ISLNK(mode) || strcmp(si.target, target) == 0))
-		return make_entry(st, actor, env, s, mode, ret);
+	if (s && (si.mode & S_IFMT) == (mode & S_IFMT) &&
+	    (!S_ISLNK(mode) || strcmp(si.target, target) == 0)) {
+		if (!may_copy(st, actor, s)) {
+			snprintf(why, sizeof(why),
+				 "%s: no permission to read it in %s@%s", name,
+				 p.component, p.version);
+			return refuse(st, actor, sg, &e, &p, -EACCES, why);
+		}
+		return make_entry(st, actor, sg, s, mode, ret);
+	}
 	/* tar extracts a link as an empty placeholder first, and swaps in
 	 * the link at the end. */
 	if (S_ISREG(mode) && s && S_ISLNK(si.mode)) {
-		struct dfs_temp *t =
-			dfs_temp_new(st, env, parent, name, mode, actor);
-
+		t = dfs_temp_new(st, env, parent, name, mode, actor);
 		return t ? dfs_temp_attr_locked(st, t, ret) : -ENOMEM;
 	}
-	if (S_ISREG(mode) && dfs_temp_base(name, base, sizeof(base)))
-		return make_temp(st, actor, env, parent, name, base, mode, ret);
+	if (S_ISREG(mode) && dfs_temp_base(name, base, sizeof(base))) {
+		/* A copy tool's temporary: what it stands for, checked at
+		 * its rename. */
+		int64_t want = temp_expects(st, dir, name, base);
+
+		if (want && !may_copy(st, actor, want)) {
+			snprintf(why, sizeof(why),
+				 "%s: no permission to read it in %s@%s", base,
+				 p.component, p.version);
+			return refuse(st, actor, sg, &e, &p, -EACCES, why);
+		}
+		t = dfs_temp_new(st, env, parent, name, mode, actor);
+		if (!t)
+			return -ENOMEM;
+		t->expect = want;
+		return dfs_temp_attr_locked(st, t, ret);
+	}
 	snprintf(why, sizeof(why), "%s is not in %s@%s%s", name, p.component,
 		 p.version,
 		 s ? (S_ISLNK(mode) ? " as a link to that target"
 				    : " as that type")
 		   : "");
-	dfs_audit_refuse(st, actor, "deploy", e.name, p.component, p.version,
-			 -EPERM, why);
-	return -EPERM;
+	return refuse(st, actor, sg, &e, &p, -EPERM, why);
 }
 
 /* ---- removing ------------------------------------------------------------------ */
@@ -288,23 +358,16 @@ static int views_remove(struct dfs_store *st, const struct dfs_actor *actor,
 	    !dfs_stage_visible(st, env, s, &p, &deployed, &sg) ||
 	    dfs_snode_info(st, s, &si) < 0)
 		return -ENOENT;
+	/* Deployed, it is the package: undeploy it whole (rm ENV/N,
+	 * rmdir ENV/N@V), never a part of it. */
+	if (deployed)
+		return read_only(st, actor, env, &p, "removing", name);
 	if (isdir != S_ISDIR(si.mode))
 		return isdir ? -ENOTDIR : -EISDIR;
 	if (isdir) {
 		rc = has_entries(st, env, s);
 		if (rc < 0)
 			return rc;
-	}
-	if (!sg) {
-		struct dfs_actor nobody = { 0 };
-
-		sg = dfs_stage_new(st, &p, env, false, &nobody);
-		if (!sg)
-			return -ENOMEM;
-	}
-	if (!sg->staging) {
-		dfs_idset_del(&sg->made, s);
-		return dfs_idset_add(&sg->gone, s);
 	}
 	dfs_idset_del(&sg->made, s);
 	if (dfs_idset_has(&sg->ok, s)) {
@@ -319,38 +382,46 @@ static int views_remove(struct dfs_store *st, const struct dfs_actor *actor,
 static int views_setattr(struct dfs_store *st, uint64_t ino,
 			 const struct dfs_setattr *sa, struct dfs_attr *ret)
 {
-	struct dfs_stage *sg = NULL;
+	struct dfs_stage *sg;
 	struct dfs_verify *v;
 	struct dfs_pkg p;
 	int rc;
 
 	rc = dfs_view_attr_locked(st, ino, ret);
 	if (rc < 0)
-		goto out;
+		return rc;
 	v = dfs_verify_find(st, ino);
 	if ((sa->valid & DFS_SET_SIZE) && v) {
 		rc = dfs_verify_truncate(st, v, sa->size);
-		if (rc == 0)
-			rc = dfs_view_attr_locked(st, ino, ret);
-		goto out;
+		return rc < 0 ? rc : dfs_view_attr_locked(st, ino, ret);
 	}
-	if (dfs_pkg_of_snode(st, dfs_eview_snode(ino), &p) == 0)
-		sg = dfs_stage_find(st, dfs_eview_env(ino), p.id);
-	/* Staging: the deployed folder shows the package's metadata, so
-	 * whatever a copy sets is let through and left aside. */
-	if (sg && sg->staging && !(sa->valid & DFS_SET_SIZE))
-		goto out;
-	if (!dfs_setattr_is_noop(ret, sa))
-		rc = -EROFS;
-out:
-	return rc;
+	sg = stage_of(st, ino, &p);
+	/* Staging: the deployed folder will show the package's metadata,
+	 * so whatever a copy sets is let through and left aside.  A size
+	 * is what the copy writes (an open file's): emptying a file it made
+	 * and did not open forgets what was verified of it. */
+	if (sg && (sa->valid & DFS_SET_SIZE) && sa->size == 0 &&
+	    S_ISREG(ret->mode)) {
+		if (dfs_idset_has(&sg->ok, dfs_eview_snode(ino))) {
+			dfs_idset_del(&sg->ok, dfs_eview_snode(ino));
+			dfs_stage_save_progress(st, sg);
+		}
+		return dfs_view_attr_locked(st, ino, ret);
+	}
+	if (sg && !(sa->valid & DFS_SET_SIZE))
+		return 0;
+	return dfs_setattr_is_noop(ret, sa) ? 0 : sg ? -EPERM : -EROFS;
 }
 
 static int views_open(struct dfs_store *st, const struct dfs_actor *actor,
 		      uint64_t ino, int flags, struct dfs_file **ret)
 {
+	bool writing = (flags & O_ACCMODE) != O_RDONLY, mine = false;
 	struct dfs_blob_src src;
+	struct dfs_snode si;
+	struct dfs_stage *sg;
 	struct dfs_attr a;
+	struct dfs_pkg p;
 	int rc;
 
 	pthread_mutex_lock(&st->lock);
@@ -359,15 +430,27 @@ static int views_open(struct dfs_store *st, const struct dfs_actor *actor,
 		rc = -EISDIR;
 	if (rc == 0 && !S_ISREG(a.mode))
 		rc = -EINVAL;
-	if (rc == 0 && (flags & O_ACCMODE) == O_RDONLY)
+	sg = rc == 0 ? stage_of(st, ino, &p) : NULL;
+	/* Deployed, it is the package: read-only. */
+	if (rc == 0 && !sg && writing &&
+	    dfs_pkg_of_snode(st, dfs_eview_snode(ino), &p) == 0 &&
+	    dfs_snode_info(st, dfs_eview_snode(ino), &si) == 0)
+		rc = read_only(st, actor, dfs_eview_env(ino), &p, "writing to",
+			       si.name);
+	else if (rc == 0 && !sg && writing)
+		rc = -EROFS;
+	/* Staging, a file the copy has not verified shows only what the
+	 * copy wrote (envfile.c), never the package's bytes. */
+	if (rc == 0 && sg)
+		mine = writing || !dfs_idset_has(&sg->ok, dfs_eview_snode(ino));
+	if (rc == 0 && !mine)
 		rc = dfs_snode_blob(st, dfs_eview_snode(ino), &src.mode,
 				    &src.size, &src.hash);
 	pthread_mutex_unlock(&st->lock);
 	if (rc < 0)
 		return rc;
-	if ((flags & O_ACCMODE) != O_RDONLY)
+	if (mine)
 		return dfs_envfile_open(st, actor, ino, flags, ret);
-	/* Reading: the package's own file. */
 	return dfs_content_open(
 		st, DFS_INO_SNODE_BASE + (uint64_t)dfs_eview_snode(ino), flags,
 		&src, ret);

@@ -1036,20 +1036,22 @@ Test(environments, a_deployed_folder_keeps_the_package_content)
 	/* Not in the package. */
 	ASSERT_ERRNO(open(ep(q, "test/order-sync@1/new.xml"),
 			  O_WRONLY | O_CREAT | O_CLOEXEC, 0644),
-		     EPERM);
+		     EROFS);
 	/* What changes nothing succeeds (cp -a, rsync -a do that). */
 	dfs_ok(&m, "cd " ENVS "/test/order-sync@1 && chmod 644 process.xml && "
 		   "chmod --reference=process.xml process.xml && "
 		   "chown --reference=process.xml process.xml && "
 		   "touch -r process.xml process.xml");
-	/* Other bytes written over a deployed file: close fails, EIO. */
+	/* Writing over a deployed file is refused at open, recorded (as
+	 * new.xml was, and touch's open for writing). */
 	fd = open(f, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	cr_assert_geq(fd, 0, "open for a re-copy: %s", strerror(errno));
-	cr_assert_eq(write(fd, "<other/>\n", 9), 9);
-	ASSERT_ERRNO(close(fd), EIO);
-	audit_expect(refused_spec(spec, sizeof(spec),
-				  "env=test;component=order-sync", EIO),
-		     1);
+	cr_assert_eq(fd, -1, "opened a deployed file for writing");
+	cr_assert_eq(errno, EROFS);
+	cr_assert_geq(audit_count(refused_spec(spec, sizeof(spec),
+					       "env=test;component=order-sync;"
+					       "action=deploy",
+					       EROFS)),
+		      2);
 	assert_unchanged("a refused change in a deployed folder");
 	dfs_ok(&m,
 	       "cmp \"$FIXTURES/workspace/process/order-sync/process.xml\" " ENVS
@@ -1084,9 +1086,9 @@ static void undeployed(const char *cmd, long n)
 	audit_expect(spec, 1);
 }
 
-Test(environments, rm_rmdir_and_rm_r_undeploy)
+Test(environments, rm_and_rmdir_undeploy_and_rm_r_is_refused)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX], spec[256];
 
 	prepare();
 	link_deploy("-s", "test", "order-sync", "1");
@@ -1097,9 +1099,19 @@ Test(environments, rm_rmdir_and_rm_r_undeploy)
 	undeployed("rmdir environments/test/order-sync@1", 2);
 	ASSERT_ERRNO(access(ep(p, "test/order-sync"), F_OK), ENOENT);
 
+	/* rm -r removes entries one by one: a deployed folder is the
+	 * package, read-only, so it fails loudly and changes nothing. */
 	link_deploy("-s", "test", "order-sync", "1");
-	undeployed("rm -r environments/test/order-sync@1", 3);
-	cr_assert_eq(audit_count("env=test;result=refused"), 0);
+	snapshot();
+	cr_assert_neq(dfs_sh(&m, "rm -r " ENVS "/test/order-sync@1 "
+				 "2>/dev/null"),
+		      0);
+	assert_unchanged("rm -r of a deployed folder");
+	cr_assert_gt(audit_count(refused_spec(spec, sizeof(spec),
+					      "env=test;component=order-sync",
+					      EROFS)),
+		     0);
+	undeployed("rmdir environments/test/order-sync@1/", 3);
 	/* And a deploy after all that starts anew, number 4. */
 	link_deploy("-s", "test", "order-sync", "1");
 	cr_assert_eq(deployment_number("test", "1"), 4);
@@ -1128,9 +1140,15 @@ Test(environments, rename_is_exdev_so_mv_copies_then_removes)
 		     EXDEV);
 	assert_unchanged("a refused rename");
 
-	/* mv: copy (a deploy in production), then remove (an undeploy). */
-	dfs_ok(&m, "cd \"$MNT\" && mv environments/test/order-sync@1 "
-		   "environments/production/");
+	/* mv: copy (a deploy in production), then remove entry by entry,
+	 * which a deployed folder refuses (EROFS): mv fails loudly, and
+	 * rmdir undeploys the source whole. */
+	cr_assert_neq(dfs_sh(&m, "cd \"$MNT\" && mv "
+				 "environments/test/order-sync@1 "
+				 "environments/production/ 2>/dev/null"),
+		      0);
+	assert_only("test", "1");
+	dfs_ok(&m, "rmdir " ENVS "/test/order-sync@1");
 	assert_empty("test");
 	assert_only("production", "1");
 	dfs_ok(&m, "diff -r --no-dereference " PKGS
@@ -1212,23 +1230,29 @@ Test(environments, a_deployed_package_cannot_be_removed)
 	link_deploy("-s", "production", "order-sync", "1");
 	dfs_path(p, sizeof(p), "%s/packages/order-sync/order-sync@1", m.mnt);
 	snapshot();
-	ASSERT_ERRNO(rmdir(p), EBUSY);
+	/* rmdir removes no package (ENOTEMPTY); deployctl does, not while
+	 * deployed. */
+	ASSERT_ERRNO(rmdir(p), ENOTEMPTY);
 	cr_assert_neq(dfs_sh(&m, "rm -rf " PKGS "/order-sync/order-sync@1"), 0);
-	assert_unchanged("rmdir of a deployed package");
+	cr_assert_neq(dfs_sh(&m, "\"$DEPLOYCTL\" package remove order-sync@1 "
+				 "--mount \"$MNT\" 2>/dev/null"),
+		      0);
+	assert_unchanged("removing a deployed package");
 	/* Still deployed in production. */
 	dfs_ok(&m, "rm " ENVS "/test/order-sync");
-	ASSERT_ERRNO(rmdir(p), EBUSY);
+	cr_assert_neq(dfs_sh(&m, "\"$DEPLOYCTL\" package remove order-sync@1 "
+				 "--mount \"$MNT\" 2>/dev/null"),
+		      0);
 	/* Replaced there too: no longer deployed, it can go. */
 	link_deploy("-sfn", "production", "order-sync", "2");
-	cr_assert_eq(rmdir(p), 0, "rmdir of a replaced package: %s",
-		     strerror(errno));
+	dfs_ok(&m, "\"$DEPLOYCTL\" package remove order-sync@1 --mount "
+		   "\"$MNT\" >/dev/null");
 	cr_assert_str_eq(
 		dfs_out(&m, buf, sizeof(buf), "ls " PKGS "/order-sync"),
 		"latest\norder-sync@2");
-	ASSERT_ERRNO(
-		rmdir(dfs_path(p, sizeof(p),
-			       "%s/packages/order-sync/order-sync@2", m.mnt)),
-		EBUSY);
+	cr_assert_neq(dfs_sh(&m, "\"$DEPLOYCTL\" package remove order-sync@2 "
+				 "--mount \"$MNT\" 2>/dev/null"),
+		      0);
 	assert_only("production", "2");
 }
 

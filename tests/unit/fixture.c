@@ -20,7 +20,9 @@ void dfs_fixture_setup(struct dfs_fixture *fx, const char *suite,
 	struct dfs_attr a;
 
 	memset(fx, 0, sizeof(*fx));
-	fx->me = (struct dfs_actor){ getuid(), getgid(), getpid(), "" };
+	fx->me = (struct dfs_actor){ .uid = getuid(),
+				     .gid = getgid(),
+				     .pid = getpid() };
 	snprintf(fx->tmp, sizeof(fx->tmp), "/tmp/dfs-unit-%s-XXXXXX", suite);
 	if (!mkdtemp(fx->tmp)) {
 		fx->rc = -errno;

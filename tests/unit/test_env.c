@@ -900,13 +900,19 @@ Test(env, a_deployed_package_cannot_be_removed)
 	deploy(t, "1");
 	dir = dfs_fixture_entry(&fx, DFS_INO_PACKAGES, "svc").ino;
 	a0 = audit();
-	cr_assert_eq(dfs_node_rmdir(fx.st, &fx.me, dir, "svc@1"), -EBUSY);
+	cr_assert_eq(dfs_xattr_set(fx.st, &fx.me, dir, "user.deployfs.remove",
+				   "1", 1, 0),
+		     -EBUSY);
 	expect_refusal(&a0, "package-remove", "Device or resource busy");
+	cr_assert(strstr(audit().reason, "deployed in test"), "%s",
+		  audit().reason);
 	cr_assert(exists(dir, "svc@1"));
 	cr_assert_str_eq(readlink_of(t, "svc").s, "../../packages/svc/svc@1");
 
 	cr_assert_eq(dfs_node_unlink_as(fx.st, &fx.me, t, "svc"), 0);
-	cr_assert_eq(dfs_node_rmdir(fx.st, &fx.me, dir, "svc@1"), 0);
+	cr_assert_eq(dfs_xattr_set(fx.st, &fx.me, dir, "user.deployfs.remove",
+				   "1", 1, 0),
+		     0);
 	cr_assert(!exists(dir, "svc@1"));
 }
 
@@ -1582,44 +1588,47 @@ Test(env, xattrs_of_a_deployed_folder_are_listed_once)
 	cr_assert(memmem(buf, (size_t)n, "user.deployfs.version", 22));
 }
 
-Test(env, copying_the_deployed_version_again_changes_nothing)
+Test(env, a_deployed_folder_is_read_only)
 {
+	struct dfs_file *f = NULL;
 	uint64_t t, view;
 	struct audit a0;
 	struct dfs_attr a;
+	char buf[16];
 
 	t = svc_in_test(1);
 	deploy(t, "1");
 	view = dfs_fixture_entry(&fx, t, "svc@1").ino;
 	a0 = audit();
-	/* cp -r onto what is there: the folder exists, files are opened
-	 * with O_TRUNC and written, links are removed and made again. */
+	/* What cp -r, tar -x or rm would do onto what is there: EEXIST for
+	 * what exists, EROFS for every change, recorded. */
 	cr_assert_eq(dfs_node_mkdir(fx.st, &fx.me, t, "svc@1", 0755, &a),
 		     -EEXIST);
-	cr_assert_eq(rewrite_file(view, "process.xml", xml, XML_LEN), 0);
-	cr_assert_eq(rewrite_file(view, "small.txt", "v1\n", 3), 0);
-	cr_assert_eq(dfs_node_unlink_as(fx.st, &fx.me, view, "readme"), 0);
+	cr_assert_eq(
+		dfs_file_open_as(fx.st, &fx.me,
+				 dfs_fixture_entry(&fx, view, "small.txt").ino,
+				 O_WRONLY | O_TRUNC, &f),
+		-EROFS);
+	expect_refusal(&a0, "deploy", "Read-only file system");
+	cr_assert(strstr(audit().reason, "small.txt"), "%s", audit().reason);
+	cr_assert_eq(
+		dfs_file_open_as(fx.st, &fx.me,
+				 dfs_fixture_entry(&fx, view, "small.txt").ino,
+				 O_WRONLY | O_APPEND, &f),
+		-EROFS);
+	cr_assert_eq(dfs_node_unlink_as(fx.st, &fx.me, view, "readme"), -EROFS);
 	cr_assert_eq(dfs_node_symlink(fx.st, &fx.me, view, "readme",
 				      "process.xml", &a),
-		     0);
-	cr_assert_str_eq(readlink_of(view, "readme").s, "process.xml");
+		     -EEXIST);
+	cr_assert_eq(dfs_node_mknod(fx.st, &fx.me, view, "new.txt",
+				    S_IFREG | 0644, 0, &a),
+		     -EROFS);
 	cr_assert_str_eq(list(view).s, list(pkg_root("svc", "1")).s);
-	cr_assert_eq(audit().n, a0.n, "%s", audit().action);
 	cr_assert_str_eq(deployments("test").s, "test svc@1 #1 active link;");
-
-	/* Different bytes: EIO, recorded; still deployed as it was. */
-	cr_assert_eq(rewrite_file(view, "small.txt", "v2\n", 3), -EIO);
-	expect_refusal(&a0, "deploy", "Input/output error");
-	cr_assert_str_eq(deployments("test").s, "test svc@1 #1 active link;");
-	{
-		char buf[16];
-		size_t n =
-			read_pkg(dfs_fixture_entry(&fx, view, "small.txt").ino,
-				 buf, sizeof(buf));
-
-		cr_assert_eq(n, 3);
-		cr_assert_arr_eq(buf, "v1\n", 3);
-	}
+	cr_assert_eq(read_pkg(dfs_fixture_entry(&fx, view, "small.txt").ino,
+			      buf, sizeof(buf)),
+		     3);
+	cr_assert_arr_eq(buf, "v1\n", 3);
 }
 
 Test(env, metadata_changes_on_deployed_entries_are_erofs)

@@ -28,7 +28,7 @@ static struct {
 	int rc;
 } fx;
 
-static const struct dfs_actor me = { 0, 0, 0, "" };
+static const struct dfs_actor me = { .cmd = "" };
 
 static int rm_entry(const char *p, const struct stat *sb, int flag,
 		    struct FTW *ftw)

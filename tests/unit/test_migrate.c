@@ -137,7 +137,9 @@ static int schema_has(const char *type, const char *name)
 /* Fill the store with a folder, a sealed file, a link and an xattr. */
 static struct sample fill(void)
 {
-	struct dfs_actor me = { getuid(), getgid(), getpid(), "" };
+	struct dfs_actor me = { .uid = getuid(),
+				.gid = getgid(),
+				.pid = getpid() };
 	struct dfs_attr conn, dir, file, link;
 	struct dfs_file *f = NULL;
 	struct sample s;
@@ -235,7 +237,9 @@ Test(migrate, a_version_1_store_is_migrated_on_open)
 
 Test(migrate, a_migrated_store_works_where_the_new_index_is_used)
 {
-	struct dfs_actor me = { getuid(), getgid(), getpid(), "" };
+	struct dfs_actor me = { .uid = getuid(),
+				.gid = getgid(),
+				.pid = getpid() };
 	struct dfs_attr proc, a, b;
 
 	FIXTURE_OK();

@@ -662,7 +662,9 @@ Test(package, version_offsets_are_stable_while_versions_come_and_go)
 	cr_assert_str_eq(list(dir).s, "latest,p@1,p@2,p@3");
 	first = list_from(dir, 0, 2);
 	cr_assert_str_eq(first.l.s, "latest,p@1");
-	cr_assert_eq(dfs_node_rmdir(fx.st, &fx.me, dir, "p@1"), 0);
+	cr_assert_eq(dfs_xattr_set(fx.st, &fx.me, dir, "user.deployfs.remove",
+				   "1", 1, 0),
+		     0);
 	cr_expect_str_eq(list_from(dir, first.off, 0).l.s, "p@2,p@3",
 			 "a version was skipped");
 	(void)package("p", "p@0");
@@ -723,7 +725,7 @@ static int count_blobs(void)
 	return nblobs;
 }
 
-Test(package, removing_packages_frees_the_blobs_only_they_used)
+Test(package, removing_a_package_is_soft_and_restore_undoes_it)
 {
 	/* Large enough to be blob files of their own. */
 	static char shared_text[70000], own_text[70000];
@@ -748,32 +750,52 @@ Test(package, removing_packages_frees_the_blobs_only_they_used)
 	n = count_blobs();
 	dir = pkgdir("p");
 
-	cr_assert_eq(dfs_node_rmdir(fx.st, &fx.me, dir, "p@2"), 0);
+	/* rmdir removes no package: ENOTEMPTY, as POSIX says. */
+	cr_assert_eq(dfs_node_rmdir(fx.st, &fx.me, dir, "p@2"), -ENOTEMPTY);
+	cr_assert_eq(dfs_xattr_set(fx.st, &fx.me, dir, "user.deployfs.remove",
+				   "2", 1, 0),
+		     0);
 	cr_assert_eq(dfs_node_lookup(fx.st, dir, "p@2", &a), -ENOENT);
-	cr_assert_eq(dfs_store_sync(fx.st), 0);
-	cr_assert_eq(count_blobs(), n, "p@1 still uses every blob");
 	cr_assert_eq(dfs_node_readlink(
 			     fx.st, dfs_fixture_entry(&fx, dir, "latest").ino,
 			     buf, sizeof(buf)),
 		     3);
 	cr_assert_str_eq(buf, "p@1");
-
-	cr_assert_eq(dfs_node_rmdir(fx.st, &fx.me, dir, "p@1"), 0);
-	cr_assert_eq(dfs_node_lookup(fx.st, dir, "p@1", &a), -ENOENT);
+	cr_assert_eq(dfs_xattr_set(fx.st, &fx.me, dir, "user.deployfs.remove",
+				   "1", 1, 0),
+		     0);
 	cr_assert_str_eq(list(dir).s, "");
-	cr_assert_eq(dfs_store_sync(fx.st), 0);
-	cr_assert_eq(count_blobs(), n - 1);
-	cr_assert_eq(dfs_blob_open(fx.st, &own), -ENOENT, "unused blob kept");
-	fd = dfs_blob_open(fx.st, &shared);
-	cr_assert_geq(fd, 0, "a blob build/ uses was removed");
-	close(fd);
-	expect_text(f, "now in build");
-	cr_assert_eq(dfs_store_fsck(fx.st, NULL, NULL), 0);
-	cr_assert_eq(audit().n, 4);
+	cr_assert_eq(audit().n, 5); /* with rmdir's refusal */
 	cr_assert_str_eq(audit().action, "package-remove");
 	cr_assert_str_eq(audit().result, "ok");
 	cr_assert_str_eq(audit().version, "1");
-	cr_assert_eq(dfs_node_rmdir(fx.st, &fx.me, dir, "p@1"), -ENOENT);
+	/* Its space stays until it is reclaimed: nothing is lost. */
+	cr_assert_eq(dfs_store_sync(fx.st), 0);
+	cr_assert_eq(count_blobs(), n, "a removed package's blob went");
+	fd = dfs_blob_open(fx.st, &own);
+	cr_assert_geq(fd, 0, "a removed package's blob went");
+	close(fd);
+	cr_assert_eq(dfs_store_fsck(fx.st, NULL, NULL), 0);
+	/* Its version is not made again while it can be restored. */
+	cr_assert_eq(dfs_node_mkdir(fx.st, &fx.me, dir, "p@1", 0755, &a),
+		     -EEXIST);
+	cr_assert_eq(dfs_xattr_set(fx.st, &fx.me, dir, "user.deployfs.remove",
+				   "1", 1, 0),
+		     -ENOENT);
+	cr_assert_eq(dfs_xattr_set(fx.st, &fx.me, dir, "user.deployfs.restore",
+				   "1", 1, 0),
+		     0);
+	cr_assert_str_eq(audit().action, "package-restore");
+	cr_assert_str_eq(list(dir).s, "latest,p@1");
+	cr_assert_eq(dfs_fixture_entry(&fx,
+				       dfs_fixture_entry(&fx, dir, "p@1").ino,
+				       "own.xml")
+			     .size,
+		     strlen(own_text));
+	cr_assert_eq(dfs_xattr_set(fx.st, &fx.me, dir, "user.deployfs.restore",
+				   "1", 1, 0),
+		     -EEXIST);
+	expect_text(f, "now in build");
 }
 
 Test(package, a_file_open_for_writing_is_captured_as_last_saved)

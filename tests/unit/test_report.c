@@ -323,7 +323,7 @@ Test(report, replacing_a_deployment_ends_the_previous_one)
 			 "test p@1 #1 ended link;test p@2 #2 active link;");
 }
 
-Test(report, history_outlives_a_removed_package_made_again)
+Test(report, history_outlives_a_removed_package_restored)
 {
 	uint64_t test;
 	struct dfs_attr d;
@@ -331,11 +331,17 @@ Test(report, history_outlives_a_removed_package_made_again)
 	test = test_with_packages();
 	deploy(test, "p", "1");
 	cr_assert_eq(dfs_node_unlink(fx.st, test, "p"), 0);
-	/* p@1 is deployed nowhere now: remove it, and make p@1 again (the
-	 * removed package's row goes; the history keeps its version). */
+	/* p@1 is deployed nowhere now: remove it (the history keeps its
+	 * version), restore it and deploy it again. */
 	cr_assert_eq(dfs_node_lookup(fx.st, DFS_INO_PACKAGES, "p", &d), 0);
-	cr_assert_eq(dfs_node_rmdir(fx.st, NULL, d.ino, "p@1"), 0);
-	package("p", "1");
+	cr_assert_eq(dfs_xattr_set(fx.st, &fx.me, d.ino, "user.deployfs.remove",
+				   "1", 1, 0),
+		     0);
+	cr_assert_str_eq(deployments("test", false).s,
+			 "test p@1 #1 ended link;");
+	cr_assert_eq(dfs_xattr_set(fx.st, &fx.me, d.ino,
+				   "user.deployfs.restore", "1", 1, 0),
+		     0);
 	deploy(test, "p", "1");
 	cr_assert_str_eq(deployments("test", false).s,
 			 "test p@1 #1 ended link;test p@1 #2 active link;");

@@ -281,7 +281,9 @@ Test(xattr, read_only_nodes_refuse_changes_with_erofs)
 
 Test(xattr, an_unlinked_node_loses_its_attributes)
 {
-	struct dfs_actor me = { getuid(), getgid(), getpid(), "" };
+	struct dfs_actor me = { .uid = getuid(),
+				.gid = getgid(),
+				.pid = getpid() };
 	struct dfs_attr proc, g;
 
 	FIXTURE_OK();

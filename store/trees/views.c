@@ -229,6 +229,7 @@ static int make_entry(struct dfs_store *st, const struct dfs_actor *actor,
 		      struct dfs_stage *sg, int64_t s, uint32_t mode,
 		      struct dfs_attr *ret)
 {
+	int64_t env = sg->env; /* sg is freed when this entry deploys it */
 	int rc;
 
 	if (dfs_idset_has(&sg->made, s))
@@ -240,8 +241,7 @@ static int make_entry(struct dfs_store *st, const struct dfs_actor *actor,
 		rc = dfs_stage_done(st, actor, sg, s);
 	}
 	return rc < 0 ? rc
-		      : dfs_view_attr_locked(st, dfs_eview_ino(sg->env, s),
-					     ret);
+		      : dfs_view_attr_locked(st, dfs_eview_ino(env, s), ret);
 }
 
 static int views_create(struct dfs_store *st, const struct dfs_actor *actor,

@@ -657,7 +657,8 @@ static int deploy(const char *mnt, const char *name, const char *version,
 		  const char *env, const char *notes)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX + 300], link[PATH_MAX + 300];
-	char target[600], view[PATH_MAX + 600];
+	char target[600], view[PATH_MAX + 600], warning[1024];
+	ssize_t n;
 
 	snprintf(dir, sizeof(dir), "%s/environments/%s", mnt, env);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.deployctl.%ld", dir, name,
@@ -679,9 +680,16 @@ static int deploy(const char *mnt, const char *name, const char *version,
 		return 1;
 	}
 	printf("deployed %s@%s to %s\n", name, version, env);
+	snprintf(view, sizeof(view), "%s/%s@%s", dir, name, version);
+	/* Unmet requirements: the deployment's warning, on stderr. */
+	n = getxattr(view, "user.deployfs.warning", warning,
+		     sizeof(warning) - 1);
+	if (n > 0) {
+		warning[n] = '\0';
+		fprintf(stderr, "deployctl: %s\n", warning);
+	}
 	if (!notes)
 		return 0;
-	snprintf(view, sizeof(view), "%s/%s@%s", dir, name, version);
 	if (setxattr(view, "user.deployfs.notes", notes, strlen(notes), 0) <
 	    0) {
 		fprintf(stderr,

@@ -207,6 +207,16 @@ int dfs_snode_blob(struct dfs_store *st, int64_t id, uint32_t *mode,
 /* Entries below root (root not counted). */
 int dfs_snode_tree_size(struct dfs_store *st, int64_t root, int64_t *ret);
 
+/* ---- reqlink.c: what a link to a required component shows ------------------ */
+
+/* The target link snode s shows `up` folders above its package's root:
+ * 2 in packages/, 1 in an environment (see reqlink.c).  -EINVAL: not a
+ * link. */
+int dfs_link_shown(struct dfs_store *st, int64_t s, int up, char *buf,
+		   size_t cap);
+/* Is target what link snode s holds, as captured or as a tree shows it? */
+bool dfs_link_target_is(struct dfs_store *st, int64_t s, const char *target);
+
 /* ---- package.c, pkgquery.c, pkgmeta.c ---------------------------------------- */
 
 struct dfs_pkg {

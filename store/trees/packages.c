@@ -22,12 +22,17 @@
 int dfs_snode_attr_locked(struct dfs_store *st, int64_t id,
 			  struct dfs_attr *ret)
 {
+	char shown[DFS_SYMLINK_MAX + 1];
 	int rc = dfs_snode_attr(st, id, ret);
 
 	if (rc == 0) {
 		ret->ino = DFS_INO_SNODE_BASE + (uint64_t)id;
 		ret->flags = DFS_NODE_IMMUTABLE;
 	}
+	/* A link to a required component leads to packages/NAME. */
+	if (rc == 0 && S_ISLNK(ret->mode) &&
+	    dfs_link_shown(st, id, 2, shown, sizeof(shown)) == 0)
+		ret->size = strlen(shown);
 	return rc;
 }
 
@@ -280,8 +285,9 @@ static int pkg_readlink(struct dfs_store *st, uint64_t ino, char *buf,
 	}
 	if (ino >= DFS_INO_PKGDIR_BASE || ino == DFS_INO_PACKAGES)
 		return -EINVAL;
-	return dfs_snode_target(st, (int64_t)(ino - DFS_INO_SNODE_BASE), buf,
-				cap);
+	rc = dfs_link_shown(st, (int64_t)(ino - DFS_INO_SNODE_BASE), 2, buf,
+			    cap);
+	return rc < 0 ? rc : (int)strlen(buf);
 }
 
 /* ---- making and removing packages ------------------------------------------ */

@@ -264,6 +264,14 @@ int dfs_temp_attr_locked(struct dfs_store *st, struct dfs_temp *t,
 	memset(ret, 0, sizeof(*ret));
 	ret->ino = DFS_INO_TEMP_BASE + t->id;
 	ret->mode = S_IFREG | (t->mode & 07777);
+	if (t->same_link) {
+		char shown[DFS_SYMLINK_MAX + 1];
+
+		if (dfs_link_shown(st, t->expect, 1, shown, sizeof(shown)) < 0)
+			return -ENOENT;
+		ret->mode = S_IFLNK | 0777;
+		t->size = strlen(shown);
+	}
 	ret->nlink = 1;
 	ret->uid = t->uid;
 	ret->gid = t->gid;
@@ -278,7 +286,8 @@ int dfs_temps_list(struct dfs_store *st, uint64_t dir, struct dfs_items *it)
 	int rc = 0;
 
 	for (struct dfs_temp *t = st->trees->temps; rc == 0 && t; t = t->next)
-		if (t->parent == dir)
+		/* A link copy is a no-op no reader needs to see. */
+		if (t->parent == dir && !t->same_link)
 			rc = dfs_items_add(it, DFS_OFF_TEMP + t->id,
 					   DFS_INO_TEMP_BASE + t->id, t->name);
 	return rc;

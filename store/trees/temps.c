@@ -33,6 +33,10 @@ static int temps_readlink(struct dfs_store *st, uint64_t ino, char *buf,
 	int rc;
 
 	t = dfs_temp_by_ino(st, ino);
+	if (t && t->same_link) {
+		rc = dfs_link_shown(st, t->expect, 1, buf, cap);
+		return rc < 0 ? rc : (int)strlen(buf);
+	}
 	rc = !t ? -ENOENT : !t->is_link ? -EINVAL : 0;
 	if (rc == 0)
 		rc = dfs_pkg_by_id(st, t->package, &p);
@@ -104,6 +108,15 @@ static int rename_temp_file(struct dfs_store *st, const struct dfs_actor *actor,
 		return rc;
 	dfs_stage_visible(st, env, dfs_eview_snode(t->parent), &p, &deployed,
 			  &sg);
+	if (t->same_link &&
+	    dfs_snode_child(st, dfs_eview_snode(t->parent), newname, &s) == 0 &&
+	    newparent == t->parent && s == t->expect) {
+		/* rsync's copy of a link the folder has: nothing changes. */
+		dfs_temp_drop(st, t);
+		return sg && !dfs_idset_has(&sg->made, s)
+			       ? dfs_stage_done(st, actor, sg, s)
+			       : 0;
+	}
 	/* Deployed meanwhile (by the copy's other entries, or a link): it
 	 * is the package now, read-only. */
 	if (!sg)

@@ -232,6 +232,7 @@ struct dfs_temp {
 	uint64_t parent; /* the ENV folder or a folder below N@V */
 	char name[DFS_NAME_MAX + 1];
 	bool is_link;
+	bool same_link;	 /* rsync's new copy of the package's link expect */
 	int64_t package; /* link: the package it names */
 	int64_t expect;	 /* file: the snode it stands for, 0 unknown */
 	struct dfs_verify *v;

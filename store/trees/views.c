@@ -37,6 +37,7 @@ static struct dfs_stage *stage_of(struct dfs_store *st, uint64_t ino,
 int dfs_view_attr_locked(struct dfs_store *st, uint64_t ino,
 			 struct dfs_attr *ret)
 {
+	char shown[DFS_SYMLINK_MAX + 1];
 	int64_t s = dfs_eview_snode(ino);
 	struct dfs_stage *sg;
 	struct dfs_verify *v;
@@ -46,6 +47,10 @@ int dfs_view_attr_locked(struct dfs_store *st, uint64_t ino,
 
 	if (rc < 0)
 		return rc;
+	/* A link to a required component leads to ENV/NAME. */
+	if (S_ISLNK(ret->mode) &&
+	    dfs_link_shown(st, s, 1, shown, sizeof(shown)) == 0)
+		ret->size = strlen(shown);
 	ret->ino = ino;
 	ret->flags = 0;
 	sg = stage_of(st, ino, &p);
@@ -143,14 +148,8 @@ static int views_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
 static int views_readlink(struct dfs_store *st, uint64_t ino, char *buf,
 			  size_t cap)
 {
-	struct dfs_snode si;
-	int rc;
+	int rc = dfs_link_shown(st, dfs_eview_snode(ino), 1, buf, cap);
 
-	rc = dfs_snode_info(st, dfs_eview_snode(ino), &si);
-	if (rc == 0 && !S_ISLNK(si.mode))
-		rc = -EINVAL;
-	if (rc == 0)
-		snprintf(buf, cap, "%s", si.target);
 	return rc < 0 ? rc : (int)strlen(buf);
 }
 
@@ -224,6 +223,20 @@ static int64_t temp_expects(struct dfs_store *st, int64_t dir, const char *name,
 	return 0;
 }
 
+/* rsync makes a link's replacement as .NAME.PID, then renames it. */
+static bool link_temp_base(const char *name, char *buf, size_t cap)
+{
+	const char *dot = strrchr(name, '.');
+
+	if (dfs_temp_base(name, buf, cap))
+		return true;
+	if (name[0] != '.' || !dot || dot - name < 2 || !dot[1] ||
+	    strspn(dot + 1, "0123456789") != strlen(dot + 1))
+		return false;
+	snprintf(buf, cap, "%.*s", (int)(dot - name - 1), name + 1);
+	return true;
+}
+
 /* name (mode's type) is the package's entry s: make it in the copy. */
 static int make_entry(struct dfs_store *st, const struct dfs_actor *actor,
 		      struct dfs_stage *sg, int64_t s, uint32_t mode,
@@ -256,7 +269,7 @@ static int views_create(struct dfs_store *st, const struct dfs_actor *actor,
 	struct dfs_pkg p;
 	bool deployed;
 	char base[DFS_NAME_MAX + 1], why[2 * DFS_NAME_MAX + 128];
-	int64_t s = 0;
+	int64_t s = 0, ls;
 	int rc;
 
 	if (!dfs_stage_visible(st, env, dir, &p, &deployed, &sg))
@@ -264,6 +277,17 @@ static int views_create(struct dfs_store *st, const struct dfs_actor *actor,
 	if (dfs_snode_child(st, dir, name, &s) < 0 ||
 	    dfs_snode_info(st, s, &si) < 0)
 		s = 0;
+	/* rsync replaces a link through .NAME.XXXXXX: the same link. */
+	if (!s && S_ISLNK(mode) && link_temp_base(name, base, sizeof(base)) &&
+	    dfs_snode_child(st, dir, base, &ls) == 0 &&
+	    dfs_link_target_is(st, ls, target)) {
+		t = dfs_temp_new(st, env, parent, name, mode, actor);
+		if (!t)
+			return -ENOMEM;
+		t->expect = ls;
+		t->same_link = true;
+		return dfs_temp_attr_locked(st, t, ret);
+	}
 	/* Deployed, it is the package: nothing is made in it. */
 	if (deployed)
 		return s ? -EEXIST
@@ -272,7 +296,7 @@ static int views_create(struct dfs_store *st, const struct dfs_actor *actor,
 	if (rc < 0)
 		return rc;
 	if (s && (si.mode & S_IFMT) == (mode & S_IFMT) &&
-	    (!S_ISLNK(mode) || strcmp(si.target, target) == 0)) {
+	    (!S_ISLNK(mode) || dfs_link_target_is(st, s, target))) {
 		if (!may_copy(st, actor, s)) {
 			snprintf(why, sizeof(why),
 				 "%s: no permission to read it in %s@%s", name,

@@ -144,21 +144,30 @@ static void assert_deployed(const char *env, const char *version, long number)
 		     number);
 	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
 				 "cd \"$MNT\" && diff -r --no-dereference "
+				 "-x partner-cert "
 				 "packages/order-sync/order-sync@%s "
 				 "environments/%s/order-sync@%s 2>&1",
 				 version, env, version),
 			 "", "diff -r of %s/order-sync@%s", env, version);
 	/* The deployed view shows the package's metadata. */
 	dfs_out(&m, pkg, sizeof(pkg),
-		"cd " PKGS "/order-sync@%s && find . -printf "
-		"'%%m %%U %%G %%s %%T@ %%y %%p %%l\\n' | sort -k7",
+		"cd " PKGS "/order-sync@%s && find . ! -name partner-cert "
+		"-printf '%%m %%U %%G %%s %%T@ %%y %%p %%l\\n' | sort -k7",
 		version);
 	dfs_out(&m, buf, sizeof(buf),
-		"cd " ENVS "/%s/order-sync@%s && find . -printf "
-		"'%%m %%U %%G %%s %%T@ %%y %%p %%l\\n' | sort -k7",
+		"cd " ENVS "/%s/order-sync@%s && find . ! -name partner-cert "
+		"-printf '%%m %%U %%G %%s %%T@ %%y %%p %%l\\n' | sort -k7",
 		env, version);
 	cr_assert_str_eq(buf, pkg, "%s/order-sync@%s: metadata differs", env,
 			 version);
+	/* The requirement leads to ENV's deployment of partner-cert. */
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "cd " ENVS "/%s/order-sync@%s && "
+				 "readlink partner-cert && "
+				 "stat -c '%%s %%U %%a' partner-cert",
+				 env, version),
+			 "../partner-cert\n15 root 777",
+			 "%s/order-sync@%s/partner-cert", env, version);
 	dfs_path(want, sizeof(want), "order-sync\norder-sync@%s", version);
 	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
 				 "ls " ENVS "/%s | grep '^order-sync'", env),
@@ -413,7 +422,7 @@ Test(deploy_copy, cp_r_deploys_a_package)
 	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
 				 "readlink " ENVS
 				 "/test/order-sync@1/partner-cert"),
-			 "../../certificate/partner-cert");
+			 "../partner-cert");
 	cr_assert_str_eq(env_meta(buf, sizeof(buf), "test", "order-sync@1",
 				  "deployed_by"),
 			 "root");

@@ -261,7 +261,7 @@ Test(packages, platform_example_v2_differs_from_v1_by_the_map_change)
 	dfs_ok(&m, "cd " PKGS " && for v in 1 2; do "
 		   "test -L order-sync@$v/partner-cert && "
 		   "test \"$(readlink order-sync@$v/partner-cert)\" = "
-		   "../../certificate/partner-cert || exit 1; done && "
+		   "../../partner-cert || exit 1; done && "
 		   "test -z \"$(find . -name partner.pem)\" && "
 		   "! grep -rqF 'BEGIN CERTIFICATE' .");
 	cr_assert_str_eq(dfs_out(&m, a, sizeof(a),

@@ -203,8 +203,8 @@ Test(trust, a_staging_folder_never_shows_package_bytes_to_its_copier)
 	dfs_ok(&m, "rm -r " ENVS "/test/order-sync@1");
 	dfs_ok(&m, "cd \"$MNT\" && cp -r packages/order-sync/order-sync@1 "
 		   "environments/test/");
-	dfs_ok(&m,
-	       "diff -r --no-dereference " PKG " " ENVS "/test/order-sync@1");
+	dfs_ok(&m, "diff -r --no-dereference -x partner-cert " PKG " " ENVS
+		   "/test/order-sync@1");
 }
 
 /* A staging folder's entries keep the package's group and others' bits:
@@ -451,8 +451,8 @@ Test(trust, deploying_by_link_ends_a_copy_of_the_same_version)
 		   "/test/order-sync");
 	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf), "ls " ENVS "/test"),
 			 "order-sync\norder-sync@1");
-	dfs_ok(&m,
-	       "diff -r --no-dereference " PKG " " ENVS "/test/order-sync@1");
+	dfs_ok(&m, "diff -r --no-dereference -x partner-cert " PKG " " ENVS
+		   "/test/order-sync@1");
 	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
 				 "getfattr --absolute-names --only-values -n "
 				 "user.deployfs.state " ENVS
@@ -541,4 +541,98 @@ Test(trust, deployctl_removes_and_restores_a_package)
 	cr_assert_neq(dfs_sh(&m, "\"$DEPLOYCTL\" package remove order-sync@9 "
 				 "--mount \"$MNT\" 2>/dev/null"),
 		      0);
+}
+
+/* ---- 9. requirement links lead somewhere ----------------------------------- */
+
+/* readlink of MNT/REL, and that the link's size is its text's length. */
+static char *link_of(char *buf, size_t cap, const char *rel)
+{
+	char size[64];
+
+	dfs_out(&m, buf, cap, "readlink \"$MNT/%s\"", rel);
+	cr_assert_eq(atol(dfs_out(&m, size, sizeof(size),
+				  "stat -c %%s \"$MNT/%s\"", rel)),
+		     (long)strlen(buf), "%s: size and text differ", rel);
+	return buf;
+}
+
+Test(trust, requirement_links_lead_to_the_required_component)
+{
+	char buf[4096], err[4096], hash1[128], hash2[128];
+
+	prepare();
+	/* One more, a folder down. */
+	dfs_ok(&m, "mkdir \"$BUILD/process/order-sync/conf\" && ln -s "
+		   "../../../certificate/partner-cert "
+		   "\"$BUILD/process/order-sync/conf/cert\"");
+	dfs_ok(&m, "mkdir \"$MNT/packages/order-sync/order-sync@2\" "
+		   "\"$MNT/packages/partner-cert/partner-cert@1\"");
+	cr_assert_str_eq(link_of(buf, sizeof(buf),
+				 "packages/order-sync/order-sync@2/"
+				 "partner-cert"),
+			 "../../partner-cert");
+	cr_assert_str_eq(link_of(buf, sizeof(buf),
+				 "packages/order-sync/order-sync@2/conf/cert"),
+			 "../../../partner-cert");
+	/* In packages/: the component's folder of versions. */
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "ls \"$MNT/packages/order-sync/order-sync@2/"
+				 "conf/cert/\""),
+			 "latest\npartner-cert@1");
+
+	/* In an environment: its deployment, dangling while unmet. */
+	dfs_ok(&m, "cd \"$MNT\" && cp -r packages/order-sync/order-sync@2 "
+		   "environments/test/");
+	cr_assert_str_eq(link_of(buf, sizeof(buf),
+				 "environments/test/order-sync@2/"
+				 "partner-cert"),
+			 "../partner-cert");
+	cr_assert_str_eq(link_of(buf, sizeof(buf),
+				 "environments/test/order-sync@2/conf/cert"),
+			 "../../partner-cert");
+	cr_assert_neq(dfs_sh(&m, "test -e " ENVS "/test/order-sync@2/"
+				 "partner-cert"),
+		      0, "an unmet requirement leads somewhere");
+	dfs_ok(&m, "ln -s ../../packages/partner-cert/partner-cert@1 " ENVS
+		   "/test/partner-cert");
+	dfs_ok(&m, "cmp \"$BUILD/certificate/partner-cert/partner.pem\" " ENVS
+		   "/test/order-sync@2/conf/cert/partner.pem");
+
+	/* deployctl warns of what is unmet; diff -r of two environments
+	 * follows the links. */
+	dfs_ok(&m, "mkdir " ENVS "/production");
+	dfs_out(&m, err, sizeof(err),
+		"\"$DEPLOYCTL\" deploy order-sync@2 production --mount "
+		"\"$MNT\" 2>&1 >/dev/null");
+	cr_assert(strstr(err, "partner-cert"), "no warning: %s", err);
+	dfs_out(&m, err, sizeof(err),
+		"\"$DEPLOYCTL\" deploy partner-cert@1 production --mount "
+		"\"$MNT\" 2>&1 >/dev/null");
+	cr_assert_str_eq(err, "");
+	dfs_ok(&m, "cd " ENVS " && diff -r test/order-sync@2 "
+		   "production/order-sync@2");
+	/* A copy from another environment, and from a tar of packages/. */
+	dfs_ok(&m, "rm " ENVS "/production/order-sync && cd " ENVS
+		   " && cp -r test/order-sync@2 production/");
+	dfs_ok(&m, "rmdir " ENVS "/production/order-sync@2 && cd "
+		   "\"$MNT/packages/order-sync\" && tar -cf - order-sync@2 | "
+		   "tar -C " ENVS "/production -xf -");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "getfattr --absolute-names --only-values -n "
+				 "user.deployfs.state " ENVS
+				 "/production/order-sync@2"),
+			 "deployed");
+
+	/* The content hash is a function of what was captured. */
+	dfs_ok(&m, "mkdir \"$MNT/packages/order-sync/order-sync@3\"");
+	dfs_out(&m, hash1, sizeof(hash1),
+		"getfattr --absolute-names --only-values -n "
+		"user.deployfs.content_hash "
+		"\"$MNT/packages/order-sync/order-sync@2\"");
+	dfs_out(&m, hash2, sizeof(hash2),
+		"getfattr --absolute-names --only-values -n "
+		"user.deployfs.content_hash "
+		"\"$MNT/packages/order-sync/order-sync@3\"");
+	cr_assert_str_eq(hash1, hash2);
 }

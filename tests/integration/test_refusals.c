@@ -101,3 +101,26 @@ Test(refusals, a_loop_through_a_subprocess_is_eloop_and_recorded)
 			   "no refusal line:\n%s", lines);
 	ASSERT_ERRNO(access(p, F_OK), ENOENT);
 }
+
+/* ---- depth ---------------------------------------------------------------- */
+
+Test(refusals, a_component_300_levels_deep_is_packaged_and_read)
+{
+	char deep[PATH_MAX], p[PATH_MAX], buf[64];
+	size_t n = 0;
+
+	prepare();
+	for (int i = 0; i < 300; i++)
+		n += (size_t)snprintf(deep + n, sizeof(deep) - n, "d/");
+	deep[n - 1] = '\0';
+	dfs_ok(&m,
+	       "mkdir -p \"$BUILD/process/order-sync/%s\" && "
+	       "echo bottom >\"$BUILD/process/order-sync/%s/f\"",
+	       deep, deep);
+	dfs_path(p, sizeof(p), "%s/packages/order-sync/order-sync@1", m.mnt);
+	cr_assert_eq(mkdir(p, 0755), 0, "packaging: %s", strerror(errno));
+	dfs_path(p, sizeof(p), "%s/packages/order-sync/order-sync@1/%s/f",
+		 m.mnt, deep);
+	cr_assert_eq(dfs_read_file(p, buf, sizeof(buf)), 7, "reading %s", p);
+	cr_assert_arr_eq(buf, "bottom\n", 7);
+}

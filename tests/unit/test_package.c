@@ -446,6 +446,63 @@ Test(package, a_loop_through_a_process_is_refused_with_eloop)
 	cr_assert_str_eq(list(pkgdir("p")).s, "");
 }
 
+/* ---- depth -------------------------------------------------------------- */
+
+/* depth folders "d" below dir, each one in the one before; the last. */
+static uint64_t deep_folders(uint64_t dir, int depth)
+{
+	for (int i = 0; i < depth; i++)
+		dir = dfs_fixture_mkdir(&fx, dir, "d", 0755);
+	return dir;
+}
+
+Test(package, a_component_600_levels_deep_is_packaged_with_its_includes)
+{
+	char target[3 * 602 + 8];
+	uint64_t p, bottom, node;
+	size_t n = 0;
+
+	FIXTURE_OK();
+	p = map_and_process();
+	bottom = deep_folders(p, 600);
+	(void)dfs_fixture_put_text(&fx, bottom, "f", "bottom");
+	/* An include from the bottom: up 602 levels to build/, then
+	 * map/m. */
+	for (int i = 0; i < 602; i++)
+		n += (size_t)snprintf(target + n, sizeof(target) - n, "../");
+	snprintf(target + n, sizeof(target) - n, "map/m");
+	dfs_fixture_symlink(&fx, bottom, "m", target);
+
+	node = package("p", "p@1");
+	for (int i = 0; i < 600; i++)
+		node = dfs_fixture_entry(&fx, node, "d").ino;
+	expect_text(dfs_fixture_entry(&fx, node, "f").ino, "bottom");
+	cr_assert(S_ISDIR(dfs_fixture_entry(&fx, node, "m").mode),
+		  "a link to a component 600 levels down is not an include");
+	expect_text(dfs_fixture_entry(&fx,
+				      dfs_fixture_entry(&fx, node, "m").ino,
+				      "map.xml")
+			    .ino,
+		    "<map/>");
+}
+
+Test(package, a_snapshot_deeper_than_path_max_allows_is_enametoolong)
+{
+	uint64_t p, m;
+
+	FIXTURE_OK();
+	/* 2048 levels (PATH_MAX / 2) fit; one more does not. */
+	p = dfs_fixture_component(&fx, "process", "p");
+	(void)dfs_fixture_put_text(&fx, deep_folders(p, 2048), "f", "x");
+	cr_assert_str_eq(list(package("p", "p@1")).s, "d");
+	m = dfs_fixture_component(&fx, "map", "m");
+	(void)deep_folders(m, 2048);
+	dfs_fixture_symlink(&fx, p, "m", "../../map/m");
+	/* 1 + 2048 levels through the include. */
+	expect_refused("p", "p@2", -ENAMETOOLONG, "2",
+		       "deeper than 2048 levels");
+}
+
 /* ---- revisions and hashes ------------------------------------------------ */
 
 Test(package, the_revision_counts_changes_of_the_own_content)

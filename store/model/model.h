@@ -151,6 +151,13 @@ int dfs_component_revise(struct dfs_store *st, struct dfs_component *c,
 int dfs_component_list(struct dfs_store *st, int64_t after,
 		       struct dfs_idnames *ret);
 
+/* ---- reference.c ---------------------------------------------------------- */
+
+/* The component a link in folder dir (relative to build/) names with
+ * target: 1 and *ret, or 0 when it names none. */
+int dfs_resolve_reference(struct dfs_store *st, const char *dir,
+			  const char *target, struct dfs_component *ret);
+
 /* ---- snapshot.c: walking a component ---------------------------------- */
 
 /* A snapshot is at most this deep (a path of PATH_MAX holds as many
@@ -182,8 +189,6 @@ struct dfs_walk {
 	size_t plen;
 	char path[DFS_WALK_PATH_MAX];
 };
-int dfs_resolve_reference(struct dfs_store *st, const char *dir,
-			  const char *target, struct dfs_component *ret);
 int dfs_walk_component(struct dfs_walk *w, struct dfs_component *c, int64_t sid,
 		       struct dfs_hash *ret_own, struct dfs_hash *ret_full);
 /* The revision of the component whose folder is dir, taken now (a

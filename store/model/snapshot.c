@@ -8,11 +8,11 @@
  *
  * Include rule: a symlink whose target, taken relative to the link's
  * folder, is exactly build/TYPE/NAME of an existing component is a
- * reference.  To an independently deployable type (names.h: independent)
- * it stays a symlink and is listed as a requirement.  To any other type it
- * is an include, a process too (a subprocess): the snapshot puts that
- * component's content in the link's place, recursively, and a cycle is
- * refused with ELOOP.
+ * reference (dfs_resolve_reference(), reference.c).  To an independently
+ * deployable type (names.h: independent) it stays a symlink and is listed
+ * as a requirement.  To any other type it is an include, a process too (a
+ * subprocess): the snapshot puts that component's content in the link's
+ * place, recursively, and a cycle is refused with ELOOP.
  *
  * Hashes cover names, types, permission bits, file content and link
  * targets, not owners or times: identical content, identical hash.  Each
@@ -135,72 +135,6 @@ static int load_children(struct dfs_store *st, uint64_t dir, struct child **ret,
 	*ret = c;
 	*ret_n = n;
 	return 0;
-}
-
-/* ---- include resolution --------------------------------------------- */
-
-/*
- * Normalise dir + "/" + target (both relative to build/) and, if the
- * result is exactly TYPE/NAME of a component folder, return it in ret.
- * 1: a component; 0: not one.  Any depth: the normalised path is built
- * in place, one part at a time.
- */
-int dfs_resolve_reference(struct dfs_store *st, const char *dir,
-			  const char *target, struct dfs_component *ret)
-{
-	size_t cap = strlen(dir) + strlen(target) + 2, n = 0;
-	char *buf, *out, *save = NULL, *tok, *slash;
-	const struct dfs_type *type;
-	struct dfs_attr a;
-	int parts = 0, rc = 0;
-
-	if (target[0] == '/')
-		return 0;
-	buf = malloc(2 * cap);
-	if (!buf)
-		return -ENOMEM;
-	out = buf + cap;
-	snprintf(buf, cap, "%s/%s", dir, target);
-	for (tok = strtok_r(buf, "/", &save); tok;
-	     tok = strtok_r(NULL, "/", &save)) {
-		if (strcmp(tok, ".") == 0)
-			continue;
-		if (strcmp(tok, "..") == 0) {
-			if (parts == 0)
-				goto out_free; /* leaves build/ */
-			while (n > 0 && out[n - 1] != '/')
-				n--;
-			n -= n > 0;
-			parts--;
-			continue;
-		}
-		if (n)
-			out[n++] = '/';
-		memcpy(out + n, tok, strlen(tok));
-		n += strlen(tok);
-		parts++;
-	}
-	out[n] = '\0';
-	slash = strchr(out, '/');
-	if (parts != 2 || !slash)
-		goto out_free;
-	*slash = '\0';
-	if (!(type = dfs_type_find(out)))
-		goto out_free;
-	rc = dfs_inode_attr_at(st, DFS_INO_BUILD, type->name, &a);
-	if (rc == 0)
-		rc = dfs_inode_attr_at(st, a.ino, slash + 1, &a);
-	if (rc == 0 && !S_ISDIR(a.mode))
-		rc = -ENOENT;
-	if (rc == 0)
-		rc = dfs_component_by_dir(st, a.ino, ret);
-	if (rc == -ENOENT || rc == -ENAMETOOLONG)
-		rc = 0;
-	else if (rc == 0)
-		rc = 1;
-out_free:
-	free(buf);
-	return rc;
 }
 
 /* ---- the walk ----------------------------------------------------------- */

@@ -173,6 +173,7 @@ struct dfs_walk {
 	bool expand; /* follow includes */
 	bool revise; /* take the revisions of what is walked */
 	int64_t entries;
+	int64_t left_out; /* FIFOs and sockets not in the snapshot */
 	int nstack;
 	int64_t stack[64]; /* components being expanded */
 	int nrev;

@@ -142,6 +142,7 @@ static int load_children(struct dfs_store *st, uint64_t dir, struct child **ret,
 struct hashes {
 	struct dfs_hash own;
 	struct dfs_hash full;
+	bool left_out; /* in the component, not in its snapshot */
 };
 
 static void hash_parts(const char *tag, const void *a, size_t alen,
@@ -373,12 +374,34 @@ static int walk_subdir(struct dfs_walk *w, int64_t parent,
 	return rc;
 }
 
+/*
+ * A device never enters a package (EPERM); a FIFO or a socket is a
+ * rendezvous of processes on one machine, not content: it is left out of
+ * the snapshot and counted.  Both count in the revision as any entry.
+ */
+static int walk_special(struct dfs_walk *w, const struct child *c,
+			struct hashes *ret)
+{
+	if (S_ISCHR(c->mode) || S_ISBLK(c->mode)) {
+		snprintf(w->why, sizeof(w->why),
+			 "build/%.300s/%s is a %s device: "
+			 "devices never enter a package",
+			 w->path, c->name,
+			 S_ISCHR(c->mode) ? "character" : "block");
+		return -EPERM;
+	}
+	ret->left_out = true;
+	w->left_out++;
+	return 0;
+}
+
 static int walk_child(struct dfs_walk *w, int64_t parent, const struct child *c,
 		      int depth, struct hashes *ret)
 {
 	uint32_t perm = c->mode & 07777;
 	int64_t sid = 0;
 
+	ret->left_out = false;
 	if (S_ISLNK(c->mode))
 		return walk_link(w, parent, c, depth, ret);
 	if (S_ISDIR(c->mode))
@@ -391,7 +414,11 @@ static int walk_child(struct dfs_walk *w, int64_t parent, const struct child *c,
 		hash_parts("O", &c->mode, sizeof(c->mode), &c->rdev,
 			   sizeof(c->rdev), &ret->own);
 	ret->full = ret->own;
-	return w->dry ? 0 : insert_snode(w, parent, c->name, c, c->mode, &sid);
+	if (w->dry)
+		return 0;
+	if (!S_ISREG(c->mode))
+		return walk_special(w, c, ret);
+	return insert_snode(w, parent, c->name, c, c->mode, &sid);
 }
 
 static void hash_add(XXH3_state_t *s, const char *name,
@@ -454,7 +481,8 @@ static int walk_dir(struct dfs_walk *w, uint64_t dir, uint32_t mode,
 		     memcmp(&h.own, &h.full, sizeof(h.own))))
 			subdirs++;
 		hash_add(own, c[i].name, &h.own);
-		hash_add(full, c[i].name, &h.full);
+		if (!h.left_out)
+			hash_add(full, c[i].name, &h.full);
 	}
 	free_children(c, n);
 	if (rc == 0 && !w->dry)

@@ -124,3 +124,71 @@ Test(refusals, a_component_300_levels_deep_is_packaged_and_read)
 	cr_assert_eq(dfs_read_file(p, buf, sizeof(buf)), 7, "reading %s", p);
 	cr_assert_arr_eq(buf, "bottom\n", 7);
 }
+
+/* ---- devices, FIFOs and sockets ---------------------------------------------- */
+
+Test(refusals, a_device_in_a_component_refuses_its_package_with_eperm)
+{
+	static const struct {
+		const char *path, *args, *kind;
+	} devs[] = {
+		{ "$BUILD/process/order-sync/null", "c 1 3",
+		  "character device" },
+		{ "$BUILD/map/order-map/loop0", "b 7 0", "block device" },
+	};
+	char p[PATH_MAX];
+	long n0;
+
+	prepare();
+	dfs_path(p, sizeof(p), "%s/packages/order-sync/order-sync@1", m.mnt);
+	for (size_t i = 0; i < 2; i++) {
+		/* build/ holds devices, as any POSIX tree (tar -x). */
+		dfs_ok(&m, "mknod \"%s\" %s && test -%c \"%s\"", devs[i].path,
+		       devs[i].args, devs[i].args[0], devs[i].path);
+		n0 = dfs_audit_lines(&m);
+		ASSERT_ERRNO(mkdir(p, 0755), EPERM);
+		cr_assert_not_null(
+			line_with(audit_after(n0), "action=package",
+				  "version=1 ", "result=refused", devs[i].kind),
+			"no refusal line for a %s:\n%s", devs[i].kind, lines);
+		ASSERT_ERRNO(access(p, F_OK), ENOENT);
+		dfs_ok(&m, "rm \"%s\"", devs[i].path);
+	}
+	cr_assert_eq(mkdir(p, 0755), 0, "without devices: %s", strerror(errno));
+}
+
+Test(refusals, fifos_and_sockets_are_left_out_of_a_snapshot_and_counted)
+{
+	char p[PATH_MAX], h1[64], h2[64];
+	long n0;
+
+	prepare();
+	dfs_ok(&m, "mkfifo \"$BUILD/process/order-sync/fifo\" && "
+		   "mkfifo \"$BUILD/map/order-map/fifo\" && "
+		   "python3 -c 'import socket,sys; "
+		   "socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "
+		   "\"$BUILD/process/order-sync/sock\"");
+	n0 = dfs_audit_lines(&m);
+	dfs_ok(&m, "mkdir " PKGS "/order-sync@1");
+	cr_assert_not_null(line_with(audit_after(n0), "action=package",
+				     "version=1 ", "result=ok",
+				     "3 FIFOs or sockets left out"),
+			   "no package line counting them:\n%s", lines);
+	dfs_path(p, sizeof(p), "%s/packages/order-sync/order-sync@1", m.mnt);
+	dfs_ok(&m,
+	       "test \"$(find %s \\( -type p -o -type s \\) | wc -l)\" = 0 "
+	       "&& test -f %s/process.xml && test -f %s/order-map/map.xml",
+	       p, p, p);
+	/* The package is what it would be without them. */
+	dfs_ok(&m, "rm \"$BUILD/process/order-sync/fifo\" "
+		   "\"$BUILD/map/order-map/fifo\" "
+		   "\"$BUILD/process/order-sync/sock\" && "
+		   "mkdir " PKGS "/order-sync@2");
+	dfs_out(&m, h1, sizeof(h1),
+		"getfattr --absolute-names --only-values "
+		"-n user.deployfs.content_hash " PKGS "/order-sync@1");
+	dfs_out(&m, h2, sizeof(h2),
+		"getfattr --absolute-names --only-values "
+		"-n user.deployfs.content_hash " PKGS "/order-sync@2");
+	cr_assert_str_eq(h1, h2);
+}

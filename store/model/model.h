@@ -315,6 +315,7 @@ int dfs_env_classify(struct dfs_store *st, const struct dfs_actor *actor,
 
 struct dfs_dep {
 	int64_t id;
+	int64_t env;
 	int64_t number;
 	char component[DFS_NAME_MAX + 1];
 	char version[DFS_LABEL_MAX + 1];

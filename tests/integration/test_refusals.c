@@ -15,10 +15,12 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define PKGS "\"$MNT/packages/order-sync\""
@@ -191,4 +193,188 @@ Test(refusals, fifos_and_sockets_are_left_out_of_a_snapshot_and_counted)
 		"getfattr --absolute-names --only-values "
 		"-n user.deployfs.content_hash " PKGS "/order-sync@2");
 	cr_assert_str_eq(h1, h2);
+}
+
+/* ---- refusals no act records ---------------------------------------------- */
+
+/* order-sync@1 packaged and deployed in environments/test. */
+static void package_and_deploy(void)
+{
+	dfs_ok(&m, "mkdir " PKGS "/order-sync@1 && "
+		   "mkdir \"$MNT/environments/test\" && "
+		   "ln -s ../../packages/order-sync/order-sync@1 "
+		   "\"$MNT/environments/test/order-sync\"");
+}
+
+static char *in_mnt(char *buf, const char *rel)
+{
+	return dfs_path(buf, PATH_MAX, "%s/%s", m.mnt, rel);
+}
+
+#define PKG "packages/order-sync/order-sync@1"
+#define SYNC "build/process/order-sync"
+
+/* What one probe must leave: a line with each of these. */
+struct seen {
+	const char *action, *where, *reason;
+};
+
+Test(refusals, every_refusal_outside_build_leaves_one_line)
+{
+	static const struct seen want[] = {
+		{ "action=open", "component=order-sync version=1",
+		  "Read-only file system: open " PKG "/process.xml" },
+		{ "action=mkdir", "component=order-sync version=1",
+		  "Read-only file system: mkdir " PKG "/new" },
+		{ "action=unlink", "component=order-sync version=1",
+		  "Read-only file system: unlink " PKG "/process.xml" },
+		{ "action=setattr", "component=order-sync version=1",
+		  "Read-only file system: setattr " PKG "/process.xml" },
+		{ "action=setxattr", "component=order-sync version=1",
+		  "Read-only file system: setxattr " PKG "/process.xml" },
+		{ "action=removexattr", "component=order-sync version=1",
+		  "Read-only file system: removexattr " PKG "\"" },
+		{ "action=rename", "component=order-sync version=1",
+		  "Read-only file system: rename " PKG "/process.xml to " PKG
+		  "/renamed" },
+		{ "action=open", "env= component= version=",
+		  "Read-only file system: open audit.log" },
+		{ "action=setattr", "env= component= version=",
+		  "Read-only file system: setattr audit.log" },
+		{ "action=unlink", "env= component= version=",
+		  "Read-only file system: unlink audit.log" },
+		{ "action=rename", "env=test component= version=",
+		  "Invalid cross-device link: rename build/.../process.xml to "
+		  "environments/test/process.xml" },
+		{ "action=rename", "env=test component=order-sync version=1",
+		  "Invalid cross-device link: rename "
+		  "environments/test/order-sync to build/" },
+		{ "action=link", "component=order-sync version=1",
+		  "Invalid cross-device link: link " PKG "/process.xml to "
+		  "build/" },
+	};
+	char p[PATH_MAX], q[PATH_MAX];
+	const char *text;
+	long n0;
+
+	prepare();
+	package_and_deploy();
+	n0 = dfs_audit_lines(&m);
+	ASSERT_ERRNO(open(in_mnt(p, PKG "/process.xml"), O_WRONLY), EROFS);
+	ASSERT_ERRNO(mkdir(in_mnt(p, PKG "/new"), 0755), EROFS);
+	ASSERT_ERRNO(unlink(in_mnt(p, PKG "/process.xml")), EROFS);
+	ASSERT_ERRNO(chmod(in_mnt(p, PKG "/process.xml"), 0600), EROFS);
+	ASSERT_ERRNO(
+		setxattr(in_mnt(p, PKG "/process.xml"), "user.x", "1", 1, 0),
+		EROFS);
+	ASSERT_ERRNO(removexattr(in_mnt(p, PKG), "user.deployfs.notes"), EROFS);
+	ASSERT_ERRNO(rename(in_mnt(p, PKG "/process.xml"),
+			    in_mnt(q, PKG "/renamed")),
+		     EROFS);
+	ASSERT_ERRNO(open(in_mnt(p, "audit.log"), O_WRONLY), EROFS);
+	ASSERT_ERRNO(truncate(in_mnt(p, "audit.log"), 0), EROFS);
+	ASSERT_ERRNO(unlink(in_mnt(p, "audit.log")), EROFS);
+	ASSERT_ERRNO(rename(in_mnt(p, SYNC "/process.xml"),
+			    in_mnt(q, "environments/test/process.xml")),
+		     EXDEV);
+	ASSERT_ERRNO(rename(in_mnt(p, "environments/test/order-sync"),
+			    in_mnt(q, SYNC "/moved")),
+		     EXDEV);
+	ASSERT_ERRNO(
+		link(in_mnt(p, PKG "/process.xml"), in_mnt(q, SYNC "/linked")),
+		EXDEV);
+	text = audit_after(n0);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_expect_not_null(line_with(text, want[i].action,
+					     want[i].where, "result=refused",
+					     want[i].reason),
+				   "no line %s %s %s", want[i].action,
+				   want[i].where, want[i].reason);
+	cr_assert_eq(dfs_audit_lines(&m) - n0,
+		     (long)(sizeof(want) / sizeof(want[0])),
+		     "one line a refusal:\n%s", text);
+}
+
+Test(refusals, rm_r_of_a_package_leaves_a_line_and_a_count)
+{
+	char out[64], want[64];
+	long n0, files;
+
+	prepare();
+	dfs_ok(&m, "mkdir \"$BUILD/process/order-sync/many\" && "
+		   "cd \"$BUILD/process/order-sync/many\" && "
+		   "for i in $(seq 300); do echo $i >f$i; done");
+	dfs_ok(&m, "mkdir " PKGS "/order-sync@1");
+	files = atol(dfs_out(&m, out, sizeof(out),
+			     "find " PKGS "/order-sync@1 ! -type d | wc -l"));
+	cr_assert_gt(files, 300);
+	n0 = dfs_audit_lines(&m);
+	cr_assert_neq(dfs_sh(&m, "rm -rf " PKGS "/order-sync@1 2>/dev/null"), 0,
+		      "rm -r of a package succeeded");
+	dfs_ok(&m, "test -f " PKGS "/order-sync@1/process.xml");
+	/* Reading audit.log shows every refusal seen so far. */
+	audit_after(n0);
+	cr_assert_not_null(line_with(lines, "action=unlink",
+				     "component=order-sync version=1",
+				     "result=refused",
+				     "Read-only file system: unlink " PKG "/"),
+			   "no first line:\n%s", lines);
+	dfs_path(want, sizeof(want), "repeated %ld more times", files - 1);
+	cr_assert_not_null(line_with(lines, "action=unlink",
+				     "component=order-sync version=1",
+				     "result=refused", want),
+			   "no line with the count (%s):\n%s", want, lines);
+	cr_assert_leq(dfs_audit_lines(&m) - n0, 4,
+		      "%ld files, too many lines:\n%s", files, lines);
+}
+
+struct opener {
+	char path[PATH_MAX];
+	int err;
+};
+
+/* open(path, O_WRONLY) from a thread of this process; its errno. */
+static void *open_for_writing(void *arg)
+{
+	struct opener *o = arg;
+	int fd = open(o->path, O_WRONLY);
+
+	o->err = fd < 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+Test(refusals, the_pid_is_the_callers_process_not_its_thread)
+{
+	struct opener o = { .err = -1 };
+	char want[64];
+	pthread_t t;
+	long n0;
+
+	prepare();
+	package_and_deploy();
+	in_mnt(o.path, PKG "/process.xml");
+	n0 = dfs_audit_lines(&m);
+	cr_assert_eq(pthread_create(&t, NULL, open_for_writing, &o), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(o.err, EROFS, "open in a thread: %s", strerror(o.err));
+	dfs_path(want, sizeof(want), " pid=%d ", (int)getpid());
+	cr_assert_not_null(line_with(audit_after(n0), "action=open", want,
+				     "result=refused", NULL),
+			   "no line with%s:\n%s", want, lines);
+}
+
+Test(refusals, the_command_line_keeps_its_argument_boundaries)
+{
+	prepare();
+	package_and_deploy();
+	cr_assert_neq(dfs_sh(&m, "cd \"$MNT\" && mkdir '" PKG "/a b' "
+				 "\"" PKG "/it's\" 2>/dev/null"),
+		      0);
+	cr_assert_not_null(line_with(audit_after(0), "action=mkdir",
+				     "cmd=\"mkdir '" PKG "/a b' '" PKG
+				     "/it'\\\\''s'\"",
+				     "result=refused", NULL),
+			   "no line with the quoted command:\n%s", lines);
 }

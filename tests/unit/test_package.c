@@ -503,6 +503,46 @@ Test(package, a_snapshot_deeper_than_path_max_allows_is_enametoolong)
 		       "deeper than 2048 levels");
 }
 
+/* ---- refusals no act records ------------------------------------------ */
+
+Test(package, repeated_refusals_fold_into_a_count_kept_at_close)
+{
+	struct audit a0, a;
+	struct dfs_attr at;
+	uint64_t root;
+
+	FIXTURE_OK();
+	(void)map_and_process();
+	root = package("p", "p@1");
+	a0 = audit();
+	/* Five refusals alike from one process: the first is recorded at
+	 * once, the other four as one line when the store closes. */
+	for (int i = 0; i < 5; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "x%d", i);
+		cr_assert_eq(
+			dfs_node_mkdir(fx.st, &fx.me, root, name, 0755, &at),
+			-EROFS);
+	}
+	a = audit();
+	cr_assert_eq(a.n, a0.n + 1, "%d rows for 5 refusals alike", a.n - a0.n);
+	cr_assert_str_eq(a.action, "mkdir");
+	cr_assert_str_eq(a.result, "refused");
+	cr_assert_str_eq(a.component, "p");
+	cr_assert_str_eq(a.version, "1");
+	cr_assert(strstr(a.reason, "Read-only file system: mkdir "
+				   "packages/p/p@1/x0"),
+		  "%s", a.reason);
+	fx.st = dfs_store_free(fx.st);
+	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
+	a = audit();
+	cr_assert_eq(a.n, a0.n + 2, "%d rows after closing", a.n - a0.n);
+	cr_assert_str_eq(a.action, "mkdir");
+	cr_assert_str_eq(a.component, "p");
+	cr_assert(strstr(a.reason, "repeated 4 more times"), "%s", a.reason);
+}
+
 /* ---- revisions and hashes ------------------------------------------------ */
 
 Test(package, the_revision_counts_changes_of_the_own_content)

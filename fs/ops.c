@@ -26,6 +26,8 @@ static struct dfs_fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* The caller as FUSE gives it: pid is the thread that asks.  The store
+ * resolves it to its process and command line if it records it. */
 static struct dfs_actor actor_of(fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -37,32 +39,19 @@ static struct dfs_actor actor_of(fuse_req_t req)
 }
 
 /*
- * The actor of an act the audit trail records: with the caller's command
- * line, read while the request is in flight (the process may be gone a
- * moment later).
+ * The actor of an act the audit trail records: its process (the thread
+ * group) and command line, read while the request is in flight (the
+ * process may be gone a moment later; a copy's close records what its
+ * open saw).
  */
 static struct dfs_actor audited_actor_of(fuse_req_t req)
 {
 	struct dfs_actor a = actor_of(req);
-	char path[64];
-	ssize_t n;
-	int fd;
 
-	n = fuse_req_getgroups(req, DFS_GROUPS_MAX, (gid_t *)a.groups);
+	ssize_t n = fuse_req_getgroups(req, DFS_GROUPS_MAX, (gid_t *)a.groups);
+
 	a.ngroups = n > 0 && n <= DFS_GROUPS_MAX ? (int)n : 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)a.pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return a;
-	n = read(fd, a.cmd, sizeof(a.cmd) - 1);
-	close(fd);
-	if (n <= 0)
-		n = 0;
-	a.cmd[n] = '\0';
-	for (ssize_t i = 0; i + 1 < n; i++)
-		if (a.cmd[i] == '\0')
-			a.cmd[i] = ' ';
+	dfs_actor_resolve(&a);
 	return a;
 }
 
@@ -300,8 +289,10 @@ static void dfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct dfs_attr a;
 	int rc;
 
-	looked_up(fs, parent, fuse_req_ctx(req)->pid);
-	rc = dfs_node_lookup(fs->st, parent, name, &a);
+	struct dfs_actor actor = actor_of(req);
+
+	looked_up(fs, parent, actor.pid);
+	rc = dfs_node_lookup_as(fs->st, &actor, parent, name, &a);
 	if (rc == -ENOENT) {
 		memset(&e, 0, sizeof(e));
 		e.entry_timeout = dfs_ino_is_build(parent) ? fs->ttl : 0.0;
@@ -381,6 +372,7 @@ static void dfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *sb,
 		.mtime = sb->st_mtim,
 		.ctime = sb->st_ctim,
 	};
+	struct dfs_actor actor;
 	struct dfs_attr a;
 	int rc;
 
@@ -388,7 +380,8 @@ static void dfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *sb,
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (to_set & map[i].fuse)
 			sa.valid |= map[i].dfs;
-	rc = dfs_node_setattr(fs_of(req)->st, ino, &sa, &a);
+	actor = actor_for(req, ino);
+	rc = dfs_node_setattr_as(fs_of(req)->st, &actor, ino, &sa, &a);
 	if (rc < 0)
 		reply_err(req, rc, "setattr", ino, NULL);
 	else
@@ -452,10 +445,14 @@ static void dfs_op_symlink(fuse_req_t req, const char *target,
 static void dfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 			const char *newname)
 {
+	struct dfs_actor actor = dfs_ino_is_build(ino)
+					 ? actor_for(req, newparent)
+					 : actor_for(req, ino);
 	struct dfs_attr a;
 	int rc;
 
-	rc = dfs_node_link(fs_of(req)->st, ino, newparent, newname, &a);
+	rc = dfs_node_link_as(fs_of(req)->st, &actor, ino, newparent, newname,
+			      &a);
 	if (rc < 0)
 		reply_err(req, rc, "link", newparent, newname);
 	else
@@ -899,10 +896,11 @@ static void reply_xattr_buf(fuse_req_t req, int rc, const char *buf,
 static void dfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			    size_t size)
 {
+	struct dfs_actor actor = actor_of(req);
 	char *buf = size ? malloc(size) : NULL;
-	int rc = size && !buf
-			 ? -ENOMEM
-			 : dfs_xattr_get(fs_of(req)->st, ino, name, buf, size);
+	int rc = size && !buf ? -ENOMEM
+			      : dfs_xattr_get_as(fs_of(req)->st, &actor, ino,
+						 name, buf, size);
 
 	reply_xattr_buf(req, rc, buf, size, "getxattr", ino, name);
 	free(buf);
@@ -910,9 +908,11 @@ static void dfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 static void dfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	struct dfs_actor actor = actor_of(req);
 	char *buf = size ? malloc(size) : NULL;
 	int rc = size && !buf ? -ENOMEM
-			      : dfs_xattr_list(fs_of(req)->st, ino, buf, size);
+			      : dfs_xattr_list_as(fs_of(req)->st, &actor, ino,
+						  buf, size);
 
 	reply_xattr_buf(req, rc, buf, size, "listxattr", ino, NULL);
 	free(buf);
@@ -920,7 +920,8 @@ static void dfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void dfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	int rc = dfs_xattr_remove(fs_of(req)->st, ino, name);
+	struct dfs_actor actor = actor_for(req, ino);
+	int rc = dfs_xattr_remove_as(fs_of(req)->st, &actor, ino, name);
 
 	if (rc < 0)
 		reply_err(req, rc, "removexattr", ino, name);

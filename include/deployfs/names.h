@@ -16,6 +16,10 @@
 struct dfs_type {
 	const char *name; /* the folder under build/ */
 	bool deployable;  /* may be packaged and deployed on its own */
+	/* Independently deployable: a link to it from another component
+	 * stays a link, a requirement.  A link to any other type is an
+	 * include (a process linked to is a subprocess, included too). */
+	bool independent;
 };
 
 size_t dfs_type_count(void);

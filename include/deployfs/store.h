@@ -102,10 +102,20 @@ struct dfs_attr {
 	uint32_t flags; /* DFS_NODE_* */
 };
 
-/* Who asks: from the FUSE request context, or the calling process.  cmd
- * is the caller's command line (spaces for NULs), for the audit trail;
- * it may be empty.  groups: the supplementary groups, where a permission
- * is checked by the store (ngroups 0: only gid). */
+/*
+ * Who asks: from the FUSE request context, or the calling process.  For
+ * the audit trail, pid is the process (thread group) and cmd its command
+ * line, arguments separated by spaces and quoted like a shell's where
+ * that is needed to keep them apart (a space, a quote, a backslash, a
+ * control character, an empty argument: 'a b', 'it'\''s'), cut to
+ * DFS_CMD_MAX - 1 bytes.  An actor with an empty cmd (a request as FUSE
+ * gives it: pid is the thread that asks) is resolved by
+ * dfs_actor_resolve() before anything records it; one with a cmd is
+ * taken as it is.
+ *
+ * groups: the supplementary groups, where a permission is checked by
+ * the store (ngroups 0: only gid).
+ */
 #define DFS_CMD_MAX 256
 #define DFS_GROUPS_MAX 64
 struct dfs_actor {
@@ -116,6 +126,11 @@ struct dfs_actor {
 	int ngroups;
 	uint32_t groups[DFS_GROUPS_MAX];
 };
+
+/* Unless a->cmd is set already: make pid the thread group of the thread
+ * a->pid and read its command line from /proc (while its request is in
+ * flight: the process may be gone a moment later). */
+void dfs_actor_resolve(struct dfs_actor *a);
 
 /* ---- opening ----------------------------------------------------------- */
 
@@ -150,6 +165,17 @@ int dfs_store_sync(struct dfs_store *st);
 
 DFS_WUR int dfs_node_lookup(struct dfs_store *st, uint64_t parent,
 			    const char *name, struct dfs_attr *ret);
+/*
+ * The _as forms of calls take the actor the audit trail records: a call
+ * refused outside build/ (packages/, environments/, audit.log, the root)
+ * is recorded, by the act when it records its own refusal, otherwise as
+ * action=OP (lookup, mkdir, open, rename, setattr, ...), repeats alike
+ * from one process folded into a count (docs/behaviour.md).  Without
+ * _as, or with a NULL actor: this process.
+ */
+DFS_WUR int dfs_node_lookup_as(struct dfs_store *st,
+			       const struct dfs_actor *actor, uint64_t parent,
+			       const char *name, struct dfs_attr *ret);
 DFS_WUR int dfs_node_getattr(struct dfs_store *st, uint64_t ino,
 			     struct dfs_attr *ret);
 
@@ -179,6 +205,10 @@ struct dfs_setattr {
 DFS_WUR int dfs_node_setattr(struct dfs_store *st, uint64_t ino,
 			     const struct dfs_setattr *sa,
 			     struct dfs_attr *ret);
+DFS_WUR int dfs_node_setattr_as(struct dfs_store *st,
+				const struct dfs_actor *actor, uint64_t ino,
+				const struct dfs_setattr *sa,
+				struct dfs_attr *ret);
 /* Regular files, fifos, sockets and devices.  mode includes the type. */
 DFS_WUR int dfs_node_mknod(struct dfs_store *st, const struct dfs_actor *actor,
 			   uint64_t parent, const char *name, uint32_t mode,
@@ -193,6 +223,10 @@ DFS_WUR int dfs_node_symlink(struct dfs_store *st,
 DFS_WUR int dfs_node_link(struct dfs_store *st, uint64_t ino,
 			  uint64_t newparent, const char *newname,
 			  struct dfs_attr *ret);
+DFS_WUR int dfs_node_link_as(struct dfs_store *st,
+			     const struct dfs_actor *actor, uint64_t ino,
+			     uint64_t newparent, const char *newname,
+			     struct dfs_attr *ret);
 DFS_WUR int dfs_node_unlink(struct dfs_store *st, uint64_t parent,
 			    const char *name);
 /* actor: for the audit trail (removing a package); NULL: this process. */
@@ -252,6 +286,9 @@ enum {
  * -ERANGE); cap 0 asks for the size only. */
 DFS_WUR int dfs_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 			  void *buf, size_t cap);
+DFS_WUR int dfs_xattr_get_as(struct dfs_store *st,
+			     const struct dfs_actor *actor, uint64_t ino,
+			     const char *name, void *buf, size_t cap);
 /* actor: for the audit trail (the notes of a package); NULL: this
  * process. */
 DFS_WUR int dfs_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
@@ -260,8 +297,14 @@ DFS_WUR int dfs_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 /* NUL-separated names; returns the total size (cap 0: size only). */
 DFS_WUR int dfs_xattr_list(struct dfs_store *st, uint64_t ino, char *buf,
 			   size_t cap);
+DFS_WUR int dfs_xattr_list_as(struct dfs_store *st,
+			      const struct dfs_actor *actor, uint64_t ino,
+			      char *buf, size_t cap);
 DFS_WUR int dfs_xattr_remove(struct dfs_store *st, uint64_t ino,
 			     const char *name);
+DFS_WUR int dfs_xattr_remove_as(struct dfs_store *st,
+				const struct dfs_actor *actor, uint64_t ino,
+				const char *name);
 
 /* ---- file content ------------------------------------------------------ */
 

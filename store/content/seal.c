@@ -242,7 +242,7 @@ static void *sealer_main(void *arg)
 			continue;
 		}
 		dfs_db_tick_locked(st);
-		if (!st->content->queue && st->txn_open) {
+		if (!st->content->queue && (st->txn_open || st->later_due)) {
 			gather_wait(st);
 			continue;
 		}

@@ -270,11 +270,18 @@ int dfs_audit_record_in(struct dfs_store *st, const struct dfs_actor *a,
 	sqlite3_stmt *s = dfs_sql(st, sql_insert);
 	struct dfs_audit_event line;
 	int64_t ts = dfs_now_ns();
+	struct dfs_actor who;
 	char name[64];
 	int rc;
 
 	if (!s)
 		return -EIO;
+	if (!a->cmd[0]) {
+		/* A request's thread: the process and its command line. */
+		who = *a;
+		dfs_actor_resolve(&who);
+		a = &who;
+	}
 	dfs_user_name(a->uid, name, sizeof(name));
 	sqlite3_bind_int64(s, 1, ts);
 	bind_text(s, 2, name);
@@ -333,6 +340,7 @@ void dfs_audit_refuse(struct dfs_store *st, const struct dfs_actor *a,
 	struct dfs_audit_event ev = { 0 };
 	char reason[768];
 
+	st->refusals++;
 	snprintf(reason, sizeof(reason), "%s%s%s", strerror(-rc),
 		 why && *why ? ": " : "", why ? why : "");
 	ev.action = action;

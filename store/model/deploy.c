@@ -16,7 +16,7 @@
 
 #define DEP_SELECT                                                           \
 	"SELECT d.id, d.number, c.name, p.version, p.root, p.id, d.created," \
-	" d.uid, d.created_by, d.notes, d.warning, c.id, d.gid"              \
+	" d.uid, d.created_by, d.notes, d.warning, c.id, d.gid, d.env"       \
 	" FROM deployments d JOIN components c ON c.id = d.component"        \
 	" JOIN packages p ON p.id = d.package"
 static const char sql_active[] =
@@ -69,6 +69,7 @@ static void dep_of(sqlite3_stmt *s, struct dfs_dep *ret)
 	dfs_col_text(s, 8, ret->created_by, sizeof(ret->created_by));
 	ret->has_notes = sqlite3_column_type(s, 9) != SQLITE_NULL;
 	ret->gid = (uint32_t)sqlite3_column_int64(s, 12);
+	ret->env = sqlite3_column_int64(s, 13);
 }
 
 static int dep_query(struct dfs_store *st, const char *sql, const char *fmt,

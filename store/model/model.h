@@ -12,6 +12,8 @@
 #ifndef DFS_MODEL_H
 #define DFS_MODEL_H
 
+#include <limits.h>
+
 #include "../storage/storage.h"
 
 /* A list of (id, name) collected from rows. */
@@ -149,7 +151,21 @@ int dfs_component_revise(struct dfs_store *st, struct dfs_component *c,
 int dfs_component_list(struct dfs_store *st, int64_t after,
 		       struct dfs_idnames *ret);
 
+/* ---- reference.c ---------------------------------------------------------- */
+
+/* The component a link in folder dir (relative to build/) names with
+ * target: 1 and *ret, or 0 when it names none. */
+int dfs_resolve_reference(struct dfs_store *st, const char *dir,
+			  const char *target, struct dfs_component *ret);
+
 /* ---- snapshot.c: walking a component ---------------------------------- */
+
+/* A snapshot is at most this deep (a path of PATH_MAX holds as many
+ * one-letter folders); deeper is ENAMETOOLONG. */
+#define DFS_WALK_DEPTH_MAX (PATH_MAX / 2)
+/* The folder walked, relative to build/: TYPE/NAME and a path below it
+ * of less than PATH_MAX. */
+#define DFS_WALK_PATH_MAX (PATH_MAX + 32 + DFS_NAME_MAX)
 
 struct dfs_walk {
 	struct dfs_store *st;
@@ -157,6 +173,7 @@ struct dfs_walk {
 	bool expand; /* follow includes */
 	bool revise; /* take the revisions of what is walked */
 	int64_t entries;
+	int64_t left_out; /* FIFOs and sockets not in the snapshot */
 	int nstack;
 	int64_t stack[64]; /* components being expanded */
 	int nrev;
@@ -168,9 +185,11 @@ struct dfs_walk {
 	int nreq;
 	char reqs[64][DFS_NAME_MAX + 40];
 	char why[640]; /* for a refusal */
+	/* The folder walked, relative to build/ (for links relative to
+	 * it): one buffer for the whole walk, not one per level. */
+	size_t plen;
+	char path[DFS_WALK_PATH_MAX];
 };
-int dfs_resolve_reference(struct dfs_store *st, const char *dir,
-			  const char *target, struct dfs_component *ret);
 int dfs_walk_component(struct dfs_walk *w, struct dfs_component *c, int64_t sid,
 		       struct dfs_hash *ret_own, struct dfs_hash *ret_full);
 /* The revision of the component whose folder is dir, taken now (a
@@ -308,6 +327,7 @@ int dfs_env_classify(struct dfs_store *st, const struct dfs_actor *actor,
 
 struct dfs_dep {
 	int64_t id;
+	int64_t env;
 	int64_t number;
 	char component[DFS_NAME_MAX + 1];
 	char version[DFS_LABEL_MAX + 1];

@@ -129,7 +129,7 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			 const char *version, struct dfs_walk *w,
 			 int64_t *ret_root)
 {
-	char revs[64 * 80], reqs[64 * 80];
+	char revs[64 * 80], reqs[64 * 80], note[64];
 	struct dfs_hash own, full;
 	struct dfs_audit_event ev = { 0 };
 	const struct dfs_type *type = dfs_type_find(c->type);
@@ -189,6 +189,13 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	ev.component = c->name;
 	ev.version = version;
 	ev.result = "ok";
+	if (w->left_out) {
+		snprintf(note, sizeof(note), "%lld %s left out",
+			 (long long)w->left_out,
+			 w->left_out == 1 ? "FIFO or socket"
+					  : "FIFOs or sockets");
+		ev.reason = note;
+	}
 	if (rc == 0)
 		rc = dfs_audit_record_in(st, actor, &ev);
 	if (rc == 0)

@@ -8,10 +8,11 @@
  *
  * Include rule: a symlink whose target, taken relative to the link's
  * folder, is exactly build/TYPE/NAME of an existing component is a
- * reference.  To an included-only type it is an include: the snapshot puts
- * that component's content in the link's place, recursively, and a cycle
- * is refused with ELOOP.  To an independently deployable type it stays a
- * symlink and is listed as a requirement.
+ * reference (dfs_resolve_reference(), reference.c).  To an independently
+ * deployable type (names.h: independent) it stays a symlink and is listed
+ * as a requirement.  To any other type it is an include, a process too (a
+ * subprocess): the snapshot puts that component's content in the link's
+ * place, recursively, and a cycle is refused with ELOOP.
  *
  * Hashes cover names, types, permission bits, file content and link
  * targets, not owners or times: identical content, identical hash.  Each
@@ -29,7 +30,6 @@
 
 #include "model.h"
 
-#define WALK_DEPTH_MAX 256
 #define WALK_COMPONENTS_MAX 64
 
 struct child {
@@ -137,60 +137,12 @@ static int load_children(struct dfs_store *st, uint64_t dir, struct child **ret,
 	return 0;
 }
 
-/* ---- include resolution --------------------------------------------- */
-
-/*
- * Normalise dir + "/" + target (both relative to build/) and, if the
- * result is exactly TYPE/NAME of a component folder, return it in ret.
- * 1: a component; 0: not one.
- */
-int dfs_resolve_reference(struct dfs_store *st, const char *dir,
-			  const char *target, struct dfs_component *ret)
-{
-	char buf[4096 + 256], *parts[64], *save = NULL, *tok;
-	const struct dfs_type *type;
-	struct dfs_attr a;
-	int n = 0, rc;
-
-	if (target[0] == '/' || snprintf(buf, sizeof(buf), "%s/%s", dir,
-					 target) >= (int)sizeof(buf))
-		return 0;
-	for (tok = strtok_r(buf, "/", &save); tok;
-	     tok = strtok_r(NULL, "/", &save)) {
-		if (strcmp(tok, ".") == 0)
-			continue;
-		if (strcmp(tok, "..") == 0) {
-			if (n == 0)
-				return 0; /* leaves build/ */
-			n--;
-			continue;
-		}
-		if (n == 64)
-			return 0;
-		parts[n++] = tok;
-	}
-	if (n != 2 || !(type = dfs_type_find(parts[0])))
-		return 0;
-	rc = dfs_inode_attr_at(st, DFS_INO_BUILD, type->name, &a);
-	if (rc == 0)
-		rc = dfs_inode_attr_at(st, a.ino, parts[1], &a);
-	if (rc == -ENOENT || rc == -ENAMETOOLONG)
-		return 0;
-	if (rc < 0)
-		return rc;
-	if (!S_ISDIR(a.mode))
-		return 0;
-	rc = dfs_component_by_dir(st, a.ino, ret);
-	if (rc == -ENOENT)
-		return 0;
-	return rc < 0 ? rc : 1;
-}
-
 /* ---- the walk ----------------------------------------------------------- */
 
 struct hashes {
 	struct dfs_hash own;
 	struct dfs_hash full;
+	bool left_out; /* in the component, not in its snapshot */
 };
 
 static void hash_parts(const char *tag, const void *a, size_t alen,
@@ -251,8 +203,7 @@ static int insert_snode(struct dfs_walk *w, int64_t parent, const char *name,
 }
 
 static int walk_dir(struct dfs_walk *w, uint64_t dir, uint32_t mode,
-		    const char *path, int64_t sid, int depth,
-		    struct hashes *ret);
+		    int64_t sid, int depth, struct hashes *ret);
 
 static bool expanding(const struct dfs_walk *w, int64_t id)
 {
@@ -297,12 +248,49 @@ static int note_requirement(struct dfs_walk *w, const struct dfs_component *c)
 	return 0;
 }
 
+/* Make w->path "TYPE/NAME" of component c; the old one in *ret_saved
+ * (free it) when there was one. */
+static int path_enter(struct dfs_walk *w, const struct dfs_component *c,
+		      char **ret_saved)
+{
+	*ret_saved = NULL;
+	if (w->plen && !(*ret_saved = strndup(w->path, w->plen)))
+		return -ENOMEM;
+	w->plen = (size_t)snprintf(w->path, sizeof(w->path), "%s/%s", c->type,
+				   c->name);
+	return 0;
+}
+
+static void path_leave(struct dfs_walk *w, char *saved)
+{
+	w->plen =
+		saved ? (size_t)snprintf(w->path, sizeof(w->path), "%s", saved)
+		      : 0;
+	free(saved);
+}
+
+/* Walk the folder of component c as snode sid, depth levels down. */
+static int walk_component(struct dfs_walk *w, struct dfs_component *c,
+			  uint32_t mode, int64_t sid, int depth,
+			  struct hashes *ret)
+{
+	char *saved;
+	int rc = path_enter(w, c, &saved);
+
+	if (rc < 0)
+		return rc;
+	w->stack[w->nstack++] = c->id;
+	rc = walk_dir(w, c->dir, mode, sid, depth, ret);
+	w->nstack--;
+	path_leave(w, saved);
+	return rc < 0 ? rc : note_revision(w, c, &ret->own);
+}
+
 /* Expand an include: the component inc goes where the link is. */
 static int walk_include(struct dfs_walk *w, int64_t parent,
 			const struct child *link, struct dfs_component *inc,
 			int depth, struct hashes *ret)
 {
-	char path[DFS_NAME_MAX * 2 + 2];
 	struct dfs_attr a;
 	struct child d;
 	struct hashes h;
@@ -327,14 +315,8 @@ static int walk_include(struct dfs_walk *w, int64_t parent,
 	d.ctime = dfs_ts_to_ns(a.ctime);
 	if (!w->dry)
 		rc = insert_snode(w, parent, link->name, &d, a.mode, &sid);
-	if (rc < 0)
-		return rc;
-	snprintf(path, sizeof(path), "%s/%s", inc->type, inc->name);
-	w->stack[w->nstack++] = inc->id;
-	rc = walk_dir(w, inc->dir, a.mode, path, sid, depth + 1, &h);
-	w->nstack--;
 	if (rc == 0)
-		rc = note_revision(w, inc, &h.own);
+		rc = walk_component(w, inc, a.mode, sid, depth + 1, &h);
 	if (rc < 0)
 		return rc;
 	hash_parts("L", link->target, strlen(link->target), NULL, 0, &ret->own);
@@ -342,19 +324,19 @@ static int walk_include(struct dfs_walk *w, int64_t parent,
 	return 0;
 }
 
-static int walk_link(struct dfs_walk *w, int64_t parent, const char *path,
-		     const struct child *c, int depth, struct hashes *ret)
+static int walk_link(struct dfs_walk *w, int64_t parent, const struct child *c,
+		     int depth, struct hashes *ret)
 {
 	struct dfs_component ref;
 	const struct dfs_type *type;
 	int64_t sid;
-	int rc = dfs_resolve_reference(w->st, path, c->target, &ref);
+	int rc = dfs_resolve_reference(w->st, w->path, c->target, &ref);
 
 	if (rc < 0)
 		return rc;
 	if (rc == 1 && w->expand) {
 		type = dfs_type_find(ref.type);
-		if (type && !type->deployable)
+		if (type && !type->independent)
 			return walk_include(w, parent, c, &ref, depth, ret);
 		rc = note_requirement(w, &ref);
 		if (rc < 0)
@@ -365,26 +347,65 @@ static int walk_link(struct dfs_walk *w, int64_t parent, const char *path,
 	return w->dry ? 0 : insert_snode(w, parent, c->name, c, c->mode, &sid);
 }
 
-static int walk_child(struct dfs_walk *w, int64_t parent, const char *path,
-		      const struct child *c, int depth, struct hashes *ret)
+/* A folder: w->path grows by its name while it is walked. */
+static int walk_subdir(struct dfs_walk *w, int64_t parent,
+		       const struct child *c, int depth, struct hashes *ret)
 {
-	uint32_t perm = c->mode & 07777;
-	char sub[4096];
+	size_t plen = w->plen, len = strlen(c->name);
 	int64_t sid = 0;
 	int rc = 0;
 
-	if (S_ISLNK(c->mode))
-		return walk_link(w, parent, path, c, depth, ret);
-	if (S_ISDIR(c->mode)) {
-		if (snprintf(sub, sizeof(sub), "%s/%s", path, c->name) >=
-		    (int)sizeof(sub))
-			return -ENAMETOOLONG;
-		if (!w->dry)
-			rc = insert_snode(w, parent, c->name, c, c->mode, &sid);
-		return rc < 0 ? rc
-			      : walk_dir(w, c->ino, c->mode, sub, sid,
-					 depth + 1, ret);
+	if (plen + 1 + len >= sizeof(w->path)) {
+		snprintf(w->why, sizeof(w->why),
+			 "a path in build/%.300s is longer than PATH_MAX",
+			 w->path);
+		return -ENAMETOOLONG;
 	}
+	if (!w->dry)
+		rc = insert_snode(w, parent, c->name, c, c->mode, &sid);
+	if (rc < 0)
+		return rc;
+	w->path[plen] = '/';
+	memcpy(w->path + plen + 1, c->name, len + 1);
+	w->plen = plen + 1 + len;
+	rc = walk_dir(w, c->ino, c->mode, sid, depth + 1, ret);
+	w->plen = plen;
+	w->path[plen] = '\0';
+	return rc;
+}
+
+/*
+ * A device never enters a package (EPERM); a FIFO or a socket is a
+ * rendezvous of processes on one machine, not content: it is left out of
+ * the snapshot and counted.  Both count in the revision as any entry.
+ */
+static int walk_special(struct dfs_walk *w, const struct child *c,
+			struct hashes *ret)
+{
+	if (S_ISCHR(c->mode) || S_ISBLK(c->mode)) {
+		snprintf(w->why, sizeof(w->why),
+			 "build/%.300s/%s is a %s device: "
+			 "devices never enter a package",
+			 w->path, c->name,
+			 S_ISCHR(c->mode) ? "character" : "block");
+		return -EPERM;
+	}
+	ret->left_out = true;
+	w->left_out++;
+	return 0;
+}
+
+static int walk_child(struct dfs_walk *w, int64_t parent, const struct child *c,
+		      int depth, struct hashes *ret)
+{
+	uint32_t perm = c->mode & 07777;
+	int64_t sid = 0;
+
+	ret->left_out = false;
+	if (S_ISLNK(c->mode))
+		return walk_link(w, parent, c, depth, ret);
+	if (S_ISDIR(c->mode))
+		return walk_subdir(w, parent, c, depth, ret);
 	if (S_ISREG(c->mode))
 		hash_parts("F", &perm, sizeof(perm),
 			   c->has_blob ? c->blob.b : dfs_empty_hash.b,
@@ -393,57 +414,86 @@ static int walk_child(struct dfs_walk *w, int64_t parent, const char *path,
 		hash_parts("O", &c->mode, sizeof(c->mode), &c->rdev,
 			   sizeof(c->rdev), &ret->own);
 	ret->full = ret->own;
-	return w->dry ? 0 : insert_snode(w, parent, c->name, c, c->mode, &sid);
+	if (w->dry)
+		return 0;
+	if (!S_ISREG(c->mode))
+		return walk_special(w, c, ret);
+	return insert_snode(w, parent, c->name, c, c->mode, &sid);
 }
 
+static void hash_add(XXH3_state_t *s, const char *name,
+		     const struct dfs_hash *h)
+{
+	XXH3_128bits_update(s, name, strlen(name) + 1);
+	XXH3_128bits_update(s, h->b, DFS_HASH_LEN);
+}
+
+static void hash_end(XXH3_state_t *s, struct dfs_hash *ret)
+{
+	XXH128_canonical_t cn;
+
+	XXH128_canonicalFromHash(&cn, XXH3_128bits_digest(s));
+	memcpy(ret->b, cn.digest, DFS_HASH_LEN);
+}
+
+/* A folder's hashes; its states on the heap, so a deep walk keeps small
+ * frames. */
 static int walk_dir(struct dfs_walk *w, uint64_t dir, uint32_t mode,
-		    const char *path, int64_t sid, int depth,
-		    struct hashes *ret)
+		    int64_t sid, int depth, struct hashes *ret)
 {
 	uint32_t perm = mode & 07777;
-	XXH3_state_t own, full;
-	XXH128_canonical_t cn;
+	XXH3_state_t *own = NULL, *full = NULL;
 	struct child *c = NULL;
 	size_t n = 0;
 	int64_t subdirs = 0;
 	int rc;
 
-	if (depth > WALK_DEPTH_MAX)
-		return -ELOOP;
+	if (depth > DFS_WALK_DEPTH_MAX) {
+		snprintf(w->why, sizeof(w->why),
+			 "the snapshot would be deeper than %d levels "
+			 "(PATH_MAX / 2)",
+			 DFS_WALK_DEPTH_MAX);
+		return -ENAMETOOLONG;
+	}
 	rc = load_children(w->st, dir, &c, &n);
 	if (rc < 0)
 		return rc;
-	XXH3_128bits_reset(&own);
-	XXH3_128bits_reset(&full);
-	XXH3_128bits_update(&own, "D", 1);
-	XXH3_128bits_update(&full, "D", 1);
-	XXH3_128bits_update(&own, &perm, sizeof(perm));
-	XXH3_128bits_update(&full, &perm, sizeof(perm));
+	own = XXH3_createState();
+	full = XXH3_createState();
+	if (!own || !full)
+		rc = -ENOMEM;
+	if (rc == 0) {
+		XXH3_128bits_reset(own);
+		XXH3_128bits_reset(full);
+		XXH3_128bits_update(own, "D", 1);
+		XXH3_128bits_update(full, "D", 1);
+		XXH3_128bits_update(own, &perm, sizeof(perm));
+		XXH3_128bits_update(full, &perm, sizeof(perm));
+	}
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct hashes h;
 
-		rc = walk_child(w, sid, path, &c[i], depth, &h);
+		rc = walk_child(w, sid, &c[i], depth, &h);
 		if (rc < 0)
 			break;
 		if (S_ISDIR(c[i].mode) ||
 		    (S_ISLNK(c[i].mode) &&
 		     memcmp(&h.own, &h.full, sizeof(h.own))))
 			subdirs++;
-		XXH3_128bits_update(&own, c[i].name, strlen(c[i].name) + 1);
-		XXH3_128bits_update(&own, h.own.b, DFS_HASH_LEN);
-		XXH3_128bits_update(&full, c[i].name, strlen(c[i].name) + 1);
-		XXH3_128bits_update(&full, h.full.b, DFS_HASH_LEN);
+		hash_add(own, c[i].name, &h.own);
+		if (!h.left_out)
+			hash_add(full, c[i].name, &h.full);
 	}
 	free_children(c, n);
 	if (rc == 0 && !w->dry)
 		rc = dfs_exec_sql(w->st, sql_nlink, "ii", sid, 2 + subdirs);
-	if (rc < 0)
-		return rc;
-	XXH128_canonicalFromHash(&cn, XXH3_128bits_digest(&own));
-	memcpy(ret->own.b, cn.digest, DFS_HASH_LEN);
-	XXH128_canonicalFromHash(&cn, XXH3_128bits_digest(&full));
-	memcpy(ret->full.b, cn.digest, DFS_HASH_LEN);
-	return 0;
+	if (rc == 0) {
+		hash_end(own, &ret->own);
+		hash_end(full, &ret->full);
+	}
+	XXH3_freeState(own);
+	XXH3_freeState(full);
+	return rc;
 }
 
 /*
@@ -454,19 +504,12 @@ static int walk_dir(struct dfs_walk *w, uint64_t dir, uint32_t mode,
 int dfs_walk_component(struct dfs_walk *w, struct dfs_component *c, int64_t sid,
 		       struct dfs_hash *ret_own, struct dfs_hash *ret_full)
 {
-	char path[DFS_NAME_MAX * 2 + 2];
 	struct dfs_attr a;
 	struct hashes h;
 	int rc = dfs_inode_attr(w->st, c->dir, &a);
 
-	if (rc < 0)
-		return rc;
-	snprintf(path, sizeof(path), "%s/%s", c->type, c->name);
-	w->stack[w->nstack++] = c->id;
-	rc = walk_dir(w, c->dir, a.mode, path, sid, 0, &h);
-	w->nstack--;
 	if (rc == 0)
-		rc = note_revision(w, c, &h.own);
+		rc = walk_component(w, c, a.mode, sid, 0, &h);
 	if (rc < 0)
 		return rc;
 	*ret_own = h.own;

@@ -6,15 +6,20 @@
 
 #include "deployfs/names.h"
 
-/* Deployable: processes and the independently deployable types. */
+/*
+ * Deployable: processes and the independently deployable types.
+ * Independent: the seven types packaged and deployed only on their own; a
+ * process is deployable but, linked from another component, a subprocess
+ * that is included like a map.
+ */
 static const struct dfs_type types[] = {
-	{ "process", true },	      { "map", false },
-	{ "profile", false },	      { "connection", false },
-	{ "operation", false },	      { "script", false },
-	{ "api-proxy", true },	      { "api-service", true },
-	{ "certificate", true },      { "custom-library", true },
-	{ "flow-service", true },     { "process-route", true },
-	{ "processing-group", true },
+	{ "process", true, false },	    { "map", false, false },
+	{ "profile", false, false },	    { "connection", false, false },
+	{ "operation", false, false },	    { "script", false, false },
+	{ "api-proxy", true, true },	    { "api-service", true, true },
+	{ "certificate", true, true },	    { "custom-library", true, true },
+	{ "flow-service", true, true },	    { "process-route", true, true },
+	{ "processing-group", true, true },
 };
 
 size_t dfs_type_count(void)

@@ -72,6 +72,16 @@ struct dfs_store {
 	 * layers above queue (the sealer waits on it). */
 	pthread_cond_t wake;
 
+	/* Refusals recorded (model/audit.c, dfs_audit_refuse()): the trees
+	 * compare it around a call to see whether the act recorded its own
+	 * refusal (trees/refuse.c). */
+	uint64_t refusals;
+	/* Work of an upper layer the background tick runs once later_due
+	 * (dfs_now_ns(); 0: none) has passed: the trees record refusals
+	 * folded into a count (trees/refuse.c). */
+	void (*later)(struct dfs_store *st);
+	int64_t later_due;
+
 	struct dfs_content *content;
 	struct dfs_trees *trees;
 };
@@ -126,7 +136,8 @@ void dfs_db_rollback(struct dfs_store *st);
 /* rc == 0: commit (not durably); else roll back.  Returns rc or the
  * commit's error. */
 int dfs_finish(struct dfs_store *st, int rc);
-/* Commit lazy work older than DFS_LAZY_MS, checkpoint a large WAL. */
+/* Commit lazy work older than DFS_LAZY_MS, checkpoint a large WAL, run
+ * st->later when due. */
 void dfs_db_tick_locked(struct dfs_store *st);
 void dfs_db_watch_wal(struct dfs_store *st);
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * sys.c - what store/ asks of the system: clocks, user names, the calling
- * process (for the audit trail) and the names of work files.
+ * sys.c - what store/ asks of the system: clocks, user names, the process
+ * that asks (for the audit trail: its thread group and command line, from
+ * /proc) and the names of work files.
  */
 #include <pwd.h>
 #include <stdio.h>
@@ -57,26 +58,109 @@ void dfs_user_name(uint32_t uid, char *buf, size_t cap)
 		snprintf(buf, cap, "%u", uid);
 }
 
+/* The thread group of thread tid, from /proc/TID/status; tid if it is
+ * gone. */
+static int32_t thread_group(int32_t tid)
+{
+	char path[64], line[128];
+	int32_t tgid = tid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return tid;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid > 0 ? tgid : tid;
+}
+
+static bool needs_quotes(const char *arg, size_t len)
+{
+	if (len == 0)
+		return true;
+	for (size_t i = 0; i < len; i++)
+		if (strchr(" '\"\\", arg[i]) || (unsigned char)arg[i] < 0x20 ||
+		    arg[i] == 0x7f)
+			return true;
+	return false;
+}
+
+/* Append arg to out (n bytes so far, cap with its NUL), quoted when
+ * needed; returns the new length. */
+static size_t put_arg(char *out, size_t cap, size_t n, const char *arg,
+		      size_t len)
+{
+	bool q = needs_quotes(arg, len);
+
+#define PUT(c)                          \
+	do {                            \
+		if (n + 1 < cap)        \
+			out[n++] = (c); \
+	} while (0)
+	if (n)
+		PUT(' ');
+	if (q)
+		PUT('\'');
+	for (size_t i = 0; i < len; i++) {
+		if (arg[i] == '\'') {
+			/* 'it'\''s' */
+			PUT('\'');
+			PUT('\\');
+			PUT('\'');
+		}
+		PUT(arg[i]);
+	}
+	if (q)
+		PUT('\'');
+#undef PUT
+	out[n] = '\0';
+	return n;
+}
+
+/* The command line of pid, its arguments kept apart, into cmd. */
+static void read_cmdline(int32_t pid, char cmd[DFS_CMD_MAX])
+{
+	char path[64], raw[4096];
+	size_t n = 0, len;
+	FILE *f;
+
+	cmd[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	len = fread(raw, 1, sizeof(raw) - 1, f);
+	fclose(f);
+	raw[len] = '\0';
+	for (size_t i = 0; i < len && n + 1 < DFS_CMD_MAX;) {
+		size_t a = strlen(raw + i);
+
+		n = put_arg(cmd, DFS_CMD_MAX, n, raw + i, a);
+		i += a + 1;
+	}
+}
+
+void dfs_actor_resolve(struct dfs_actor *a)
+{
+	if (a->cmd[0])
+		return;
+	a->pid = thread_group(a->pid);
+	read_cmdline(a->pid, a->cmd);
+}
+
 const struct dfs_actor *dfs_actor_or_self(const struct dfs_actor *actor,
 					  struct dfs_actor *self)
 {
-	FILE *f;
-	size_t n;
-
 	if (actor)
 		return actor;
 	memset(self, 0, sizeof(*self));
 	self->uid = (uint32_t)getuid();
 	self->gid = (uint32_t)getgid();
 	self->pid = (int32_t)getpid();
-	f = fopen("/proc/self/cmdline", "re");
-	if (f) {
-		n = fread(self->cmd, 1, sizeof(self->cmd) - 1, f);
-		fclose(f);
-		for (size_t i = 0; i + 1 < n; i++)
-			if (self->cmd[i] == '\0')
-				self->cmd[i] = ' ';
-	}
+	dfs_actor_resolve(self);
 	return self;
 }
 

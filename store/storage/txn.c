@@ -101,10 +101,15 @@ void dfs_db_watch_wal(struct dfs_store *st)
 /*
  * The background tick: commit lazy work older than DFS_LAZY_MS, and
  * checkpoint a large WAL here rather than in whichever call's commit
- * crossed the threshold (a package or a close would wait for it).
+ * crossed the threshold (a package or a close would wait for it); run
+ * the upper layers' later work when it is due.
  */
 void dfs_db_tick_locked(struct dfs_store *st)
 {
+	if (st->later && st->later_due && dfs_now_ns() >= st->later_due) {
+		st->later_due = 0;
+		st->later(st);
+	}
 	if (st->txn_open &&
 	    dfs_now_ns() - st->txn_since >= DFS_LAZY_MS * 1000000LL)
 		(void)dfs_db_flush(st);

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "trees.h"
@@ -63,6 +64,11 @@ static int log_open(struct dfs_store *st, const struct dfs_actor *actor,
 
 	if ((flags & O_ACCMODE) != O_RDONLY)
 		return -EROFS;
+	/* Whoever reads the trail sees every refusal seen so far, repeats
+	 * counted. */
+	pthread_mutex_lock(&st->lock);
+	dfs_refusals_flush(st);
+	pthread_mutex_unlock(&st->lock);
 	f = dfs_file_new(&log_ops, ino, flags, NULL);
 	if (!f)
 		return -ENOMEM;
@@ -70,9 +76,16 @@ static int log_open(struct dfs_store *st, const struct dfs_actor *actor,
 	return 0;
 }
 
+static void log_describe(struct dfs_store *st, uint64_t ino,
+			 struct dfs_where *ret)
+{
+	snprintf(ret->path, sizeof(ret->path), "audit.log");
+}
+
 const struct dfs_tree_ops dfs_auditlog_tree = {
 	.name = "audit.log",
 	.none = -EROFS,
+	.describe = log_describe,
 	.getattr = log_getattr,
 	.setattr = log_setattr,
 	.open = log_open,

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 #include "trees.h"
@@ -190,9 +191,19 @@ static int build_open(struct dfs_store *st, const struct dfs_actor *actor,
 	return dfs_content_open(st, ino, flags, NULL, ret);
 }
 
+/* A build node has no one path (hard links): the tree is enough. */
+static void build_describe(struct dfs_store *st, uint64_t ino,
+			   struct dfs_where *ret)
+{
+	snprintf(ret->path, sizeof(ret->path),
+		 ino == DFS_INO_BUILD ? "build" : "build/...");
+}
+
 const struct dfs_tree_ops dfs_build_tree = {
 	.name = "build",
 	.none = -EPERM,
+	.quiet = true,
+	.describe = build_describe,
 	.lookup = build_lookup,
 	.getattr = dfs_build_attr_locked,
 	.readdir = build_readdir,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * common.c - small helpers the trees share: emitting a listing entry,
- * telling a no-op setattr from a change, xattr values and name lists.
+ * telling a no-op setattr from a change, xattr values and name lists, a
+ * snapshot node's name for the audit trail.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -208,4 +209,48 @@ int dfs_deplink_attr_locked(struct dfs_store *st, int64_t dep,
 		dfs_link_attr(DFS_INO_DEPLINK_BASE + (uint64_t)dep, d.component,
 			      d.version, d.uid, d.gid, d.created, ret);
 	return rc;
+}
+
+/*
+ * Snapshot node id for the audit trail: its package, and its path under
+ * packages/N (env NULL) or environments/ENV, cut in front after 32 levels
+ * or when longer than the path can hold.
+ */
+void dfs_snode_where(struct dfs_store *st, int64_t id, const char *env,
+		     struct dfs_where *ret)
+{
+	char tail[sizeof(ret->path)], top[DFS_NAME_MAX + 32];
+	size_t at = sizeof(tail) - 1;
+	struct dfs_snode sn;
+	struct dfs_pkg p;
+	int levels = 0;
+
+	tail[at] = '\0';
+	if (env)
+		snprintf(top, sizeof(top), "environments/%s", env);
+	else if (dfs_pkg_of_snode(st, id, &p) == 0)
+		snprintf(top, sizeof(top), "packages/%s", p.component);
+	else
+		snprintf(top, sizeof(top), "packages");
+	if (dfs_pkg_of_snode(st, id, &p) == 0) {
+		snprintf(ret->component, sizeof(ret->component), "%s",
+			 p.component);
+		snprintf(ret->version, sizeof(ret->version), "%s", p.version);
+		snprintf(ret->scope, sizeof(ret->scope), "%s/%s@%s", top,
+			 p.component, p.version);
+	}
+	for (int64_t s = id; s > 0 && dfs_snode_info(st, s, &sn) == 0;
+	     s = sn.parent) {
+		size_t len = strlen(sn.name);
+
+		if (levels++ == 32 || len + 1 + 4 > at) {
+			at -= 4;
+			memcpy(tail + at, "/...", 4);
+			break;
+		}
+		at -= len;
+		memcpy(tail + at, sn.name, len);
+		tail[--at] = '/';
+	}
+	snprintf(ret->path, sizeof(ret->path), "%s%s", top, tail + at);
 }

@@ -5,7 +5,9 @@
  * operation on a parent goes to the parent's tree, an operation on a node
  * to the node's.  An empty slot answers the table's `none`.  Moves and
  * links between trees are refused by one rule (dispatch_cross()).  Every
- * slot but open runs with st->lock held, taken here.
+ * slot but open runs with st->lock held, taken here.  Every call that may
+ * be refused ends in dfs_refused() (refuse.c), so a refusal outside
+ * build/ the act did not record itself is recorded there.
  */
 #include <errno.h>
 #include <string.h>
@@ -21,7 +23,23 @@
 		pthread_mutex_unlock(&(st)->lock); \
 	} while (0)
 
-static const struct dfs_tree_ops *tree_of(uint64_t ino)
+/* Begin a call that may be refused: st->lock, and st->refusals. */
+static uint64_t begin(struct dfs_store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	return st->refusals;
+}
+
+/* End it: record its refusal if nothing did, let go of st->lock. */
+static int end(struct dfs_store *st, const struct dfs_actor *actor,
+	       const struct dfs_ask *q, uint64_t before, int rc)
+{
+	rc = dfs_refused(st, actor, q, before, rc);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+const struct dfs_tree_ops *dfs_tree_of(uint64_t ino)
 {
 	if (ino == DFS_INO_ROOT)
 		return &dfs_root_tree;
@@ -64,29 +82,40 @@ static int dispatch_cross(const struct dfs_tree_ops *a,
 int dfs_node_lookup(struct dfs_store *st, uint64_t parent, const char *name,
 		    struct dfs_attr *ret)
 {
-	const struct dfs_tree_ops *t = tree_of(parent);
+	return dfs_node_lookup_as(st, NULL, parent, name, ret);
+}
+
+int dfs_node_lookup_as(struct dfs_store *st, const struct dfs_actor *actor,
+		       uint64_t parent, const char *name, struct dfs_attr *ret)
+{
+	const struct dfs_tree_ops *t = dfs_tree_of(parent);
+	struct dfs_ask q = {
+		.op = "lookup", .ino = parent, .name = name, .query = true
+	};
+	uint64_t before = begin(st);
 	int rc;
 
 	if (strlen(name) > DFS_NAME_MAX)
-		return -ENAMETOOLONG;
-	if (!t->lookup)
-		return -ENOTDIR;
-	LOCKED(st, rc = t->lookup(st, parent, name, ret));
-	return rc;
+		rc = -ENAMETOOLONG;
+	else if (!t->lookup)
+		rc = -ENOTDIR;
+	else
+		rc = t->lookup(st, parent, name, ret);
+	return end(st, actor, &q, before, rc);
 }
 
 int dfs_node_getattr(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret)
 {
 	int rc;
 
-	LOCKED(st, rc = tree_of(ino)->getattr(st, ino, ret));
+	LOCKED(st, rc = dfs_tree_of(ino)->getattr(st, ino, ret));
 	return rc;
 }
 
 int dfs_node_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
 		     bool hold, dfs_readdir_fn fn, void *ctx)
 {
-	const struct dfs_tree_ops *t = tree_of(ino);
+	const struct dfs_tree_ops *t = dfs_tree_of(ino);
 	int rc;
 
 	if (!t->readdir)
@@ -97,7 +126,7 @@ int dfs_node_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
 
 int dfs_node_readlink(struct dfs_store *st, uint64_t ino, char *buf, size_t cap)
 {
-	const struct dfs_tree_ops *t = tree_of(ino);
+	const struct dfs_tree_ops *t = dfs_tree_of(ino);
 	int rc;
 
 	if (!t->readlink)
@@ -106,20 +135,25 @@ int dfs_node_readlink(struct dfs_store *st, uint64_t ino, char *buf, size_t cap)
 	return rc;
 }
 
+/* mknod, mkdir, symlink: op; pre, a refusal found before the slot. */
 static int create(struct dfs_store *st, const struct dfs_actor *actor,
-		  uint64_t parent, const char *name, uint32_t mode,
-		  uint64_t rdev, const char *target, struct dfs_attr *ret)
+		  const char *op, int pre, uint64_t parent, const char *name,
+		  uint32_t mode, uint64_t rdev, const char *target,
+		  struct dfs_attr *ret)
 {
-	const struct dfs_tree_ops *t = tree_of(parent);
-	int rc;
+	const struct dfs_tree_ops *t = dfs_tree_of(parent);
+	struct dfs_ask q = { .op = op, .ino = parent, .name = name };
+	uint64_t before = begin(st);
+	int rc = pre;
 
-	if (strlen(name) > DFS_NAME_MAX)
-		return -ENAMETOOLONG;
-	if (!t->create)
-		return t->none;
-	LOCKED(st, rc = t->create(st, actor, parent, name, mode, rdev, target,
-				  ret));
-	return rc;
+	if (rc == 0 && strlen(name) > DFS_NAME_MAX)
+		rc = -ENAMETOOLONG;
+	else if (rc == 0 && !t->create)
+		rc = t->none;
+	else if (rc == 0)
+		rc = t->create(st, actor, parent, name, mode, rdev, target,
+			       ret);
+	return end(st, actor, &q, before, rc);
 }
 
 int dfs_node_mknod(struct dfs_store *st, const struct dfs_actor *actor,
@@ -130,15 +164,16 @@ int dfs_node_mknod(struct dfs_store *st, const struct dfs_actor *actor,
 		return -EINVAL;
 	if (!(mode & S_IFMT))
 		mode |= S_IFREG;
-	return create(st, actor, parent, name, mode, rdev, NULL, ret);
+	return create(st, actor, "mknod", 0, parent, name, mode, rdev, NULL,
+		      ret);
 }
 
 int dfs_node_mkdir(struct dfs_store *st, const struct dfs_actor *actor,
 		   uint64_t parent, const char *name, uint32_t mode,
 		   struct dfs_attr *ret)
 {
-	return create(st, actor, parent, name, S_IFDIR | (mode & 07777), 0,
-		      NULL, ret);
+	return create(st, actor, "mkdir", 0, parent, name,
+		      S_IFDIR | (mode & 07777), 0, NULL, ret);
 }
 
 int dfs_node_symlink(struct dfs_store *st, const struct dfs_actor *actor,
@@ -147,43 +182,61 @@ int dfs_node_symlink(struct dfs_store *st, const struct dfs_actor *actor,
 {
 	size_t len = strlen(target);
 
-	if (len == 0)
-		return -ENOENT;
-	if (len > DFS_SYMLINK_MAX)
-		return -ENAMETOOLONG;
-	return create(st, actor, parent, name, S_IFLNK | 0777, 0, target, ret);
+	return create(st, actor, "symlink",
+		      len == 0		      ? -ENOENT
+		      : len > DFS_SYMLINK_MAX ? -ENAMETOOLONG
+					      : 0,
+		      parent, name, S_IFLNK | 0777, 0, target, ret);
 }
 
 int dfs_node_link(struct dfs_store *st, uint64_t ino, uint64_t newparent,
 		  const char *newname, struct dfs_attr *ret)
 {
-	const struct dfs_tree_ops *t = tree_of(newparent), *from = tree_of(ino);
+	return dfs_node_link_as(st, NULL, ino, newparent, newname, ret);
+}
+
+int dfs_node_link_as(struct dfs_store *st, const struct dfs_actor *actor,
+		     uint64_t ino, uint64_t newparent, const char *newname,
+		     struct dfs_attr *ret)
+{
+	const struct dfs_tree_ops *t = dfs_tree_of(newparent),
+				  *from = dfs_tree_of(ino);
+	struct dfs_ask q = { .op = "link",
+			     .ino = ino,
+			     .name = NULL,
+			     .ino2 = newparent,
+			     .name2 = newname };
+	uint64_t before = begin(st);
 	int rc;
 
 	/* A hard link never leaves its tree: environments and packages
 	 * show nodes that are not build/'s to link. */
 	if (env_family(from) || env_family(t))
-		return -EXDEV;
-	if (from != t)
-		return t == &dfs_build_tree ? -EXDEV : -EROFS;
-	if (!t->link)
-		return t->none;
-	LOCKED(st, rc = t->link(st, ino, newparent, newname, ret));
-	return rc;
+		rc = -EXDEV;
+	else if (from != t)
+		rc = t == &dfs_build_tree ? -EXDEV : -EROFS;
+	else if (!t->link)
+		rc = t->none;
+	else
+		rc = t->link(st, ino, newparent, newname, ret);
+	return end(st, actor, &q, before, rc);
 }
 
 static int remove_node(struct dfs_store *st, const struct dfs_actor *actor,
 		       uint64_t parent, const char *name, bool dir)
 {
-	const struct dfs_tree_ops *t = tree_of(parent);
+	const struct dfs_tree_ops *t = dfs_tree_of(parent);
+	struct dfs_ask q = { .op = dir ? "rmdir" : "unlink",
+			     .ino = parent,
+			     .name = name };
 	struct dfs_actor self;
+	uint64_t before;
 	int rc;
 
-	if (!t->remove)
-		return t->none;
 	actor = dfs_actor_or_self(actor, &self);
-	LOCKED(st, rc = t->remove(st, actor, parent, name, dir));
-	return rc;
+	before = begin(st);
+	rc = t->remove ? t->remove(st, actor, parent, name, dir) : t->none;
+	return end(st, actor, &q, before, rc);
 }
 
 int dfs_node_unlink(struct dfs_store *st, uint64_t parent, const char *name)
@@ -214,32 +267,47 @@ int dfs_node_rename_as(struct dfs_store *st, const struct dfs_actor *actor,
 		       uint64_t parent, const char *name, uint64_t newparent,
 		       const char *newname, unsigned flags)
 {
-	const struct dfs_tree_ops *t = tree_of(parent);
+	const struct dfs_tree_ops *t = dfs_tree_of(parent);
+	struct dfs_ask q = { .op = "rename",
+			     .ino = parent,
+			     .name = name,
+			     .ino2 = newparent,
+			     .name2 = newname };
 	struct dfs_actor self;
-	int rc;
+	uint64_t before;
+	int rc = 0;
 
-	if ((flags & DFS_RENAME_NOREPLACE) && (flags & DFS_RENAME_EXCHANGE))
-		return -EINVAL;
-	if (strlen(newname) > DFS_NAME_MAX)
-		return -ENAMETOOLONG;
-	rc = dispatch_cross(t, tree_of(newparent), parent, newparent);
-	if (rc < 0)
-		return rc;
-	if (!t->rename)
-		return t->none;
 	actor = dfs_actor_or_self(actor, &self);
-	LOCKED(st, rc = t->rename(st, actor, parent, name, newparent, newname,
-				  flags));
-	return rc;
+	before = begin(st);
+	if ((flags & DFS_RENAME_NOREPLACE) && (flags & DFS_RENAME_EXCHANGE))
+		rc = -EINVAL;
+	else if (strlen(newname) > DFS_NAME_MAX)
+		rc = -ENAMETOOLONG;
+	else
+		rc = dispatch_cross(t, dfs_tree_of(newparent), parent,
+				    newparent);
+	if (rc == 0)
+		rc = t->rename ? t->rename(st, actor, parent, name, newparent,
+					   newname, flags)
+			       : t->none;
+	return end(st, actor, &q, before, rc);
 }
 
 int dfs_node_setattr(struct dfs_store *st, uint64_t ino,
 		     const struct dfs_setattr *sa, struct dfs_attr *ret)
 {
-	const struct dfs_tree_ops *t = tree_of(ino);
+	return dfs_node_setattr_as(st, NULL, ino, sa, ret);
+}
+
+int dfs_node_setattr_as(struct dfs_store *st, const struct dfs_actor *actor,
+			uint64_t ino, const struct dfs_setattr *sa,
+			struct dfs_attr *ret)
+{
+	const struct dfs_tree_ops *t = dfs_tree_of(ino);
+	struct dfs_ask q = { .op = "setattr", .ino = ino };
+	uint64_t before = begin(st);
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
 	if (t->setattr) {
 		rc = t->setattr(st, ino, sa, ret);
 	} else {
@@ -249,8 +317,7 @@ int dfs_node_setattr(struct dfs_store *st, uint64_t ino,
 		if (rc == 0 && !dfs_setattr_is_noop(ret, sa))
 			rc = t->none;
 	}
-	pthread_mutex_unlock(&st->lock);
-	return rc;
+	return end(st, actor, &q, before, rc);
 }
 
 void dfs_node_hold(struct dfs_store *st, uint64_t ino)
@@ -283,64 +350,85 @@ static int xattr_name_ok(const char *name)
 int dfs_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 		  void *buf, size_t cap)
 {
-	const struct dfs_tree_ops *t = tree_of(ino);
+	return dfs_xattr_get_as(st, NULL, ino, name, buf, cap);
+}
+
+int dfs_xattr_get_as(struct dfs_store *st, const struct dfs_actor *actor,
+		     uint64_t ino, const char *name, void *buf, size_t cap)
+{
+	const struct dfs_tree_ops *t = dfs_tree_of(ino);
+	struct dfs_ask q = { .op = "getxattr", .ino = ino, .query = true };
+	uint64_t before;
 	int rc = xattr_name_ok(name);
 
-	if (rc == -EOPNOTSUPP)
+	if (rc == -EOPNOTSUPP || (rc == 0 && !t->xattr_get))
 		return -ENODATA;
-	if (rc < 0)
-		return rc;
-	if (!t->xattr_get)
-		return -ENODATA;
-	LOCKED(st, rc = t->xattr_get(st, ino, name, buf, cap));
-	return rc;
+	before = begin(st);
+	if (rc == 0)
+		rc = t->xattr_get(st, ino, name, buf, cap);
+	return end(st, actor, &q, before, rc);
 }
 
 int dfs_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 		  uint64_t ino, const char *name, const void *value,
 		  size_t size, unsigned flags)
 {
-	const struct dfs_tree_ops *t = tree_of(ino);
+	const struct dfs_tree_ops *t = dfs_tree_of(ino);
+	struct dfs_ask q = { .op = "setxattr", .ino = ino };
 	struct dfs_actor self;
+	uint64_t before;
 	int rc = xattr_name_ok(name);
 
-	if (rc < 0)
-		return rc;
-	if (size > DFS_XATTR_SIZE_MAX)
-		return -E2BIG;
+	actor = dfs_actor_or_self(actor, &self);
 	if (!value)
 		value = "";
-	if (!t->xattr_set)
-		return t->none;
-	actor = dfs_actor_or_self(actor, &self);
-	LOCKED(st, rc = t->xattr_set(st, actor, ino, name, value, size, flags));
-	return rc;
+	before = begin(st);
+	if (rc == 0 && size > DFS_XATTR_SIZE_MAX)
+		rc = -E2BIG;
+	else if (rc == 0 && !t->xattr_set)
+		rc = t->none;
+	else if (rc == 0)
+		rc = t->xattr_set(st, actor, ino, name, value, size, flags);
+	return end(st, actor, &q, before, rc);
 }
 
 int dfs_xattr_list(struct dfs_store *st, uint64_t ino, char *buf, size_t cap)
 {
-	const struct dfs_tree_ops *t = tree_of(ino);
-	int rc;
+	return dfs_xattr_list_as(st, NULL, ino, buf, cap);
+}
+
+int dfs_xattr_list_as(struct dfs_store *st, const struct dfs_actor *actor,
+		      uint64_t ino, char *buf, size_t cap)
+{
+	const struct dfs_tree_ops *t = dfs_tree_of(ino);
+	struct dfs_ask q = { .op = "listxattr", .ino = ino, .query = true };
+	uint64_t before;
 
 	if (!t->xattr_list)
 		return 0;
-	LOCKED(st, rc = t->xattr_list(st, ino, buf, cap));
-	return rc;
+	before = begin(st);
+	return end(st, actor, &q, before, t->xattr_list(st, ino, buf, cap));
 }
 
 int dfs_xattr_remove(struct dfs_store *st, uint64_t ino, const char *name)
 {
-	const struct dfs_tree_ops *t = tree_of(ino);
+	return dfs_xattr_remove_as(st, NULL, ino, name);
+}
+
+int dfs_xattr_remove_as(struct dfs_store *st, const struct dfs_actor *actor,
+			uint64_t ino, const char *name)
+{
+	const struct dfs_tree_ops *t = dfs_tree_of(ino);
+	struct dfs_ask q = { .op = "removexattr", .ino = ino };
+	uint64_t before;
 	int rc = xattr_name_ok(name);
 
 	if (rc == -EOPNOTSUPP)
 		return -ENODATA;
-	if (rc < 0)
-		return rc;
-	if (!t->xattr_remove)
-		return t->none;
-	LOCKED(st, rc = t->xattr_remove(st, ino, name));
-	return rc;
+	before = begin(st);
+	if (rc == 0)
+		rc = t->xattr_remove ? t->xattr_remove(st, ino, name) : t->none;
+	return end(st, actor, &q, before, rc);
 }
 
 /* ---- files ------------------------------------------------------------------ */
@@ -354,11 +442,24 @@ int dfs_file_open(struct dfs_store *st, uint64_t ino, int flags,
 int dfs_file_open_as(struct dfs_store *st, const struct dfs_actor *actor,
 		     uint64_t ino, int flags, struct dfs_file **ret)
 {
-	const struct dfs_tree_ops *t = tree_of(ino);
+	const struct dfs_tree_ops *t = dfs_tree_of(ino);
+	struct dfs_ask q = { .op = "open", .ino = ino };
 	struct dfs_actor self;
+	uint64_t before;
+	int rc;
 
 	actor = dfs_actor_or_self(actor, &self);
-	return t->open ? t->open(st, actor, ino, flags, ret) : -EISDIR;
+	/* The slot takes st->lock itself; a refusal another call records
+	 * meanwhile only costs this one its own line. */
+	pthread_mutex_lock(&st->lock);
+	before = st->refusals;
+	pthread_mutex_unlock(&st->lock);
+	rc = t->open ? t->open(st, actor, ino, flags, ret) : -EISDIR;
+	if (rc < 0) {
+		pthread_mutex_lock(&st->lock);
+		rc = end(st, actor, &q, before, rc);
+	}
+	return rc;
 }
 
 int dfs_node_content_hash(struct dfs_store *st, uint64_t ino,
@@ -369,7 +470,7 @@ int dfs_node_content_hash(struct dfs_store *st, uint64_t ino,
 	int rc;
 
 	pthread_mutex_lock(&st->lock);
-	if (tree_of(ino) == &dfs_build_tree)
+	if (dfs_tree_of(ino) == &dfs_build_tree)
 		rc = dfs_content_hash(st, ino, ret);
 	else if (dfs_is_snode(ino))
 		rc = dfs_snode_blob(st, (int64_t)(ino - DFS_INO_SNODE_BASE),

@@ -37,7 +37,7 @@ static bool verified(struct dfs_store *st, uint64_t ino)
  * puts it in place (the last entry of a copy deploys it); otherwise EIO,
  * recorded.  A temporary file only remembers the verdict for its rename.
  */
-static int envfile_flush(struct dfs_store *st, struct dfs_file *f)
+static int flush_locked(struct dfs_store *st, struct dfs_file *f)
 {
 	struct dfs_verify *v = f->v;
 	struct dfs_stage *sg;
@@ -51,9 +51,6 @@ static int envfile_flush(struct dfs_store *st, struct dfs_file *f)
 	bool complete;
 	int rc = 0;
 
-	if ((f->flags & O_ACCMODE) == O_RDONLY)
-		return 0;
-	pthread_mutex_lock(&st->lock);
 	rc = dfs_verify_fill_gaps(st, v);
 	complete = rc == 0 && dfs_verify_complete(v);
 	rc = 0;
@@ -63,20 +60,20 @@ static int envfile_flush(struct dfs_store *st, struct dfs_file *f)
 		s = t->expect;
 		env = t->env;
 		if (!s)
-			goto out_unlock; /* refused at its rename */
+			goto out; /* refused at its rename */
 	} else {
 		s = dfs_eview_snode(v->ino);
 		env = dfs_eview_env(v->ino);
 	}
 	if (dfs_pkg_of_snode(st, s, &p) < 0 || dfs_env_by_id(st, env, &e) < 0) {
 		rc = complete ? 0 : -EIO;
-		goto out_unlock;
+		goto out;
 	}
 	sg = dfs_stage_find(st, env, p.id);
 	if (complete) {
 		if (!t && sg)
 			rc = dfs_stage_done(st, &v->actor, sg, s);
-		goto out_unlock;
+		goto out;
 	}
 	if (!t && dfs_snode_info(st, s, &si) == 0)
 		name = si.name;
@@ -91,7 +88,24 @@ static int envfile_flush(struct dfs_store *st, struct dfs_file *f)
 		dfs_stage_save_progress(st, sg);
 	}
 	rc = -EIO;
-out_unlock:
+out:
+	return rc;
+}
+
+/* A refusal the close met on its way (a deployment the disk could not
+ * take) is recorded when the close did not record one itself. */
+static int envfile_flush(struct dfs_store *st, struct dfs_file *f)
+{
+	struct dfs_ask q = { .op = "close", .ino = f->v->ino };
+	uint64_t before;
+	int rc;
+
+	if ((f->flags & O_ACCMODE) == O_RDONLY)
+		return 0;
+	pthread_mutex_lock(&st->lock);
+	before = st->refusals;
+	rc = flush_locked(st, f);
+	rc = dfs_refused(st, &f->v->actor, &q, before, rc);
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }

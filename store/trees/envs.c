@@ -412,9 +412,38 @@ static int envs_xattr_remove(struct dfs_store *st, uint64_t ino,
 	return ino == DFS_INO_ENVIRONMENTS ? -EROFS : -EPERM;
 }
 
+/* environments/, ENV, a deployment's link ENV/N. */
+static void envs_describe(struct dfs_store *st, uint64_t ino,
+			  struct dfs_where *ret)
+{
+	struct dfs_env e;
+	struct dfs_dep d;
+
+	snprintf(ret->path, sizeof(ret->path), "environments");
+	if (dfs_is_deplink(ino)) {
+		if (dfs_dep_by_id(st, (int64_t)(ino - DFS_INO_DEPLINK_BASE),
+				  &d) < 0 ||
+		    dfs_env_by_id(st, d.env, &e) < 0)
+			return;
+		snprintf(ret->env, sizeof(ret->env), "%s", e.name);
+		snprintf(ret->component, sizeof(ret->component), "%s",
+			 d.component);
+		snprintf(ret->version, sizeof(ret->version), "%s", d.version);
+		snprintf(ret->path, sizeof(ret->path), "environments/%s/%s",
+			 e.name, d.component);
+	} else if (ino != DFS_INO_ENVIRONMENTS &&
+		   dfs_env_by_id(st, (int64_t)(ino - DFS_INO_ENV_BASE), &e) ==
+			   0) {
+		snprintf(ret->env, sizeof(ret->env), "%s", e.name);
+		snprintf(ret->path, sizeof(ret->path), "environments/%s",
+			 e.name);
+	}
+}
+
 const struct dfs_tree_ops dfs_envs_tree = {
 	.name = "environments",
 	.none = -EPERM,
+	.describe = envs_describe,
 	.lookup = envs_lookup,
 	.getattr = dfs_envs_attr_locked,
 	.readdir = envs_readdir,

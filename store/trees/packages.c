@@ -454,9 +454,39 @@ static int pkg_xattr_list(struct dfs_store *st, uint64_t ino, char *buf,
 	return rc == -ENOENT ? 0 : rc;
 }
 
+/* packages/, packages/N, its latest, a snapshot node. */
+static void pkg_describe(struct dfs_store *st, uint64_t ino,
+			 struct dfs_where *ret)
+{
+	struct dfs_component c;
+	struct dfs_pkg p;
+	const char *name = "";
+
+	if (dfs_is_snode(ino)) {
+		dfs_snode_where(st, (int64_t)(ino - DFS_INO_SNODE_BASE), NULL,
+				ret);
+		return;
+	}
+	if (dfs_is_pkgdir(ino) &&
+	    dfs_component_by_id(st, (int64_t)(ino - DFS_INO_PKGDIR_BASE), &c) ==
+		    0)
+		name = c.name;
+	else if (ino >= DFS_INO_LATEST_BASE &&
+		 dfs_pkg_by_id(st, (int64_t)(ino - DFS_INO_LATEST_BASE), &p) ==
+			 0)
+		name = p.component;
+	snprintf(ret->component, sizeof(ret->component), "%s", name);
+	snprintf(ret->path, sizeof(ret->path), "packages%s%s%s",
+		 name[0] ? "/" : "", name,
+		 ino >= DFS_INO_LATEST_BASE ? "/latest" : "");
+	snprintf(ret->scope, sizeof(ret->scope), "packages%s%s",
+		 name[0] ? "/" : "", name);
+}
+
 const struct dfs_tree_ops dfs_packages_tree = {
 	.name = "packages",
 	.none = -EROFS,
+	.describe = pkg_describe,
 	.lookup = pkg_lookup,
 	.getattr = dfs_packages_attr_locked,
 	.readdir = pkg_readdir,

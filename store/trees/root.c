@@ -75,9 +75,17 @@ static int root_setattr(struct dfs_store *st, uint64_t ino,
 	return -EROFS;
 }
 
+/* The root is "", so that its entries are named by their names alone. */
+static void root_describe(struct dfs_store *st, uint64_t ino,
+			  struct dfs_where *ret)
+{
+	ret->path[0] = '\0';
+}
+
 const struct dfs_tree_ops dfs_root_tree = {
 	.name = "root",
 	.none = -EROFS,
+	.describe = root_describe,
 	.lookup = root_lookup,
 	.getattr = root_getattr,
 	.readdir = root_readdir,

@@ -13,7 +13,10 @@
 int dfs_trees_init(struct dfs_store *st)
 {
 	st->trees = calloc(1, sizeof(*st->trees));
-	return st->trees ? 0 : -ENOMEM;
+	if (!st->trees)
+		return -ENOMEM;
+	st->trees->tree_of = dfs_tree_of;
+	return 0;
 }
 
 static int recover(struct dfs_store *st)
@@ -58,6 +61,12 @@ struct dfs_store *dfs_store_free(struct dfs_store *st)
 {
 	if (!st)
 		return NULL;
+	if (st->db && st->trees) {
+		/* Refusals still folded into a count are not lost. */
+		pthread_mutex_lock(&st->lock);
+		dfs_refusals_flush(st);
+		pthread_mutex_unlock(&st->lock);
+	}
 	if (st->db && st->content)
 		(void)dfs_store_sync(st);
 	if (st->content)

@@ -165,9 +165,33 @@ int dfs_env_rename(struct dfs_store *st, const struct dfs_actor *actor,
 	return -EXDEV;
 }
 
+/* A temporary: its environment, and its package when it is a link. */
+static void temps_describe(struct dfs_store *st, uint64_t ino,
+			   struct dfs_where *ret)
+{
+	struct dfs_temp *t = dfs_temp_by_ino(st, ino);
+	struct dfs_env e;
+	struct dfs_pkg p;
+
+	if (!t || dfs_env_by_id(st, t->env, &e) < 0) {
+		snprintf(ret->path, sizeof(ret->path), "environments");
+		return;
+	}
+	snprintf(ret->env, sizeof(ret->env), "%s", e.name);
+	if (t->is_link && dfs_pkg_by_id(st, t->package, &p) == 0) {
+		snprintf(ret->component, sizeof(ret->component), "%s",
+			 p.component);
+		snprintf(ret->version, sizeof(ret->version), "%s", p.version);
+	}
+	snprintf(ret->scope, sizeof(ret->scope), "environments/%s", e.name);
+	snprintf(ret->path, sizeof(ret->path), "environments/%s/%s%s", e.name,
+		 dfs_is_env_dir(t->parent) ? "" : ".../", t->name);
+}
+
 const struct dfs_tree_ops dfs_temps_tree = {
 	.name = "temporaries",
 	.none = -EPERM,
+	.describe = temps_describe,
 	.getattr = temps_getattr,
 	.readlink = temps_readlink,
 	.setattr = temps_setattr,

@@ -85,9 +85,26 @@ static inline bool dfs_is_snode(uint64_t ino)
 
 /* ---- the table of operations ---------------------------------------------- */
 
+/* A node as the audit trail names it (describe()). */
+struct dfs_where {
+	char env[DFS_LABEL_MAX + 1];
+	char component[DFS_NAME_MAX + 1];
+	char version[DFS_LABEL_MAX + 1];
+	/* What refusals alike fold by: the package, deployment or
+	 * environment the node belongs to ("": the node itself). */
+	char scope[768];
+	char path[768]; /* from the mount's root; a long one cut in front */
+};
+
 struct dfs_tree_ops {
 	const char *name;
-	int none; /* the answer of an empty slot: -EROFS or -EPERM */
+	int none;   /* the answer of an empty slot: -EROFS or -EPERM */
+	bool quiet; /* its refusals are a workspace's POSIX answers: not
+		     * recorded (build/) */
+	/* Name node ino for the audit trail (ret zeroed; empty slot: the
+	 * tree's name). */
+	void (*describe)(struct dfs_store *st, uint64_t ino,
+			 struct dfs_where *ret);
 	int (*lookup)(struct dfs_store *st, uint64_t parent, const char *name,
 		      struct dfs_attr *ret);
 	int (*getattr)(struct dfs_store *st, uint64_t ino,
@@ -130,7 +147,53 @@ extern const struct dfs_tree_ops dfs_views_tree;
 extern const struct dfs_tree_ops dfs_temps_tree;
 extern const struct dfs_tree_ops dfs_auditlog_tree;
 
+/* The table of node ino's tree (dispatch.c: the one place that picks). */
+const struct dfs_tree_ops *dfs_tree_of(uint64_t ino);
+
+/* ---- refuse.c: refusals no act recorded ------------------------------------- */
+
+/* A call, as the audit trail tells it. */
+struct dfs_ask {
+	const char *op;	   /* mkdir, open, rename, ... */
+	uint64_t ino;	   /* the node, or the folder holding name */
+	const char *name;  /* NULL: ino itself */
+	uint64_t ino2;	   /* rename, link: the folder it goes to (0: none) */
+	const char *name2; /* and the name there */
+	bool query;	   /* lookup, getxattr, listxattr: ERANGE is an
+			    * answer, not a refusal */
+};
+/*
+ * After a call answered rc, with before the value of st->refusals when it
+ * began: record rc when it is a refusal, outside a quiet tree, that the
+ * act did not record itself; repeats alike from one process fold into a
+ * count.  st->lock held.  Returns rc.
+ */
+int dfs_refused(struct dfs_store *st, const struct dfs_actor *actor,
+		const struct dfs_ask *q, uint64_t before, int rc);
+/* Record every count folded so far (st->lock held): audit.log is read,
+ * the store closes. */
+void dfs_refusals_flush(struct dfs_store *st);
+
+/* Repeats of one refusal from one process, not yet recorded. */
+#define DFS_FOLDS 16
+struct dfs_fold {
+	bool used;
+	int32_t pid;
+	int err;
+	char op[16];
+	struct dfs_where w;
+	struct dfs_actor actor;
+	int64_t count; /* repeats since the line recorded */
+	int64_t first; /* ns: that line */
+	int64_t last;  /* ns: the last repeat */
+};
+
 /* ---- helpers the trees share ------------------------------------------------ */
+
+/* Name snapshot node id: its package and its path, under packages/N
+ * (env NULL) or environments/ENV. */
+void dfs_snode_where(struct dfs_store *st, int64_t id, const char *env,
+		     struct dfs_where *ret);
 
 /* Emit one listing entry (and its hold); 1 when fn is full. */
 int dfs_emit(struct dfs_store *st, dfs_readdir_fn fn, void *ctx, bool hold,
@@ -249,6 +312,10 @@ struct dfs_trees {
 	struct dfs_stage *stages;
 	struct dfs_temp *temps;
 	uint64_t next_temp;
+	struct dfs_fold folds[DFS_FOLDS]; /* refuse.c */
+	/* dfs_tree_of(), for refuse.c, which calls no other tree file: it
+	 * is what dispatch.c and the trees call. */
+	const struct dfs_tree_ops *(*tree_of)(uint64_t ino);
 };
 
 struct dfs_stage *dfs_stage_find(struct dfs_store *st, int64_t env,

@@ -489,9 +489,22 @@ static int views_xattr_remove(struct dfs_store *st, uint64_t ino,
 	return strncmp(name, "user.deployfs.", 14) == 0 ? 0 : -ENODATA;
 }
 
+/* ENV/N@V and below: the package's node seen from ENV. */
+static void views_describe(struct dfs_store *st, uint64_t ino,
+			   struct dfs_where *ret)
+{
+	struct dfs_env e;
+
+	if (dfs_env_by_id(st, dfs_eview_env(ino), &e) < 0)
+		snprintf(e.name, sizeof(e.name), "?");
+	dfs_snode_where(st, dfs_eview_snode(ino), e.name, ret);
+	snprintf(ret->env, sizeof(ret->env), "%s", e.name);
+}
+
 const struct dfs_tree_ops dfs_views_tree = {
 	.name = "views",
 	.none = -EROFS,
+	.describe = views_describe,
 	.lookup = views_lookup,
 	.getattr = dfs_view_attr_locked,
 	.readdir = views_readdir,

@@ -1522,7 +1522,7 @@ static int nobody_write_audit(void *arg)
 
 Test(environments, audit_log_is_read_only)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX], *before;
 	size_t len;
 	struct stat st;
 	static const int flags[] = { O_WRONLY, O_RDWR, O_WRONLY | O_APPEND,
@@ -1533,6 +1533,8 @@ Test(environments, audit_log_is_read_only)
 	link_deploy("-s", "test", "order-sync", "1");
 	dfs_path(p, sizeof(p), "%s/audit.log", m.mnt);
 	len = read_audit();
+	before = strdup(audit_buf);
+	cr_assert_not_null(before);
 	cr_assert_gt(len, 0);
 	cr_assert_eq(stat(p, &st), 0);
 	cr_assert(S_ISREG(st.st_mode));
@@ -1560,9 +1562,21 @@ Test(environments, audit_log_is_read_only)
 		  strerrorname_np(errno));
 	rc = dfs_as_nobody(nobody_write_audit, p);
 	cr_assert_eq(rc, EACCES, "nobody open for writing: %s", strerror(rc));
+	/* What was there is unchanged; the refusals were added, each a
+	 * line of its own. */
+	cr_assert_gt(read_audit(), len, "the refusals were not recorded");
 	cr_assert_eq(stat(p, &st), 0);
-	cr_assert_eq((size_t)st.st_size, len, "size changed");
-	cr_assert_eq(read_audit(), len, "content changed");
+	cr_assert_eq((size_t)st.st_size, strlen(audit_buf));
+	cr_assert_eq(strncmp(audit_buf, before, len), 0, "content changed");
+	for (const char *l = audit_buf + len; *l; l = strchr(l, '\n') + 1) {
+		const char *end = strchr(l, '\n');
+
+		cr_assert_not_null(end, "a line without its end");
+		cr_assert(memmem(l, (size_t)(end - l), " result=refused ", 16),
+			  "an added line that is not a refusal: %.*s",
+			  (int)(end - l), l);
+	}
+	free(before);
 }
 
 struct check_arg {
@@ -1637,12 +1651,13 @@ Test(environments, audit_log_lines_have_every_key_in_order)
 		       "cd \"$MNT\" && ln -s nonsense "
 		       "\"$(printf 'environments/test/new\\nline\\ttab')\""),
 		0);
+	/* Each argument stays one: quoted when it needs it. */
 	ev = audit_expect(
-		"cmd=ln -s nonsense environments/test/we\"ird\\name=x;"
+		"cmd=ln -s nonsense 'environments/test/we\"ird\\name=x';"
 		"result=refused",
 		1);
 	cr_assert_str_eq(ev->val[K_ENV], "test");
-	audit_expect("cmd=ln -s nonsense environments/test/new\nline\ttab;"
+	audit_expect("cmd=ln -s nonsense 'environments/test/new\nline\ttab';"
 		     "result=refused",
 		     1);
 

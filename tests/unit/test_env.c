@@ -514,14 +514,16 @@ Test(env, mkdir_creates_an_environment_owned_by_the_caller)
 	cr_assert_str_eq(list(a.ino).s, "");
 	(void)env("prod");
 	cr_assert_str_eq(list(DFS_INO_ENVIRONMENTS).s, "test,prod");
-	cr_assert_eq(dfs_node_mkdir(fx.st, &fx.me, DFS_INO_ENVIRONMENTS, "test",
-				    0755, &a),
-		     -EEXIST);
 	row = audit();
 	cr_assert_eq(row.n, 2);
 	cr_assert_str_eq(row.action, "env-create");
 	cr_assert_str_eq(row.env, "prod");
 	cr_assert_str_eq(row.result, "ok");
+	/* On a mount the kernel answers this one; the store records it. */
+	cr_assert_eq(dfs_node_mkdir(fx.st, &fx.me, DFS_INO_ENVIRONMENTS, "test",
+				    0755, &a),
+		     -EEXIST);
+	expect_refusal(&row, "mkdir", "File exists: mkdir environments/test");
 }
 
 Test(env, a_bad_environment_name_is_einval_and_recorded)
@@ -1477,6 +1479,57 @@ Test(env, audit_log_is_read_only)
 	cr_assert_eq(dfs_file_open(fx.st, DFS_INO_AUDIT, O_RDWR, &f), -EROFS);
 }
 
+/* The deployment a full disk fails reaches its caller as ENOSPC: that
+ * refusal is in the audit trail too, after whatever the act recorded. */
+static void expect_enospc_recorded(const struct audit *before, int rc,
+				   const char *op)
+{
+	struct audit a = audit();
+
+	cr_assert_eq(rc, -ENOSPC, "got %d (%s)", rc, strerror(-rc));
+	cr_assert_gt(a.n, before->n, "nothing recorded");
+	cr_assert_str_eq(a.action, op);
+	cr_assert_str_eq(a.result, "refused");
+	cr_assert_str_eq(a.env, "test");
+	cr_assert(strstr(a.reason, strerror(ENOSPC)), "reason \"%s\"",
+		  a.reason);
+}
+
+Test(env, a_link_deploy_failing_with_enospc_is_recorded)
+{
+	struct audit a0;
+	uint64_t t;
+	int rc;
+
+	t = svc_in_test(1);
+	a0 = audit();
+	/* The deployment's durable commit: its WAL sync finds the disk
+	 * full. */
+	dfs_io_fail_at("fsync", 1, ENOSPC);
+	rc = deploy_link(t, "svc", "../../packages/svc/svc@1");
+	dfs_io_fail_at("fsync", 0, 0);
+	expect_enospc_recorded(&a0, rc, "symlink");
+}
+
+Test(env, a_copy_deploy_failing_with_enospc_is_recorded)
+{
+	struct audit a0;
+	struct copy c;
+	uint64_t t;
+	int rc;
+
+	t = svc_in_test(1);
+	c = stage(t, "1");
+	c.skip = "small.txt";
+	copy_tree(&c, pkg_root("svc", "1"), c.top);
+	a0 = audit();
+	/* The last entry's close deploys; the commit finds the disk full. */
+	dfs_io_fail_at("fsync", 1, ENOSPC);
+	rc = copy_file(c.top, "small.txt", "v1\n", 3);
+	dfs_io_fail_at("fsync", 0, 0);
+	expect_enospc_recorded(&a0, rc, "close");
+}
+
 /* ---- more of the contract ------------------------------------------------ */
 
 Test(env, a_copy_replaces_the_version_deployed_before)
@@ -1599,11 +1652,13 @@ Test(env, a_deployed_folder_is_read_only)
 	t = svc_in_test(1);
 	deploy(t, "1");
 	view = dfs_fixture_entry(&fx, t, "svc@1").ino;
-	a0 = audit();
 	/* What cp -r, tar -x or rm would do onto what is there: EEXIST for
 	 * what exists, EROFS for every change, recorded. */
+	a0 = audit();
 	cr_assert_eq(dfs_node_mkdir(fx.st, &fx.me, t, "svc@1", 0755, &a),
 		     -EEXIST);
+	expect_refusal(&a0, "mkdir", "File exists");
+	a0 = audit();
 	cr_assert_eq(
 		dfs_file_open_as(fx.st, &fx.me,
 				 dfs_fixture_entry(&fx, view, "small.txt").ino,

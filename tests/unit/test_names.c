@@ -104,18 +104,21 @@ Test(names, a_null_label_is_refused)
 
 /* ---- types --------------------------------------------------------------- */
 
+/* Name, deployable, independent: a process is deployable but not
+ * independent (linked from another component it is a subprocess and is
+ * included); the seven independently deployable types are both. */
 static const struct dfs_type want_types[] = {
-	{ "process", true },	    { "api-proxy", true },
-	{ "api-service", true },    { "certificate", true },
-	{ "custom-library", true }, { "flow-service", true },
-	{ "process-route", true },  { "processing-group", true },
-	{ "map", false },	    { "profile", false },
-	{ "connection", false },    { "operation", false },
-	{ "script", false },
+	{ "process", true, false },	  { "api-proxy", true, true },
+	{ "api-service", true, true },	  { "certificate", true, true },
+	{ "custom-library", true, true }, { "flow-service", true, true },
+	{ "process-route", true, true },  { "processing-group", true, true },
+	{ "map", false, false },	  { "profile", false, false },
+	{ "connection", false, false },	  { "operation", false, false },
+	{ "script", false, false },
 };
 #define NWANT (sizeof(want_types) / sizeof(want_types[0]))
 
-Test(names, each_type_is_found_with_its_deployable_flag)
+Test(names, each_type_is_found_with_its_deployable_and_independent_flags)
 {
 	for (size_t i = 0; i < NWANT; i++) {
 		const struct dfs_type *t = dfs_type_find(want_types[i].name);
@@ -124,6 +127,8 @@ Test(names, each_type_is_found_with_its_deployable_flag)
 		cr_expect_str_eq(t->name, want_types[i].name);
 		cr_expect_eq(t->deployable, want_types[i].deployable,
 			     "%s: deployable is %d", t->name, t->deployable);
+		cr_expect_eq(t->independent, want_types[i].independent,
+			     "%s: independent is %d", t->name, t->independent);
 	}
 }
 

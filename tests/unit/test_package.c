@@ -409,6 +409,143 @@ Test(package, independent_references_stay_symlinks_and_are_required)
 			 "a requirement was captured");
 }
 
+Test(package, a_linked_process_is_a_subprocess_and_is_included)
+{
+	uint64_t s, p, root, sub;
+	struct str revs;
+
+	FIXTURE_OK();
+	s = dfs_fixture_component(&fx, "process", "s");
+	(void)dfs_fixture_put_text(&fx, s, "s.xml", "<subprocess/>");
+	p = dfs_fixture_component(&fx, "process", "p");
+	(void)dfs_fixture_put_text(&fx, p, "process.xml", "<process/>");
+	dfs_fixture_symlink(&fx, p, "sub", "../../process/s");
+
+	root = package("p", "p@1");
+	sub = dfs_fixture_entry(&fx, root, "sub").ino;
+	cr_assert(S_ISDIR(dfs_fixture_entry(&fx, root, "sub").mode),
+		  "the subprocess stayed a link");
+	expect_text(dfs_fixture_entry(&fx, sub, "s.xml").ino, "<subprocess/>");
+	cr_assert_str_eq(meta(root, "requires").s, "[]");
+	revs = meta(root, "revisions");
+	cr_assert(strstr(revs.s, "\"s\":1"), "%s", revs.s);
+	/* The subprocess is still packaged on its own as well. */
+	cr_assert_str_eq(list(package("s", "s@1")).s, "s.xml");
+}
+
+Test(package, a_loop_through_a_process_is_refused_with_eloop)
+{
+	uint64_t m, p;
+
+	FIXTURE_OK();
+	/* process p includes map m, which links back to process p */
+	m = dfs_fixture_component(&fx, "map", "m");
+	(void)dfs_fixture_put_text(&fx, m, "map.xml", "<map/>");
+	dfs_fixture_symlink(&fx, m, "loop", "../../process/p");
+	p = dfs_fixture_component(&fx, "process", "p");
+	dfs_fixture_symlink(&fx, p, "m", "../../map/m");
+	expect_refused("p", "p@1", -ELOOP, "1",
+		       "include loop through process/p");
+	cr_assert_str_eq(list(pkgdir("p")).s, "");
+}
+
+/* ---- depth -------------------------------------------------------------- */
+
+/* depth folders "d" below dir, each one in the one before; the last. */
+static uint64_t deep_folders(uint64_t dir, int depth)
+{
+	for (int i = 0; i < depth; i++)
+		dir = dfs_fixture_mkdir(&fx, dir, "d", 0755);
+	return dir;
+}
+
+Test(package, a_component_600_levels_deep_is_packaged_with_its_includes)
+{
+	char target[3 * 602 + 8];
+	uint64_t p, bottom, node;
+	size_t n = 0;
+
+	FIXTURE_OK();
+	p = map_and_process();
+	bottom = deep_folders(p, 600);
+	(void)dfs_fixture_put_text(&fx, bottom, "f", "bottom");
+	/* An include from the bottom: up 602 levels to build/, then
+	 * map/m. */
+	for (int i = 0; i < 602; i++)
+		n += (size_t)snprintf(target + n, sizeof(target) - n, "../");
+	snprintf(target + n, sizeof(target) - n, "map/m");
+	dfs_fixture_symlink(&fx, bottom, "m", target);
+
+	node = package("p", "p@1");
+	for (int i = 0; i < 600; i++)
+		node = dfs_fixture_entry(&fx, node, "d").ino;
+	expect_text(dfs_fixture_entry(&fx, node, "f").ino, "bottom");
+	cr_assert(S_ISDIR(dfs_fixture_entry(&fx, node, "m").mode),
+		  "a link to a component 600 levels down is not an include");
+	expect_text(dfs_fixture_entry(&fx,
+				      dfs_fixture_entry(&fx, node, "m").ino,
+				      "map.xml")
+			    .ino,
+		    "<map/>");
+}
+
+Test(package, a_snapshot_deeper_than_path_max_allows_is_enametoolong)
+{
+	uint64_t p, m;
+
+	FIXTURE_OK();
+	/* 2048 levels (PATH_MAX / 2) fit; one more does not. */
+	p = dfs_fixture_component(&fx, "process", "p");
+	(void)dfs_fixture_put_text(&fx, deep_folders(p, 2048), "f", "x");
+	cr_assert_str_eq(list(package("p", "p@1")).s, "d");
+	m = dfs_fixture_component(&fx, "map", "m");
+	(void)deep_folders(m, 2048);
+	dfs_fixture_symlink(&fx, p, "m", "../../map/m");
+	/* 1 + 2048 levels through the include. */
+	expect_refused("p", "p@2", -ENAMETOOLONG, "2",
+		       "deeper than 2048 levels");
+}
+
+/* ---- refusals no act records ------------------------------------------ */
+
+Test(package, repeated_refusals_fold_into_a_count_kept_at_close)
+{
+	struct audit a0, a;
+	struct dfs_attr at;
+	uint64_t root;
+
+	FIXTURE_OK();
+	(void)map_and_process();
+	root = package("p", "p@1");
+	a0 = audit();
+	/* Five refusals alike from one process: the first is recorded at
+	 * once, the other four as one line when the store closes. */
+	for (int i = 0; i < 5; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "x%d", i);
+		cr_assert_eq(
+			dfs_node_mkdir(fx.st, &fx.me, root, name, 0755, &at),
+			-EROFS);
+	}
+	a = audit();
+	cr_assert_eq(a.n, a0.n + 1, "%d rows for 5 refusals alike", a.n - a0.n);
+	cr_assert_str_eq(a.action, "mkdir");
+	cr_assert_str_eq(a.result, "refused");
+	cr_assert_str_eq(a.component, "p");
+	cr_assert_str_eq(a.version, "1");
+	cr_assert(strstr(a.reason, "Read-only file system: mkdir "
+				   "packages/p/p@1/x0"),
+		  "%s", a.reason);
+	fx.st = dfs_store_free(fx.st);
+	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
+	a = audit();
+	cr_assert_eq(a.n, a0.n + 2, "%d rows after closing", a.n - a0.n);
+	cr_assert_str_eq(a.action, "mkdir");
+	cr_assert_str_eq(a.component, "p");
+	cr_assert(strstr(a.reason, "repeated 4 more times"), "%s", a.reason);
+}
+
 /* ---- revisions and hashes ------------------------------------------------ */
 
 Test(package, the_revision_counts_changes_of_the_own_content)

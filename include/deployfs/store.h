@@ -484,6 +484,15 @@ DFS_WUR int dfs_blob_put(struct dfs_store *st, const void *data, size_t len,
 			 struct dfs_hash *ret);
 /* Open a blob read-only; returns an fd. */
 DFS_WUR int dfs_blob_open(struct dfs_store *st, const struct dfs_hash *h);
+/*
+ * Check blob h against its name: its bytes (kept in the database, else
+ * its file) hash to h, and a file has the size recorded for it.  0, or
+ * -EIO when it is damaged or missing (logged, naming it).  A blob found
+ * good is not read again while the store is open; a damaged one is
+ * checked again each time.  Opening a file checks its content this way.
+ */
+DFS_WUR int dfs_blob_verify(struct dfs_store *st, const struct dfs_hash *h,
+			    uint64_t size);
 /* The content hash of a sealed regular file (-EAGAIN while unsealed). */
 DFS_WUR int dfs_node_content_hash(struct dfs_store *st, uint64_t ino,
 				  struct dfs_hash *ret);

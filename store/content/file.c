@@ -3,9 +3,11 @@
  * file.c - open files: opening an inode's content (a build file, or a
  * snapshot's blob read-only), giving its fd to readers and writers,
  * closing (small content commits, large content goes to the sealer),
- * fsync, fallocate, SEEK_DATA/SEEK_HOLE, and copy_file_range.  Files with
- * ops of their own (checked copies, audit.log) take their bytes through
- * them.  Public functions take st->lock themselves.
+ * fsync, fallocate, SEEK_DATA/SEEK_HOLE, and copy_file_range.  A blob is
+ * checked against its name before an open serves its bytes and before
+ * copy_file_range vouches for it.  Files with ops of their own (checked
+ * copies, audit.log) take their bytes through them.  Public functions
+ * take st->lock themselves.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +49,34 @@ static int open_locked(struct dfs_store *st, int flags, struct dfs_oinode *oi)
 	return rc;
 }
 
+/*
+ * The blob whose bytes this open is about to serve, checked against its
+ * name first.  A large blob file is hashed with st->lock let go (oi is
+ * held by its open); small or inline content, a missing file and a row
+ * that changes meanwhile are left to dfs_content_fd(), which checks what
+ * it opens under the lock.
+ */
+static int check_first(struct dfs_store *st, struct dfs_oinode *oi, int flags)
+{
+	bool writing = (flags & O_ACCMODE) != O_RDONLY;
+	struct dfs_content_row r;
+	struct dfs_hash h;
+	int rc;
+
+	if (oi->fd >= 0 || oi->sealing || (writing && (flags & O_TRUNC)))
+		return 0;
+	if (dfs_content_row(st, oi, &r) < 0 || r.work || !S_ISREG(r.mode) ||
+	    r.size <= DFS_INLINE_MAX)
+		return 0;
+	h = r.has_blob ? r.blob : dfs_empty_hash;
+	if (dfs_blob_is_good(st, &h))
+		return 0;
+	pthread_mutex_unlock(&st->lock);
+	rc = dfs_blob_check(st, &h, r.size);
+	pthread_mutex_lock(&st->lock);
+	return rc == -ENOENT ? 0 : rc;
+}
+
 int dfs_content_open(struct dfs_store *st, uint64_t ino, int flags,
 		     const struct dfs_blob_src *src, struct dfs_file **ret)
 {
@@ -64,7 +94,9 @@ int dfs_content_open(struct dfs_store *st, uint64_t ino, int flags,
 		oi->size = src->size;
 	}
 	oi->opens++;
-	rc = open_locked(st, flags, oi);
+	rc = check_first(st, oi, flags);
+	if (rc == 0)
+		rc = open_locked(st, flags, oi);
 	if (rc < 0) {
 		oi->opens--;
 		dfs_oinode_maybe_free(st, oi);
@@ -315,8 +347,9 @@ ssize_t dfs_file_copy_range(struct dfs_store *st, struct dfs_file *in,
 	if (!v || (out->flags & O_ACCMODE) == O_RDONLY)
 		return -EOPNOTSUPP;
 	if (v->known && off_in == off_out && source_hash(st, in, &h) &&
-	    memcmp(h.b, v->hash.b, DFS_HASH_LEN) == 0) {
-		/* The same content: nothing to read or move. */
+	    memcmp(h.b, v->hash.b, DFS_HASH_LEN) == 0 &&
+	    dfs_blob_is_good(st, &h)) {
+		/* The same content, found good: nothing to read or move. */
 		uint64_t end = off_in + len;
 
 		if (end > v->want || end < off_in)

@@ -97,6 +97,10 @@ static void link_item(struct dfs_store *st, struct seal_item *it)
 	dfs_work_name(it->oi->ino, name);
 	dfs_blob_relpath(&it->hash, path);
 	rc = dfs_io_linkat(st->work_fd, name, st->blobs_fd, path);
+	/* Hashed here and synced: good.  A blob file already there under
+	 * that name is not these bytes; it is checked when it is read. */
+	if (rc == 0)
+		dfs_blob_mark_good(st, &it->hash);
 	it->rc = rc == -EEXIST ? 0 : rc;
 }
 

@@ -5,8 +5,9 @@
  * with the package's content as it arrives (or, for copy_file_range from
  * a file with the same content identity, taken as equal without reading);
  * the ranges written are kept so that close can tell a complete,
- * identical file from a short or differing one.  st->lock held unless
- * said otherwise.
+ * identical file from a short or differing one.  The package's content
+ * is checked against its name before anything is compared with it.
+ * st->lock held unless said otherwise.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +17,23 @@
 #include "content.h"
 
 /* ---- content checks -------------------------------------------------------- */
+
+int dfs_blob_verify(struct dfs_store *st, const struct dfs_hash *h,
+		    uint64_t size)
+{
+	int rc;
+
+	if (dfs_blob_is_good(st, h))
+		return 0;
+	/* As it is served: its bytes in the database, else its file. */
+	pthread_mutex_lock(&st->lock);
+	rc = dfs_inline_check(st, h);
+	pthread_mutex_unlock(&st->lock);
+	if (rc != -ENOENT)
+		return rc;
+	rc = dfs_blob_check(st, h, size);
+	return rc == -ENOENT ? dfs_blob_missing(h) : rc;
+}
 
 static void compare(struct dfs_verify *v, const char *buf, size_t n,
 		    uint64_t off, bool *ret_equal);
@@ -64,18 +82,14 @@ struct dfs_verify *dfs_verify_get(struct dfs_store *st, uint64_t ino,
  * same content never reads it. */
 static int fd_locked(struct dfs_store *st, struct dfs_verify *v)
 {
-	bool inl = false;
 	int fd = -1, rc;
 
 	if (v->fd >= 0 || !v->known)
 		return v->known ? v->fd : -ENOENT;
-	rc = dfs_inline_open(st, &v->hash, &inl, &fd);
+	/* Checked against its name: a copy is compared with good bytes. */
+	rc = dfs_blob_open_checked(st, &v->hash, v->want, &fd);
 	if (rc < 0)
 		return rc;
-	if (!inl)
-		fd = dfs_blob_open(st, &v->hash);
-	if (fd < 0)
-		return fd;
 	v->fd = fd;
 	return fd;
 }
@@ -84,6 +98,13 @@ int dfs_verify_fd(struct dfs_store *st, struct dfs_verify *v)
 {
 	int fd;
 
+	/* A large blob file is checked before the lock is taken. */
+	if (v->known && v->want > DFS_INLINE_MAX &&
+	    !dfs_blob_is_good(st, &v->hash)) {
+		fd = dfs_blob_check(st, &v->hash, v->want);
+		if (fd < 0 && fd != -ENOENT)
+			return fd;
+	}
 	pthread_mutex_lock(&st->lock);
 	fd = fd_locked(st, v);
 	pthread_mutex_unlock(&st->lock);

@@ -52,17 +52,13 @@ int dfs_content_fd(struct dfs_store *st, struct dfs_oinode *oi,
 		if (fd < 0)
 			return -errno;
 	} else {
-		const struct dfs_hash *h =
-			r->has_blob ? &r->blob : &dfs_empty_hash;
-		bool inl = false;
-		int rc = dfs_inline_open(st, h, &inl, &fd);
+		/* Its saved content, checked against its name. */
+		int rc = dfs_blob_open_checked(
+			st, r->has_blob ? &r->blob : &dfs_empty_hash, r->size,
+			&fd);
 
 		if (rc < 0)
 			return rc;
-		if (!inl)
-			fd = dfs_blob_open(st, h);
-		if (fd < 0)
-			return fd;
 	}
 	oi->fd = fd;
 	oi->is_work = r->work;

@@ -225,6 +225,16 @@ int dfs_snode_blob(struct dfs_store *st, int64_t id, uint32_t *mode,
 		   uint64_t *size, struct dfs_hash *ret);
 /* Entries below root (root not counted). */
 int dfs_snode_tree_size(struct dfs_store *st, int64_t root, int64_t *ret);
+/* A blob the files of a snapshot name: its size, one node naming it. */
+struct dfs_blobref {
+	struct dfs_hash hash;
+	uint64_t size;
+	int64_t snode;
+};
+/* The distinct blobs of the regular files at and below root (the caller
+ * frees *ret). */
+int dfs_snode_blobs(struct dfs_store *st, int64_t root,
+		    struct dfs_blobref **ret, size_t *ret_n);
 
 /* ---- reqlink.c: what a link to a required component shows ------------------ */
 

@@ -28,6 +28,11 @@ static const char sql_tree_size[] =
 	"WITH RECURSIVE t(id) AS (SELECT ?1 UNION ALL"
 	" SELECT s.id FROM snodes s JOIN t ON s.parent = t.id)"
 	" SELECT count(*) - 1 FROM t";
+static const char sql_blobs[] =
+	"WITH RECURSIVE t(id) AS (SELECT ?1 UNION ALL"
+	" SELECT s.id FROM snodes s JOIN t ON s.parent = t.id)"
+	" SELECT s.blob, s.size, min(s.id) FROM snodes s JOIN t ON s.id = t.id"
+	" WHERE (s.mode & 61440) = 32768 GROUP BY s.blob";
 static const char sql_prefix[] = "SELECT id FROM snodes WHERE parent = ?1"
 				 " AND substr(name, 1, ?2) = ?3 LIMIT 2";
 
@@ -146,4 +151,41 @@ int dfs_snode_info(struct dfs_store *st, int64_t id, struct dfs_snode *ret)
 int dfs_snode_tree_size(struct dfs_store *st, int64_t root, int64_t *ret)
 {
 	return dfs_query_int(st, sql_tree_size, ret, "i", root);
+}
+
+int dfs_snode_blobs(struct dfs_store *st, int64_t root,
+		    struct dfs_blobref **ret, size_t *ret_n)
+{
+	struct dfs_blobref *v = NULL, *nv;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *s = NULL;
+	int rc = dfs_query_sql(st, sql_blobs, &s, "i", root);
+
+	for (; rc == 1; rc = dfs_next(s)) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				sqlite3_reset(s);
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		/* No blob: the empty file's content. */
+		v[n].hash = dfs_empty_hash;
+		if (sqlite3_column_bytes(s, 0) == DFS_HASH_LEN)
+			memcpy(v[n].hash.b, sqlite3_column_blob(s, 0),
+			       DFS_HASH_LEN);
+		v[n].size = (uint64_t)sqlite3_column_int64(s, 1);
+		v[n].snode = sqlite3_column_int64(s, 2);
+		n++;
+	}
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
 }

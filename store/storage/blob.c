@@ -3,7 +3,8 @@
  * blob.c - content blobs: XXH3-128 identities, their paths
  * (blobs/XX/HASH), durable writes in git's manner (temporary file in the
  * blob folder, write, fsync, link to the final name where EEXIST means
- * already stored, fsync the folder) and sparse-aware copies.
+ * already stored, fsync the folder), sparse-aware copies, and the check
+ * of a blob file against its name before its bytes are served.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -203,6 +204,8 @@ int dfs_blob_put(struct dfs_store *st, const void *data, size_t len,
 		rc = fsync_subdir(st, &h);
 	if (rc < 0)
 		return rc;
+	/* Written and synced here (an existing file is left unchecked). */
+	dfs_blob_mark_good(st, &h);
 out_done:
 	*ret = h;
 	return 0;
@@ -216,6 +219,75 @@ int dfs_blob_open(struct dfs_store *st, const struct dfs_hash *h)
 	dfs_blob_relpath(h, path);
 	fd = openat(st->blobs_fd, path, O_RDONLY | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
+}
+
+/* ---- checking a blob file against its name -------------------------------- */
+
+int dfs_blob_missing(const struct dfs_hash *h)
+{
+	char hex[DFS_HASH_HEX];
+
+	dfs_hash_hex(h, hex);
+	dfs_log(DFS_LOG_ERR,
+		"blob \"%s\" is missing: no file, no row path=" DFS_BLOBS_DIR
+		"/%.2s/%s",
+		hex, hex, hex);
+	return -EIO;
+}
+
+int dfs_blob_check_fd(struct dfs_store *st, const struct dfs_hash *h,
+		      uint64_t size, int fd)
+{
+	char hex[DFS_HASH_HEX], got_hex[DFS_HASH_HEX];
+	struct dfs_hash got;
+	struct stat sb;
+	int rc;
+
+	dfs_hash_hex(h, hex);
+	if (fstat(fd, &sb) < 0) {
+		rc = -errno;
+		goto out_unreadable;
+	}
+	if ((uint64_t)sb.st_size != size) {
+		dfs_log(DFS_LOG_ERR,
+			"blob \"%s\" is damaged: %lld bytes, %llu recorded"
+			" path=" DFS_BLOBS_DIR "/%.2s/%s",
+			hex, (long long)sb.st_size, (unsigned long long)size,
+			hex, hex);
+		return -EIO;
+	}
+	/* Read once, front to back: ask for a wide readahead. */
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	rc = dfs_hash_fd(fd, &got);
+	if (rc < 0)
+		goto out_unreadable;
+	if (memcmp(got.b, h->b, DFS_HASH_LEN) != 0) {
+		dfs_hash_hex(&got, got_hex);
+		dfs_log(DFS_LOG_ERR,
+			"blob \"%s\" is damaged: its bytes hash to %s"
+			" path=" DFS_BLOBS_DIR "/%.2s/%s size=%llu",
+			hex, got_hex, hex, hex, (unsigned long long)size);
+		return -EIO;
+	}
+	dfs_blob_mark_good(st, h);
+	return 0;
+out_unreadable:
+	dfs_log(DFS_LOG_ERR,
+		"blob \"%s\" is unreadable: %s path=" DFS_BLOBS_DIR "/%.2s/%s",
+		hex, strerror(-rc), hex, hex);
+	return rc == -ENOMEM ? rc : -EIO;
+}
+
+int dfs_blob_check(struct dfs_store *st, const struct dfs_hash *h,
+		   uint64_t size)
+{
+	int fd = dfs_blob_open(st, h), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = dfs_blob_check_fd(st, h, size, fd);
+	close(fd);
+	return rc;
 }
 
 /* Copy [pos, end) by reading and writing (across file systems). */

@@ -4,6 +4,8 @@
  * and how many inodes and snapshot nodes name it, kept by triggers), and
  * small content (up to DFS_INLINE_MAX bytes: most of a workspace) keeps
  * its bytes in a `blob_data` row beside it instead of a file of its own.
+ * Inline bytes are checked against their name each time they are loaded;
+ * opening a blob's bytes, inline or a file, checks them (blob.c).
  * Reclaiming deletes the rows and files of blobs nothing names.  All with
  * st->lock held.
  */
@@ -26,23 +28,75 @@ static const char sql_unreferenced[] =
 static const char sql_reclaim[] =
 	"DELETE FROM blobs WHERE hash = ?1 AND refs = 0";
 
-int dfs_inline_open(struct dfs_store *st, const struct dfs_hash *h,
-		    bool *ret_inline, int *ret_fd)
+/* The row's bytes of h (column 0 of s) checked against h. */
+static int check_row(struct dfs_store *st, const struct dfs_hash *h,
+		     sqlite3_stmt *s)
+{
+	size_t len = (size_t)sqlite3_column_bytes(s, 0);
+	char hex[DFS_HASH_HEX], got_hex[DFS_HASH_HEX];
+	struct dfs_hash got;
+
+	dfs_hash_buf(sqlite3_column_blob(s, 0), len, &got);
+	if (memcmp(got.b, h->b, DFS_HASH_LEN) == 0) {
+		dfs_blob_mark_good(st, h);
+		return 0;
+	}
+	dfs_hash_hex(h, hex);
+	dfs_hash_hex(&got, got_hex);
+	dfs_log(DFS_LOG_ERR,
+		"blob \"%s\" is damaged: its bytes hash to %s where=database"
+		" size=%zu",
+		hex, got_hex, len);
+	return -EIO;
+}
+
+/* The row of h's bytes: 1 with s on it (the caller resets s), 0 when h
+ * is not kept inline, or -errno. */
+static int query_row(struct dfs_store *st, const struct dfs_hash *h,
+		     sqlite3_stmt **ret)
 {
 	sqlite3_stmt *s;
-	int fd, rc = dfs_query_sql(st, sql_data, &s, "h", h);
+	int rc = dfs_query_sql(st, sql_data, &s, "h", h);
 
-	*ret_inline = false;
 	if (rc <= 0)
 		return rc;
 	if (sqlite3_column_type(s, 0) == SQLITE_NULL) {
 		sqlite3_reset(s);
 		return 0;
 	}
-	fd = memfd_create("deployfs", MFD_CLOEXEC);
-	rc = fd < 0 ? -errno
-		    : dfs_io_write_all(fd, sqlite3_column_blob(s, 0),
-				       (size_t)sqlite3_column_bytes(s, 0));
+	*ret = s;
+	return 1;
+}
+
+int dfs_inline_check(struct dfs_store *st, const struct dfs_hash *h)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = query_row(st, h, &s);
+
+	if (rc <= 0)
+		return rc == 0 ? -ENOENT : rc;
+	rc = check_row(st, h, s);
+	sqlite3_reset(s);
+	return rc;
+}
+
+int dfs_inline_open(struct dfs_store *st, const struct dfs_hash *h,
+		    bool *ret_inline, int *ret_fd)
+{
+	sqlite3_stmt *s = NULL;
+	int fd = -1, rc = query_row(st, h, &s);
+
+	*ret_inline = false;
+	if (rc <= 0)
+		return rc;
+	rc = check_row(st, h, s);
+	if (rc == 0) {
+		fd = memfd_create("deployfs", MFD_CLOEXEC);
+		rc = fd < 0 ? -errno
+			    : dfs_io_write_all(
+				      fd, sqlite3_column_blob(s, 0),
+				      (size_t)sqlite3_column_bytes(s, 0));
+	}
 	sqlite3_reset(s);
 	if (rc < 0) {
 		if (fd >= 0)
@@ -54,6 +108,32 @@ int dfs_inline_open(struct dfs_store *st, const struct dfs_hash *h,
 	return 0;
 }
 
+int dfs_blob_open_checked(struct dfs_store *st, const struct dfs_hash *h,
+			  uint64_t size, int *ret_fd)
+{
+	bool inl = false;
+	int fd = -1, rc = dfs_inline_open(st, h, &inl, &fd);
+
+	if (rc < 0)
+		return rc;
+	if (!inl) {
+		fd = dfs_blob_open(st, h);
+		if (fd == -ENOENT)
+			return dfs_blob_missing(h);
+		if (fd < 0)
+			return fd;
+		rc = dfs_blob_is_good(st, h)
+			     ? 0
+			     : dfs_blob_check_fd(st, h, size, fd);
+		if (rc < 0) {
+			close(fd);
+			return rc;
+		}
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
 int dfs_inline_put(struct dfs_store *st, const struct dfs_hash *h,
 		   const void *data, size_t len)
 {
@@ -61,6 +141,10 @@ int dfs_inline_put(struct dfs_store *st, const struct dfs_hash *h,
 
 	if (rc == 0)
 		rc = dfs_exec_sql(st, sql_put_data, "hx", h, data, len);
+	/* The row holds the bytes hashed here (an existing one, kept, is
+	 * checked when loaded). */
+	if (rc == 0 && dfs_changes(st) > 0)
+		dfs_blob_mark_good(st, h);
 	return rc;
 }
 

@@ -45,6 +45,7 @@ int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret)
 	st->flags = flags;
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->wake, NULL);
+	dfs_goodset_init(&st->good);
 	st->path = strdup(path);
 	if (!st->path) {
 		rc = -ENOMEM;
@@ -97,6 +98,7 @@ void dfs_storage_close(struct dfs_store *st)
 		close(st->wal_fd);
 	if (st->dirfd >= 0)
 		close(st->dirfd);
+	dfs_goodset_release(&st->good);
 	pthread_cond_destroy(&st->wake);
 	pthread_mutex_destroy(&st->lock);
 	free(st->path);

@@ -11,7 +11,8 @@
  *
  * Locking: st->lock guards the connection, every prepared statement, and
  * the state of the upper layers that says so.  Functions named *_locked
- * run with it held.
+ * run with it held.  st->good.lock guards the set of blobs found good
+ * and is taken last.
  */
 #ifndef DFS_STORAGE_H
 #define DFS_STORAGE_H
@@ -47,6 +48,16 @@
 struct dfs_content; /* layer 3 (content.h) */
 struct dfs_trees;   /* layer 4 (trees.h) */
 
+/* The blobs found good in this mount (goodset.c).  Its lock guards the
+ * rest and is taken last: with or without st->lock, never around
+ * anything else. */
+struct dfs_goodset {
+	pthread_mutex_t lock;
+	struct dfs_hash *v; /* open addressing; all-zero: an empty slot */
+	size_t n;
+	size_t cap;
+};
+
 struct dfs_store {
 	char *path;
 	int dirfd;
@@ -81,6 +92,7 @@ struct dfs_store {
 	 * folded into a count (trees/refuse.c). */
 	void (*later)(struct dfs_store *st);
 	int64_t later_due;
+	struct dfs_goodset good;
 
 	struct dfs_content *content;
 	struct dfs_trees *trees;
@@ -155,14 +167,50 @@ void dfs_hash_buf(const void *data, size_t len, struct dfs_hash *ret);
 /* Copy size bytes of in to out, leaving holes where in has them. */
 int dfs_copy_sparse(int in, int out, uint64_t size);
 
+/*
+ * Content is checked, not trusted: a blob's bytes are hashed and compared
+ * with its name (and the size recorded for it) before they are first
+ * served or vouched for, once per mount (goodset.c).  A damaged or
+ * missing blob is -EIO, with one log line naming it.
+ */
+/* The blob file h checked against its name: size bytes hashing to h.  0
+ * (remembered as good) or -EIO (logged); -ENOENT when there is no such
+ * file (the caller knows whether h is kept in the database).  Reads the
+ * whole file: call it without st->lock. */
+int dfs_blob_check(struct dfs_store *st, const struct dfs_hash *h,
+		   uint64_t size);
+/* The same on fd, the blob file h already open. */
+int dfs_blob_check_fd(struct dfs_store *st, const struct dfs_hash *h,
+		      uint64_t size, int fd);
+/* Log that blob h has neither a file nor a row; returns -EIO. */
+int dfs_blob_missing(const struct dfs_hash *h);
+
+/* ---- goodset.c: the blobs found good in this mount ------------------------- */
+
+void dfs_goodset_init(struct dfs_goodset *g);
+void dfs_goodset_release(struct dfs_goodset *g);
+bool dfs_blob_is_good(struct dfs_store *st, const struct dfs_hash *h);
+/* Found good, or written and synced by the store itself just now. */
+void dfs_blob_mark_good(struct dfs_store *st, const struct dfs_hash *h);
+
 /* ---- inline.c: small blobs kept in the database ---------------------------- */
 
 /*
  * A memfd holding the content of blob h if it is kept inline
  * (*ret_inline true), else nothing (the caller opens the blob file).
+ * The bytes are checked against h as they are loaded: -EIO (logged).
  */
 int dfs_inline_open(struct dfs_store *st, const struct dfs_hash *h,
 		    bool *ret_inline, int *ret_fd);
+/* The inline bytes of h checked against h: 0, -EIO (logged), or -ENOENT
+ * when h is not kept inline. */
+int dfs_inline_check(struct dfs_store *st, const struct dfs_hash *h);
+/* An fd on blob h's bytes, inline or a file of size bytes, checked
+ * against h unless found good before: -EIO (logged) when damaged or
+ * missing.  A large file not yet checked is read whole with st->lock
+ * held: check it first with dfs_blob_check() where the lock can go. */
+int dfs_blob_open_checked(struct dfs_store *st, const struct dfs_hash *h,
+			  uint64_t size, int *ret_fd);
 /* Record bytes as blob h (row and bytes; an existing one is kept). */
 int dfs_inline_put(struct dfs_store *st, const struct dfs_hash *h,
 		   const void *data, size_t len);

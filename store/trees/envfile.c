@@ -5,7 +5,8 @@
  * they arrive and never stored (content/verify.c).  Its close puts it in
  * place when complete and identical (the last entry of a copy deploys);
  * otherwise the close fails with EIO, recorded.  A temporary only
- * remembers the verdict for its rename.
+ * remembers the verdict for its rename.  Opening one whose package's blob
+ * is damaged fails with EIO, recorded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -191,6 +192,44 @@ static const struct dfs_file_ops envfile_ops = {
 	.release = envfile_release,
 };
 
+/* A write into ino was refused: the package's blob h is damaged. */
+static void refuse_damaged(struct dfs_store *st, const struct dfs_actor *actor,
+			   uint64_t ino, const struct dfs_hash *h)
+{
+	char why[DFS_NAME_MAX + 96], hex[DFS_HASH_HEX];
+	struct dfs_snode si = { 0 };
+	struct dfs_temp *t = NULL;
+	struct dfs_env e;
+	struct dfs_pkg p;
+	int64_t s, env;
+
+	pthread_mutex_lock(&st->lock);
+	if (!dfs_is_eview(ino)) {
+		t = dfs_temp_by_ino(st, ino);
+		if (!t)
+			goto out_unlock;
+		s = t->expect;
+		env = t->env;
+	} else {
+		s = dfs_eview_snode(ino);
+		env = dfs_eview_env(ino);
+	}
+	if (dfs_pkg_of_snode(st, s, &p) < 0 || dfs_env_by_id(st, env, &e) < 0)
+		goto out_unlock;
+	if (t)
+		snprintf(si.name, sizeof(si.name), "%s", t->name);
+	else if (dfs_snode_info(st, s, &si) < 0)
+		snprintf(si.name, sizeof(si.name), "a file");
+	dfs_hash_hex(h, hex);
+	snprintf(why, sizeof(why),
+		 "%s: the package's blob %s is damaged or missing", si.name,
+		 hex);
+	dfs_audit_refuse(st, actor, "deploy", e.name, p.component, p.version,
+			 -EIO, why);
+out_unlock:
+	pthread_mutex_unlock(&st->lock);
+}
+
 int dfs_envfile_open(struct dfs_store *st, const struct dfs_actor *actor,
 		     uint64_t ino, int flags, struct dfs_file **ret)
 {
@@ -235,8 +274,19 @@ int dfs_envfile_open(struct dfs_store *st, const struct dfs_actor *actor,
 		rc = -ENOMEM;
 		goto out_unlock;
 	}
-	*ret = f;
 out_unlock:
 	pthread_mutex_unlock(&st->lock);
-	return rc;
+	if (rc < 0)
+		return rc;
+	/* What it is compared with (and reads) is checked against its name
+	 * first: a damaged package takes no copy. */
+	rc = v->known ? dfs_blob_verify(st, &v->hash, v->want) : 0;
+	if (rc < 0) {
+		if (writing)
+			refuse_damaged(st, actor, ino, &v->hash);
+		envfile_release(st, f);
+		return rc;
+	}
+	*ret = f;
+	return 0;
 }

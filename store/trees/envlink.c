@@ -3,7 +3,8 @@
  * envlink.c - deploying by link: `ln -s ../../packages/N/N@V ENV/N`
  * deploys at once; `ln -sfn` makes a link under a temporary name and
  * renames it over N, and that rename is the deployment.  A target that is
- * not a package of N (or `latest` of N) is refused with EINVAL, recorded.
+ * not a package of N (or `latest` of N) is refused with EINVAL, recorded;
+ * a package with a damaged blob with EIO (pkgcheck.c), recorded.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -74,7 +75,12 @@ int dfs_env_symlink(struct dfs_store *st, const struct dfs_actor *actor,
 		}
 		if (dfs_dep_of_comp(st, e->id, p.comp, &d) == 0)
 			return -EEXIST;
-		rc = dfs_env_deploy_locked(st, actor, e, &p, "link");
+		/* st->lock may be let go: look again after. */
+		rc = dfs_pkg_check(st, actor, e->id, p.id);
+		if (rc == 0 && dfs_dep_of_comp(st, e->id, p.comp, &d) == 0)
+			rc = -EEXIST;
+		if (rc == 0)
+			rc = dfs_env_deploy_locked(st, actor, e, &p, "link");
 		if (rc == 0)
 			rc = dfs_dep_of_comp(st, e->id, p.comp, &d);
 		return rc < 0 ? rc : dfs_deplink_attr_locked(st, d.id, ret);
@@ -94,6 +100,7 @@ int dfs_env_rename_link(struct dfs_store *st, const struct dfs_actor *actor,
 			struct dfs_temp *t, uint64_t newparent,
 			const char *newname)
 {
+	uint64_t ino = DFS_INO_TEMP_BASE + t->id;
 	struct dfs_env e;
 	struct dfs_pkg p;
 	char why[1024];
@@ -113,6 +120,13 @@ int dfs_env_rename_link(struct dfs_store *st, const struct dfs_actor *actor,
 				 p.version, -EINVAL, why);
 		return -EINVAL;
 	}
+	/* st->lock may be let go: the link may be gone after. */
+	rc = dfs_pkg_check(st, actor, e.id, p.id);
+	if (rc < 0)
+		return rc;
+	t = dfs_temp_by_ino(st, ino);
+	if (!t)
+		return -ENOENT;
 	rc = dfs_env_deploy_locked(st, actor, &e, &p, "link");
 	if (rc == 0)
 		dfs_temp_drop(st, t);

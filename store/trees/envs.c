@@ -225,6 +225,11 @@ static int mkdir_stage(struct dfs_store *st, const struct dfs_actor *actor,
 				  "of a deployable component)");
 		return rc;
 	}
+	/* A package with a damaged blob is not deployed (st->lock may be
+	 * let go: what follows looks again). */
+	rc = dfs_pkg_check(st, actor, e->id, p.id);
+	if (rc < 0)
+		return rc;
 	if (dfs_dep_of_pkg(st, e->id, p.id, &d) == 0 ||
 	    dfs_stage_find(st, e->id, p.id))
 		return -EEXIST;

@@ -100,6 +100,7 @@ void dfs_trees_free(struct dfs_store *st)
 		st->trees->temps = t->next;
 		free(t);
 	}
+	dfs_idset_free(&st->trees->checked);
 	free(st->trees);
 	st->trees = NULL;
 }

@@ -316,6 +316,7 @@ struct dfs_trees {
 	/* dfs_tree_of(), for refuse.c, which calls no other tree file: it
 	 * is what dispatch.c and the trees call. */
 	const struct dfs_tree_ops *(*tree_of)(uint64_t ino);
+	struct dfs_idset checked; /* packages found whole (pkgcheck.c) */
 };
 
 struct dfs_stage *dfs_stage_find(struct dfs_store *st, int64_t env,
@@ -400,6 +401,18 @@ int dfs_env_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 		      size_t size, unsigned flags);
 int dfs_env_xattr_list(struct dfs_store *st, uint64_t ino, char *buf,
 		       size_t cap);
+
+/* ---- pkgcheck.c ----------------------------------------------------------------- */
+
+/*
+ * Before environment env deploys package pkg: every blob of it checked
+ * against its name.  st->lock held, and let go while blob files are read
+ * (the caller looks again at what it found before).  0; -EIO when a blob
+ * is damaged or missing (refusal recorded); -ENOENT when the environment
+ * or the package went away meanwhile.
+ */
+int dfs_pkg_check(struct dfs_store *st, const struct dfs_actor *actor,
+		  int64_t env, int64_t pkg);
 
 /* ---- envfile.c ------------------------------------------------------------------ */
 

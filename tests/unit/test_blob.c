@@ -2,7 +2,9 @@
 /*
  * test_blob.c - unit tests of content blobs: hashing, durable and
  * deduplicated writes (also when the I/O seam makes fsync, link or write
- * fail), sealing of files written through the file API, and fsck.
+ * fail), sealing of files written through the file API, fsck, and the
+ * check of a blob against its name before its bytes are served (a
+ * flipped byte, a cut or a missing file is EIO; once per open store).
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -18,6 +20,8 @@
 
 #include "deployfs/store.h"
 #include "fixture.h"
+/* The set of blobs found good is storage's own: tested directly. */
+#include "../../store/storage/storage.h"
 
 static struct dfs_fixture fx;
 
@@ -518,4 +522,185 @@ Test(blob, fsck_reports_an_orphan_blob_file)
 	cr_assert_str_eq(ps.kind[0], "orphan");
 	cr_assert_not_null(strstr(ps.what[0], name), "what: %s", ps.what[0]);
 	cr_assert_eq(access(path, F_OK), 0, "fsck must not delete");
+}
+
+/* ---- checking blobs against their names --------------------------------- */
+
+/* Close the store and open it again: a fresh set of blobs found good. */
+static void reopen(void)
+{
+	fx.st = dfs_store_free(fx.st);
+	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
+}
+
+/* A blob file of len pattern bytes, put by the store; its path too. */
+static struct dfs_hash put_pattern(char *buf, size_t len, char *path,
+				   size_t cap)
+{
+	struct dfs_hash h;
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (char)(i * 7 + i / 4096);
+	cr_assert_eq(dfs_blob_put(fx.st, buf, len, &h), 0);
+	blob_path(&h, path, cap);
+	return h;
+}
+
+/* Flip the byte at off of the (read-only) file at path. */
+static void flip_byte_at(const char *path, off_t off)
+{
+	unsigned char c;
+	int fd;
+
+	cr_assert_eq(chmod(path, 0600), 0);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+	cr_assert_eq(pread(fd, &c, 1, off), 1);
+	c ^= 0x01;
+	cr_assert_eq(pwrite(fd, &c, 1, off), 1);
+	close(fd);
+}
+
+#define CHECK_LEN (300 * 1024)
+
+Test(blob, verify_accepts_an_intact_blob_file)
+{
+	static char buf[CHECK_LEN];
+	char path[512];
+	struct dfs_hash h;
+
+	FIXTURE_OK();
+	h = put_pattern(buf, sizeof(buf), path, sizeof(path));
+	reopen();
+	cr_assert_eq(dfs_blob_verify(fx.st, &h, sizeof(buf)), 0);
+	cr_assert_eq(dfs_blob_verify(fx.st, &dfs_empty_hash, 0), 0);
+}
+
+Test(blob, verify_refuses_a_flipped_byte_each_time_until_repaired)
+{
+	static char buf[CHECK_LEN];
+	char path[512];
+	struct dfs_hash h;
+
+	FIXTURE_OK();
+	h = put_pattern(buf, sizeof(buf), path, sizeof(path));
+	reopen();
+	flip_byte_at(path, CHECK_LEN / 2);
+	cr_assert_eq(dfs_blob_verify(fx.st, &h, sizeof(buf)), -EIO);
+	/* A damaged blob is not remembered: it is read again. */
+	cr_assert_eq(dfs_blob_verify(fx.st, &h, sizeof(buf)), -EIO);
+	flip_byte_at(path, CHECK_LEN / 2);
+	cr_assert_eq(dfs_blob_verify(fx.st, &h, sizeof(buf)), 0);
+}
+
+Test(blob, verify_refuses_a_truncated_blob_and_a_wrong_size)
+{
+	static char buf[CHECK_LEN];
+	char path[512];
+	struct dfs_hash h;
+
+	FIXTURE_OK();
+	h = put_pattern(buf, sizeof(buf), path, sizeof(path));
+	reopen();
+	cr_assert_eq(dfs_blob_verify(fx.st, &h, sizeof(buf) + 1), -EIO,
+		     "the size recorded is checked too");
+	cr_assert_eq(truncate(path, 100), 0);
+	cr_assert_eq(dfs_blob_verify(fx.st, &h, sizeof(buf)), -EIO);
+	cr_assert_eq(dfs_blob_verify(fx.st, &h, 100), -EIO,
+		     "100 bytes that do not hash to its name");
+}
+
+Test(blob, verify_refuses_a_missing_blob)
+{
+	static char buf[CHECK_LEN];
+	char path[512];
+	struct dfs_hash h;
+
+	FIXTURE_OK();
+	h = put_pattern(buf, sizeof(buf), path, sizeof(path));
+	reopen();
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(dfs_blob_verify(fx.st, &h, sizeof(buf)), -EIO);
+}
+
+Test(blob, a_blob_found_good_is_checked_once_per_open_store)
+{
+	static char buf[CHECK_LEN];
+	char path[512];
+	struct dfs_hash h;
+
+	FIXTURE_OK();
+	h = put_pattern(buf, sizeof(buf), path, sizeof(path));
+	reopen();
+	cr_assert_eq(dfs_blob_verify(fx.st, &h, sizeof(buf)), 0);
+	flip_byte_at(path, 0);
+	cr_assert_eq(dfs_blob_verify(fx.st, &h, sizeof(buf)), 0,
+		     "found good once: not read again while open");
+	reopen();
+	cr_assert_eq(dfs_blob_verify(fx.st, &h, sizeof(buf)), -EIO);
+}
+
+Test(blob, opening_a_file_on_a_damaged_blob_is_eio_and_changes_nothing)
+{
+	static char buf[CHECK_LEN];
+	struct dfs_file *f = NULL;
+	struct dfs_hash h, after;
+	char path[512];
+	uint64_t ino;
+
+	FIXTURE_OK();
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)(i % 251);
+	ino = new_file("big.bin");
+	write_file(ino, buf, sizeof(buf));
+	cr_assert_eq(dfs_store_sync(fx.st), 0);
+	cr_assert_eq(dfs_node_content_hash(fx.st, ino, &h), 0);
+	blob_path(&h, path, sizeof(path));
+	reopen();
+	flip_byte_at(path, 12345);
+	cr_assert_eq(dfs_file_open(fx.st, ino, O_RDONLY, &f), -EIO);
+	cr_assert_eq(dfs_file_open(fx.st, ino, O_RDWR, &f), -EIO,
+		     "its bytes would be copied into a work file");
+	cr_assert_eq(dfs_node_content_hash(fx.st, ino, &after), 0);
+	cr_assert_arr_eq(after.b, h.b, DFS_HASH_LEN, "the file still names it");
+	/* Writing it anew serves none of its old bytes. */
+	cr_assert_eq(dfs_file_open(fx.st, ino, O_WRONLY | O_TRUNC, &f), 0);
+	cr_assert_eq(dfs_file_release(fx.st, f), 0);
+}
+
+Test(blob, opening_a_file_whose_blob_is_missing_is_eio_not_enoent)
+{
+	static char buf[CHECK_LEN];
+	struct dfs_file *f = NULL;
+	char path[512];
+	struct dfs_hash h;
+	uint64_t ino;
+
+	FIXTURE_OK();
+	memset(buf, 'x', sizeof(buf));
+	ino = new_file("gone.bin");
+	write_file(ino, buf, sizeof(buf));
+	cr_assert_eq(dfs_store_sync(fx.st), 0);
+	cr_assert_eq(dfs_node_content_hash(fx.st, ino, &h), 0);
+	blob_path(&h, path, sizeof(path));
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(dfs_file_open(fx.st, ino, O_RDONLY, &f), -EIO);
+}
+
+/* The set of blobs found good (storage's own, tested directly). */
+Test(blob, the_set_of_good_blobs_holds_many_and_only_those)
+{
+	enum { N = 50000 };
+	struct dfs_hash h;
+
+	FIXTURE_OK();
+	for (uint32_t i = 0; i < N; i++) {
+		dfs_hash_buf(&i, sizeof(i), &h);
+		cr_assert(!dfs_blob_is_good(fx.st, &h));
+		dfs_blob_mark_good(fx.st, &h);
+	}
+	for (uint32_t i = 0; i < 2 * N; i++) {
+		dfs_hash_buf(&i, sizeof(i), &h);
+		cr_assert_eq(dfs_blob_is_good(fx.st, &h), i < N, "hash %u", i);
+	}
 }

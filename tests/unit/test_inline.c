@@ -188,3 +188,36 @@ Test(inline, fsck_reports_corrupt_inline_bytes)
 	sqlite3_close(h);
 	cr_assert_eq(dfs_store_fsck(fx.st, NULL, NULL), 1);
 }
+
+Test(inline, damaged_inline_bytes_are_eio_when_loaded)
+{
+	static const char text[] = "partner = acme\n";
+	struct dfs_file *f = NULL;
+	struct dfs_hash h;
+	char db[256];
+	sqlite3 *d = NULL;
+	uint64_t ino;
+
+	cr_assert_eq(fx.rc, 0);
+	ino = write_new("c.conf", text, strlen(text));
+	cr_assert_eq(dfs_store_sync(fx.st), 0);
+	cr_assert_eq(dfs_node_content_hash(fx.st, ino, &h), 0);
+	check(ino, text, strlen(text));
+	snprintf(db, sizeof(db), "%s/deployfs.db", fx.path);
+	cr_assert_eq(sqlite3_open(db, &d), SQLITE_OK);
+	sqlite3_busy_timeout(d, 5000);
+	cr_assert_eq(sqlite3_exec(d,
+				  "UPDATE blob_data SET data = CAST('partner ="
+				  " evil\n' AS BLOB) WHERE length(data) = 15",
+				  NULL, NULL, NULL),
+		     SQLITE_OK, "%s", sqlite3_errmsg(d));
+	cr_assert_eq(sqlite3_changes(d), 1);
+	sqlite3_close(d);
+	/* Checked each time it is loaded, also in the same open store. */
+	cr_assert_eq(dfs_file_open(fx.st, ino, O_RDONLY, &f), -EIO);
+	cr_assert_eq(dfs_file_open(fx.st, ino, O_RDWR, &f), -EIO);
+	fx.st = dfs_store_free(fx.st);
+	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
+	cr_assert_eq(dfs_blob_verify(fx.st, &h, strlen(text)), -EIO);
+	cr_assert_eq(dfs_file_open(fx.st, ino, O_RDONLY, &f), -EIO);
+}

@@ -385,9 +385,10 @@ Test(verify, recopy_into_a_deployed_version_with_a_damaged_blob_is_refused)
 	cr_assert_neq(dfs_sh(&m, "cp \"$NATIVE/big.bin\" " ENVS
 				 "/test/order-sync@1/big.bin"),
 		      0, "a file checked against a damaged blob was let in");
-	n = audit_count(n0, "action=deploy env=test component=order-sync "
-			    "version=1 result=refused "
-			    "reason=\"Read-only file system: writing to big.bin");
+	n = audit_count(n0,
+			"action=deploy env=test component=order-sync "
+			"version=1 result=refused "
+			"reason=\"Read-only file system: writing to big.bin");
 	cr_assert_eq(n, 1, "the refusal is not recorded once");
 	/* The deployment itself stays as it was. */
 	dfs_out(&m, out, sizeof(out), "readlink " ENVS "/test/order-sync");

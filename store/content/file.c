@@ -228,6 +228,9 @@ int dfs_file_flush(struct dfs_store *st, struct dfs_file *f)
 	pthread_mutex_lock(&st->lock);
 	if (f->oi->mem_dirty || f->oi->dirty_times)
 		rc = commit_file(st, f->oi, false);
+	/* Calls answered on it (fchmod, fsetxattr, ...) a commit undid. */
+	if (rc == 0)
+		rc = dfs_db_settle(st, f->ino);
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
@@ -246,6 +249,8 @@ int dfs_file_fsync(struct dfs_store *st, struct dfs_file *f, bool datasync)
 		return rc;
 	pthread_mutex_lock(&st->lock);
 	rc = commit_file(st, f->oi, true);
+	if (rc == 0)
+		rc = dfs_db_settle(st, f->ino);
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }

@@ -318,7 +318,7 @@ int dfs_staging_add(struct dfs_store *st, const struct dfs_actor *actor,
 	int rc;
 
 	dfs_user_name(actor->uid, user, sizeof(user));
-	rc = dfs_db_begin_lazy(st);
+	rc = dfs_db_begin_lazy(st, 0);
 	if (rc == 0) {
 		rc = dfs_exec_sql(st, sql_staging_insert, "iiisii", env, pkg,
 				  dfs_now_ns(), user, (int64_t)actor->uid,
@@ -332,14 +332,14 @@ int dfs_staging_add(struct dfs_store *st, const struct dfs_actor *actor,
 
 void dfs_staging_progress(struct dfs_store *st, int64_t row, int64_t done)
 {
-	if (row && dfs_db_begin_lazy(st) == 0)
+	if (row && dfs_db_begin_lazy(st, 0) == 0)
 		(void)dfs_finish(st, dfs_exec_sql(st, sql_staging_done, "ii",
 						  row, done));
 }
 
 void dfs_staging_drop(struct dfs_store *st, int64_t row)
 {
-	if (row && dfs_db_begin_lazy(st) == 0)
+	if (row && dfs_db_begin_lazy(st, 0) == 0)
 		(void)dfs_finish(
 			st, dfs_exec_sql(st, sql_staging_delete, "i", row));
 }

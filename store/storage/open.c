@@ -99,6 +99,7 @@ void dfs_storage_close(struct dfs_store *st)
 	if (st->dirfd >= 0)
 		close(st->dirfd);
 	dfs_goodset_release(&st->good);
+	dfs_db_lists_free(st);
 	pthread_cond_destroy(&st->wake);
 	pthread_mutex_destroy(&st->lock);
 	free(st->path);

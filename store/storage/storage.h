@@ -78,6 +78,15 @@ struct dfs_store {
 	bool txn_whole; /* see dfs_db_begin_whole() */
 	int wal_pages;	/* WAL size after the last commit */
 	int64_t txn_since;
+	uint64_t op_ino; /* the inode the lazy call in progress changes */
+	/* Inodes whose answered lazy calls wait in the open transaction, and
+	 * those whose calls a failed commit undid, with its -errno: their
+	 * next flush or fsync reports the loss (dfs_db_settle()). */
+	struct dfs_ino_list {
+		uint64_t *ino;
+		int *err;
+		size_t n, cap;
+	} pending, lost;
 	/* Signalled when background work waits: a lazy transaction to
 	 * commit within DFS_LAZY_MS, a WAL to checkpoint, or whatever the
 	 * layers above queue (the sealer waits on it). */
@@ -137,7 +146,16 @@ void dfs_db_close(struct dfs_store *st);
  * background tick DFS_LAZY_MS later commits it.
  */
 int dfs_db_begin(struct dfs_store *st);
-int dfs_db_begin_lazy(struct dfs_store *st);
+int dfs_db_begin_lazy(struct dfs_store *st, uint64_t ino);
+/* The inode the lazy call in progress changes, once it is known. */
+void dfs_db_lazy_ino(struct dfs_store *st, uint64_t ino);
+/*
+ * A call on ino (a file's flush or fsync) that must learn the fate of
+ * the lazy calls answered on it: commit them now if they wait, and
+ * return the -errno of a commit that undid them (once), else 0.
+ */
+int dfs_db_settle(struct dfs_store *st, uint64_t ino);
+void dfs_db_lists_free(struct dfs_store *st);
 /* A transaction of its own, without a savepoint (thousands of rows). */
 int dfs_db_begin_whole(struct dfs_store *st);
 int dfs_db_flush(struct dfs_store *st);

@@ -10,12 +10,108 @@
  * commit per file, not five; a call that failed rolls back to its own
  * savepoint only.  What a kill -9 can lose is a lazy call younger than
  * DFS_LAZY_MS whose file was not closed since.  All with st->lock held.
+ *
+ * A commit can fail (a full disk) after its lazy calls were answered.
+ * Their loss then reaches their callers: the inodes they changed are
+ * remembered, and the next flush (close) or fsync of each fails with the
+ * commit's error.  So the trees make a call lazy only on a file open for
+ * writing, whose close is still to come; chmod of a path is eager.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "storage.h"
+
+/* ---- inodes whose lazy calls wait, or were undone ------------------------ */
+
+static int list_find(const struct dfs_ino_list *l, uint64_t ino)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->ino[i] == ino)
+			return (int)i;
+	return -1;
+}
+
+static void list_add(struct dfs_ino_list *l, uint64_t ino, int err)
+{
+	int i = list_find(l, ino);
+
+	if (i >= 0) {
+		l->err[i] = err;
+		return;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		uint64_t *inos = realloc(l->ino, cap * sizeof(*inos));
+		int *errs;
+
+		if (!inos)
+			return;
+		l->ino = inos;
+		errs = realloc(l->err, cap * sizeof(*errs));
+		if (!errs)
+			return;
+		l->err = errs;
+		l->cap = cap;
+	}
+	l->ino[l->n] = ino;
+	l->err[l->n++] = err;
+}
+
+static void list_del(struct dfs_ino_list *l, int i)
+{
+	l->n--;
+	l->ino[i] = l->ino[l->n];
+	l->err[i] = l->err[l->n];
+}
+
+/* The open transaction ended: kept (err 0) or undone (err < 0). */
+static void pending_end(struct dfs_store *st, int err)
+{
+	if (err < 0) {
+		for (size_t i = 0; i < st->pending.n; i++)
+			list_add(&st->lost, st->pending.ino[i], err);
+		if (st->pending.n)
+			dfs_log(DFS_LOG_ERR,
+				"a commit failed (%s): the last changes "
+				"of %zu files are undone; their next "
+				"close or fsync reports it",
+				strerror(-err), st->pending.n);
+	}
+	st->pending.n = 0;
+}
+
+void dfs_db_lists_free(struct dfs_store *st)
+{
+	free(st->pending.ino);
+	free(st->pending.err);
+	free(st->lost.ino);
+	free(st->lost.err);
+}
+
+void dfs_db_lazy_ino(struct dfs_store *st, uint64_t ino)
+{
+	st->op_ino = ino;
+}
+
+int dfs_db_settle(struct dfs_store *st, uint64_t ino)
+{
+	int i, rc = 0;
+
+	if (list_find(&st->pending, ino) >= 0 && !st->txn_whole)
+		(void)dfs_db_flush(st);
+	i = list_find(&st->lost, ino);
+	if (i >= 0) {
+		rc = st->lost.err[i];
+		list_del(&st->lost, i);
+	}
+	return rc;
+}
+
+/* ---- transactions ------------------------------------------------------- */
 
 static int begin(struct dfs_store *st, bool lazy)
 {
@@ -40,8 +136,9 @@ int dfs_db_begin(struct dfs_store *st)
 	return begin(st, false);
 }
 
-int dfs_db_begin_lazy(struct dfs_store *st)
+int dfs_db_begin_lazy(struct dfs_store *st, uint64_t ino)
 {
+	st->op_ino = ino;
 	return begin(st, true);
 }
 
@@ -77,6 +174,7 @@ int dfs_db_flush(struct dfs_store *st)
 	rc = dfs_db_exec(st, "COMMIT");
 	if (rc < 0)
 		(void)dfs_db_exec(st, "ROLLBACK");
+	pending_end(st, rc);
 	return rc;
 }
 
@@ -134,8 +232,11 @@ int dfs_db_commit(struct dfs_store *st, bool durable)
 		dfs_db_rollback(st);
 		return rc;
 	}
-	if (st->op_lazy && !durable)
+	if (st->op_lazy && !durable) {
+		if (st->op_ino) /* answered: its fate is reported later */
+			list_add(&st->pending, st->op_ino, 0);
 		return 0;
+	}
 	rc = dfs_db_flush(st);
 	if (rc < 0 || !durable)
 		return rc;
@@ -157,6 +258,7 @@ void dfs_db_rollback(struct dfs_store *st)
 	st->txn_whole = false;
 	(void)dfs_db_exec(st, "ROLLBACK");
 	st->txn_open = false;
+	pending_end(st, -EIO);
 }
 
 int dfs_finish(struct dfs_store *st, int rc)

@@ -78,10 +78,14 @@ static int build_create(struct dfs_store *st, const struct dfs_actor *actor,
 	uint64_t ino = 0;
 	int rc;
 
-	rc = S_ISREG(mode) ? dfs_db_begin_lazy(st) : dfs_db_begin(st);
-	if (rc == 0)
-		rc = dfs_finish(st, dfs_inode_create(st, actor, parent, name,
-						     mode, rdev, target, &ino));
+	rc = S_ISREG(mode) ? dfs_db_begin_lazy(st, 0) : dfs_db_begin(st);
+	if (rc == 0) {
+		rc = dfs_inode_create(st, actor, parent, name, mode, rdev,
+				      target, &ino);
+		/* Its close (create opens it) learns if the commit fails. */
+		dfs_db_lazy_ino(st, ino);
+		rc = dfs_finish(st, rc);
+	}
 	if (rc == 0)
 		rc = dfs_build_attr_locked(st, ino, ret);
 	return rc;
@@ -175,7 +179,7 @@ static int build_setattr(struct dfs_store *st, uint64_t ino,
 	 * waiting lets go of st->lock, and the sealer needs the connection. */
 	if (sa->valid & DFS_SET_SIZE)
 		oi = dfs_content_pin(st, ino);
-	rc = dfs_db_begin_lazy(st);
+	rc = dfs_build_begin_for(st, ino);
 	if (rc == 0)
 		rc = dfs_finish(st, setattr_in(st, ino, sa));
 	if (rc == 0)

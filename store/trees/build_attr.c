@@ -43,6 +43,14 @@ int dfs_build_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 	return rc;
 }
 
+int dfs_build_begin_for(struct dfs_store *st, uint64_t ino)
+{
+	struct dfs_oinode *oi = dfs_oinode_find(st, ino);
+
+	return oi && oi->writers ? dfs_db_begin_lazy(st, ino)
+				 : dfs_db_begin(st);
+}
+
 int dfs_build_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 			uint64_t ino, const char *name, const void *value,
 			size_t size, unsigned flags)
@@ -51,7 +59,7 @@ int dfs_build_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 
 	if (strcmp(name, REVISION_XATTR) == 0)
 		return -EPERM;
-	rc = dfs_db_begin_lazy(st);
+	rc = dfs_build_begin_for(st, ino);
 	if (rc == 0)
 		rc = dfs_finish(st, dfs_inode_xattr_set(st, ino, name, value,
 							size, flags));

@@ -228,6 +228,14 @@ void dfs_items_emit(struct dfs_store *st, struct dfs_items *it, uint64_t off,
 				struct dfs_attr *),
 		    bool hold, dfs_readdir_fn fn, void *ctx);
 
+/*
+ * Begin a call that changes build/ inode ino's attributes: lazy (group
+ * commit) while ino is open for writing, whose close reports a commit
+ * that failed; else eager, so the call itself reports it (chmod of a
+ * path answered, then undone by a full disk, would be silent).
+ */
+int dfs_build_begin_for(struct dfs_store *st, uint64_t ino);
+
 /* Attributes of the fixed nodes under the root (st->lock held). */
 int dfs_build_attr_locked(struct dfs_store *st, uint64_t ino,
 			  struct dfs_attr *ret);

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_diskfull.c - the store on a full file system: a call answered
+ * with success is kept, or its loss reaches the caller (the call fails,
+ * or the next close or fsync of the file does), never lost in silence.
+ *
+ * Each test moves its store onto a small tmpfs of its own, mounts it,
+ * fills the tmpfs from outside (another tenant of the disk), makes calls,
+ * then unmounts, frees the space, mounts again and checks what is there.
+ */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static struct dfs_mount m;
+static int setup_rc;
+
+static void setup(void)
+{
+	setup_rc = dfs_mount_setup(&m);
+}
+
+static void teardown(void)
+{
+	(void)dfs_mount_stop(&m);
+	(void)dfs_sh(&m, "! mountpoint -q \"$STORE\" || umount -l \"$STORE\"");
+	dfs_mount_teardown(&m);
+}
+
+TestSuite(diskfull, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Files f and g in build/ (0644, 2020 times), then the store on a
+ * tmpfs, mounted again, and the tmpfs filled to the last byte. */
+static void prepare(void)
+{
+	dfs_need_mount(&m, setup_rc);
+	dfs_ok(&m, "cd \"$BUILD\" && mkdir -p process/p && cd process/p && "
+		   "echo one >f && echo two >g && chmod 644 f g && "
+		   "touch -d 2020-01-01 f g");
+	cr_assert_eq(dfs_mount_stop(&m), 0, "clean unmount");
+	dfs_ok(&m,
+	       "mv \"$STORE\" \"$DIR/store0\" && mkdir \"$STORE\" && "
+	       "mount -t tmpfs -o size=24m,mode=0700 dfs-full \"$STORE\" && "
+	       "cp -a \"$DIR/store0/.\" \"$STORE/\" && rm -rf \"$DIR/store0\"");
+	cr_assert_eq(dfs_mount_start(&m), 0, "mount on the tmpfs");
+	/* head fails when the file system is full: that is the point. */
+	dfs_ok(&m, "head -c 64M /dev/zero >\"$STORE/filler\" 2>/dev/null; "
+		   "test \"$(stat -f -c %%a \"$STORE\")\" = 0");
+}
+
+/* Unmount (it may find the disk full), free the space, mount again. */
+static void remount_with_space(void)
+{
+	(void)dfs_mount_stop(&m);
+	dfs_ok(&m, "rm -f \"$STORE/filler\"");
+	cr_assert_eq(dfs_mount_start(&m), 0, "mount again");
+}
+
+static const char *at(char *buf, size_t cap, const char *name)
+{
+	return dfs_path(buf, cap, "%s/process/p/%s", m.build, name);
+}
+
+/*
+ * chmod, utimensat and setxattr of a path on a full disk: each either
+ * fails (ENOSPC) or is there after a remount.  The old group commit
+ * answered all three, then rolled them back: a chmod 600 that never
+ * happened.
+ */
+Test(diskfull, calls_on_a_path_are_kept_or_refused)
+{
+	struct timespec t[2] = { { 978307200, 0 }, { 978307200, 0 } };
+	int rc_mode, err_mode, rc_time, err_time, rc_x, err_x;
+	char p[4096], x[8];
+	struct stat sb;
+
+	prepare();
+	rc_mode = chmod(at(p, sizeof(p), "f"), 0600);
+	err_mode = errno;
+	rc_time = utimensat(AT_FDCWD, at(p, sizeof(p), "f"), t, 0);
+	err_time = errno;
+	rc_x = setxattr(at(p, sizeof(p), "f"), "user.x", "1", 1, 0);
+	err_x = errno;
+	cr_log_info("on a full disk: chmod %d, utimensat %d, setxattr %d",
+		    rc_mode < 0 ? -err_mode : 0, rc_time < 0 ? -err_time : 0,
+		    rc_x < 0 ? -err_x : 0);
+	if (rc_mode < 0)
+		cr_assert_eq(err_mode, ENOSPC, "chmod: %s", strerror(err_mode));
+	if (rc_time < 0)
+		cr_assert_eq(err_time, ENOSPC, "utimensat: %s",
+			     strerror(err_time));
+	if (rc_x < 0)
+		cr_assert_eq(err_x, ENOSPC, "setxattr: %s", strerror(err_x));
+
+	remount_with_space();
+	cr_assert_eq(stat(at(p, sizeof(p), "f"), &sb), 0);
+	if (rc_mode == 0)
+		cr_assert_eq(sb.st_mode & 07777, 0600,
+			     "chmod 600 answered 0, the file is %o",
+			     sb.st_mode & 07777);
+	if (rc_time == 0)
+		cr_assert_eq(sb.st_mtime, 978307200,
+			     "utimensat answered 0, mtime is %lld",
+			     (long long)sb.st_mtime);
+	if (rc_x == 0)
+		cr_assert_eq(
+			getxattr(at(p, sizeof(p), "f"), "user.x", x, sizeof(x)),
+			1, "setxattr answered 0, user.x is gone");
+	/* And the refused ones changed nothing. */
+	if (rc_mode < 0)
+		cr_assert_eq(sb.st_mode & 07777, 0644);
+}
+
+/*
+ * fchmod and fsetxattr on a file open for writing are answered at once
+ * (group commit); a commit that undoes them fails the close.
+ */
+Test(diskfull, calls_on_an_open_file_are_kept_or_fail_its_close)
+{
+	int fd, rc_mode, rc_x, rc_close, err_close;
+	char p[4096], x[8];
+	struct stat sb;
+
+	prepare();
+	fd = open(at(p, sizeof(p), "g"), O_WRONLY);
+	cr_assert_geq(fd, 0, "open: %s", strerror(errno));
+	rc_mode = fchmod(fd, 0600);
+	rc_x = fsetxattr(fd, "user.x", "1", 1, 0);
+	rc_close = close(fd);
+	err_close = errno;
+	cr_log_info("on a full disk: fchmod %d, fsetxattr %d, close %d",
+		    rc_mode, rc_x, rc_close < 0 ? -err_close : 0);
+	if (rc_close < 0)
+		cr_assert_eq(err_close, ENOSPC, "close: %s",
+			     strerror(err_close));
+
+	remount_with_space();
+	cr_assert_eq(stat(at(p, sizeof(p), "g"), &sb), 0);
+	if (rc_close == 0) {
+		if (rc_mode == 0)
+			cr_assert_eq(sb.st_mode & 07777, 0600,
+				     "fchmod and close answered 0, the file "
+				     "is %o",
+				     sb.st_mode & 07777);
+		if (rc_x == 0)
+			cr_assert_eq(getxattr(at(p, sizeof(p), "g"), "user.x",
+					      x, sizeof(x)),
+				     1,
+				     "fsetxattr and close answered 0, "
+				     "user.x is gone");
+	}
+	cr_assert(rc_mode < 0 || rc_x < 0 || rc_close < 0 ||
+			  (sb.st_mode & 07777) == 0600,
+		  "every call answered 0 and the change is gone");
+}

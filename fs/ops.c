@@ -627,8 +627,12 @@ static void dfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	out.buf[0].fd = dfs_file_fd_get(f);
+	out.buf[0].fd = dfs_file_write_fd(fs->st, f);
 	out.buf[0].pos = off;
+	if (out.buf[0].fd == -ENOSPC) {
+		reply_err(req, -ENOSPC, "write", ino, NULL);
+		return;
+	}
 	n = out.buf[0].fd < 0 ? -EBADF : fuse_buf_copy(&out, in, 0);
 	dfs_file_fd_put(fs->st, f, n > 0, n > 0 ? (uint64_t)(off + n) : 0);
 	if (n < 0)

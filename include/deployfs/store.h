@@ -350,6 +350,9 @@ int dfs_file_release(struct dfs_store *st, struct dfs_file *f);
  * times follow).  The fd stays valid between get and put.
  */
 int dfs_file_fd_get(struct dfs_file *f);
+/* The fd to write to, or -ENOSPC (nothing taken, no put) while the store
+ * keeps its last room on a full disk for what frees space. */
+int dfs_file_write_fd(struct dfs_store *st, struct dfs_file *f);
 void dfs_file_fd_put(struct dfs_store *st, struct dfs_file *f, bool wrote,
 		     uint64_t end);
 /* Persist times and, with data, the bytes (fsync). */

@@ -198,6 +198,14 @@ int dfs_file_fd_get(struct dfs_file *f)
 	return f->oi->fd;
 }
 
+int dfs_file_write_fd(struct dfs_store *st, struct dfs_file *f)
+{
+	/* A full disk keeps its last room for what frees space. */
+	if (f->oi && dfs_reserve_spent(st))
+		return -ENOSPC;
+	return dfs_file_fd_get(f);
+}
+
 void dfs_file_fd_put(struct dfs_store *st, struct dfs_file *f, bool wrote,
 		     uint64_t end)
 {
@@ -262,6 +270,8 @@ int dfs_file_fallocate(struct dfs_store *st, struct dfs_file *f, int mode,
 
 	if (!f->oi)
 		return -EOPNOTSUPP;
+	if (!(mode & FALLOC_FL_PUNCH_HOLE) && dfs_reserve_spent(st))
+		return -ENOSPC;
 	fd = dfs_file_fd_get(f);
 	if (!f->oi->is_work && !f->oi->is_mem)
 		rc = -EBADF;

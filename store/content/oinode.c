@@ -133,14 +133,23 @@ int dfs_content_drop(struct dfs_store *st, uint64_t ino)
 	return rc;
 }
 
+/* Blobs may have lost their last reference: the sealer (the only thread
+ * that creates or deletes blob files) reclaims them when idle. */
+void dfs_reclaim_later(struct dfs_store *st)
+{
+	st->content->reclaim_wanted = true;
+	pthread_cond_signal(&st->wake);
+}
+
 void dfs_content_reap(struct dfs_store *st, uint64_t ino)
 {
 	struct dfs_attr a;
 
 	if (!dfs_content_held(st, ino) && dfs_inode_attr(st, ino, &a) == 0 &&
 	    a.nlink == 0 && !(a.flags & DFS_NODE_SYSTEM) &&
-	    dfs_db_begin(st) == 0)
-		(void)dfs_finish(st, dfs_content_drop(st, ino));
+	    dfs_db_begin(st) == 0 &&
+	    dfs_finish(st, dfs_content_drop(st, ino)) == 0)
+		dfs_reclaim_later(st); /* its blob may have no other name */
 }
 
 void dfs_forget_locked(struct dfs_store *st, uint64_t ino, uint64_t n)

@@ -157,14 +157,6 @@ static void seal_batch(struct dfs_store *st, struct seal_item *items, size_t n)
 	pthread_mutex_unlock(&st->lock);
 }
 
-/* Blobs may have lost their last reference: the sealer (the only thread
- * that creates or deletes blob files) reclaims them when idle. */
-void dfs_reclaim_later(struct dfs_store *st)
-{
-	st->content->reclaim_wanted = true;
-	pthread_cond_signal(&st->wake);
-}
-
 void dfs_seal_enqueue(struct dfs_store *st, struct dfs_oinode *oi)
 {
 	if (oi->queued || oi->sealing)

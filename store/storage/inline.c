@@ -157,6 +157,7 @@ int dfs_blob_row_add(struct dfs_store *st, const struct dfs_hash *h,
 void dfs_blob_reclaim_locked(struct dfs_store *st)
 {
 	struct dfs_hash h[256];
+	bool gone[256];
 	size_t n = 0;
 	sqlite3_stmt *s = NULL;
 	int rc = dfs_query_sql(st, sql_unreferenced, &s, "");
@@ -169,11 +170,20 @@ void dfs_blob_reclaim_locked(struct dfs_store *st)
 	}
 	if (s)
 		sqlite3_reset(s);
+	if (n == 0 || dfs_db_begin(st) < 0)
+		return;
+	/* The rows go first, committed: a file is removed only once nothing
+	 * can name it again (a crash in between leaves an orphan file). */
+	for (size_t i = 0; i < n; i++) {
+		gone[i] = dfs_exec_sql(st, sql_reclaim, "h", &h[i]) == 0 &&
+			  dfs_changes(st) > 0;
+	}
+	if (dfs_finish(st, 0) < 0)
+		return;
 	for (size_t i = 0; i < n; i++) {
 		char path[40];
 
-		if (dfs_exec_sql(st, sql_reclaim, "h", &h[i]) < 0 ||
-		    dfs_changes(st) == 0)
+		if (!gone[i])
 			continue;
 		dfs_blob_relpath(&h[i], path);
 		(void)unlinkat(st->blobs_fd, path, 0);

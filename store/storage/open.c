@@ -41,7 +41,7 @@ int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret)
 	if (!st)
 		return -ENOMEM;
 	st->dirfd = st->blobs_fd = st->work_fd = st->lock_fd = -1;
-	st->wal_fd = -1;
+	st->wal_fd = st->reserve_fd = -1;
 	st->flags = flags;
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->wake, NULL);
@@ -62,6 +62,8 @@ int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret)
 	}
 	if (flags & DFS_OPEN_DAEMON) {
 		rc = take_lock(st);
+		if (rc == 0)
+			rc = dfs_reserve_open(st);
 		if (rc < 0)
 			goto out_close;
 	}
@@ -96,6 +98,7 @@ void dfs_storage_close(struct dfs_store *st)
 		close(st->lock_fd);
 	if (st->wal_fd >= 0)
 		close(st->wal_fd);
+	dfs_reserve_close(st);
 	if (st->dirfd >= 0)
 		close(st->dirfd);
 	dfs_goodset_release(&st->good);

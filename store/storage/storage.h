@@ -34,6 +34,7 @@
 #define DFS_STR(x) DFS_STR_(x)
 #define DFS_DB_NAME "deployfs.db"
 #define DFS_LOCK_NAME "lock"
+#define DFS_RESERVE_NAME "reserve"
 #define DFS_BLOBS_DIR "blobs"
 #define DFS_WORK_DIR "work"
 #define DFS_NAME_MAX 255
@@ -64,7 +65,11 @@ struct dfs_store {
 	int blobs_fd;
 	int work_fd;
 	int lock_fd;
-	int wal_fd;	/* for durable commits, see dfs_db_commit() */
+	int wal_fd;	 /* for durable commits, see dfs_db_commit() */
+	int reserve_fd;	 /* STORE/reserve (reserve.c), -1 none */
+	int64_t reserve; /* its size when taken, bytes */
+	bool reserve_spent;
+	int64_t reserve_checked;
 	unsigned flags; /* DFS_OPEN_* */
 
 	pthread_mutex_t lock;
@@ -137,6 +142,19 @@ void dfs_col_text(sqlite3_stmt *s, int col, char *buf, size_t cap);
 int64_t dfs_last_rowid(struct dfs_store *st);
 int dfs_changes(struct dfs_store *st);
 void dfs_db_close(struct dfs_store *st);
+
+/* ---- reserve.c: space kept for what frees space -------------------------- */
+
+/* Open (daemon only) and take the reserve, or let it go on a full disk. */
+int dfs_reserve_open(struct dfs_store *st);
+void dfs_reserve_close(struct dfs_store *st);
+int64_t dfs_reserve_bytes(struct dfs_store *st);
+/* Before a commit: let the reserve go if the disk is (nearly) full. */
+void dfs_reserve_check(struct dfs_store *st);
+/* The reserve is let go: new content is refused with ENOSPC. */
+bool dfs_reserve_spent(struct dfs_store *st);
+/* From the background tick: take the reserve back once there is room. */
+void dfs_reserve_tick(struct dfs_store *st);
 
 /* ---- txn.c: transactions and group commit ------------------------------- */
 

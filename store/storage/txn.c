@@ -118,6 +118,7 @@ static int begin(struct dfs_store *st, bool lazy)
 	int rc = 0;
 
 	if (!st->txn_open) {
+		dfs_reserve_check(st);
 		rc = dfs_db_exec(st, "BEGIN IMMEDIATE");
 		if (rc < 0)
 			return rc;
@@ -152,6 +153,7 @@ int dfs_db_begin_whole(struct dfs_store *st)
 {
 	int rc = dfs_db_flush(st);
 
+	dfs_reserve_check(st);
 	if (rc == 0)
 		rc = dfs_db_exec(st, "BEGIN IMMEDIATE");
 	if (rc < 0)
@@ -178,6 +180,14 @@ int dfs_db_flush(struct dfs_store *st)
 	return rc;
 }
 
+/* The WAL size that calls for a checkpoint: early once the reserve is
+ * spent, so that the WAL starts over rather than grows. */
+static int checkpoint_pages(struct dfs_store *st)
+{
+	return dfs_reserve_spent(st) ? (int)(dfs_reserve_bytes(st) / 4 / 4096)
+				     : DFS_CHECKPOINT_PAGES;
+}
+
 /* SQLite tells us the size of the WAL after each commit. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
@@ -186,7 +196,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	(void)db;
 	(void)name;
 	st->wal_pages = pages;
-	if (pages >= DFS_CHECKPOINT_PAGES)
+	if (pages >= checkpoint_pages(st))
 		pthread_cond_signal(&st->wake);
 	return SQLITE_OK;
 }
@@ -211,7 +221,8 @@ void dfs_db_tick_locked(struct dfs_store *st)
 	if (st->txn_open &&
 	    dfs_now_ns() - st->txn_since >= DFS_LAZY_MS * 1000000LL)
 		(void)dfs_db_flush(st);
-	if (!st->txn_open && st->wal_pages >= DFS_CHECKPOINT_PAGES) {
+	dfs_reserve_tick(st);
+	if (!st->txn_open && st->wal_pages >= checkpoint_pages(st)) {
 		st->wal_pages = 0;
 		(void)sqlite3_wal_checkpoint_v2(
 			st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);

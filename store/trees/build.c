@@ -78,6 +78,9 @@ static int build_create(struct dfs_store *st, const struct dfs_actor *actor,
 	uint64_t ino = 0;
 	int rc;
 
+	/* A full disk keeps its last room for what frees space. */
+	if (S_ISREG(mode) && dfs_reserve_spent(st))
+		return -ENOSPC;
 	rc = S_ISREG(mode) ? dfs_db_begin_lazy(st, 0) : dfs_db_begin(st);
 	if (rc == 0) {
 		rc = dfs_inode_create(st, actor, parent, name, mode, rdev,

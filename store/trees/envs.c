@@ -225,6 +225,8 @@ static int mkdir_stage(struct dfs_store *st, const struct dfs_actor *actor,
 				  "of a deployable component)");
 		return rc;
 	}
+	if (dfs_reserve_spent(st))
+		return -ENOSPC; /* the last room is for what frees space */
 	/* A package with a damaged blob is not deployed (st->lock may be
 	 * let go: what follows looks again). */
 	rc = dfs_pkg_check(st, actor, e->id, p.id);

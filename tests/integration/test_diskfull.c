@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -36,23 +37,38 @@ static void teardown(void)
 
 TestSuite(diskfull, .init = setup, .fini = teardown, .timeout = 120);
 
-/* Files f and g in build/ (0644, 2020 times), then the store on a
- * tmpfs, mounted again, and the tmpfs filled to the last byte. */
-static void prepare(void)
+/* Files f and g in build/ (0644, 2020 times). */
+static void make_files(void)
 {
 	dfs_need_mount(&m, setup_rc);
 	dfs_ok(&m, "cd \"$BUILD\" && mkdir -p process/p && cd process/p && "
 		   "echo one >f && echo two >g && chmod 644 f g && "
 		   "touch -d 2020-01-01 f g");
+}
+
+/* The fill a full disk gets: to the last byte. */
+#define FILL(name)                                                  \
+	"head -c 64M /dev/zero >\"$STORE/" name "\" 2>/dev/null; "    \
+	"test \"$(stat -f -c %%a \"$STORE\")\" = 0"
+
+/* The store on a tmpfs (its reserve, sized for the disk it was on, left
+ * behind), mounted again, and the tmpfs filled. */
+static void fill_up(void)
+{
 	cr_assert_eq(dfs_mount_stop(&m), 0, "clean unmount");
-	dfs_ok(&m,
-	       "mv \"$STORE\" \"$DIR/store0\" && mkdir \"$STORE\" && "
-	       "mount -t tmpfs -o size=24m,mode=0700 dfs-full \"$STORE\" && "
-	       "cp -a \"$DIR/store0/.\" \"$STORE/\" && rm -rf \"$DIR/store0\"");
+	dfs_ok(&m, "mv \"$STORE\" \"$DIR/store0\" && mkdir \"$STORE\" && "
+		   "mount -t tmpfs -o size=24m,mode=0700 dfs-full \"$STORE\" && "
+		   "tar -C \"$DIR/store0\" --exclude=./reserve -cf - . | "
+		   "tar -C \"$STORE\" -xf - && rm -rf \"$DIR/store0\"");
 	cr_assert_eq(dfs_mount_start(&m), 0, "mount on the tmpfs");
 	/* head fails when the file system is full: that is the point. */
-	dfs_ok(&m, "head -c 64M /dev/zero >\"$STORE/filler\" 2>/dev/null; "
-		   "test \"$(stat -f -c %%a \"$STORE\")\" = 0");
+	dfs_ok(&m, FILL("filler"));
+}
+
+static void prepare(void)
+{
+	make_files();
+	fill_up();
 }
 
 /* Unmount (it may find the disk full), free the space, mount again. */
@@ -159,4 +175,50 @@ Test(diskfull, calls_on_an_open_file_are_kept_or_fail_its_close)
 	cr_assert(rc_mode < 0 || rc_x < 0 || rc_close < 0 ||
 			  (sb.st_mode & 07777) == 0600,
 		  "every call answered 0 and the change is gone");
+}
+
+/* The space the tmpfs under the store has free, in KiB. */
+static long free_kib(void)
+{
+	char out[64];
+
+	return atol(dfs_out(&m, out, sizeof(out),
+			    "echo $(( $(stat -f -c '%%a * %%S' \"$STORE\") "
+			    "/ 1024 ))"));
+}
+
+/*
+ * On a full disk what frees space works: rm, mv, rmdir, undeploy,
+ * unmount and mount; and the space comes back once files are removed.
+ */
+Test(diskfull, removing_undeploying_and_mounting_work_on_a_full_disk)
+{
+	long deadline;
+
+	make_files();
+	dfs_ok(&m, "mkdir \"$BUILD/process/p/empty\" && "
+		   "mkdir \"$MNT/packages/p/p@1\" \"$MNT/environments/test\" && "
+		   "ln -s ../../packages/p/p@1 \"$MNT/environments/test/p\" && "
+		   "head -c 4M /dev/urandom >\"$BUILD/process/p/big.bin\"");
+	fill_up();
+
+	dfs_ok(&m, "cd \"$BUILD/process/p\" && mv g h && rmdir empty");
+	dfs_ok(&m, "rm \"$MNT/environments/test/p\" && "
+		   "test ! -e \"$MNT/environments/test/p@1\"");
+	/* big.bin is in no package: its blob goes with it. */
+	dfs_ok(&m, "rm \"$BUILD/process/p/big.bin\"");
+	deadline = dfs_now_ms() + 10000;
+	while (free_kib() < 2048 && dfs_now_ms() < deadline)
+		dfs_sleep_ms(50);
+	cr_assert_geq(free_kib(), 2048, "%ld KiB free after rm of 4 MiB",
+		      free_kib());
+
+	/* Full again: unmount and mount. */
+	dfs_ok(&m, FILL("filler2"));
+	cr_assert_eq(dfs_mount_stop(&m), 0, "unmount on a full disk");
+	cr_assert_eq(dfs_mount_start(&m), 0, "mount on a full disk");
+	dfs_ok(&m, "cd \"$BUILD/process/p\" && test -f h && test ! -e g && "
+		   "test ! -e big.bin && test ! -e empty && "
+		   "test ! -e \"$MNT/environments/test/p\"");
+	dfs_ok(&m, "rm \"$BUILD/process/p/h\"");
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "deployfs/names.h"
@@ -590,4 +591,33 @@ Test(store, creating_under_read_only_folders_is_erofs)
 	}
 	cr_assert_eq(dfs_node_lookup(fx.st, proc.ino, "p.xml", &a), 0);
 	cr_assert_eq(a.nlink, 1);
+}
+
+/* ---- the reserve ------------------------------------------------------------ */
+
+/* The daemon keeps STORE/reserve: 1/64 of the file system, between 1 and
+ * 32 MiB, allocated (not a sparse promise). */
+Test(store, the_daemon_keeps_a_reserve_sized_for_its_disk)
+{
+	long long want, total;
+	struct statvfs sv;
+	struct stat sb;
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/reserve", fx.path);
+	cr_assert_eq(stat(path, &sb), 0, "%s: %s", path, strerror(errno));
+	cr_assert_eq(statvfs(fx.path, &sv), 0);
+	total = (long long)sv.f_blocks * (long long)sv.f_frsize;
+	want = total / 64;
+	if (want < 1 << 20)
+		want = 1 << 20;
+	if (want > 32 << 20)
+		want = 32 << 20;
+	cr_assert_gt((long long)sv.f_bavail * (long long)sv.f_frsize, want,
+		     "the test needs a disk with room for the reserve");
+	cr_assert_eq(sb.st_size, want, "reserve of %lld bytes",
+		     (long long)sb.st_size);
+	cr_assert_geq((long long)sb.st_blocks * 512, want,
+		      "reserve not allocated: %lld blocks",
+		      (long long)sb.st_blocks);
 }

@@ -302,7 +302,7 @@ static int pkg_create(struct dfs_store *st, const struct dfs_actor *actor,
 	if (!S_ISDIR(mode) || !dfs_is_pkgdir(parent))
 		return -EROFS;
 	if (dfs_reserve_spent(st))
-		return -ENOSPC; /* the last room is for what frees space */
+		return -ENOSPC;	    /* the last room is for what frees space */
 	(void)dfs_content_sync(st); /* seal what was closed */
 	rc = dfs_pkg_create(st, actor, (int64_t)(parent - DFS_INO_PKGDIR_BASE),
 			    name, &root);

@@ -47,8 +47,8 @@ static void make_files(void)
 }
 
 /* The fill a full disk gets: to the last byte. */
-#define FILL(name)                                                  \
-	"head -c 64M /dev/zero >\"$STORE/" name "\" 2>/dev/null; "    \
+#define FILL(name)                                                 \
+	"head -c 64M /dev/zero >\"$STORE/" name "\" 2>/dev/null; " \
 	"test \"$(stat -f -c %%a \"$STORE\")\" = 0"
 
 /* The store on a tmpfs (its reserve, sized for the disk it was on, left
@@ -56,10 +56,11 @@ static void make_files(void)
 static void fill_up(void)
 {
 	cr_assert_eq(dfs_mount_stop(&m), 0, "clean unmount");
-	dfs_ok(&m, "mv \"$STORE\" \"$DIR/store0\" && mkdir \"$STORE\" && "
-		   "mount -t tmpfs -o size=24m,mode=0700 dfs-full \"$STORE\" && "
-		   "tar -C \"$DIR/store0\" --exclude=./reserve -cf - . | "
-		   "tar -C \"$STORE\" -xf - && rm -rf \"$DIR/store0\"");
+	dfs_ok(&m,
+	       "mv \"$STORE\" \"$DIR/store0\" && mkdir \"$STORE\" && "
+	       "mount -t tmpfs -o size=24m,mode=0700 dfs-full \"$STORE\" && "
+	       "tar -C \"$DIR/store0\" --exclude=./reserve -cf - . | "
+	       "tar -C \"$STORE\" -xf - && rm -rf \"$DIR/store0\"");
 	cr_assert_eq(dfs_mount_start(&m), 0, "mount on the tmpfs");
 	/* head fails when the file system is full: that is the point. */
 	dfs_ok(&m, FILL("filler"));
@@ -196,10 +197,11 @@ Test(diskfull, removing_undeploying_and_mounting_work_on_a_full_disk)
 	long deadline;
 
 	make_files();
-	dfs_ok(&m, "mkdir \"$BUILD/process/p/empty\" && "
-		   "mkdir \"$MNT/packages/p/p@1\" \"$MNT/environments/test\" && "
-		   "ln -s ../../packages/p/p@1 \"$MNT/environments/test/p\" && "
-		   "head -c 4M /dev/urandom >\"$BUILD/process/p/big.bin\"");
+	dfs_ok(&m,
+	       "mkdir \"$BUILD/process/p/empty\" && "
+	       "mkdir \"$MNT/packages/p/p@1\" \"$MNT/environments/test\" && "
+	       "ln -s ../../packages/p/p@1 \"$MNT/environments/test/p\" && "
+	       "head -c 4M /dev/urandom >\"$BUILD/process/p/big.bin\"");
 	fill_up();
 
 	dfs_ok(&m, "cd \"$BUILD/process/p\" && mv g h && rmdir empty");

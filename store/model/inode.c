@@ -7,7 +7,7 @@
  * is a step inside the caller's transaction; st->lock held.
  *
  * Rules beyond POSIX: a node flagged READONLY refuses every change in or
- * to it with EROFS; a FENCED folder (build/) accepts no new names (EPERM);
+ * to it with EROFS; a FENCED folder (build/) accepts no new names but dot names (EPERM);
  * SYSTEM nodes cannot be removed or renamed (EPERM).  A folder directly in
  * a type folder is a component (component.c follows it).
  */
@@ -195,8 +195,8 @@ int dfs_inode_nlink_add(struct dfs_store *st, uint64_t ino, int delta)
 			    (int64_t)delta, dfs_now_ns());
 }
 
-int dfs_inode_check_dir(struct dfs_store *st, uint64_t parent, bool adding,
-			struct dfs_attr *ret)
+int dfs_inode_check_dir(struct dfs_store *st, uint64_t parent,
+			const char *adding, struct dfs_attr *ret)
 {
 	int rc = dfs_inode_attr(st, parent, ret);
 
@@ -208,7 +208,9 @@ int dfs_inode_check_dir(struct dfs_store *st, uint64_t parent, bool adding,
 		return -ENOENT;
 	if (ret->flags & DFS_NODE_READONLY)
 		return -EROFS;
-	if (adding && (ret->flags & DFS_NODE_FENCED))
+	/* build/ holds the type folders, and dot names (.git, .gitignore:
+	 * a workspace versioned as a whole), which are not components. */
+	if (adding && adding[0] != '.' && (ret->flags & DFS_NODE_FENCED))
 		return -EPERM;
 	return 0;
 }
@@ -277,7 +279,7 @@ int dfs_inode_create(struct dfs_store *st, const struct dfs_actor *actor,
 
 	rc = dfs_name_check(name);
 	if (rc == 0)
-		rc = dfs_inode_check_dir(st, parent, true, &dir);
+		rc = dfs_inode_check_dir(st, parent, name, &dir);
 	if (rc == 0 && (dir.flags & DFS_NODE_TYPEDIR) && S_ISDIR(mode))
 		rc = dfs_component_check(st, parent, name);
 	if (rc < 0)
@@ -317,7 +319,7 @@ int dfs_inode_link(struct dfs_store *st, uint64_t ino, uint64_t newparent,
 	if (rc == 0)
 		rc = dfs_name_check(newname);
 	if (rc == 0)
-		rc = dfs_inode_check_dir(st, newparent, true, &dir);
+		rc = dfs_inode_check_dir(st, newparent, newname, &dir);
 	if (rc == 0)
 		rc = dfs_exec_sql(st, sql_insert_dirent, "isi",
 				  (int64_t)newparent, newname, (int64_t)ino);
@@ -361,7 +363,7 @@ int dfs_inode_remove(struct dfs_store *st, uint64_t parent, const char *name,
 	bool children = false;
 	int rc;
 
-	rc = dfs_inode_check_dir(st, parent, false, &pdir);
+	rc = dfs_inode_check_dir(st, parent, NULL, &pdir);
 	if (rc == 0)
 		rc = dfs_inode_attr_at(st, parent, name, &a);
 	if (rc < 0)

@@ -56,9 +56,10 @@ int dfs_inode_readdir(struct dfs_store *st, uint64_t dir, uint64_t off,
 		      dfs_irow_fn fn, void *ctx);
 int dfs_inode_readlink(struct dfs_store *st, uint64_t ino, char *buf,
 		       size_t cap);
-/* The folder parent may get a new entry (adding) or lose one. */
-int dfs_inode_check_dir(struct dfs_store *st, uint64_t parent, bool adding,
-			struct dfs_attr *ret);
+/* The folder parent may get a new entry (named adding) or lose one
+ * (adding NULL).  A fenced folder (build/) takes only dot names. */
+int dfs_inode_check_dir(struct dfs_store *st, uint64_t parent,
+			const char *adding, struct dfs_attr *ret);
 int dfs_inode_has_children(struct dfs_store *st, uint64_t ino, bool *ret);
 int dfs_inode_touch(struct dfs_store *st, uint64_t ino, bool mtime);
 int dfs_inode_set_ctime(struct dfs_store *st, uint64_t ino, int64_t ns);

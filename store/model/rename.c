@@ -163,12 +163,12 @@ int dfs_inode_rename(struct dfs_store *st, uint64_t parent, const char *name,
 	bool have_dst;
 	int rc;
 
-	rc = dfs_inode_check_dir(st, parent, false, &pdir);
+	rc = dfs_inode_check_dir(st, parent, NULL, &pdir);
 	if (rc == 0)
 		rc = dfs_inode_attr_at(st, parent, name, &src);
 	if (rc < 0)
 		return rc;
-	rc = dfs_inode_check_dir(st, newparent, true, &ndir);
+	rc = dfs_inode_check_dir(st, newparent, newname, &ndir);
 	if (rc < 0)
 		return rc;
 	if (src.flags & DFS_NODE_SYSTEM)

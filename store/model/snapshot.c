@@ -473,6 +473,10 @@ static int walk_dir(struct dfs_walk *w, uint64_t dir, uint32_t mode,
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct hashes h;
 
+		/* A git repository inside a component is its history, not
+		 * its content. */
+		if (S_ISDIR(c[i].mode) && strcmp(c[i].name, ".git") == 0)
+			continue;
 		rc = walk_child(w, sid, &c[i], depth, &h);
 		if (rc < 0)
 			break;

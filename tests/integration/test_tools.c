@@ -282,3 +282,37 @@ Test(tools, find_counts_match_fixture)
 		     0);
 	cr_assert_str_eq(out, want);
 }
+
+/*
+ * git versions a whole workspace: dot names directly in build/ are
+ * allowed and are not components; a .git folder inside a component
+ * never goes into a package; other new names in build/ stay EPERM.
+ */
+Test(tools, git_init_in_build_versions_the_workspace)
+{
+	char out[4096];
+
+	dfs_need_mount(&m, setup_rc);
+	cr_assert_eq(dfs_copy_workspace(&m), 0, "cp -a of the workspace");
+	dfs_ok(&m, "cd \"$BUILD\" && git init -q && printf '*.tmp\\n' "
+		   ">.gitignore && git add -A && git -c user.name=t -c "
+		   "user.email=t@example.com commit -qm workspace && "
+		   "test -z \"$(git status --porcelain)\" && "
+		   "sed -i 's|/order/customer/number|/order/customer/id|' "
+		   "map/order-map/map.xml && git diff --stat | grep -q map.xml "
+		   "&& git checkout -q -- . && "
+		   "test -z \"$(git status --porcelain)\"");
+	/* A repository inside a component stays out of its packages. */
+	dfs_ok(&m,
+	       "git init -q \"$BUILD/process/order-sync\" && "
+	       "mkdir \"$MNT/packages/order-sync/order-sync@1\" && "
+	       "test ! -e \"$MNT/packages/order-sync/order-sync@1/.git\" && "
+	       "test -f \"$MNT/packages/order-sync/order-sync@1/"
+	       "process.xml\"");
+	/* Not components, and the fence holds for other names. */
+	cr_assert_str_eq(dfs_out(&m, out, sizeof(out),
+				 "ls -A \"$MNT/packages\" | grep '^\\.' ; "
+				 "mkdir \"$BUILD/stray\" 2>&1 | "
+				 "sed 's/.*: //'"),
+			 "Operation not permitted");
+}

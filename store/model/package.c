@@ -108,8 +108,10 @@ static void json_requires(const struct dfs_walk *w, char *buf, size_t cap)
 		snprintf(buf + n, cap - n, "]");
 }
 
+/* The root takes the component folder's mode and owner, and the time it
+ * was packaged: sorting versions by date orders them by creation. */
 static int insert_root(struct dfs_store *st, const struct dfs_component *c,
-		       const char *name, int64_t *ret)
+		       const char *name, int64_t now, int64_t *ret)
 {
 	struct dfs_attr a;
 	int rc = dfs_inode_attr(st, c->dir, &a);
@@ -117,8 +119,7 @@ static int insert_root(struct dfs_store *st, const struct dfs_component *c,
 	if (rc == 0)
 		rc = dfs_exec_sql(st, sql_root_insert, "siiiiii", name,
 				  (int64_t)a.mode, (int64_t)a.uid,
-				  (int64_t)a.gid, dfs_ts_to_ns(a.atime),
-				  dfs_ts_to_ns(a.mtime), dfs_ts_to_ns(a.ctime));
+				  (int64_t)a.gid, now, now, now);
 	if (rc == 0)
 		*ret = dfs_last_rowid(st);
 	return rc;
@@ -136,7 +137,7 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	struct found old;
 	sqlite3_stmt *s;
 	char user[64];
-	int64_t root = 0;
+	int64_t root = 0, now = dfs_now_ns();
 	int rc;
 
 	if (!type || !type->deployable) {
@@ -170,7 +171,7 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	if (rc == 0)
 		rc = dfs_exec_sql(st, sql_tomb_delete, "is", c->id, version);
 	if (rc == 0)
-		rc = insert_root(st, c, name, &root);
+		rc = insert_root(st, c, name, now, &root);
 	if (rc == 0)
 		rc = dfs_walk_component(w, c, root, &own, &full);
 	if (rc < 0)
@@ -183,7 +184,7 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 		return rc;
 	dfs_user_name(actor->uid, user, sizeof(user));
 	rc = dfs_exec_sql(st, sql_pkg_insert, "isiisissh", c->id, version, root,
-			  dfs_now_ns(), user, (int64_t)actor->uid, revs, reqs,
+			  now, user, (int64_t)actor->uid, revs, reqs,
 			  &full);
 	ev.action = "package";
 	ev.component = c->name;

@@ -380,7 +380,10 @@ Test(packages, cp_a_and_rsync_a_copy_a_snapshot_out_identically)
 	       "\"$BUILD/process/order-sync/partner-cert\"");
 	package("1");
 	dfs_ok(&m, "cp -a " PKGS "/order-sync@1 \"$NATIVE/cp\"");
-	dfs_ok(&m, "rsync -a " PKGS "/order-sync@1/ \"$NATIVE/rsync/\"");
+	/* The root's time is the packaging time, the same second as the
+	 * copy: rsync compares times in whole seconds unless told. */
+	dfs_ok(&m, "rsync -a --modify-window=-1 " PKGS
+		   "/order-sync@1/ \"$NATIVE/rsync/\"");
 	dfs_ok(&m,
 	       "diff -r --no-dereference " PKGS "/order-sync@1 \"$NATIVE/cp\"");
 	dfs_ok(&m, "diff -r --no-dereference " PKGS
@@ -397,7 +400,8 @@ Test(packages, cp_a_and_rsync_a_copy_a_snapshot_out_identically)
 			"cd \"$NATIVE/%s\" && "
 			"find . -printf '%%m %%T@ %%p %%l\\n' | sort -k3",
 			dst);
-		cr_assert_str_eq(got, want, "%s copy differs", dst);
+		cr_assert_str_eq(got, want, "%s copy differs:\n%s\nwant\n%s",
+				 dst, got, want);
 	}
 }
 
@@ -711,4 +715,43 @@ Test(packages, a_file_open_for_writing_is_packaged_as_last_closed)
 	expect_content("order-sync@1/big.bin", big1, BIG_LEN);
 	dfs_ok(&m,
 	       "printf 'v2\\n' | cmp - \"$BUILD/process/order-sync/small.txt\"");
+}
+
+/*
+ * A version folder's time is when it was packaged, so sorting by date
+ * orders versions by creation (not by the sources' times), in packages/
+ * and where it is deployed; latest is the most recently packaged.
+ */
+Test(packages, a_version_folder_shows_when_it_was_packaged)
+{
+	char buf[256];
+	long long t0, t1, t2;
+
+	prepare();
+	/* Sources from 2001: a package made now is not from 2001. */
+	dfs_ok(&m, "find \"$BUILD/process/order-sync\" -exec touch -h -d "
+		   "2001-01-01 {} +");
+	t0 = atoll(dfs_out(&m, buf, sizeof(buf), "date +%%s"));
+	package("2");
+	package("10");
+	package("1");
+	t1 = atoll(dfs_out(&m, buf, sizeof(buf),
+			   "stat -c %%Y " PKGS "/order-sync@2"));
+	t2 = atoll(dfs_out(&m, buf, sizeof(buf), "date +%%s"));
+	cr_assert(t1 >= t0 && t1 <= t2,
+		  "order-sync@2 dated %lld, made in "
+		  "[%lld, %lld]",
+		  t1, t0, t2);
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "cd " PKGS " && ls -dtr order-sync@* | "
+				 "paste -sd' '"),
+			 "order-sync@2 order-sync@10 order-sync@1");
+	cr_assert_str_eq(
+		dfs_out(&m, buf, sizeof(buf), "readlink " PKGS "/latest"),
+		"order-sync@1");
+	dfs_ok(&m, "mkdir \"$MNT/environments/test\" && ln -s "
+		   "../../packages/order-sync/order-sync@10 "
+		   "\"$MNT/environments/test/order-sync\" && test \"$(stat -c "
+		   "%%y \"$MNT/environments/test/order-sync@10\")\" = \"$(stat "
+		   "-c %%y " PKGS "/order-sync@10)\"");
 }

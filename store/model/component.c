@@ -96,7 +96,9 @@ static int type_of(struct dfs_store *st, uint64_t typedir, char *buf,
 
 /*
  * May a folder named name appear in the type folder typedir?  Names are
- * unique across all types: -EEXIST if another type has it.
+ * unique across all types: -EEXIST if another type has it.  A folder
+ * there is a component, so its name must be one (-EINVAL), but for a
+ * dot name (.git, .cache): hidden, not a component.
  */
 int dfs_component_check(struct dfs_store *st, uint64_t typedir,
 			const char *name)
@@ -106,7 +108,7 @@ int dfs_component_check(struct dfs_store *st, uint64_t typedir,
 	int rc;
 
 	if (!dfs_name_valid(name))
-		return 0; /* not a component, just a folder */
+		return name[0] == '.' ? 0 : -EINVAL;
 	rc = dfs_component_by_name(st, name, &c);
 	if (rc == -ENOENT)
 		return 0;

@@ -71,6 +71,30 @@ static int build_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
 	return rc;
 }
 
+/*
+ * A folder directly in a type folder is a component: a name that cannot
+ * be one is EINVAL, and recorded (build/'s other answers are POSIX's and
+ * not audit events), so it is never silently just a folder.
+ */
+static int refuse_name(struct dfs_store *st, const struct dfs_actor *actor,
+		       const char *op, uint64_t parent, const char *name,
+		       int rc)
+{
+	char why[DFS_NAME_MAX + 160];
+	struct dfs_attr dir;
+
+	if (rc != -EINVAL || name[0] == '.' || dfs_name_valid(name) ||
+	    dfs_inode_attr(st, parent, &dir) < 0 ||
+	    !(dir.flags & DFS_NODE_TYPEDIR))
+		return rc;
+	snprintf(why, sizeof(why),
+		 "\"%s\" is not a component name (1-64 of A-Z a-z 0-9 . _ -, "
+		 "starting with a letter or digit)",
+		 name);
+	dfs_audit_refuse(st, actor, op, NULL, NULL, NULL, rc, why);
+	return rc;
+}
+
 static int build_create(struct dfs_store *st, const struct dfs_actor *actor,
 			uint64_t parent, const char *name, uint32_t mode,
 			uint64_t rdev, const char *target, struct dfs_attr *ret)
@@ -89,6 +113,8 @@ static int build_create(struct dfs_store *st, const struct dfs_actor *actor,
 		dfs_db_lazy_ino(st, ino);
 		rc = dfs_finish(st, rc);
 	}
+	if (S_ISDIR(mode))
+		rc = refuse_name(st, actor, "mkdir", parent, name, rc);
 	if (rc == 0)
 		rc = dfs_build_attr_locked(st, ino, ret);
 	return rc;
@@ -143,7 +169,7 @@ static int build_rename(struct dfs_store *st, const struct dfs_actor *actor,
 				      flags, &orphan);
 		rc = dfs_finish(st, drop_orphan(st, rc, orphan));
 	}
-	return rc;
+	return refuse_name(st, actor, "rename", newparent, newname, rc);
 }
 
 static int setattr_in(struct dfs_store *st, uint64_t ino,

@@ -755,3 +755,40 @@ Test(packages, a_version_folder_shows_when_it_was_packaged)
 		   "%%y \"$MNT/environments/test/order-sync@10\")\" = \"$(stat "
 		   "-c %%y " PKGS "/order-sync@10)\"");
 }
+
+/*
+ * A folder in a type folder is a component, so its name must be one:
+ * 'new flow' is EINVAL and recorded, never silently a plain folder;
+ * a dot name is hidden, not a component.
+ */
+Test(packages, a_folder_that_cannot_be_a_component_is_einval_and_recorded)
+{
+	char buf[4096], a[PATH_MAX], b[PATH_MAX];
+	long n0;
+
+	prepare();
+	n0 = dfs_audit_lines(&m);
+	dfs_path(a, sizeof(a), "%s/process/new flow", m.build);
+	cr_assert_eq(mkdir(a, 0755), -1, "mkdir of 'new flow' succeeded");
+	cr_assert_eq(errno, EINVAL, "mkdir: %s", strerror(errno));
+	dfs_path(a, sizeof(a), "%s/map/x", m.build);
+	dfs_path(b, sizeof(b), "%s/map/a+b", m.build);
+	cr_assert_eq(mkdir(a, 0755), 0, "mkdir x: %s", strerror(errno));
+	cr_assert_eq(rename(a, b), -1, "rename to a+b succeeded");
+	cr_assert_eq(errno, EINVAL, "rename: %s", strerror(errno));
+	dfs_ok(&m, "test ! -e \"$BUILD/process/new flow\" && "
+		   "test -d \"$BUILD/map/x\" && test ! -e \"$BUILD/map/a+b\"");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "tail -n +%ld \"$MNT/audit.log\" | "
+				 "grep 'result=refused' | "
+				 "grep -c 'is not a component name'",
+				 n0 + 1),
+			 "2");
+	dfs_ok(&m,
+	       "tail -n +%ld \"$MNT/audit.log\" | grep -q "
+	       "'action=mkdir .*new flow' && tail -n +%ld "
+	       "\"$MNT/audit.log\" | grep -q 'action=rename .*a+b'",
+	       n0 + 1, n0 + 1);
+	dfs_ok(&m, "mkdir \"$BUILD/process/.cache\" && "
+		   "test ! -e \"$MNT/packages/.cache\"");
+}

@@ -161,12 +161,41 @@ static void raise_readahead(const char *mountpoint)
 	}
 }
 
+/*
+ * The notifier: tells the kernel of entries that changed without a call
+ * on them (a deploy replaced ENV/N@OLD), so its caches follow at once.
+ * (Kernels since 5.3 no longer turn a FUSE delete notice into an inotify
+ * event; watchers see the calls that deploy: see docs/environments.md.)
+ * A separate thread: the kernel may wait for the very request that made
+ * the change.  An entry still in use below (a file open in ENV/N@OLD)
+ * cannot be deleted: it is invalidated.
+ */
+static void *notifier(void *arg)
+{
+	struct dfs_fs *fs = arg;
+	struct dfs_notice n;
+
+	while (dfs_store_notice_wait(fs->st, &n) == 0) {
+		size_t len = strlen(n.name);
+
+		if (n.gone &&
+		    fuse_lowlevel_notify_delete(fs->se, n.parent, n.child,
+						n.name, len) == 0)
+			continue;
+		(void)fuse_lowlevel_notify_inval_entry(fs->se, n.parent, n.name,
+						       len);
+	}
+	return NULL;
+}
+
 static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 		 const char *store, int status_fd)
 {
 	struct fuse_loop_config *config;
 	struct dfs_fs fs = { .ttl = DFS_TTL,
 			     .seen_lock = PTHREAD_MUTEX_INITIALIZER };
+	pthread_t notify_thread;
+	bool notifying;
 	int rc;
 
 	rc = dfs_store_open(store, DFS_OPEN_DAEMON, &fs.st);
@@ -183,6 +212,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 	if (fuse_session_mount(fs.se, cmd->mountpoint) != 0)
 		goto out_signals;
 	raise_readahead(cmd->mountpoint);
+	notifying = pthread_create(&notify_thread, NULL, notifier, &fs) == 0;
 	if (status_fd >= 0)
 		detach(status_fd);
 	if (cmd->singlethread) {
@@ -198,6 +228,9 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 		rc = fuse_session_loop_mt(fs.se, config);
 		fuse_loop_cfg_destroy(config);
 	}
+	dfs_store_notices_stop(fs.st);
+	if (notifying)
+		pthread_join(notify_thread, NULL);
 	fuse_session_unmount(fs.se);
 	fuse_remove_signal_handlers(fs.se);
 	fuse_session_destroy(fs.se);

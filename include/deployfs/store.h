@@ -155,6 +155,23 @@ DFS_WUR int dfs_store_open(const char *path, unsigned flags,
 /* Finish pending seals, close.  Takes NULL, returns NULL. */
 struct dfs_store *dfs_store_free(struct dfs_store *st);
 /* A sentence for the refusals of dfs_store_open(). */
+/*
+ * Changes the kernel must hear of: an entry that changed without a call
+ * on it (a deploy replaces ENV/N@OLD by ENV/N@NEW).  The daemon's
+ * notifier thread waits for each (0), and tells the kernel: gone, child
+ * is the entry's inode (fuse_lowlevel_notify_delete); else look it up
+ * again (notify_inval_entry).  -ESHUTDOWN once dfs_store_notices_stop()
+ * has run.
+ */
+struct dfs_notice {
+	uint64_t parent;
+	uint64_t child;
+	bool gone;
+	char name[256];
+};
+int dfs_store_notice_wait(struct dfs_store *st, struct dfs_notice *ret);
+void dfs_store_notices_stop(struct dfs_store *st);
+
 const char *dfs_store_strerror(int rc);
 int dfs_store_schema_version(void);
 DFS_WUR int dfs_store_statfs(struct dfs_store *st, struct statvfs *ret);

@@ -45,6 +45,7 @@ int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret)
 	st->flags = flags;
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->wake, NULL);
+	pthread_cond_init(&st->notices.cond, NULL);
 	dfs_goodset_init(&st->good);
 	st->path = strdup(path);
 	if (!st->path) {
@@ -104,6 +105,7 @@ void dfs_storage_close(struct dfs_store *st)
 	dfs_goodset_release(&st->good);
 	dfs_db_lists_free(st);
 	pthread_cond_destroy(&st->wake);
+	pthread_cond_destroy(&st->notices.cond);
 	pthread_mutex_destroy(&st->lock);
 	free(st->path);
 	free(st);

@@ -44,6 +44,7 @@
 #define DFS_SQL_CACHE 256	   /* distinct SQL strings, a power of 2 */
 #define DFS_LAZY_MS 20		   /* group commit window */
 #define DFS_CHECKPOINT_PAGES 8192  /* 32 MiB of WAL */
+#define DFS_NOTICES_MAX 256	   /* changes the kernel must hear of */
 #define DFS_INLINE_MAX (64 * 1024) /* content kept in the database */
 
 struct dfs_content; /* layer 3 (content.h) */
@@ -107,6 +108,12 @@ struct dfs_store {
 	void (*later)(struct dfs_store *st);
 	int64_t later_due;
 	struct dfs_goodset good;
+	struct dfs_notices { /* notice.c */
+		struct dfs_notice ring[DFS_NOTICES_MAX];
+		unsigned head, n;
+		bool stopped;
+		pthread_cond_t cond;
+	} notices;
 
 	struct dfs_content *content;
 	struct dfs_trees *trees;
@@ -142,6 +149,13 @@ void dfs_col_text(sqlite3_stmt *s, int col, char *buf, size_t cap);
 int64_t dfs_last_rowid(struct dfs_store *st);
 int dfs_changes(struct dfs_store *st);
 void dfs_db_close(struct dfs_store *st);
+
+/* ---- notice.c: changes the kernel must hear of ----------------------------- */
+
+/* An entry changed without a call on it (st->lock held): gone (it is no
+ * more; child is its inode) or changed (looked up again). */
+void dfs_notice_push(struct dfs_store *st, uint64_t parent, uint64_t child,
+		     const char *name, bool gone);
 
 /* ---- reserve.c: space kept for what frees space -------------------------- */
 

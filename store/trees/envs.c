@@ -309,6 +309,17 @@ int dfs_env_record_denied(struct dfs_store *st, const struct dfs_actor *actor,
 
 /* ---- removing ------------------------------------------------------------------- */
 
+/* rm ENV/N or rmdir ENV/N@V: the other of the two goes too. */
+static int undeploy(struct dfs_store *st, const struct dfs_actor *actor,
+		    const struct dfs_env *e, const struct dfs_dep *d)
+{
+	int rc = dfs_undeploy(st, actor, e, d);
+
+	if (rc == 0)
+		dfs_env_notice_gone(st, d, false);
+	return rc;
+}
+
 static int remove_in_env(struct dfs_store *st, const struct dfs_actor *actor,
 			 int64_t env, uint64_t dir, const char *name,
 			 bool isdir)
@@ -337,14 +348,14 @@ static int remove_in_env(struct dfs_store *st, const struct dfs_actor *actor,
 			return -ENOENT;
 		if (isdir)
 			return -ENOTDIR;
-		return dfs_undeploy(st, actor, &e, &d);
+		return undeploy(st, actor, &e, &d);
 	}
 	if (dfs_env_parse_pkg(st, name, &p) < 0)
 		return -ENOENT;
 	if (!isdir)
 		return -EISDIR;
 	if (dfs_dep_of_pkg(st, env, p.id, &d) == 0)
-		return dfs_undeploy(st, actor, &e, &d);
+		return undeploy(st, actor, &e, &d);
 	sg = dfs_stage_find(st, env, p.id);
 	if (!sg)
 		return -ENOENT;

@@ -126,16 +126,39 @@ bool dfs_stage_visible(struct dfs_store *st, int64_t env, int64_t s,
 
 /* ---- deploying ---------------------------------------------------------------- */
 
+void dfs_env_notice_gone(struct dfs_store *st, const struct dfs_dep *d,
+			 bool link_stays)
+{
+	uint64_t dir = DFS_INO_ENV_BASE + (uint64_t)d->env;
+	char name[DFS_NAME_MAX + DFS_LABEL_MAX + 2];
+
+	snprintf(name, sizeof(name), "%s@%s", d->component, d->version);
+	dfs_notice_push(st, dir, dfs_eview_ino(d->env, d->root), name, true);
+	dfs_notice_push(st, dir, DFS_INO_DEPLINK_BASE + (uint64_t)d->id,
+			d->component, !link_stays);
+}
+
 /* A deployment of p in env (by link or by the last entry of a copy) ends
- * any copy of p there: the folder is the package now. */
+ * any copy of p there: the folder is the package now.  What it replaced
+ * went without a call on it: the kernel hears of it. */
 int dfs_env_deploy_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			  const struct dfs_env *e, const struct dfs_pkg *p,
 			  const char *via)
 {
 	int64_t replaced = 0;
 	struct dfs_stage *sg;
+	struct dfs_dep old;
+	bool has_old = dfs_dep_of_comp(st, e->id, p->comp, &old) == 0;
+	char name[DFS_NAME_MAX + DFS_LABEL_MAX + 2];
 	int rc = dfs_deploy(st, actor, e, p, via, &replaced);
 
+	if (rc == 0 && has_old && replaced)
+		dfs_env_notice_gone(st, &old, true);
+	if (rc == 0) { /* a name looked up before it was there */
+		snprintf(name, sizeof(name), "%s@%s", p->component, p->version);
+		dfs_notice_push(st, DFS_INO_ENV_BASE + (uint64_t)e->id, 0, name,
+				false);
+	}
 	sg = rc == 0 ? dfs_stage_find(st, e->id, p->id) : NULL;
 	if (sg)
 		dfs_stage_drop(st, sg);

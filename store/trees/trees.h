@@ -386,6 +386,10 @@ int dfs_view_attr_locked(struct dfs_store *st, uint64_t ino,
 /* The attributes of a view's node or a temporary. */
 int dfs_view_entry_attr(struct dfs_store *st, uint64_t ino,
 			struct dfs_attr *ret);
+/* The kernel hears that deployment d's ENV/N@V (and ENV/N, unless
+ * link_stays: it names another version now) went. */
+void dfs_env_notice_gone(struct dfs_store *st, const struct dfs_dep *d,
+			 bool link_stays);
 /* Deploy p in env e (a link or the last file of a copy). */
 int dfs_env_deploy_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			  const struct dfs_env *e, const struct dfs_pkg *p,

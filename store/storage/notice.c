@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+/*
+ * notice.c - changes the kernel must hear of.  Most changes of the tree
+ * come from a call on the entry itself, and the kernel updates its
+ * caches (and tells inotify) on its own.  Some do not: a deploy through
+ * ENV/N replaces ENV/N@OLD by ENV/N@NEW, an undeploy by rm ENV/N takes
+ * ENV/N@V away.  The trees push those here (st->lock held); the daemon's
+ * notifier thread takes them and tells the kernel (libfuse's notify
+ * calls), so `inotifywait -m ENV` and an open file-manager view see the
+ * change.  A bounded ring: if nobody takes them (no daemon, unit tests),
+ * the oldest are dropped.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "storage.h"
+
+void dfs_notice_push(struct dfs_store *st, uint64_t parent, uint64_t child,
+		     const char *name, bool gone)
+{
+	struct dfs_notices *q = &st->notices;
+	struct dfs_notice *n;
+
+	if (q->stopped)
+		return;
+	if (q->n == DFS_NOTICES_MAX) { /* drop the oldest */
+		q->head = (q->head + 1) % DFS_NOTICES_MAX;
+		q->n--;
+	}
+	n = &q->ring[(q->head + q->n) % DFS_NOTICES_MAX];
+	n->parent = parent;
+	n->child = child;
+	n->gone = gone;
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	q->n++;
+	pthread_cond_signal(&q->cond);
+}
+
+int dfs_store_notice_wait(struct dfs_store *st, struct dfs_notice *ret)
+{
+	struct dfs_notices *q = &st->notices;
+	int rc = 0;
+
+	pthread_mutex_lock(&st->lock);
+	while (!q->stopped && q->n == 0)
+		pthread_cond_wait(&q->cond, &st->lock);
+	if (q->stopped) {
+		rc = -ESHUTDOWN;
+	} else {
+		*ret = q->ring[q->head];
+		q->head = (q->head + 1) % DFS_NOTICES_MAX;
+		q->n--;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+void dfs_store_notices_stop(struct dfs_store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->notices.stopped = true;
+	pthread_cond_broadcast(&st->notices.cond);
+	pthread_mutex_unlock(&st->lock);
+}

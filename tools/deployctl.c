@@ -39,11 +39,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deployctl.h"
 #include "deployfs/names.h"
 
 #include "deployfs/store.h"
 
-static void usage(FILE *out)
+void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: deployctl [--help] [--version] COMMAND [ARGS]\n\n"
@@ -60,11 +61,17 @@ static void usage(FILE *out)
 		"                hide package NAME@V from packages/ (refused\n"
 		"                while it is deployed), or bring it back until\n"
 		"                its space is reclaimed\n"
+		"  package mark-bad NAME@V --reason TEXT [--mount MNT]\n"
+		"  package mark-good NAME@V [--mount MNT]\n"
+		"                a bad release is not deployed again unless\n"
+		"                forced, and rollback skips it; mark-good undoes\n"
 		"  status [ENV] [--mount MNT]\n"
 		"                what each environment (or ENV) has deployed,\n"
 		"                copies in progress and unmet requirements\n"
-		"  deploy NAME@V ENV [--notes TEXT] [--mount MNT]\n"
-		"                deploy package NAME@V to ENV (as ln -sfn)\n"
+		"  deploy NAME@V ENV [--notes TEXT] [--force] [--mount MNT]\n"
+		"                deploy package NAME@V to ENV (as ln -sfn);\n"
+		"                --force deploys a release marked bad (root or\n"
+		"                the owner of ENV)\n"
 		"  undeploy NAME ENV [--mount MNT]\n"
 		"                remove NAME from ENV\n"
 		"  rollback NAME ENV [--to V] [--mount MNT]\n"
@@ -133,7 +140,7 @@ static int cmd_fsck(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
-static const char *default_mount(char *buf, size_t cap)
+const char *default_mount(char *buf, size_t cap)
 {
 	const char *env = getenv("DEPLOYFS_MOUNT"), *home = getenv("HOME");
 
@@ -306,6 +313,10 @@ static int cmd_package(int argc, char **argv)
 	    (strcmp(argv[1], "remove") == 0 || strcmp(argv[1], "restore") == 0))
 		return package_set_removed(argc - 1, argv + 1,
 					   strcmp(argv[1], "remove") == 0);
+	if (argc >= 2 && (strcmp(argv[1], "mark-bad") == 0 ||
+			  strcmp(argv[1], "mark-good") == 0))
+		return package_mark(argc - 1, argv + 1,
+				    strcmp(argv[1], "mark-bad") == 0);
 	optind = 0; /* GNU: start afresh, permuting */
 	while ((c = getopt_long(argc, argv, "v:n:m:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -491,6 +502,7 @@ static void table_free(struct table *t)
 
 struct status {
 	struct dfs_store *st;
+	const char *mnt;
 	const char *only; /* one environment, or NULL */
 	bool found;
 	int err;
@@ -502,10 +514,13 @@ struct status {
 static int status_deployment(void *ctx, const struct dfs_deployment_info *d)
 {
 	struct status *s = ctx;
-	char num[32], when[64];
+	char num[32], when[64], version[DFS_LABEL_MAX + 8];
 
 	snprintf(num, sizeof(num), "%lld", (long long)d->number);
-	table_add(&s->deployed, d->env, d->component, d->version, num,
+	snprintf(version, sizeof(version), "%s%s", d->version,
+		 package_is_bad(s->mnt, d->component, d->version) ? " (bad)"
+								  : "");
+	table_add(&s->deployed, d->env, d->component, version, num,
 		  iso_time(d->created, when, sizeof(when)), d->created_by);
 	return 0;
 }
@@ -618,6 +633,7 @@ static int cmd_status(int argc, char **argv)
 	rc = open_mount_store(mnt, &s.st);
 	if (rc)
 		return rc;
+	s.mnt = mnt;
 	table_add(&s.deployed, "ENV", "COMPONENT", "VERSION", "DEPLOYMENT",
 		  "WHEN", "WHO");
 	table_add(&s.staging, "ENV", "PACKAGE", "PROGRESS", "STARTED", "WHO");
@@ -654,13 +670,21 @@ static bool env_name_ok(const char *env)
  * temporary name, renamed over env/name.  Returns 0 or an exit code.
  */
 static int deploy(const char *mnt, const char *name, const char *version,
-		  const char *env, const char *notes)
+		  const char *env, const char *notes, bool force)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX + 300], link[PATH_MAX + 300];
 	char target[600], view[PATH_MAX + 600], warning[1024];
 	ssize_t n;
 
 	snprintf(dir, sizeof(dir), "%s/environments/%s", mnt, env);
+	snprintf(target, sizeof(target), "%s@%s", name, version);
+	/* The next deploy of NAME@V here by us may be a bad release. */
+	if (force && setxattr(dir, "user.deployfs.force", target,
+			      strlen(target), 0) < 0) {
+		fprintf(stderr, "deployctl: deploy --force %s@%s to %s: %s\n",
+			name, version, env, strerror(errno));
+		return 1;
+	}
 	snprintf(tmp, sizeof(tmp), "%s/.%s.deployctl.%ld", dir, name,
 		 (long)getpid());
 	snprintf(link, sizeof(link), "%s/%s", dir, name);
@@ -704,20 +728,23 @@ static int deploy(const char *mnt, const char *name, const char *version,
 /* Options shared by deploy, undeploy and rollback: --mount, and --notes
  * or --to where asked for (opt NULL otherwise). */
 static int parse_deploy_opts(int argc, char **argv, const char *extra,
-			     const char **mnt, const char **opt)
+			     const char **mnt, const char **opt, bool *force)
 {
 	static const struct option longopts[] = {
 		{ "mount", required_argument, NULL, 'm' },
 		{ "notes", required_argument, NULL, 'n' },
 		{ "to", required_argument, NULL, 't' },
+		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "m:n:t:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:n:t:f", longopts, NULL)) != -1) {
 		if (c == 'm') {
 			*mnt = optarg;
+		} else if (c == 'f' && force) {
+			*force = true;
 		} else if (extra && c == extra[0] && opt) {
 			*opt = optarg;
 		} else {
@@ -736,7 +763,8 @@ static int cmd_deploy(int argc, char **argv)
 {
 	const char *mnt = NULL, *notes = NULL, *env, *version;
 	char mbuf[PATH_MAX], name[DFS_LABEL_MAX + 1], *at;
-	int rc = parse_deploy_opts(argc, argv, "n", &mnt, &notes);
+	bool force = false;
+	int rc = parse_deploy_opts(argc, argv, "n", &mnt, &notes, &force);
 
 	if (rc)
 		return rc;
@@ -765,14 +793,14 @@ static int cmd_deploy(int argc, char **argv)
 	}
 	if (!mnt)
 		mnt = default_mount(mbuf, sizeof(mbuf));
-	return deploy(mnt, name, version, env, notes);
+	return deploy(mnt, name, version, env, notes, force);
 }
 
 static int cmd_undeploy(int argc, char **argv)
 {
 	const char *mnt = NULL, *name, *env;
 	char mbuf[PATH_MAX], path[2 * PATH_MAX];
-	int rc = parse_deploy_opts(argc, argv, NULL, &mnt, NULL);
+	int rc = parse_deploy_opts(argc, argv, NULL, &mnt, NULL, NULL);
 
 	if (rc)
 		return rc;
@@ -799,6 +827,7 @@ static int cmd_undeploy(int argc, char **argv)
 
 /* What rollback looks for in the deployments of one environment. */
 struct rollback {
+	const char *mnt;
 	const char *name;
 	char active[DFS_LABEL_MAX + 1]; /* "" when nothing is deployed */
 	char to[DFS_LABEL_MAX + 1];	/* "" while none found */
@@ -818,8 +847,10 @@ static int rollback_past(void *ctx, const struct dfs_deployment_info *d)
 {
 	struct rollback *r = ctx;
 
+	/* A release marked bad is skipped. */
 	if (!d->active && strcmp(d->component, r->name) == 0 &&
-	    strcmp(d->version, r->active) != 0)
+	    strcmp(d->version, r->active) != 0 &&
+	    !package_is_bad(r->mnt, r->name, d->version))
 		snprintf(r->to, sizeof(r->to), "%s", d->version);
 	return 0;
 }
@@ -857,7 +888,7 @@ static int cmd_rollback(int argc, char **argv)
 	const char *mnt = NULL, *to = NULL, *env;
 	struct rollback r = { 0 };
 	char mbuf[PATH_MAX];
-	int rc = parse_deploy_opts(argc, argv, "t", &mnt, &to);
+	int rc = parse_deploy_opts(argc, argv, "t", &mnt, &to, NULL);
 
 	if (rc)
 		return rc;
@@ -874,12 +905,13 @@ static int cmd_rollback(int argc, char **argv)
 	if (!mnt)
 		mnt = default_mount(mbuf, sizeof(mbuf));
 	if (!to) {
+		r.mnt = mnt;
 		rc = previous_version(mnt, env, &r);
 		if (rc)
 			return rc;
 		to = r.to;
 	}
-	return deploy(mnt, r.name, to, env, NULL);
+	return deploy(mnt, r.name, to, env, NULL, false);
 }
 
 /* ---- the audit trail ---------------------------------------------------- */

@@ -269,6 +269,20 @@ int dfs_pkg_create(struct dfs_store *st, const struct dfs_actor *actor,
  * version (EBUSY while deployed), undone until the space is reclaimed. */
 int dfs_pkg_set_removed(struct dfs_store *st, const struct dfs_actor *actor,
 			int64_t comp, const char *version, bool removed);
+/* ---- pkgstatus.c: bad releases ------------------------------------------ */
+
+/* deployctl package mark-bad (reason) | mark-good (reason NULL): comp's
+ * package version; recorded, and so is a refusal. */
+int dfs_pkg_set_bad(struct dfs_store *st, const struct dfs_actor *actor,
+		    int64_t comp, const char *version, const char *reason);
+/* 1 and its reason in buf if package pkg is marked bad, else 0. */
+int dfs_pkg_bad_reason(struct dfs_store *st, int64_t pkg, char *buf,
+		       size_t cap);
+/* May p be deployed in env?  -EPERM (recorded) if it is marked bad and
+ * the deploy is not forced. */
+int dfs_pkg_deployable(struct dfs_store *st, const struct dfs_actor *actor,
+		       const char *env, const struct dfs_pkg *p, bool forced);
+
 int dfs_pkg_by_id(struct dfs_store *st, int64_t id, struct dfs_pkg *ret);
 int dfs_pkg_by_version(struct dfs_store *st, const char *component,
 		       const char *version, struct dfs_pkg *ret);

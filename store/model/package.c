@@ -184,8 +184,7 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 		return rc;
 	dfs_user_name(actor->uid, user, sizeof(user));
 	rc = dfs_exec_sql(st, sql_pkg_insert, "isiisissh", c->id, version, root,
-			  now, user, (int64_t)actor->uid, revs, reqs,
-			  &full);
+			  now, user, (int64_t)actor->uid, revs, reqs, &full);
 	ev.action = "package";
 	ev.component = c->name;
 	ev.version = version;

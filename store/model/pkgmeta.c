@@ -15,7 +15,8 @@ static const char sql_set_notes[] =
 	"UPDATE packages SET notes = ?2 WHERE id = ?1 AND notes IS NULL";
 static const char sql_pkg_meta[] =
 	"SELECT p.id, c.name, c.type, p.version, p.created, p.created_by,"
-	" p.notes, p.revisions, p.requires, p.content_hash FROM packages p"
+	" p.notes, p.revisions, p.requires, p.content_hash, p.bad"
+	" FROM packages p"
 	" JOIN components c ON c.id = p.component WHERE p.root = ?1"
 	" AND p.removed = 0";
 /* ---- metadata ---------------------------------------------------------- */
@@ -31,6 +32,8 @@ struct pkg_meta {
 	char *revisions;
 	char *requires;
 	char hash[DFS_HASH_HEX];
+	const char *status; /* "good" or "bad" */
+	char *bad_reason;   /* NULL unless bad */
 };
 
 static char *dup_text(sqlite3_stmt *s, int i)
@@ -45,6 +48,7 @@ static void meta_free(struct pkg_meta *m)
 	free(m->notes);
 	free(m->revisions);
 	free(m->requires);
+	free(m->bad_reason);
 }
 
 /* The metadata of the package whose root snode is root; -ENOENT if none. */
@@ -74,21 +78,24 @@ static int meta_load(struct dfs_store *st, int64_t root, struct pkg_meta *m)
 		memcpy(h.b, sqlite3_column_blob(s, 9), DFS_HASH_LEN);
 		dfs_hash_hex(&h, m->hash);
 	}
+	m->bad_reason = dup_text(s, 10);
+	m->status = m->bad_reason ? "bad" : "good";
 	return dfs_stmt_done(s, SQLITE_ROW);
 }
 
 #define META_PREFIX "user.deployfs."
 
 static const char *const meta_keys[] = {
-	"component", "type",	  "version",  "created",      "created_by",
-	"notes",     "revisions", "requires", "content_hash",
+	"component",	"type",	  "version",	"created",
+	"created_by",	"notes",  "revisions",	"requires",
+	"content_hash", "status", "bad_reason",
 };
 
 static const char *meta_value(const struct pkg_meta *m, const char *key)
 {
-	const char *v[] = { m->component, m->type,	 m->version,
-			    m->created,	  m->created_by, m->notes,
-			    m->revisions, m->requires,	 m->hash };
+	const char *v[] = { m->component,  m->type,   m->version,   m->created,
+			    m->created_by, m->notes,  m->revisions, m->requires,
+			    m->hash,	   m->status, m->bad_reason };
 
 	for (size_t i = 0; i < sizeof(meta_keys) / sizeof(*meta_keys); i++)
 		if (strcmp(key, meta_keys[i]) == 0)

@@ -203,6 +203,8 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	"CREATE INDEX audit_lines_by_off ON audit_lines (off);"
 	"CREATE INDEX packages_by_root ON packages (root);"
 	"CREATE INDEX deployments_by_package ON deployments (package, env);",
+	/* 4 -> 5: a release marked bad, with the reason (NULL: not bad) */
+	"ALTER TABLE packages ADD COLUMN bad TEXT;",
 };
 
 int dfs_store_schema_version(void)

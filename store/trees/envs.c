@@ -235,6 +235,10 @@ static int mkdir_stage(struct dfs_store *st, const struct dfs_actor *actor,
 	if (dfs_dep_of_pkg(st, e->id, p.id, &d) == 0 ||
 	    dfs_stage_find(st, e->id, p.id))
 		return -EEXIST;
+	rc = dfs_pkg_deployable(st, actor, e->name, &p,
+				dfs_force_take(st, actor, e->id, p.id, false));
+	if (rc < 0)
+		return rc;
 	/* A copy shows its entries to its copier: who may read them. */
 	if (dfs_snode_attr(st, p.root, &a) < 0 || !dfs_may_read(actor, &a)) {
 		dfs_audit_refuse(st, actor, "deploy", e->name, p.component,

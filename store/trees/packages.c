@@ -427,6 +427,28 @@ static int set_removed(struct dfs_store *st, const struct dfs_actor *actor,
 	return rc;
 }
 
+/* user.deployfs.mark-bad = "VERSION REASON", mark-good = VERSION on
+ * packages/NAME. */
+static int set_bad(struct dfs_store *st, const struct dfs_actor *actor,
+		   uint64_t ino, bool bad, const void *value, size_t size)
+{
+	char text[1024], *reason = NULL;
+
+	if (size == 0 || size >= sizeof(text) || memchr(value, 0, size))
+		return -EINVAL;
+	memcpy(text, value, size);
+	text[size] = '\0';
+	if (bad) {
+		reason = strchr(text, ' ');
+		if (reason)
+			*reason++ = '\0';
+		else
+			reason = text + size; /* "": refused, recorded */
+	}
+	return dfs_pkg_set_bad(st, actor, (int64_t)(ino - DFS_INO_PKGDIR_BASE),
+			       text, reason);
+}
+
 static int pkg_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 			 uint64_t ino, const char *name, const void *value,
 			 size_t size, unsigned flags)
@@ -437,6 +459,10 @@ static int pkg_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 		return set_removed(st, actor, ino, true, value, size);
 	if (dfs_is_pkgdir(ino) && strcmp(name, "user.deployfs.restore") == 0)
 		return set_removed(st, actor, ino, false, value, size);
+	if (dfs_is_pkgdir(ino) && strcmp(name, "user.deployfs.mark-bad") == 0)
+		return set_bad(st, actor, ino, true, value, size);
+	if (dfs_is_pkgdir(ino) && strcmp(name, "user.deployfs.mark-good") == 0)
+		return set_bad(st, actor, ino, false, value, size);
 	if (!dfs_is_snode(ino))
 		return -EROFS;
 	rc = dfs_pkg_meta_set(st, actor, (int64_t)(ino - DFS_INO_SNODE_BASE),

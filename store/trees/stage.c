@@ -149,9 +149,17 @@ int dfs_env_deploy_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	struct dfs_stage *sg;
 	struct dfs_dep old;
 	bool has_old = dfs_dep_of_comp(st, e->id, p->comp, &old) == 0;
+	bool forced = dfs_force_take(st, actor, e->id, p->id, false);
 	char name[DFS_NAME_MAX + DFS_LABEL_MAX + 2];
-	int rc = dfs_deploy(st, actor, e, p, via, &replaced);
+	/* A bad release is not deployed again; one deployed stays. */
+	int rc = has_old && old.package == p->id
+			 ? 0
+			 : dfs_pkg_deployable(st, actor, e->name, p, forced);
 
+	if (rc == 0)
+		rc = dfs_deploy(st, actor, e, p, via, &replaced);
+	if (rc == 0 && forced)
+		(void)dfs_force_take(st, actor, e->id, p->id, true);
 	if (rc == 0 && has_old && replaced)
 		dfs_env_notice_gone(st, &old, true);
 	if (rc == 0) { /* a name looked up before it was there */

@@ -316,7 +316,16 @@ struct dfs_temp {
 	struct dfs_temp *next;
 };
 
+#define DFS_FORCES 16
+struct dfs_force { /* force.c */
+	int64_t env;
+	int64_t pkg;
+	uint32_t uid;
+	int64_t until; /* dfs_now_ns(); 0: used */
+};
+
 struct dfs_trees {
+	struct dfs_force forces[DFS_FORCES];
 	struct dfs_stage *stages;
 	struct dfs_temp *temps;
 	uint64_t next_temp;
@@ -390,6 +399,15 @@ int dfs_view_entry_attr(struct dfs_store *st, uint64_t ino,
  * link_stays: it names another version now) went. */
 void dfs_env_notice_gone(struct dfs_store *st, const struct dfs_dep *d,
 			 bool link_stays);
+/* ---- force.c: forcing the deploy of a bad release ---------------------- */
+
+/* user.deployfs.force = N@V on ENV (root or ENV's owner; recorded). */
+int dfs_force_set(struct dfs_store *st, const struct dfs_actor *actor,
+		  int64_t env, const void *value, size_t size);
+/* Is the deploy of pkg in env by actor forced?  consume: use it up. */
+bool dfs_force_take(struct dfs_store *st, const struct dfs_actor *actor,
+		    int64_t env, int64_t pkg, bool consume);
+
 /* Deploy p in env e (a link or the last file of a copy). */
 int dfs_env_deploy_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			  const struct dfs_env *e, const struct dfs_pkg *p,

@@ -77,6 +77,10 @@ void usage(FILE *out)
 		"  rollback NAME ENV [--to V] [--mount MNT]\n"
 		"                deploy V, or else the version deployed before\n"
 		"                the current one, of NAME to ENV\n"
+		"  gc [--grace SECONDS] [--mount MNT]\n"
+		"                reclaim the space of packages removed longer\n"
+		"                ago than SECONDS (default 86400) and of blobs\n"
+		"                nothing names; prints what it freed (root)\n"
 		"  log [--env E] [--component C] [--since WHEN] [--json]\n"
 		"      [--mount MNT]\n"
 		"                the audit trail, oldest first, as audit.log\n"
@@ -1091,10 +1095,15 @@ static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
-	{ "init", cmd_init },	      { "fsck", cmd_fsck },
-	{ "package", cmd_package },   { "status", cmd_status },
-	{ "deploy", cmd_deploy },     { "undeploy", cmd_undeploy },
-	{ "rollback", cmd_rollback }, { "log", cmd_log },
+	{ "init", cmd_init },
+	{ "fsck", cmd_fsck },
+	{ "package", cmd_package },
+	{ "status", cmd_status },
+	{ "deploy", cmd_deploy },
+	{ "undeploy", cmd_undeploy },
+	{ "rollback", cmd_rollback },
+	{ "log", cmd_log },
+	{ "gc", cmd_gc },
 };
 
 int main(int argc, char **argv)

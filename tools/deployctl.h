@@ -15,6 +15,8 @@ void usage(FILE *out);
 
 /* release.c: deployctl package mark-bad|mark-good NAME@V. */
 int package_mark(int argc, char **argv, bool bad);
+/* deployctl gc [--grace SECONDS] [--mount MNT]. */
+int cmd_gc(int argc, char **argv);
 /* Is NAME@VERSION marked bad (through the mount mnt)? */
 bool package_is_bad(const char *mnt, const char *name, const char *version);
 

@@ -78,3 +78,52 @@ int package_mark(int argc, char **argv, bool bad)
 	printf("%s marked %s\n", argv[optind], bad ? "bad" : "good");
 	return 0;
 }
+
+/*
+ * deployctl gc [--grace SECONDS] [--mount MNT]: reclaim the space of
+ * packages removed longer ago than the grace period (default a day) and
+ * of blobs nothing names: user.deployfs.gc = SECONDS on MNT/packages
+ * (root only), then print its user.deployfs.gc_result.
+ */
+int cmd_gc(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "mount", required_argument, NULL, 'm' },
+		{ "grace", required_argument, NULL, 'g' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char mbuf[PATH_MAX], dir[PATH_MAX + 16], result[256];
+	const char *mnt = NULL, *grace = "86400";
+	ssize_t n;
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "m:g:", longopts, NULL)) != -1) {
+		if (c == 'm') {
+			mnt = optarg;
+		} else if (c == 'g') {
+			grace = optarg;
+		} else {
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc || !grace[0] ||
+	    strspn(grace, "0123456789") != strlen(grace)) {
+		fprintf(stderr, "usage: deployctl gc [--grace SECONDS] "
+				"[--mount MNT]\n");
+		return EX_USAGE;
+	}
+	if (!mnt)
+		mnt = default_mount(mbuf, sizeof(mbuf));
+	snprintf(dir, sizeof(dir), "%s/packages", mnt);
+	if (setxattr(dir, "user.deployfs.gc", grace, strlen(grace), 0) < 0) {
+		fprintf(stderr, "deployctl: gc: %s\n", strerror(errno));
+		return 1;
+	}
+	n = getxattr(dir, "user.deployfs.gc_result", result,
+		     sizeof(result) - 1);
+	result[n > 0 ? n : 0] = '\0';
+	printf("reclaimed %s\n", result);
+	return 0;
+}

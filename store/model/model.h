@@ -269,6 +269,19 @@ int dfs_pkg_create(struct dfs_store *st, const struct dfs_actor *actor,
  * version (EBUSY while deployed), undone until the space is reclaimed. */
 int dfs_pkg_set_removed(struct dfs_store *st, const struct dfs_actor *actor,
 			int64_t comp, const char *version, bool removed);
+/* ---- gc.c: reclaiming removed packages ----------------------------------- */
+
+struct dfs_gc_result {
+	int64_t packages; /* snapshots reclaimed */
+	int64_t entries;  /* their snode rows */
+	int64_t blobs;	  /* blobs deleted */
+	int64_t bytes;	  /* their bytes */
+};
+/* Reclaim packages removed longer than grace_ns ago (deployed nowhere,
+ * no copy in flight) and every blob nothing names; one audit line. */
+int dfs_gc(struct dfs_store *st, const struct dfs_actor *actor,
+	   int64_t grace_ns, struct dfs_gc_result *ret);
+
 /* ---- pkgstatus.c: bad releases ------------------------------------------ */
 
 /* deployctl package mark-bad (reason) | mark-good (reason NULL): comp's

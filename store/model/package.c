@@ -34,11 +34,14 @@ static const char sql_pkg_removed[] =
 	"UPDATE packages SET removed = ?2 WHERE id = ?1";
 static const char sql_removed_find[] =
 	"SELECT p.id, p.root FROM packages p JOIN snodes s ON s.id = p.root"
-	" WHERE p.component = ?1 AND p.version = ?2 AND p.removed = 1"
+	" WHERE p.component = ?1 AND p.version = ?2 AND p.removed <> 0"
 	" ORDER BY p.id DESC LIMIT 1";
 static const char sql_tomb_delete[] =
 	"DELETE FROM packages WHERE component = ?1 AND version = ?2"
-	" AND removed = 1";
+	" AND removed <> 0";
+static const char sql_copied_in[] =
+	"SELECT e.name FROM staging g JOIN envs e ON e.id = g.env"
+	" WHERE g.package = ?1 ORDER BY e.name LIMIT 1";
 static const char sql_deployed_in[] =
 	"SELECT e.name FROM deployments d JOIN envs e ON e.id = d.env"
 	" WHERE d.package = ?1 AND d.active = 1 AND e.removed = 0"
@@ -272,6 +275,14 @@ static int set_removed(struct dfs_store *st, const struct dfs_actor *actor,
 	int rc;
 
 	rc = find_pkg(st, c->id, version, &p);
+	if (removed && rc == 0 &&
+	    dfs_query_sql(st, sql_copied_in, &s, "i", p.id) > 0) {
+		snprintf(why, cap, "a copy of %s@%s is in progress in %s",
+			 c->name, version,
+			 (const char *)sqlite3_column_text(s, 0));
+		sqlite3_reset(s);
+		return -EBUSY;
+	}
 	if (removed && rc == 0 && p.deployed > 0) {
 		rc = deployed_in(st, p.id, envs, sizeof(envs));
 		snprintf(why, cap, "%s@%s is deployed in %s", c->name, version,
@@ -303,7 +314,9 @@ static int set_removed(struct dfs_store *st, const struct dfs_actor *actor,
 	rc = dfs_db_begin_whole(st);
 	if (rc < 0)
 		return rc;
-	rc = dfs_exec_sql(st, sql_pkg_removed, "ii", p.id, (int64_t)removed);
+	/* removed: when (for gc's grace period), 0 when not */
+	rc = dfs_exec_sql(st, sql_pkg_removed, "ii", p.id,
+			  removed ? dfs_now_ns() : 0);
 	if (rc == 0)
 		rc = dfs_exec_sql(st, sql_changed, "ii", c->id, dfs_now_ns());
 	return dfs_audit_act(st, actor,

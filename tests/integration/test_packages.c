@@ -191,7 +191,7 @@ static void check_metadata(const char *version, time_t t0, long map_rev)
 			"-n 's/^user\\.deployfs\\.\\([a-z_]*\\)=.*/\\1/p'",
 			rel),
 		"component\ncontent_hash\ncreated\ncreated_by\n"
-		"requires\nrevisions\ntype\nversion");
+		"requires\nrevisions\nstatus\ntype\nversion");
 	cr_assert_str_eq(meta(buf, sizeof(buf), rel, "component"),
 			 "order-sync");
 	cr_assert_str_eq(meta(buf, sizeof(buf), rel, "type"), "process");

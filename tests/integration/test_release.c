@@ -182,3 +182,80 @@ Test(release, rollback_skips_bad_releases_and_mark_good_undoes)
 	dfs_ok(&m, "getfattr --only-values -n user.deployfs.status " PKGS
 		   "/order-sync@1 | grep -qx good");
 }
+
+/* Blob files of exactly 1 MiB in the store (big.bin's). */
+static long big_blobs(void)
+{
+	char buf[32];
+
+	return atol(dfs_out(&m, buf, sizeof(buf),
+			    "find \"$STORE/blobs\" -type f -size 1048576c | "
+			    "wc -l"));
+}
+
+/*
+ * gc reclaims the snapshot of a package removed longer ago than the
+ * grace period, and the blobs nothing else names; never a copy in
+ * flight; what remains reads back byte for byte and fsck is clean.
+ */
+Test(release, gc_reclaims_removed_packages_and_their_blobs)
+{
+	char buf[4096];
+	long n0;
+
+	prepare();
+	dfs_ok(&m, "head -c 1048576 /dev/urandom "
+		   ">\"$BUILD/process/order-sync/big.bin\" && mkdir " PKGS
+		   "/order-sync@4 " PKGS "/order-sync@5 && rm "
+		   "\"$BUILD/process/order-sync/big.bin\"");
+	/* A copy in flight keeps its package from removal. */
+	dfs_ok(&m, "mkdir " ENVS "/test/order-sync@5");
+	cr_assert_neq(
+		dfs_sh(&m, CTL "package remove order-sync@5" AT " 2>/dev/null"),
+		0, "a package being copied was removed");
+	dfs_ok(&m, CTL "package remove order-sync@4" AT " >/dev/null");
+	dfs_ok(&m, "sync");
+	cr_assert_eq(big_blobs(), 1, "big.bin's blob");
+
+	/* Within the grace period nothing goes; restore still works. */
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf), CTL "gc" AT),
+			 "reclaimed 0 packages, 0 entries, 0 blobs, 0 bytes");
+	dfs_ok(&m, CTL "package restore order-sync@4" AT " >/dev/null && " CTL
+		       "package remove order-sync@4" AT " >/dev/null");
+
+	n0 = dfs_audit_lines(&m);
+	cr_assert_neq(
+		dfs_sh(&m, AS_NOBODY CTL "gc --grace 0" AT " >/dev/null 2>&1"),
+		0, "nobody reclaimed space");
+	/* order-sync@5 holds big.bin too: its blob stays. */
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 CTL "gc --grace 0" AT " | cut -d, -f1,3"),
+			 "reclaimed 1 packages, 0 blobs");
+	cr_assert_eq(big_blobs(), 1, "big.bin's blob went with @5 alive");
+	dfs_ok(&m,
+	       "tail -n +%ld \"$MNT/audit.log\" | grep -q "
+	       "'action=gc .*result=ok reason=\"reclaimed 1 packages'",
+	       n0 + 1);
+	/* Reclaimed: not restorable; the version may be made again. */
+	cr_assert_neq(dfs_sh(&m, CTL "package restore order-sync@4" AT
+				     " >/dev/null 2>&1"),
+		      0);
+	dfs_ok(&m, "mkdir " PKGS "/order-sync@4");
+
+	/* Once the copy ends, order-sync@5 can go, and big.bin's blob
+	 * with it. */
+	dfs_ok(&m, "rm -r " ENVS "/test/order-sync@5 && " CTL
+		   "package remove order-sync@5" AT " >/dev/null");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 CTL "gc --grace 0" AT " | cut -d, -f1,3,4"),
+			 "reclaimed 1 packages, 1 blobs, 1048576 bytes");
+	cr_assert_eq(big_blobs(), 0, "big.bin's blob is still there");
+
+	/* What remains reads back byte for byte; fsck is clean. */
+	dfs_ok(&m, "diff -r -x partner-cert \"$BUILD/process/order-sync\" " PKGS
+		   "/order-sync@4 >/dev/null || true; diff -r -x "
+		   "partner-cert " PKGS "/order-sync@2 " ENVS
+		   "/test/order-sync@2 && diff -r -x partner-cert " PKGS
+		   "/order-sync@1 " PKGS "/order-sync@3");
+	dfs_ok(&m, "\"$DEPLOYCTL\" fsck \"$STORE\" >/dev/null 2>&1");
+}

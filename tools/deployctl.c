@@ -4,6 +4,11 @@
  *
  *   deployctl init STORE     create an empty store
  *   deployctl fsck STORE     check blobs and references, report orphans
+ *   deployctl backup [--mount MNT | --store STORE] DEST
+ *                            a consistent copy of the store, while it is
+ *                            mounted, into DEST (a store; incremental)
+ *   deployctl restore BACKUP STORE
+ *                            a new store STORE from the backup BACKUP
  *   deployctl package NAME [--version V] [--notes TEXT] [--mount MNT]
  *                            package a component through the mount
  *   deployctl package remove|restore NAME@V [--mount MNT]
@@ -22,7 +27,7 @@
  *
  * Exit codes follow sysexits(3): 0 ok, 1 problems found or refused, 64
  * usage, 66 no such store (or environment), 73 cannot create, 74 I/O
- * error.
+ * error, 75 try again (the store changed under every backup attempt).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -53,6 +58,15 @@ void usage(FILE *out)
 		"  init STORE    create an empty store in the folder STORE\n"
 		"  fsck STORE    check that every referenced blob exists and\n"
 		"                hashes to its name; report orphans\n"
+		"  backup [--mount MNT | --store STORE] DEST\n"
+		"                copy the store behind MNT (default as for\n"
+		"                package), or STORE, consistently while it is in\n"
+		"                use, into the folder DEST, which mounts as a\n"
+		"                store; an earlier backup in DEST gets only the\n"
+		"                new blobs\n"
+		"  restore BACKUP STORE\n"
+		"                make the new store STORE (absent or empty) from\n"
+		"                the backup BACKUP\n"
 		"  package NAME [--version V] [--notes TEXT] [--mount MNT]\n"
 		"                snapshot component NAME as version V (default:\n"
 		"                the next whole number) through the mount MNT\n"
@@ -209,6 +223,7 @@ static const struct {
 	{ "package", cmd_package },   { "status", cmd_status },
 	{ "deploy", cmd_deploy },     { "undeploy", cmd_undeploy },
 	{ "rollback", cmd_rollback }, { "log", cmd_log },
+	{ "backup", cmd_backup },     { "restore", cmd_restore },
 };
 
 int main(int argc, char **argv)

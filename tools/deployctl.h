@@ -31,5 +31,7 @@ int cmd_deploy(int argc, char **argv);
 int cmd_undeploy(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 #endif

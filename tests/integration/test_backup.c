@@ -294,3 +294,17 @@ Test(backup, a_tar_of_the_mount_extracted_elsewhere_warns_of_same_snapshots)
 			     "order-sync@3\" 2>/dev/null | grep -q warning"),
 		      0);
 }
+
+Test(backup, a_terminal_gets_a_progress_bar)
+{
+	char out[4096];
+
+	prepare();
+	/* script(1) gives deployctl a terminal; the bar goes to stderr. */
+	dfs_out(&m, out, sizeof(out),
+		"script -qec '\"$DEPLOYCTL\" backup --mount \"$MNT\" "
+		"\"$DIR/bk\"' /dev/null");
+	cr_assert(strstr(out, "[###"), "no progress bar: %s", out);
+	cr_assert(strstr(out, "100%"), "%s", out);
+	cr_assert(strstr(out, "backed up "), "%s", out);
+}

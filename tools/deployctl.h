@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * deployctl.h - what the files of deployctl share.
+ * deployctl.h - what the files of deployctl share: the usage text, how a
+ * command finds the mount and the store behind it, and the commands.
+ * Each command takes its own argv (argv[0] is its name) and returns an
+ * exit code (sysexits(3)).
  */
 #ifndef DFS_DEPLOYCTL_H
 #define DFS_DEPLOYCTL_H
@@ -9,9 +12,28 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* The mount deployctl works through when --mount is not given. */
-const char *default_mount(char *buf, size_t cap);
+struct dfs_store;
+
 void usage(FILE *out);
+/* $DEPLOYFS_MOUNT, else ~/deployfs (in buf). */
+const char *default_mount(char *buf, size_t cap);
+/* The store behind the mount mnt: its source in /proc/self/mountinfo;
+ * 0 or -errno (-ENOENT: not a deployfs mount). */
+int store_of_mount(const char *mnt, char *buf, size_t cap);
+/* Open the store the mount mnt serves (not as its daemon): 0 or an exit
+ * code, the reason printed. */
+int open_mount_store(const char *mnt, struct dfs_store **ret);
+
+int cmd_init(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
+int cmd_package(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_undeploy(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 /* release.c: deployctl package mark-bad|mark-good NAME@V. */
 int package_mark(int argc, char **argv, bool bad);

@@ -148,7 +148,7 @@ DFS_WUR int dfs_store_create(const char *path);
  * Open the store in PATH.  Refusals leave the folder untouched:
  * -ENOENT missing, -ENOTDIR not a folder, -EMEDIUMTYPE not a deployfs store,
  * -EUCLEAN corrupt database, -EPROTONOSUPPORT newer schema, -EBUSY already
- * served by another daemon.
+ * served by another daemon, -EINPROGRESS a backup into it did not finish.
  */
 DFS_WUR int dfs_store_open(const char *path, unsigned flags,
 			   struct dfs_store **ret);
@@ -527,6 +527,46 @@ typedef void (*dfs_fsck_fn)(void *ctx, const struct dfs_fsck_problem *p);
 /* Check every referenced blob exists and hashes to its name; report
  * orphans.  Returns the number of problems found. */
 DFS_WUR int dfs_store_fsck(struct dfs_store *st, dfs_fsck_fn fn, void *ctx);
+
+/* ---- backup ------------------------------------------------------------ */
+
+enum {
+	DFS_BACKUP_NEW = 1 << 0, /* dest must be absent or empty (restore) */
+};
+
+struct dfs_backup_progress {
+	uint64_t files_done; /* blob and work files of this round */
+	uint64_t files_total;
+	uint64_t bytes_done; /* of blobs, as recorded */
+	uint64_t bytes_total;
+	int round; /* 1, or more when the store changed under the copy */
+};
+typedef void (*dfs_backup_fn)(void *ctx, const struct dfs_backup_progress *p);
+
+struct dfs_backup_stats {
+	uint64_t blobs_linked;	/* hard links (dest on the same file system) */
+	uint64_t blobs_copied;	/* copied (another file system) */
+	uint64_t blobs_kept;	/* already in dest (an earlier backup) */
+	uint64_t blobs_removed; /* in dest, named no more */
+	uint64_t work_copied;	/* files being written, as they were */
+	uint64_t bytes_copied;
+	int rounds;
+};
+
+/*
+ * Copy st, consistently, while it is served, into the folder dest, which
+ * becomes a store that mounts (see store/storage/backup.c): the database
+ * as of one moment, then the blob files and work files it names.  dest is
+ * absent, empty, or (without DFS_BACKUP_NEW) an earlier backup: then only
+ * new blobs are copied.  fn (may be NULL) is called after each file.
+ * -ENOTEMPTY dest is a folder with other things in it, -EBUSY a daemon
+ * serves dest, -EINVAL dest is st's own folder, -EAGAIN st changed under
+ * every attempt.  On failure dest is marked unfinished (no store opens
+ * it) until a backup into it completes.
+ */
+DFS_WUR int dfs_store_backup(struct dfs_store *st, const char *dest,
+			     unsigned flags, dfs_backup_fn fn, void *ctx,
+			     struct dfs_backup_stats *ret);
 
 /* ---- fault injection seam (tests) -------------------------------------- */
 

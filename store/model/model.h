@@ -302,6 +302,17 @@ int dfs_pkg_by_version(struct dfs_store *st, const char *component,
 int dfs_pkg_latest(struct dfs_store *st, const char *component,
 		   struct dfs_pkg *ret);
 int dfs_pkg_of_snode(struct dfs_store *st, int64_t snode, struct dfs_pkg *ret);
+/*
+ * A package of comp (named name) made before package id before (INT64_MAX:
+ * a new one) with the same content hash: 1 and "same content hash as
+ * NAME@W" (the latest such W) in buf, 0 when there is none, or -errno.
+ * A mkdir in packages/ snapshots build/ as it is now: a copy of packages/
+ * extracted into a mount makes every version of the current build, and
+ * this says so (user.deployfs.warning and the audit line).
+ */
+int dfs_pkg_same_warning(struct dfs_store *st, int64_t comp, const char *name,
+			 const struct dfs_hash *hash, int64_t before, char *buf,
+			 size_t cap);
 /* The version label of package id, removed or not. */
 int dfs_pkg_label(struct dfs_store *st, int64_t id, char *buf, size_t cap);
 struct dfs_version {

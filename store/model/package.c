@@ -133,7 +133,8 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			 const char *version, struct dfs_walk *w,
 			 int64_t *ret_root)
 {
-	char revs[64 * 80], reqs[64 * 80], note[64];
+	char revs[64 * 80], reqs[64 * 80], note[64], same[DFS_NAME_MAX + 128];
+	char reason[sizeof(note) + sizeof(same) + 2];
 	struct dfs_hash own, full;
 	struct dfs_audit_event ev = { 0 };
 	const struct dfs_type *type = dfs_type_find(c->type);
@@ -185,6 +186,13 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	rc = dfs_exec_sql(st, sql_changed, "ii", c->id, dfs_now_ns());
 	if (rc < 0)
 		return rc;
+	/* Before its own row: the earlier package it is identical to. */
+	rc = dfs_pkg_same_warning(st, c->id, c->name, &full, INT64_MAX, same,
+				  sizeof(same));
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		same[0] = '\0';
 	dfs_user_name(actor->uid, user, sizeof(user));
 	rc = dfs_exec_sql(st, sql_pkg_insert, "isiisissh", c->id, version, root,
 			  now, user, (int64_t)actor->uid, revs, reqs, &full);
@@ -192,12 +200,16 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	ev.component = c->name;
 	ev.version = version;
 	ev.result = "ok";
-	if (w->left_out) {
+	note[0] = '\0';
+	if (w->left_out)
 		snprintf(note, sizeof(note), "%lld %s left out",
 			 (long long)w->left_out,
 			 w->left_out == 1 ? "FIFO or socket"
 					  : "FIFOs or sockets");
-		ev.reason = note;
+	if (same[0] || note[0]) {
+		snprintf(reason, sizeof(reason), "%s%s%s", same,
+			 same[0] && note[0] ? "; " : "", note);
+		ev.reason = reason;
 	}
 	if (rc == 0)
 		rc = dfs_audit_record_in(st, actor, &ev);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * pkgmeta.c - the metadata of a package (component, type, version,
- * created, created_by, notes, revisions, requires, content_hash), by key;
+ * created, created_by, notes, revisions, requires, content_hash, and a
+ * warning when an earlier version has the same content hash), by key;
  * the notes may be set once, recorded in the audit trail.  st->lock held.
  */
 #include <errno.h>
@@ -15,7 +16,8 @@ static const char sql_set_notes[] =
 	"UPDATE packages SET notes = ?2 WHERE id = ?1 AND notes IS NULL";
 static const char sql_pkg_meta[] =
 	"SELECT p.id, c.name, c.type, p.version, p.created, p.created_by,"
-	" p.notes, p.revisions, p.requires, p.content_hash, p.bad"
+	" p.notes, p.revisions, p.requires, p.content_hash, p.bad,"
+	" p.component"
 	" FROM packages p"
 	" JOIN components c ON c.id = p.component WHERE p.root = ?1"
 	" AND p.removed = 0";
@@ -34,6 +36,7 @@ struct pkg_meta {
 	char hash[DFS_HASH_HEX];
 	const char *status; /* "good" or "bad" */
 	char *bad_reason;   /* NULL unless bad */
+	char *warning;	    /* NULL: none */
 };
 
 static char *dup_text(sqlite3_stmt *s, int i)
@@ -49,12 +52,15 @@ static void meta_free(struct pkg_meta *m)
 	free(m->revisions);
 	free(m->requires);
 	free(m->bad_reason);
+	free(m->warning);
 }
 
 /* The metadata of the package whose root snode is root; -ENOENT if none. */
 static int meta_load(struct dfs_store *st, int64_t root, struct pkg_meta *m)
 {
-	struct dfs_hash h;
+	struct dfs_hash h = { { 0 } };
+	char same[DFS_NAME_MAX + 128];
+	int64_t comp;
 	sqlite3_stmt *s;
 	int rc = dfs_query_sql(st, sql_pkg_meta, &s, "i", root);
 
@@ -80,7 +86,18 @@ static int meta_load(struct dfs_store *st, int64_t root, struct pkg_meta *m)
 	}
 	m->bad_reason = dup_text(s, 10);
 	m->status = m->bad_reason ? "bad" : "good";
-	return dfs_stmt_done(s, SQLITE_ROW);
+	comp = sqlite3_column_int64(s, 11);
+	rc = dfs_stmt_done(s, SQLITE_ROW);
+	if (rc == 0)
+		rc = dfs_pkg_same_warning(st, comp, m->component, &h, m->id,
+					  same, sizeof(same));
+	if (rc > 0) {
+		m->warning = strdup(same);
+		rc = m->warning ? 0 : -ENOMEM;
+	}
+	if (rc < 0)
+		meta_free(m);
+	return rc;
 }
 
 #define META_PREFIX "user.deployfs."
@@ -88,14 +105,15 @@ static int meta_load(struct dfs_store *st, int64_t root, struct pkg_meta *m)
 static const char *const meta_keys[] = {
 	"component",	"type",	  "version",	"created",
 	"created_by",	"notes",  "revisions",	"requires",
-	"content_hash", "status", "bad_reason",
+	"content_hash", "status", "bad_reason", "warning",
 };
 
 static const char *meta_value(const struct pkg_meta *m, const char *key)
 {
-	const char *v[] = { m->component,  m->type,   m->version,   m->created,
-			    m->created_by, m->notes,  m->revisions, m->requires,
-			    m->hash,	   m->status, m->bad_reason };
+	const char *v[] = { m->component, m->type,	 m->version,
+			    m->created,	  m->created_by, m->notes,
+			    m->revisions, m->requires,	 m->hash,
+			    m->status,	  m->bad_reason, m->warning };
 
 	for (size_t i = 0; i < sizeof(meta_keys) / sizeof(*meta_keys); i++)
 		if (strcmp(key, meta_keys[i]) == 0)

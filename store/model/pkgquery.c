@@ -2,7 +2,8 @@
 /*
  * pkgquery.c - finding packages: by id, by name and version, the latest
  * of a component, the one a snapshot node belongs to, and the versions
- * and summary of a component's folder of packages.  Removed packages keep
+ * and summary of a component's folder of packages, and the earlier
+ * package a new one is identical to.  Removed packages keep
  * a tombstone row (their version keeps listing offsets stable) and are
  * found only by dfs_pkg_label().  st->lock held.
  */
@@ -28,6 +29,9 @@ static const char sql_of_snode[] =
 static const char sql_label[] = "SELECT version FROM packages WHERE id = ?1";
 static const char sql_versions[] = "SELECT version, root, id FROM packages"
 				   " WHERE component = ?1 AND removed = 0";
+static const char sql_same[] =
+	"SELECT version FROM packages WHERE component = ?1"
+	" AND content_hash = ?2 AND id < ?3 ORDER BY id DESC LIMIT 1";
 static const char sql_folder[] =
 	"SELECT count(p.id), c.changed, i.uid, i.gid, i.mtime"
 	" FROM components c LEFT JOIN packages p ON p.component = c.id"
@@ -137,4 +141,19 @@ int dfs_pkg_folder(struct dfs_store *st, int64_t comp,
 	ret->gid = (uint32_t)sqlite3_column_int64(s, 3);
 	sqlite3_reset(s);
 	return 0;
+}
+
+int dfs_pkg_same_warning(struct dfs_store *st, int64_t comp, const char *name,
+			 const struct dfs_hash *hash, int64_t before, char *buf,
+			 size_t cap)
+{
+	sqlite3_stmt *s;
+	int rc = dfs_query_sql(st, sql_same, &s, "ihi", comp, hash, before);
+
+	if (rc <= 0)
+		return rc;
+	snprintf(buf, cap, "same content hash as %s@%s", name,
+		 (const char *)sqlite3_column_text(s, 0));
+	rc = dfs_stmt_done(s, SQLITE_ROW);
+	return rc < 0 ? rc : 1;
 }

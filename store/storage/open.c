@@ -4,7 +4,7 @@
  * that serves it, the database, the blob and work folders) and closing
  * it.  Opening refuses, without writing anything, a folder that is
  * missing, is not a store, holds a corrupt database or one from a newer
- * schema, or is already served.
+ * schema, is already served, or is a backup not finished (backup.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +55,10 @@ int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret)
 	st->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd < 0) {
 		rc = -errno;
+		goto out_close;
+	}
+	if (faccessat(st->dirfd, DFS_BACKUP_MARK, F_OK, 0) == 0) {
+		rc = -EINPROGRESS;
 		goto out_close;
 	}
 	if (faccessat(st->dirfd, DFS_DB_NAME, F_OK, 0) < 0) {

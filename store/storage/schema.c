@@ -232,6 +232,9 @@ const char *dfs_store_strerror(int rc)
 		return "the folder is not empty";
 	case -EEXIST:
 		return "a store already exists there";
+	case -EINPROGRESS:
+		return "a backup into this folder did not finish; run "
+		       "'deployctl backup' (or restore) into it again";
 	default:
 		return strerror(-rc);
 	}

@@ -37,6 +37,9 @@
 #define DFS_RESERVE_NAME "reserve"
 #define DFS_BLOBS_DIR "blobs"
 #define DFS_WORK_DIR "work"
+/* In a folder a backup is being written into (backup.c): no store opens
+ * it until a backup into it completes. */
+#define DFS_BACKUP_MARK "backup.incomplete"
 #define DFS_NAME_MAX 255
 #define DFS_SYMLINK_MAX 4095
 #define DFS_XATTR_NAME_MAX 255
@@ -270,7 +273,7 @@ int dfs_blob_row_add(struct dfs_store *st, const struct dfs_hash *h,
 /* Delete blobs nothing refers to any more: their rows and files. */
 void dfs_blob_reclaim_locked(struct dfs_store *st);
 
-/* ---- fsck.c ------------------------------------------------------------------ */
+/* ---- fsck.c, backup.c: in store.h ----------------------------------------------- */
 
 /* ---- sys.c: clocks, users, the calling process ----------------------------- */
 

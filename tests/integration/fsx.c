@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OLD_TIME 1000000000 /* 2001: what a checked step starts from */
@@ -193,6 +194,11 @@ static int compare(struct fsx *x)
 				(long long)sb[D].st_size,
 				(long long)sb[N].st_size);
 	size = (size_t)sb[N].st_size;
+	if (size <= 65536)
+		x->small++;
+	if (x->step > 1 && x->was_small != (size <= 65536))
+		x->crossings++;
+	x->was_small = size <= 65536;
 	if (size > x->cap)
 		return fsx_fail(x, "size %zu past the test's cap %zu", size,
 				x->cap);
@@ -314,9 +320,19 @@ static int setup(struct fsx *x)
 	return fsx_open(x, O_CREAT | O_TRUNC);
 }
 
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 static int one_step(struct fsx *x)
 {
 	enum fsx_op op = pick(x);
+	double t0 = now();
+	int rc;
 
 	x->counts[op]++;
 	x->timed = op != OP_REMOUNT && op != OP_FSYNC && x->o->times_every &&
@@ -327,7 +343,9 @@ static int one_step(struct fsx *x)
 		return -1;
 	if (x->timed && check_times(x) < 0)
 		return -1;
-	return compare(x);
+	rc = compare(x);
+	x->seconds[op] += now() - t0;
+	return rc;
 }
 
 int fsx_run(struct dfs_mount *m, const struct fsx_opts *o, char *report,
@@ -355,10 +373,15 @@ int fsx_run(struct dfs_mount *m, const struct fsx_opts *o, char *report,
 	}
 	fsx_close(x);
 	close_sources(x);
-	if (rc == 0 && o->verbose)
+	if (rc == 0 && o->verbose) {
 		for (int op = 0; op < OP_COUNT; op++)
-			fprintf(stderr, "fsx: %-10s %lu\n", fsx_op_names[op],
-				x->counts[op]);
+			fprintf(stderr, "fsx: %-10s %6lu steps %7.2f s\n",
+				fsx_op_names[op], x->counts[op],
+				x->seconds[op]);
+		fprintf(stderr,
+			"fsx: %lu steps ended at most 64 KiB, %lu crossed it\n",
+			x->small, x->crossings);
+	}
 	free(x->buf[D]);
 	free(x->buf[N]);
 	free(x->data);

@@ -39,6 +39,10 @@ struct fsx {
 	char *report;
 	size_t rcap;
 	unsigned long counts[16]; /* steps per operation, for the summary */
+	double seconds[16];	  /* and their time */
+	unsigned long small;	  /* steps that ended at most 64 KiB */
+	unsigned long crossings;  /* steps that crossed 64 KiB, either way */
+	bool was_small;
 };
 
 /* A number in [0, n). */

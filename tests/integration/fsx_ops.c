@@ -117,7 +117,7 @@ static int op_write(struct fsx *x)
 
 static int op_truncate(struct fsx *x)
 {
-	uint64_t size;
+	uint64_t size, was = cur_size(x);
 	long r[2];
 	int e[2] = { 0, 0 };
 
@@ -137,8 +137,7 @@ static int op_truncate(struct fsx *x)
 		e[i] = errno;
 	}
 	fsx_note(x, "truncate %llu -> %s (was %llu)", (unsigned long long)size,
-		 r[D] == 0 ? "ok" : strerror(e[D]),
-		 (unsigned long long)cur_size(x));
+		 r[D] == 0 ? "ok" : strerror(e[D]), (unsigned long long)was);
 	return fsx_same(x, "ftruncate", r, e);
 }
 

@@ -229,7 +229,7 @@ static void random_run(uint64_t seed)
 
 	dfs_need_mount(&m, setup_rc);
 	cr_assert_not_null(report);
-	fsx_opts_default(&o, seed, 2500);
+	fsx_opts_default(&o, seed, 1500);
 	rc = fsx_run(&m, &o, report, 16384);
 	cr_assert_eq(rc, 0, "%s", report);
 	free(report);

@@ -151,6 +151,12 @@ struct dfs_file *dfs_file_new(const struct dfs_file_ops *ops, uint64_t ino,
 int dfs_mem_new(struct dfs_store *st, struct dfs_oinode *oi);
 int dfs_mem_commit(struct dfs_store *st, struct dfs_oinode *oi);
 int dfs_mem_spill(struct dfs_store *st, struct dfs_oinode *oi);
+/* fallocate(2) on a memfd, every mode dfs_file_fallocate() serves (tmpfs
+ * has no zero range); allocation stops at the end of the content. */
+int dfs_mem_fallocate(int fd, int mode, off_t off, off_t len);
+/* FALLOC_FL_ZERO_RANGE (with or without KEEP_SIZE) on a filesystem
+ * without it: a punched hole, and the new size. */
+int dfs_zero_range(int fd, int mode, off_t off, off_t len);
 
 /* ---- seal.c ------------------------------------------------------------------- */
 

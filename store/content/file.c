@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -263,22 +264,69 @@ int dfs_file_fsync(struct dfs_store *st, struct dfs_file *f, bool datasync)
 	return rc;
 }
 
+/* The modes served at every size: allocation, punch hole, zero range.
+ * (Collapse and insert never come: the kernel's FUSE refuses them.) */
+#define SERVED_MODES \
+	(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)
+
+static int check_mode(int mode, off_t off, off_t len)
+{
+	if (mode & ~SERVED_MODES)
+		return -EOPNOTSUPP;
+	if ((mode & FALLOC_FL_PUNCH_HOLE) &&
+	    (!(mode & FALLOC_FL_KEEP_SIZE) || (mode & FALLOC_FL_ZERO_RANGE)))
+		return -EOPNOTSUPP; /* as vfs_fallocate() answers */
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	if (off > INT64_MAX - len)
+		return -EFBIG;
+	return 0;
+}
+
+static int fallocate_fd(struct dfs_oinode *oi, int fd, int mode, off_t off,
+			off_t len)
+{
+	if (oi->is_mem)
+		return dfs_mem_fallocate(fd, mode, off, len);
+	if (fallocate(fd, mode, off, len) == 0)
+		return 0;
+	if (errno == EOPNOTSUPP && (mode & FALLOC_FL_ZERO_RANGE))
+		return dfs_zero_range(fd, mode, off, len);
+	return -errno;
+}
+
+/*
+ * Every mode served changes the times, as ext4 does (allocation too), and
+ * marks small content changed, so close commits it.  Small content that
+ * would grow past DFS_INLINE_MAX goes to a work file first.
+ */
 int dfs_file_fallocate(struct dfs_store *st, struct dfs_file *f, int mode,
 		       off_t off, off_t len)
 {
-	int fd, rc = 0;
+	bool grows = !(mode & FALLOC_FL_KEEP_SIZE);
+	int fd, rc;
 
 	if (!f->oi)
 		return -EOPNOTSUPP;
+	rc = check_mode(mode, off, len);
+	if (rc < 0)
+		return rc;
 	if (!(mode & FALLOC_FL_PUNCH_HOLE) && dfs_reserve_spent(st))
 		return -ENOSPC;
+	if (grows && off + len > DFS_INLINE_MAX) {
+		pthread_mutex_lock(&st->lock);
+		if (f->oi->is_mem)
+			rc = dfs_mem_spill(st, f->oi);
+		pthread_mutex_unlock(&st->lock);
+		if (rc < 0)
+			return rc;
+	}
 	fd = dfs_file_fd_get(f);
 	if (!f->oi->is_work && !f->oi->is_mem)
 		rc = -EBADF;
-	else if (fallocate(fd, mode, off, len) < 0)
-		rc = -errno;
-	dfs_file_fd_put(st, f, rc == 0 && !(mode & FALLOC_FL_KEEP_SIZE),
-			(uint64_t)(off + len));
+	else
+		rc = fallocate_fd(f->oi, fd, mode, off, len);
+	dfs_file_fd_put(st, f, rc == 0, grows ? (uint64_t)(off + len) : 0);
 	return rc;
 }
 

@@ -7,7 +7,8 @@
  * splice and writes land as for any other file, with no inode created on
  * the store's disk); closing it (flush) commits the bytes and the inode's
  * new blob in one transaction.  A memfd that grows past DFS_INLINE_MAX is
- * spilled to a work file and sealed like any large file.
+ * spilled to a work file and sealed like any large file.  tmpfs has no
+ * FALLOC_FL_ZERO_RANGE: a memfd gets it as a punched hole and a new size.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -134,4 +135,38 @@ int dfs_mem_spill(struct dfs_store *st, struct dfs_oinode *oi)
 	}
 	pthread_rwlock_unlock(&oi->fdlock);
 	return rc;
+}
+
+int dfs_zero_range(int fd, int mode, off_t off, off_t len)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) < 0)
+		return -errno;
+	if (off < sb.st_size &&
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
+		      len < sb.st_size - off ? len : sb.st_size - off) < 0)
+		return -errno;
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > sb.st_size &&
+	    ftruncate(fd, off + len) < 0)
+		return -errno;
+	return 0;
+}
+
+int dfs_mem_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	struct stat sb;
+
+	if (mode & FALLOC_FL_ZERO_RANGE)
+		return dfs_zero_range(fd, mode, off, len);
+	if (mode == FALLOC_FL_KEEP_SIZE) {
+		/* Memory past the end would never be content: none kept. */
+		if (fstat(fd, &sb) < 0)
+			return -errno;
+		if (off >= sb.st_size)
+			return 0;
+		if (len > sb.st_size - off)
+			len = sb.st_size - off;
+	}
+	return fallocate(fd, mode, off, len) < 0 ? -errno : 0;
 }

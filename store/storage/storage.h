@@ -44,6 +44,7 @@
 #define DFS_LAZY_MS 20		   /* group commit window */
 #define DFS_CHECKPOINT_PAGES 8192  /* 32 MiB of WAL */
 #define DFS_INLINE_MAX (64 * 1024) /* content kept in the database */
+#define DFS_QUICK_CHECK_MAX 10	   /* problems a refusal quotes */
 
 struct dfs_content; /* layer 3 (content.h) */
 struct dfs_trees;   /* layer 4 (trees.h) */
@@ -66,6 +67,10 @@ struct dfs_store {
 	int lock_fd;
 	int wal_fd;	/* for durable commits, see dfs_db_commit() */
 	unsigned flags; /* DFS_OPEN_* */
+	/* While opening: where to say why a refusal happened (the caller's
+	 * buffer of why_cap bytes, or NULL); see dfs_open_why(). */
+	char *why;
+	size_t why_cap;
 
 	pthread_mutex_t lock;
 	sqlite3 *db;
@@ -123,6 +128,10 @@ int dfs_query_sql(struct dfs_store *st, const char *sql, sqlite3_stmt **ret,
 /* The single int64 (or -ENOENT for no row or NULL) a query returns. */
 int dfs_query_int(struct dfs_store *st, const char *sql, int64_t *ret,
 		  const char *fmt, ...);
+/* Append SQLite's message text to buf as one line ("; " after what buf
+ * holds; newlines as spaces, a check's "*** in database main ***" heading
+ * left out), cut to fit cap. */
+void dfs_sql_msg_append(char *buf, size_t cap, const char *text);
 /* Copy a text or blob column into buf (NUL-ended, cut to cap - 1). */
 void dfs_col_text(sqlite3_stmt *s, int col, char *buf, size_t cap);
 int64_t dfs_last_rowid(struct dfs_store *st);
@@ -155,8 +164,17 @@ void dfs_db_watch_wal(struct dfs_store *st);
 
 /* ---- schema.c ------------------------------------------------------------ */
 
+/* Bring the schema of db from version from up to date (one transaction). */
+int dfs_schema_migrate(sqlite3 *db, int from);
+
+/* ---- dbopen.c ------------------------------------------------------------ */
+
 /* Open the database of st (st->path, st->dirfd set): check, migrate. */
 int dfs_schema_open(struct dfs_store *st);
+/* While opening: say why the store is refused (kept for the caller of
+ * dfs_storage_open(); the first sentence wins). */
+void dfs_open_why(struct dfs_store *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* ---- blob.c: content named by its XXH3-128 hash --------------------------- */
 
@@ -247,8 +265,10 @@ int dfs_io_write_all_at(int fd, const void *buf, size_t len, off_t off);
 
 /* ---- open.c: the store folder ------------------------------------------------ */
 
-/* Open the folder, lock it (DFS_OPEN_DAEMON) and its database. */
-int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret);
+/* Open the folder, lock it (DFS_OPEN_DAEMON) and its database.  On a
+ * refusal, why (cap bytes, may be NULL) says what was found. */
+int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret,
+		     char *why, size_t cap);
 /* Close what dfs_storage_open() opened; the layers above freed theirs. */
 void dfs_storage_close(struct dfs_store *st);
 

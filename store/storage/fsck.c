@@ -6,9 +6,11 @@
  * every work file that an inode names exists, every directory entry names
  * an inode; files under blobs/ and work/ that no row names are reported as
  * orphans (a sealed file's work file, removed just after its seal commits,
- * is not one).  Safe while the store is mounted: a finding is checked
- * again against the current rows before it is reported, so a seal in
- * progress is not mistaken for damage.
+ * is not one).  Many orphans, or a work file of an inode the database
+ * never made, mean the database is older than its files (a copy of the
+ * store without its -wal file): one more problem says so.  Safe while the
+ * store is mounted: a finding is checked again against the current rows
+ * before it is reported, so a seal in progress is not mistaken for damage.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +23,8 @@
 
 #include "storage.h"
 
+/* Orphans from which the database looks older than its files. */
+#define STALE_MIN_ORPHANS 8
 /* Lines of integrity_check reported, at most. */
 #define INTEGRITY_MAX 100
 
@@ -29,6 +33,9 @@ struct fsck {
 	dfs_fsck_fn fn;
 	void *ctx;
 	int problems;
+	int orphan_blobs;
+	int orphan_work;
+	int64_t orphan_ino_max; /* highest inode an orphan work file names */
 };
 
 static void report(struct fsck *f, const char *kind, const char *what,
@@ -287,8 +294,48 @@ static void scan_dir(struct fsck *f, int dirfd, const char *sub, bool blobs)
 		if (named || faccessat(dirfd, what, F_OK, 0) < 0)
 			continue;
 		report(f, "orphan", what, 0);
+		if (blobs) {
+			f->orphan_blobs++;
+		} else {
+			int64_t ino = strtoll(de->d_name, NULL, 10);
+
+			f->orphan_work++;
+			if (ino > f->orphan_ino_max)
+				f->orphan_ino_max = ino;
+		}
 	}
 	closedir(d);
+}
+
+/*
+ * A database restored without its -wal file (or any older copy) lacks the
+ * rows of the newest files: they show up as orphans, and work files name
+ * inodes beyond the last one the database made.  Say so once, after them.
+ */
+static void check_stale(struct fsck *f)
+{
+	int64_t last = 0;
+	char what[600], beyond[160] = "";
+
+	(void)dfs_query_int(f->st,
+			    "SELECT max(ifnull((SELECT seq FROM sqlite_sequence"
+			    " WHERE name = 'inodes'), 0),"
+			    " ifnull((SELECT max(ino) FROM inodes), 0))",
+			    &last, "");
+	if (f->orphan_work && f->orphan_ino_max > last)
+		snprintf(beyond, sizeof(beyond),
+			 "; work file %lld names an inode the database never "
+			 "made (its last is %lld)",
+			 (long long)f->orphan_ino_max, (long long)last);
+	if (f->orphan_blobs + f->orphan_work < STALE_MIN_ORPHANS && !beyond[0])
+		return;
+	snprintf(what, sizeof(what),
+		 "%s: %d blob file%s and %d work file%s are named by no "
+		 "row%s: the database looks older than its files (a copy "
+		 "restored without its -wal file?)",
+		 DFS_DB_NAME, f->orphan_blobs, f->orphan_blobs == 1 ? "" : "s",
+		 f->orphan_work, f->orphan_work == 1 ? "" : "s", beyond);
+	report(f, "stale-database", what, 0);
 }
 
 int dfs_store_fsck(struct dfs_store *st, dfs_fsck_fn fn, void *ctx)
@@ -307,6 +354,7 @@ int dfs_store_fsck(struct dfs_store *st, dfs_fsck_fn fn, void *ctx)
 		scan_dir(&f, st->dirfd, sub, true);
 	}
 	scan_dir(&f, st->dirfd, DFS_WORK_DIR, false);
+	check_stale(&f);
 	pthread_mutex_unlock(&st->lock);
 	return f.problems;
 }

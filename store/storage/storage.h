@@ -40,9 +40,15 @@
 #define DFS_SYMLINK_MAX 4095
 #define DFS_XATTR_NAME_MAX 255
 #define DFS_XATTR_SIZE_MAX 65536
-#define DFS_SQL_CACHE 256	   /* distinct SQL strings, a power of 2 */
-#define DFS_LAZY_MS 20		   /* group commit window */
-#define DFS_CHECKPOINT_PAGES 8192  /* 32 MiB of WAL */
+#define DFS_SQL_CACHE 256 /* distinct SQL strings, a power of 2 */
+#define DFS_LAZY_MS 20	  /* group commit window */
+/* How far the database file may lag behind its WAL (txn.c): a checkpoint
+ * runs once the oldest commit it lacks is DFS_CHECKPOINT_MS old, or once
+ * DFS_CHECKPOINT_PAGES pages (4 MiB of 4 KiB pages) wait; a blocked one is
+ * tried again every DFS_CHECKPOINT_RETRY_MS.  docs/behaviour.md states it. */
+#define DFS_CHECKPOINT_PAGES 1024
+#define DFS_CHECKPOINT_MS 5000
+#define DFS_CHECKPOINT_RETRY_MS 1000
 #define DFS_INLINE_MAX (64 * 1024) /* content kept in the database */
 #define DFS_QUICK_CHECK_MAX 10	   /* problems a refusal quotes */
 
@@ -81,8 +87,13 @@ struct dfs_store {
 	bool txn_open;
 	bool op_lazy;
 	bool txn_whole; /* see dfs_db_begin_whole() */
-	int wal_pages;	/* WAL size after the last commit */
 	int64_t txn_since;
+	/* checkpoints (txn.c): what the database file lacks of the WAL */
+	int wal_frames;	    /* frames in the WAL after the last commit */
+	int ckpt_behind;    /* pages committed since the last checkpoint */
+	int64_t ckpt_since; /* the oldest commit not copied; 0: none */
+	int64_t ckpt_retry; /* after a blocked checkpoint: not before */
+	bool ckpt_warned;   /* that it is past the bound was logged */
 	/* Signalled when background work waits: a lazy transaction to
 	 * commit within DFS_LAZY_MS, a WAL to checkpoint, or whatever the
 	 * layers above queue (the sealer waits on it). */
@@ -157,9 +168,11 @@ void dfs_db_rollback(struct dfs_store *st);
 /* rc == 0: commit (not durably); else roll back.  Returns rc or the
  * commit's error. */
 int dfs_finish(struct dfs_store *st, int rc);
-/* Commit lazy work older than DFS_LAZY_MS, checkpoint a large WAL, run
- * st->later when due. */
+/* Commit lazy work older than DFS_LAZY_MS, checkpoint the WAL when due,
+ * run st->later when due. */
 void dfs_db_tick_locked(struct dfs_store *st);
+/* When (dfs_now_ns()) the tick has a checkpoint to run; 0: none waits. */
+int64_t dfs_db_tick_due(const struct dfs_store *st);
 void dfs_db_watch_wal(struct dfs_store *st);
 
 /* ---- schema.c ------------------------------------------------------------ */

@@ -339,7 +339,8 @@ static void start_reader(void)
 	dfs_path(ready, sizeof(ready), "%s/reader.out", m.dir);
 	dfs_path(db, sizeof(db), "%s/deployfs.db", m.store);
 	cr_assert_eq(mkfifo(fifo, 0600), 0, "%s", strerror(errno));
-	/* Read-write, so neither end waits for the other to open. */
+	/* Read-write, so neither end waits for the other to open; close on
+	 * exec, so the daemon started later does not keep it open. */
 	reader_fd = open(fifo, O_RDWR | O_CLOEXEC);
 	cr_assert_geq(reader_fd, 0, "%s", strerror(errno));
 	pid = fork();
@@ -363,7 +364,6 @@ static void start_reader(void)
 			      "sqlite3 did not start reading");
 		dfs_sleep_ms(20);
 	}
-	/* The parent's end must not leak into the daemon. */
 }
 
 Test(dbfaults, a_copy_without_its_wal_is_older_than_its_files)

@@ -196,12 +196,16 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 			     .seen_lock = PTHREAD_MUTEX_INITIALIZER };
 	pthread_t notify_thread;
 	bool notifying;
+	char why[1024];
 	int rc;
 
-	rc = dfs_store_open(store, DFS_OPEN_DAEMON, &fs.st);
+	rc = dfs_store_open_why(store, DFS_OPEN_DAEMON, &fs.st, why,
+				sizeof(why));
 	if (rc < 0) {
 		fprintf(stderr, "deployfs: cannot open store \"%s\": %s\n",
 			store, dfs_store_strerror(rc));
+		if (why[0])
+			fprintf(stderr, "deployfs: %s\n", why);
 		return 1;
 	}
 	fs.se = fuse_session_new(args, &dfs_ops, sizeof(dfs_ops), &fs);

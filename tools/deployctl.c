@@ -3,7 +3,7 @@
  * deployctl.c - the deployfs command-line tool.
  *
  *   deployctl init STORE     create an empty store
- *   deployctl fsck STORE     check blobs and references, report orphans
+ *   deployctl fsck STORE     check the database, blobs and references
  *   deployctl backup [--mount MNT | --store STORE] DEST
  *                            a consistent copy of the store, while it is
  *                            mounted, into DEST (a store; incremental)
@@ -57,8 +57,10 @@ void usage(FILE *out)
 		"usage: deployctl [--help] [--version] COMMAND [ARGS]\n\n"
 		"commands:\n"
 		"  init STORE    create an empty store in the folder STORE\n"
-		"  fsck STORE    check that every referenced blob exists and\n"
-		"                hashes to its name; report orphans\n"
+		"  fsck STORE    check the database (SQLite's integrity_check\n"
+		"                and foreign_key_check), that every referenced\n"
+		"                blob exists and hashes to its name; report\n"
+		"                orphans and a database older than its files\n"
 		"  backup [--mount MNT | --store STORE] DEST\n"
 		"                copy the store behind MNT (default as for\n"
 		"                package), or STORE, consistently while it is in\n"
@@ -136,13 +138,21 @@ static void print_problem(void *ctx, const struct dfs_fsck_problem *p)
 int cmd_fsck(int argc, char **argv)
 {
 	struct dfs_store *st;
+	char why[1024];
 	int rc;
 
 	if (argc != 2) {
 		usage(stderr);
 		return EX_USAGE;
 	}
-	rc = dfs_store_open(argv[1], 0, &st);
+	rc = dfs_store_open_why(argv[1], 0, &st, why, sizeof(why));
+	if (rc == -EUCLEAN || rc == -ENODATA) {
+		/* A database that cannot be read is what fsck looks for. */
+		printf("database %s\n", why[0] ? why : dfs_store_strerror(rc));
+		fprintf(stderr, "fsck %s: %s; 1 problem\n", argv[1],
+			dfs_store_strerror(rc));
+		return 1;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "deployctl: cannot open store \"%s\": %s\n",
 			argv[1], dfs_store_strerror(rc));

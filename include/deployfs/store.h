@@ -147,11 +147,18 @@ DFS_WUR int dfs_store_create(const char *path);
 /*
  * Open the store in PATH.  Refusals leave the folder untouched:
  * -ENOENT missing, -ENOTDIR not a folder, -EMEDIUMTYPE not a deployfs store,
- * -EUCLEAN corrupt database, -EPROTONOSUPPORT newer schema, -EBUSY already
- * served by another daemon, -EINPROGRESS a backup into it did not finish.
+ * -ENODATA an empty (0-byte) database, -EUCLEAN corrupt database (with
+ * DFS_OPEN_DAEMON every page is checked first, SQLite's quick_check),
+ * -EPROTONOSUPPORT newer schema, -EBUSY already served by another daemon,
+ * -EINPROGRESS a backup into it did not finish.
  */
 DFS_WUR int dfs_store_open(const char *path, unsigned flags,
 			   struct dfs_store **ret);
+/* The same; on a refusal why (cap bytes) holds a sentence naming the file
+ * and what was found in it (what SQLite said), or "" when
+ * dfs_store_strerror() says it all. */
+DFS_WUR int dfs_store_open_why(const char *path, unsigned flags,
+			       struct dfs_store **ret, char *why, size_t cap);
 /* Finish pending seals, close.  Takes NULL, returns NULL. */
 struct dfs_store *dfs_store_free(struct dfs_store *st);
 /* A sentence for the refusals of dfs_store_open(). */

@@ -206,6 +206,20 @@ static void gather_wait(struct dfs_store *st)
 	(void)pthread_cond_timedwait(&st->wake, &st->lock, &until);
 }
 
+/* Nothing to seal: wait for work, or until a checkpoint is due. */
+static void idle_wait(struct dfs_store *st)
+{
+	int64_t due = dfs_db_tick_due(st);
+	struct timespec until;
+
+	if (!due) {
+		pthread_cond_wait(&st->wake, &st->lock);
+		return;
+	}
+	until = dfs_ns_to_ts(due);
+	(void)pthread_cond_timedwait(&st->wake, &st->lock, &until);
+}
+
 static void drain_locked(struct dfs_store *st, struct seal_item *items)
 {
 	size_t n = take_batch(st, items, SEAL_BATCH_MAX);
@@ -243,7 +257,7 @@ static void *sealer_main(void *arg)
 			continue;
 		}
 		if (!st->content->queue) {
-			pthread_cond_wait(&st->wake, &st->lock);
+			idle_wait(st);
 			continue;
 		}
 		if (!st->content->stopping && !st->content->seal_urgent &&

@@ -231,6 +231,25 @@ int dfs_query_int(struct dfs_store *st, const char *sql, int64_t *ret,
 	return rc < 0 ? rc : 0;
 }
 
+void dfs_sql_msg_append(char *buf, size_t cap, const char *text)
+{
+	size_t len = strnlen(buf, cap);
+
+	if (!cap || len + 1 >= cap)
+		return;
+	if (len) {
+		if (len + 3 >= cap)
+			return;
+		buf[len++] = ';';
+		buf[len++] = ' ';
+	}
+	if (strncmp(text, "*** ", 4) == 0 && strchr(text, '\n'))
+		text = strchr(text, '\n') + 1; /* "*** in database main ***" */
+	for (; *text && len + 1 < cap; text++)
+		buf[len++] = *text == '\n' || *text == '\t' ? ' ' : *text;
+	buf[len] = '\0';
+}
+
 void dfs_col_text(sqlite3_stmt *s, int col, char *buf, size_t cap)
 {
 	const void *p = sqlite3_column_blob(s, col);

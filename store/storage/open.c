@@ -3,11 +3,14 @@
  * open.c - the store folder: opening it (the exclusive lock of the daemon
  * that serves it, the database, the blob and work folders) and closing
  * it.  Opening refuses, without writing anything, a folder that is
- * missing, is not a store, holds a corrupt database or one from a newer
- * schema, is already served, or is a backup not finished (backup.c).
+ * missing, is not a store, holds an empty (0-byte) or corrupt database or
+ * one from a newer schema, is already served, or is a backup not finished
+ * (backup.c); dfs_open_why() keeps a
+ * sentence saying what was found for the caller to print.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -27,7 +30,37 @@ static int take_lock(struct dfs_store *st)
 	return 0;
 }
 
-int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret)
+/*
+ * The database file must be a regular file with something in it: SQLite
+ * would open a 0-byte file as a new, empty database, and the store would
+ * look like one that never held anything.
+ */
+static int check_db_file(struct dfs_store *st)
+{
+	struct stat sb, wal;
+
+	if (fstatat(st->dirfd, DFS_DB_NAME, &sb, 0) < 0)
+		return errno == ENOENT || errno == ENOTDIR ? -EMEDIUMTYPE
+							   : -errno;
+	if (!S_ISREG(sb.st_mode))
+		return -EMEDIUMTYPE;
+	if (sb.st_size > 0)
+		return 0;
+	if (fstatat(st->dirfd, DFS_DB_NAME "-wal", &wal, 0) == 0 &&
+	    wal.st_size > 0)
+		dfs_open_why(st,
+			     "\"%s/%s\" is empty (0 bytes), beside a "
+			     "%lld-byte \"%s-wal\"",
+			     st->path, DFS_DB_NAME, (long long)wal.st_size,
+			     DFS_DB_NAME);
+	else
+		dfs_open_why(st, "\"%s/%s\" is empty (0 bytes)", st->path,
+			     DFS_DB_NAME);
+	return -ENODATA;
+}
+
+int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret,
+		     char *why, size_t cap)
 {
 	struct dfs_store *st;
 	struct stat sb;
@@ -43,6 +76,10 @@ int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret)
 	st->dirfd = st->blobs_fd = st->work_fd = st->lock_fd = -1;
 	st->wal_fd = st->reserve_fd = -1;
 	st->flags = flags;
+	st->why = why;
+	st->why_cap = cap;
+	if (why && cap)
+		why[0] = '\0';
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->wake, NULL);
 	pthread_cond_init(&st->notices.cond, NULL);
@@ -61,10 +98,9 @@ int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret)
 		rc = -EINPROGRESS;
 		goto out_close;
 	}
-	if (faccessat(st->dirfd, DFS_DB_NAME, F_OK, 0) < 0) {
-		rc = -EMEDIUMTYPE;
+	rc = check_db_file(st);
+	if (rc < 0)
 		goto out_close;
-	}
 	if (flags & DFS_OPEN_DAEMON) {
 		rc = take_lock(st);
 		if (rc == 0)
@@ -80,9 +116,12 @@ int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret)
 	st->work_fd = openat(st->dirfd, DFS_WORK_DIR,
 			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->blobs_fd < 0 || st->work_fd < 0) {
+		dfs_open_why(st, "\"%s\" has no %s/ or no %s/ folder", st->path,
+			     DFS_BLOBS_DIR, DFS_WORK_DIR);
 		rc = -EUCLEAN;
 		goto out_close;
 	}
+	st->why = NULL;
 	*ret = st;
 	return 0;
 out_close:

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * schema.c - the database of a store: its schema and forward migrations,
- * creating a store folder, and checking a database before it is used
- * (application id, schema version: a newer one is refused untouched).
+ * and creating a store folder.  Opening one (and checking it before use)
+ * is dbopen.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -223,6 +223,9 @@ const char *dfs_store_strerror(int rc)
 		return "not a deployfs store (no deployfs.db)";
 	case -EUCLEAN:
 		return "the store's database is corrupt; it was not touched";
+	case -ENODATA:
+		return "the store's database is empty (0 bytes); "
+		       "it was not touched";
 	case -EPROTONOSUPPORT:
 		return "the store was written by a newer deployfs; "
 		       "upgrade deployfs to open it";
@@ -451,61 +454,8 @@ out_close:
 	return rc;
 }
 
-/* ---- opening: check before use ------------------------------------------------------------- */
-
-static int check_schema(sqlite3 *db, int *ret_version)
+/* A store opened by an older deployfs: bring its schema up to date. */
+int dfs_schema_migrate(sqlite3 *db, int from)
 {
-	sqlite3_stmt *s = NULL;
-	int appid = 0, version = 0, rc;
-
-	rc = sqlite3_prepare_v2(db, "PRAGMA application_id", -1, &s, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
-		appid = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	if (rc != SQLITE_ROW)
-		return -EUCLEAN;
-	rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
-		version = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	if (rc != SQLITE_ROW)
-		return -EUCLEAN;
-	if (appid != DFS_APPLICATION_ID || version <= 0)
-		return -EMEDIUMTYPE;
-	if (version > DFS_SCHEMA_VERSION)
-		return -EPROTONOSUPPORT;
-	*ret_version = version;
-	return 0;
-}
-
-int dfs_schema_open(struct dfs_store *st)
-{
-	char dbpath[4096];
-	int version = 0, rc;
-
-	if (snprintf(dbpath, sizeof(dbpath), "%s/%s", st->path, DFS_DB_NAME) >=
-	    (int)sizeof(dbpath))
-		return -ENAMETOOLONG;
-	rc = sqlite3_open_v2(dbpath, &st->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK)
-		return rc == SQLITE_CANTOPEN ? -EMEDIUMTYPE : dfs_sql_errno(rc);
-	sqlite3_busy_timeout(st->db, 10000);
-	rc = check_schema(st->db, &version);
-	if (rc < 0)
-		return rc;
-	rc = dfs_db_exec(st, "PRAGMA journal_mode = WAL;"
-			     "PRAGMA synchronous = NORMAL;"
-			     "PRAGMA cache_size = -65536;"
-			     "PRAGMA wal_autocheckpoint = 0;"
-			     "PRAGMA temp_store = MEMORY;");
-	if (rc < 0)
-		return rc;
-	if (version < DFS_SCHEMA_VERSION)
-		rc = migrate(st->db, version, false);
-	if (rc == 0 && !(st->flags & DFS_OPEN_DAEMON))
-		rc = dfs_db_exec(st, "PRAGMA wal_autocheckpoint = 1000");
-	if (rc == 0 && (st->flags & DFS_OPEN_DAEMON))
-		dfs_db_watch_wal(st);
-	return rc;
+	return migrate(db, from, false);
 }

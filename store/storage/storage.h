@@ -44,11 +44,18 @@
 #define DFS_SYMLINK_MAX 4095
 #define DFS_XATTR_NAME_MAX 255
 #define DFS_XATTR_SIZE_MAX 65536
-#define DFS_SQL_CACHE 256	   /* distinct SQL strings, a power of 2 */
-#define DFS_LAZY_MS 20		   /* group commit window */
-#define DFS_CHECKPOINT_PAGES 8192  /* 32 MiB of WAL */
+#define DFS_SQL_CACHE 256 /* distinct SQL strings, a power of 2 */
+#define DFS_LAZY_MS 20	  /* group commit window */
+/* How far the database file may lag behind its WAL (txn.c): a checkpoint
+ * runs once the oldest commit it lacks is DFS_CHECKPOINT_MS old, or once
+ * DFS_CHECKPOINT_PAGES pages (4 MiB of 4 KiB pages) wait; a blocked one is
+ * tried again every DFS_CHECKPOINT_RETRY_MS.  docs/behaviour.md states it. */
+#define DFS_CHECKPOINT_PAGES 1024
+#define DFS_CHECKPOINT_MS 5000
+#define DFS_CHECKPOINT_RETRY_MS 1000
 #define DFS_NOTICES_MAX 256	   /* changes the kernel must hear of */
 #define DFS_INLINE_MAX (64 * 1024) /* content kept in the database */
+#define DFS_QUICK_CHECK_MAX 10	   /* problems a refusal quotes */
 
 struct dfs_content; /* layer 3 (content.h) */
 struct dfs_trees;   /* layer 4 (trees.h) */
@@ -75,6 +82,10 @@ struct dfs_store {
 	bool reserve_spent;
 	int64_t reserve_checked;
 	unsigned flags; /* DFS_OPEN_* */
+	/* While opening: where to say why a refusal happened (the caller's
+	 * buffer of why_cap bytes, or NULL); see dfs_open_why(). */
+	char *why;
+	size_t why_cap;
 
 	pthread_mutex_t lock;
 	sqlite3 *db;
@@ -85,7 +96,6 @@ struct dfs_store {
 	bool txn_open;
 	bool op_lazy;
 	bool txn_whole; /* see dfs_db_begin_whole() */
-	int wal_pages;	/* WAL size after the last commit */
 	int64_t txn_since;
 	uint64_t op_ino; /* the inode the lazy call in progress changes */
 	/* Inodes whose answered lazy calls wait in the open transaction, and
@@ -96,6 +106,12 @@ struct dfs_store {
 		int *err;
 		size_t n, cap;
 	} pending, lost;
+	/* checkpoints (txn.c): what the database file lacks of the WAL */
+	int wal_frames;	    /* frames in the WAL after the last commit */
+	int ckpt_behind;    /* pages committed since the last checkpoint */
+	int64_t ckpt_since; /* the oldest commit not copied; 0: none */
+	int64_t ckpt_retry; /* after a blocked checkpoint: not before */
+	bool ckpt_warned;   /* that it is past the bound was logged */
 	/* Signalled when background work waits: a lazy transaction to
 	 * commit within DFS_LAZY_MS, a WAL to checkpoint, or whatever the
 	 * layers above queue (the sealer waits on it). */
@@ -147,6 +163,10 @@ int dfs_query_sql(struct dfs_store *st, const char *sql, sqlite3_stmt **ret,
 /* The single int64 (or -ENOENT for no row or NULL) a query returns. */
 int dfs_query_int(struct dfs_store *st, const char *sql, int64_t *ret,
 		  const char *fmt, ...);
+/* Append SQLite's message text to buf as one line ("; " after what buf
+ * holds; newlines as spaces, a check's "*** in database main ***" heading
+ * left out), cut to fit cap. */
+void dfs_sql_msg_append(char *buf, size_t cap, const char *text);
 /* Copy a text or blob column into buf (NUL-ended, cut to cap - 1). */
 void dfs_col_text(sqlite3_stmt *s, int col, char *buf, size_t cap);
 int64_t dfs_last_rowid(struct dfs_store *st);
@@ -201,15 +221,26 @@ void dfs_db_rollback(struct dfs_store *st);
 /* rc == 0: commit (not durably); else roll back.  Returns rc or the
  * commit's error. */
 int dfs_finish(struct dfs_store *st, int rc);
-/* Commit lazy work older than DFS_LAZY_MS, checkpoint a large WAL, run
- * st->later when due. */
+/* Commit lazy work older than DFS_LAZY_MS, checkpoint the WAL when due,
+ * run st->later when due. */
 void dfs_db_tick_locked(struct dfs_store *st);
+/* When (dfs_now_ns()) the tick has a checkpoint to run; 0: none waits. */
+int64_t dfs_db_tick_due(const struct dfs_store *st);
 void dfs_db_watch_wal(struct dfs_store *st);
 
 /* ---- schema.c ------------------------------------------------------------ */
 
+/* Bring the schema of db from version from up to date (one transaction). */
+int dfs_schema_migrate(sqlite3 *db, int from);
+
+/* ---- dbopen.c ------------------------------------------------------------ */
+
 /* Open the database of st (st->path, st->dirfd set): check, migrate. */
 int dfs_schema_open(struct dfs_store *st);
+/* While opening: say why the store is refused (kept for the caller of
+ * dfs_storage_open(); the first sentence wins). */
+void dfs_open_why(struct dfs_store *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* ---- blob.c: content named by its XXH3-128 hash --------------------------- */
 
@@ -300,8 +331,10 @@ int dfs_io_write_all_at(int fd, const void *buf, size_t len, off_t off);
 
 /* ---- open.c: the store folder ------------------------------------------------ */
 
-/* Open the folder, lock it (DFS_OPEN_DAEMON) and its database. */
-int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret);
+/* Open the folder, lock it (DFS_OPEN_DAEMON) and its database.  On a
+ * refusal, why (cap bytes, may be NULL) says what was found. */
+int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret,
+		     char *why, size_t cap);
 /* Close what dfs_storage_open() opened; the layers above freed theirs. */
 void dfs_storage_close(struct dfs_store *st);
 

@@ -36,8 +36,14 @@ static int recover(struct dfs_store *st)
 
 int dfs_store_open(const char *path, unsigned flags, struct dfs_store **ret)
 {
+	return dfs_store_open_why(path, flags, ret, NULL, 0);
+}
+
+int dfs_store_open_why(const char *path, unsigned flags, struct dfs_store **ret,
+		       char *why, size_t cap)
+{
 	struct dfs_store *st = NULL;
-	int rc = dfs_storage_open(path, flags, &st);
+	int rc = dfs_storage_open(path, flags, &st, why, cap);
 
 	if (rc < 0)
 		return rc;

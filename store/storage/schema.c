@@ -203,6 +203,15 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	"CREATE INDEX audit_lines_by_off ON audit_lines (off);"
 	"CREATE INDEX packages_by_root ON packages (root);"
 	"CREATE INDEX deployments_by_package ON deployments (package, env);",
+	/* 4 -> 5: the chunk lists of blob files (blobs sealed before have
+	 * none and are checked whole) */
+	"CREATE TABLE blob_chunks ("
+	"  hash BLOB PRIMARY KEY,"
+	"  chunk INTEGER NOT NULL,"
+	"  sums BLOB NOT NULL"
+	");"
+	"CREATE TRIGGER blob_chunks_del AFTER DELETE ON blobs BEGIN"
+	"  DELETE FROM blob_chunks WHERE hash = OLD.hash; END;",
 };
 
 int dfs_store_schema_version(void)

@@ -20,6 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <xxhash.h>
+#ifdef DFS_XXH_DISPATCH
+#include <xxh_x86dispatch.h> /* AVX2 where the CPU has it */
+#endif
 
 #include "storage.h"
 

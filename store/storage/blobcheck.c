@@ -23,6 +23,7 @@
 
 #define CHUNK_MIN 4096u
 #define CHUNK_MAX (1u << 30)
+#define HASH_BUF (1u << 20) /* bytes read at a time to hash a file */
 
 static const char sql_put[] =
 	"INSERT INTO blob_chunks (hash, chunk, sums) VALUES (?1, ?2, ?3)"
@@ -67,8 +68,8 @@ static void feed(struct hasher *x, const char *p, size_t n)
 static int feed_range(struct hasher *x, int fd, char *buf, off_t pos, off_t end)
 {
 	while (pos < end) {
-		size_t want = end - pos < DFS_CHUNK_SIZE ? (size_t)(end - pos)
-							 : DFS_CHUNK_SIZE;
+		size_t want =
+			end - pos < HASH_BUF ? (size_t)(end - pos) : HASH_BUF;
 		ssize_t n = pread(fd, buf, want, pos);
 
 		if (n < 0 && errno == EINTR)
@@ -87,7 +88,7 @@ static int feed_range(struct hasher *x, int fd, char *buf, off_t pos, off_t end)
 static void feed_zeros(struct hasher *x, const char *zeros, off_t len)
 {
 	while (len > 0) {
-		size_t n = len < DFS_CHUNK_SIZE ? (size_t)len : DFS_CHUNK_SIZE;
+		size_t n = len < HASH_BUF ? (size_t)len : HASH_BUF;
 
 		feed(x, zeros, n);
 		len -= (off_t)n;
@@ -139,7 +140,7 @@ int dfs_hash_fd_chunked(int fd, struct dfs_hash *ret,
 			struct dfs_chunks **ret_chunks)
 {
 	struct hasher x = { XXH3_createState(), NULL, NULL, 0 };
-	char *buf = malloc(DFS_CHUNK_SIZE), *zeros = calloc(1, DFS_CHUNK_SIZE);
+	char *buf = malloc(HASH_BUF), *zeros = calloc(1, HASH_BUF);
 	XXH128_canonical_t canon;
 	struct stat sb;
 	int rc = 0;

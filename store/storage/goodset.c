@@ -273,20 +273,19 @@ static struct dfs_partial *part_get(struct dfs_goodset *g,
 	return p;
 }
 
-enum dfs_chunk_claim dfs_chunk_claim(struct dfs_store *st,
-				     const struct dfs_hash *h, uint32_t k,
-				     uint32_t n, bool wait)
+bool dfs_chunk_claim(struct dfs_store *st, const struct dfs_hash *h, uint32_t k,
+		     uint32_t n)
 {
-	enum dfs_chunk_claim rc = DFS_CHUNK_MINE;
 	struct dfs_goodset *g = &st->good;
 	struct dfs_partial *p;
+	bool good = false;
 
 	if (k >= n)
-		return DFS_CHUNK_MINE;
+		return false;
 	pthread_mutex_lock(&g->lock);
 	for (;;) {
 		if (has_locked(g, h)) {
-			rc = DFS_CHUNK_GOOD;
+			good = true;
 			break;
 		}
 		/* Without an entry the chunk is simply checked (again). */
@@ -294,21 +293,17 @@ enum dfs_chunk_claim dfs_chunk_claim(struct dfs_store *st,
 		if (!p)
 			break;
 		if (bit(p->bits, k)) {
-			rc = DFS_CHUNK_GOOD;
+			good = true;
 			break;
 		}
 		if (!bit(p->bits + words_of(n), k)) {
 			set_bit(p->bits + words_of(n), k, true);
 			break;
 		}
-		if (!wait) {
-			rc = DFS_CHUNK_BUSY;
-			break;
-		}
 		pthread_cond_wait(&g->checked, &g->lock);
 	}
 	pthread_mutex_unlock(&g->lock);
-	return rc;
+	return good;
 }
 
 void dfs_chunk_checked(struct dfs_store *st, const struct dfs_hash *h,

@@ -47,7 +47,7 @@ int dfs_storage_open(const char *path, unsigned flags, struct dfs_store **ret)
 	pthread_cond_init(&st->wake, NULL);
 	dfs_goodset_init(&st->good);
 	st->path = strdup(path);
-	if (!st->path || dfs_ahead_init(st) < 0) {
+	if (!st->path) {
 		rc = -ENOMEM;
 		goto out_close;
 	}
@@ -87,7 +87,6 @@ void dfs_storage_close(struct dfs_store *st)
 {
 	if (!st)
 		return;
-	dfs_ahead_release(st);
 	dfs_db_close(st);
 	if (st->blobs_fd >= 0)
 		close(st->blobs_fd);

@@ -40,14 +40,13 @@
 #define DFS_SYMLINK_MAX 4095
 #define DFS_XATTR_NAME_MAX 255
 #define DFS_XATTR_SIZE_MAX 65536
-#define DFS_SQL_CACHE 256	   /* distinct SQL strings, a power of 2 */
-#define DFS_LAZY_MS 20		   /* group commit window */
-#define DFS_CHECKPOINT_PAGES 8192  /* 32 MiB of WAL */
-#define DFS_INLINE_MAX (64 * 1024) /* content kept in the database */
-#define DFS_CHUNK_SIZE (1u << 20)  /* a blob file is checked chunk by chunk */
+#define DFS_SQL_CACHE 256	    /* distinct SQL strings, a power of 2 */
+#define DFS_LAZY_MS 20		    /* group commit window */
+#define DFS_CHECKPOINT_PAGES 8192   /* 32 MiB of WAL */
+#define DFS_INLINE_MAX (64 * 1024)  /* content kept in the database */
+#define DFS_CHUNK_SIZE (128 * 1024) /* a blob file is checked chunk by chunk */
 
 struct dfs_content; /* layer 3 (content.h) */
-struct dfs_ahead;   /* chunkread.c */
 struct dfs_trees;   /* layer 4 (trees.h) */
 
 /* The blobs found good in this mount, and the chunks found good of blobs
@@ -75,8 +74,6 @@ struct dfs_chunks {
 	uint64_t size;	/* of the blob */
 	uint32_t chunk; /* bytes a chunk */
 	uint32_t n;	/* chunks: size / chunk rounded up */
-	uint32_t next;	/* the chunk a read front to back checks next (a
-			 * hint for reading ahead; __atomic accesses) */
 	uint64_t sum[]; /* n sums */
 };
 
@@ -115,8 +112,6 @@ struct dfs_store {
 	void (*later)(struct dfs_store *st);
 	int64_t later_due;
 	struct dfs_goodset good;
-	/* The thread that checks chunks ahead of reads (chunkread.c). */
-	struct dfs_ahead *ahead;
 
 	struct dfs_content *content;
 	struct dfs_trees *trees;
@@ -199,16 +194,13 @@ bool dfs_blob_is_good(struct dfs_store *st, const struct dfs_hash *h);
 /* Found good, or written and synced by the store itself just now. */
 void dfs_blob_mark_good(struct dfs_store *st, const struct dfs_hash *h);
 /*
- * Chunk k of the n chunks of blob h, about to be served: DFS_CHUNK_GOOD
- * when it (or the whole blob) was found good before; else DFS_CHUNK_MINE:
- * the caller checks it now and reports with dfs_chunk_checked().  While
- * another thread checks it, this waits for that verdict, or without wait
- * returns DFS_CHUNK_BUSY.
+ * Chunk k of the n chunks of blob h, about to be served: true when it
+ * (or the whole blob) was found good before.  Else the caller checks it
+ * now and reports with dfs_chunk_checked(); while another thread checks
+ * it, this waits for that verdict.
  */
-enum dfs_chunk_claim { DFS_CHUNK_GOOD, DFS_CHUNK_MINE, DFS_CHUNK_BUSY };
-enum dfs_chunk_claim dfs_chunk_claim(struct dfs_store *st,
-				     const struct dfs_hash *h, uint32_t k,
-				     uint32_t n, bool wait);
+bool dfs_chunk_claim(struct dfs_store *st, const struct dfs_hash *h, uint32_t k,
+		     uint32_t n);
 /* The verdict on a claimed chunk.  When every chunk of h is found good,
  * h is good (dfs_blob_mark_good); a damaged chunk is never remembered. */
 void dfs_chunk_checked(struct dfs_store *st, const struct dfs_hash *h,
@@ -255,13 +247,10 @@ int dfs_blob_check_size(const struct dfs_hash *h, uint64_t size, int fd);
 
 /* ---- chunkread.c: blob files checked chunk by chunk as they are read ---- */
 
-/* The checker thread (started by the first read that wants it). */
-int dfs_ahead_init(struct dfs_store *st);
-void dfs_ahead_release(struct dfs_store *st);
 /* Before [off, off + len) of the blob file fd is served: check each chunk
  * of c it touches that was not found good yet.  0, or -EIO (logged,
  * naming the blob) when one is damaged; -ENOMEM.  Without st->lock. */
-int dfs_chunks_check(struct dfs_store *st, struct dfs_chunks *c, int fd,
+int dfs_chunks_check(struct dfs_store *st, const struct dfs_chunks *c, int fd,
 		     uint64_t off, uint64_t len);
 
 /* ---- inline.c: small blobs kept in the database ---------------------------- */

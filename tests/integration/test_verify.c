@@ -4,7 +4,7 @@
  * blob file of the store with one byte flipped, cut to 100 bytes or
  * deleted is never served.  Through build/, packages/ or environments/,
  * opening a file whose blob is cut or missing fails with EIO; reading one
- * whose blob has a flipped byte fails with EIO at the chunk (1 MiB) that
+ * whose blob has a flipped byte fails with EIO at the chunk (128 KiB) that
  * holds it, the chunks before it read right and no byte of the damaged
  * chunk is ever returned; the daemon's log names the blob.  A deploy of
  * a package holding it (cp -r, ln -s, ln -sfn,
@@ -36,7 +36,7 @@
 #define BIG_LEN (2u << 20) /* big.bin: damaged by the tests */
 #define OK_LEN (3u << 20)  /* ok.bin: left alone */
 #define FLIP_AT 1234567
-#define CHUNK (1u << 20) /* the daemon checks a blob file chunk by chunk */
+#define CHUNK (128u << 10) /* the daemon checks a blob file chunk by chunk */
 /* How long an audit line may take to show (refusals may be recorded
  * lazily); a deadline, not a delay. */
 #define AUDIT_DEADLINE_MS 10000

@@ -2,7 +2,7 @@
 /*
  * test_chunks.c - unit tests of blob files checked chunk by chunk as they
  * are read: a sealed file's blob has its chunk list (XXH3-64 of each
- * 1 MiB) recorded with its row; opening it checks only its size (a cut
+ * 128 KiB) recorded with its row; opening it checks only its size (a cut
  * blob is EIO at open); a read checks the chunks it serves, so a flipped
  * byte in chunk k is EIO for a read of chunk k while the chunks before it
  * read right, and the blob is never found good; a store from before chunk
@@ -26,7 +26,7 @@
 #include "../../store/storage/storage.h"
 
 #define OPEN_FLAGS (DFS_OPEN_DAEMON | DFS_OPEN_NO_SEALER)
-#define CHUNK (1u << 20)
+#define CHUNK (128u << 10)
 #define NCHUNKS 4
 #define LEN (3 * CHUNK + CHUNK / 2) /* the last chunk is a short one */
 

@@ -593,8 +593,13 @@ static void dfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		free(mem);
 		return;
 	}
+	/* The chunks of a blob it serves are checked first. */
+	buf.buf[0].fd = dfs_file_fd_get_range(fs->st, f, (uint64_t)off, size);
+	if (buf.buf[0].fd < 0) {
+		reply_err(req, buf.buf[0].fd, "read", ino, NULL);
+		return;
+	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = dfs_file_fd_get(f);
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 	dfs_file_fd_put(fs->st, f, false, 0);

@@ -377,6 +377,14 @@ int dfs_file_fd_get(struct dfs_file *f);
 /* The fd to write to, or -ENOSPC (nothing taken, no put) while the store
  * keeps its last room on a full disk for what frees space. */
 int dfs_file_write_fd(struct dfs_store *st, struct dfs_file *f);
+/*
+ * dfs_file_fd_get() to read [off, off + n): what it serves of a blob is
+ * checked first (each chunk the range touches, once per open store).
+ * Returns the fd, or -EIO (logged, naming the blob) with nothing taken.
+ * Reads that serve bytes to a user take the fd this way.
+ */
+DFS_WUR int dfs_file_fd_get_range(struct dfs_store *st, struct dfs_file *f,
+				  uint64_t off, size_t n);
 void dfs_file_fd_put(struct dfs_store *st, struct dfs_file *f, bool wrote,
 		     uint64_t end);
 /* Persist times and, with data, the bytes (fsync). */

@@ -23,18 +23,21 @@
 /* An inode somebody holds: the kernel (lookups) or open files. */
 struct dfs_oinode {
 	uint64_t ino;
-	uint64_t holds;	      /* kernel lookups not yet forgotten */
-	unsigned opens;	      /* struct dfs_file handles */
-	unsigned writers;     /* of which open for writing */
-	int fd;		      /* content: blob (ro) or work (rw); -1 none */
-	bool is_work;	      /* fd is work/INO */
-	bool is_mem;	      /* fd is a memfd: small content (see mem.c) */
-	bool mem_dirty;	      /* the memfd holds bytes not yet committed */
-	bool dirty_times;     /* mtime/ctime not yet in the database */
-	bool queued;	      /* waiting in the seal queue */
-	bool sealing;	      /* the sealer works on it; writers wait */
-	bool seal_failed;     /* retried by the next dfs_store_sync() */
-	bool snap;	      /* a snapshot's file: blob, read-only */
+	uint64_t holds;	  /* kernel lookups not yet forgotten */
+	unsigned opens;	  /* struct dfs_file handles */
+	unsigned writers; /* of which open for writing */
+	int fd;		  /* content: blob (ro) or work (rw); -1 none */
+	bool is_work;	  /* fd is work/INO */
+	bool is_mem;	  /* fd is a memfd: small content (see mem.c) */
+	bool mem_dirty;	  /* the memfd holds bytes not yet committed */
+	bool dirty_times; /* mtime/ctime not yet in the database */
+	bool queued;	  /* waiting in the seal queue */
+	bool sealing;	  /* the sealer works on it; writers wait */
+	bool seal_failed; /* retried by the next dfs_store_sync() */
+	bool snap;	  /* a snapshot's file: blob, read-only */
+	/* The chunk list of the blob file fd is open on, while that blob is
+	 * not found good: reads check what they serve (fdlock as fd). */
+	struct dfs_chunks *chunks;
 	struct dfs_hash blob; /* snap: its content */
 	uint64_t size;	      /* snap: its size */
 	struct timespec mtime;
@@ -93,6 +96,9 @@ struct dfs_oinode *dfs_oinode_find(struct dfs_store *st, uint64_t ino);
 struct dfs_oinode *dfs_oinode_get(struct dfs_store *st, uint64_t ino);
 void dfs_oinode_maybe_free(struct dfs_store *st, struct dfs_oinode *oi);
 void dfs_oinode_idle(struct dfs_oinode *oi);
+/* Close oi->fd (and forget its chunk list); the caller excludes its
+ * readers (fdlock held exclusive, or no open file). */
+void dfs_oinode_close_fd(struct dfs_oinode *oi);
 /* The kernel was handed ino (one hold per lookup reply). */
 void dfs_hold_locked(struct dfs_store *st, uint64_t ino);
 void dfs_forget_locked(struct dfs_store *st, uint64_t ino, uint64_t n);

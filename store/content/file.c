@@ -4,7 +4,8 @@
  * snapshot's blob read-only), giving its fd to readers and writers,
  * closing (small content commits, large content goes to the sealer),
  * fsync, fallocate, SEEK_DATA/SEEK_HOLE, and copy_file_range.  A blob is
- * checked against its name before an open serves its bytes and before
+ * checked against its name before an open serves its bytes (a blob file
+ * with a chunk list: each chunk before a read serves it) and before
  * copy_file_range vouches for it.  Files with ops of their own (checked
  * copies, audit.log) take their bytes through them.  Public functions
  * take st->lock themselves.
@@ -55,7 +56,10 @@ static int open_locked(struct dfs_store *st, int flags, struct dfs_oinode *oi)
  * name first.  A large blob file is hashed with st->lock let go (oi is
  * held by its open); small or inline content, a missing file and a row
  * that changes meanwhile are left to dfs_content_fd(), which checks what
- * it opens under the lock.
+ * it opens under the lock.  A blob file with a chunk list opened for
+ * reading is not read here: dfs_content_fd() checks its size, and each
+ * read the chunks it serves (dfs_file_fd_get_range).  Opened for writing
+ * without O_TRUNC, its bytes are copied whole: checked whole first.
  */
 static int check_first(struct dfs_store *st, struct dfs_oinode *oi, int flags)
 {
@@ -64,13 +68,14 @@ static int check_first(struct dfs_store *st, struct dfs_oinode *oi, int flags)
 	struct dfs_hash h;
 	int rc;
 
-	if (oi->fd >= 0 || oi->sealing || (writing && (flags & O_TRUNC)))
+	if ((oi->fd >= 0 && !writing) || oi->sealing ||
+	    (writing && (flags & O_TRUNC)))
 		return 0;
 	if (dfs_content_row(st, oi, &r) < 0 || r.work || !S_ISREG(r.mode) ||
 	    r.size <= DFS_INLINE_MAX)
 		return 0;
 	h = r.has_blob ? r.blob : dfs_empty_hash;
-	if (dfs_blob_is_good(st, &h))
+	if (dfs_blob_is_good(st, &h) || (!writing && dfs_chunks_exist(st, &h)))
 		return 0;
 	pthread_mutex_unlock(&st->lock);
 	rc = dfs_blob_check(st, &h, r.size);
@@ -205,6 +210,22 @@ int dfs_file_write_fd(struct dfs_store *st, struct dfs_file *f)
 	if (f->oi && dfs_reserve_spent(st))
 		return -ENOSPC;
 	return dfs_file_fd_get(f);
+}
+
+int dfs_file_fd_get_range(struct dfs_store *st, struct dfs_file *f,
+			  uint64_t off, size_t n)
+{
+	int fd = dfs_file_fd_get(f), rc;
+
+	/* fdlock held shared: oi->fd and oi->chunks stay as they are. */
+	if (!f->oi || !f->oi->chunks)
+		return fd;
+	rc = dfs_chunks_check(st, f->oi->chunks, fd, off, n);
+	if (rc < 0) {
+		dfs_file_fd_put(st, f, false, 0);
+		return rc;
+	}
+	return fd;
 }
 
 void dfs_file_fd_put(struct dfs_store *st, struct dfs_file *f, bool wrote,
@@ -433,11 +454,12 @@ ssize_t dfs_file_copy_range(struct dfs_store *st, struct dfs_file *in,
 	if (dfs_file_buffered(in)) {
 		n = dfs_file_read(st, in, buf, len, off_in);
 	} else {
-		fd = dfs_file_fd_get(in);
-		n = pread(fd, buf, len, (off_t)off_in);
-		if (n < 0)
+		fd = dfs_file_fd_get_range(st, in, off_in, len);
+		n = fd < 0 ? fd : pread(fd, buf, len, (off_t)off_in);
+		if (n < 0 && fd >= 0)
 			n = -errno;
-		dfs_file_fd_put(st, in, false, 0);
+		if (fd >= 0)
+			dfs_file_fd_put(st, in, false, 0);
 	}
 	if (n > 0)
 		n = dfs_verify_write(st, v, buf, (size_t)n, off_out);

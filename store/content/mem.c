@@ -36,8 +36,7 @@ int dfs_mem_new(struct dfs_store *st, struct dfs_oinode *oi)
 	if (fd < 0)
 		return fd;
 	pthread_rwlock_wrlock(&oi->fdlock);
-	if (oi->fd >= 0)
-		close(oi->fd);
+	dfs_oinode_close_fd(oi);
 	oi->fd = fd;
 	oi->is_mem = true;
 	oi->is_work = false;
@@ -124,7 +123,7 @@ int dfs_mem_spill(struct dfs_store *st, struct dfs_oinode *oi)
 	if (rc == 0)
 		rc = dfs_inode_set_work(st, oi->ino, len);
 	if (rc == 0) {
-		close(oi->fd);
+		dfs_oinode_close_fd(oi);
 		oi->fd = fd;
 		oi->is_mem = false;
 		oi->mem_dirty = false;

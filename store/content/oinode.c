@@ -38,8 +38,7 @@ void dfs_content_free(struct dfs_store *st)
 
 		for (; oi; oi = next) {
 			next = oi->next;
-			if (oi->fd >= 0)
-				close(oi->fd);
+			dfs_oinode_close_fd(oi);
 			pthread_rwlock_destroy(&oi->fdlock);
 			free(oi);
 		}
@@ -76,6 +75,15 @@ struct dfs_oinode *dfs_oinode_get(struct dfs_store *st, uint64_t ino)
 	return oi;
 }
 
+void dfs_oinode_close_fd(struct dfs_oinode *oi)
+{
+	if (oi->fd >= 0)
+		close(oi->fd);
+	oi->fd = -1;
+	free(oi->chunks);
+	oi->chunks = NULL;
+}
+
 /* No open file, no seal in flight: the content fd is not needed (the
  * kernel may hold thousands of inodes; fds are reopened on demand). */
 void dfs_oinode_idle(struct dfs_oinode *oi)
@@ -83,8 +91,7 @@ void dfs_oinode_idle(struct dfs_oinode *oi)
 	if (oi->opens || oi->queued || oi->sealing || oi->mem_dirty ||
 	    oi->fd < 0)
 		return;
-	close(oi->fd);
-	oi->fd = -1;
+	dfs_oinode_close_fd(oi);
 	oi->is_mem = false;
 }
 
@@ -100,8 +107,7 @@ void dfs_oinode_maybe_free(struct dfs_store *st, struct dfs_oinode *oi)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = oi->next;
-	if (oi->fd >= 0)
-		close(oi->fd);
+	dfs_oinode_close_fd(oi);
 	pthread_rwlock_destroy(&oi->fdlock);
 	free(oi);
 }

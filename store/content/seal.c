@@ -4,13 +4,15 @@
  * batches, so a burst of small files costs two syncfs() calls per batch
  * rather than an fsync per file.  Also reclaims blobs nothing refers to.
  *
- * For each batch: hash each work file; syncfs (the bytes are on disk);
- * record the blob rows; link each work file to blobs/XX/HASH (EEXIST: the
- * same content is already stored); syncfs (the names are on disk); point
- * the inodes at their blobs in one durable transaction; unlink the work
- * files.  A crash anywhere leaves either the work file named by its inode
- * or a durable blob named by its inode, plus at worst a blob row with no
- * references, which reclaim removes.
+ * For each batch: hash each work file (its name and, in the same pass,
+ * the chunk list its reads are checked with); syncfs (the bytes are on
+ * disk); record the blob rows and their chunk lists; link each work file
+ * to blobs/XX/HASH (EEXIST: the same content is already stored); syncfs
+ * (the names are on disk); point the inodes at their blobs in one durable
+ * transaction; unlink the work files.  A crash anywhere leaves either the
+ * work file named by its inode or a durable blob named by its inode, plus
+ * at worst a blob row (and chunk list) with no references, which reclaim
+ * removes.
  *
  * While an inode is sealing, opens for writing and truncates wait
  * (oi->sealing, st->content->seal_done), so the bytes hashed are the bytes linked.
@@ -32,6 +34,7 @@
 struct seal_item {
 	struct dfs_oinode *oi;
 	struct dfs_hash hash;
+	struct dfs_chunks *chunks; /* of the bytes hashed */
 	uint64_t size;
 	uint64_t blocks;
 	int rc;
@@ -49,7 +52,7 @@ static void hash_item(struct dfs_store *st, struct seal_item *it)
 		it->rc = -errno;
 		return;
 	}
-	it->rc = dfs_hash_fd(fd, &it->hash);
+	it->rc = dfs_hash_fd_chunked(fd, &it->hash, &it->chunks);
 	if (it->rc == 0 && fstat(fd, &sb) < 0)
 		it->rc = -errno;
 	if (it->rc == 0) {
@@ -71,6 +74,8 @@ static int record_rows(struct dfs_store *st, struct seal_item *items, size_t n,
 			continue;
 		if (!inodes) {
 			rc = dfs_blob_row_add(st, &it->hash, it->size);
+			if (rc == 0 && it->chunks)
+				rc = dfs_chunks_put(st, it->chunks);
 			continue;
 		}
 		rc = dfs_inode_seal(st, it->oi->ino, &it->hash, it->size,
@@ -147,6 +152,8 @@ static void seal_batch(struct dfs_store *st, struct seal_item *items, size_t n)
 			(void)unlinkat(st->work_fd, name, 0);
 			oi->is_work = false;
 		}
+		free(items[i].chunks);
+		items[i].chunks = NULL;
 		oi->seal_failed = items[i].rc < 0 && items[i].rc != -ESTALE;
 		oi->sealing = false;
 		dfs_content_reap(st, oi->ino);

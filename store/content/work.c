@@ -41,6 +41,7 @@ int dfs_content_row(struct dfs_store *st, struct dfs_oinode *oi,
 int dfs_content_fd(struct dfs_store *st, struct dfs_oinode *oi,
 		   const struct dfs_content_row *r)
 {
+	struct dfs_chunks *chunks = NULL;
 	char name[40];
 	int fd;
 
@@ -52,19 +53,33 @@ int dfs_content_fd(struct dfs_store *st, struct dfs_oinode *oi,
 		if (fd < 0)
 			return -errno;
 	} else {
-		/* Its saved content, checked against its name. */
-		int rc = dfs_blob_open_checked(
+		/* Its saved content, checked against its name: now, or
+		 * chunk by chunk as it is read (oi->chunks). */
+		int rc = dfs_blob_open_served(
 			st, r->has_blob ? &r->blob : &dfs_empty_hash, r->size,
-			&fd);
+			&fd, &chunks);
 
 		if (rc < 0)
 			return rc;
 	}
 	oi->fd = fd;
+	oi->chunks = chunks;
 	oi->is_work = r->work;
 	oi->is_mem = false; /* a read-only copy until written */
 	oi->mem_dirty = false;
 	return 0;
+}
+
+/* oi->fd open on the current content, every byte of it checked: its
+ * bytes are about to be copied whole. */
+static int content_fd_whole(struct dfs_store *st, struct dfs_oinode *oi,
+			    const struct dfs_content_row *r)
+{
+	int rc = dfs_content_fd(st, oi, r);
+
+	if (rc == 0 && oi->chunks)
+		rc = dfs_chunks_check(st, oi->chunks, oi->fd, 0, r->size);
+	return rc;
 }
 
 /*
@@ -85,7 +100,7 @@ int dfs_content_make_work(struct dfs_store *st, struct dfs_oinode *oi,
 		int src = -1;
 
 		if (keep && r->size > 0) {
-			rc = dfs_content_fd(st, oi, r);
+			rc = content_fd_whole(st, oi, r);
 			if (rc < 0)
 				return rc;
 			src = dup(oi->fd);
@@ -106,7 +121,7 @@ int dfs_content_make_work(struct dfs_store *st, struct dfs_oinode *oi,
 	if (fd < 0)
 		return -errno;
 	if (keep && r->size > 0) {
-		rc = dfs_content_fd(st, oi, r);
+		rc = content_fd_whole(st, oi, r);
 		if (rc == 0)
 			rc = dfs_copy_sparse(oi->fd, fd, r->size);
 	}
@@ -118,8 +133,7 @@ int dfs_content_make_work(struct dfs_store *st, struct dfs_oinode *oi,
 		return rc;
 	}
 	pthread_rwlock_wrlock(&oi->fdlock);
-	if (oi->fd >= 0)
-		close(oi->fd);
+	dfs_oinode_close_fd(oi);
 	oi->fd = fd;
 	oi->is_work = true;
 	pthread_rwlock_unlock(&oi->fdlock);

@@ -3,8 +3,8 @@
  * blob.c - content blobs: XXH3-128 identities, their paths
  * (blobs/XX/HASH), durable writes in git's manner (temporary file in the
  * blob folder, write, fsync, link to the final name where EEXIST means
- * already stored, fsync the folder), sparse-aware copies, and the check
- * of a blob file against its name before its bytes are served.
+ * already stored, fsync the folder) and sparse-aware copies.  Checking a
+ * blob file against its name is blobcheck.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,10 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
+#ifdef DFS_XXH_DISPATCH
+#include <xxh_x86dispatch.h> /* AVX2 where the CPU has it */
+#endif
 
 #include "storage.h"
-
-#define HASH_CHUNK (1u << 20)
 
 static const char hexdigits[] = "0123456789abcdef";
 
@@ -70,80 +71,6 @@ void dfs_blob_relpath(const struct dfs_hash *h, char out[40])
 
 	dfs_hash_hex(h, hex);
 	snprintf(out, 40, "%.2s/%s", hex, hex);
-}
-
-/* Hash [pos, end) of fd by reading it. */
-static int hash_range(XXH3_state_t *state, int fd, char *buf, off_t pos,
-		      off_t end)
-{
-	while (pos < end) {
-		size_t want = end - pos < HASH_CHUNK ? (size_t)(end - pos)
-						     : HASH_CHUNK;
-		ssize_t n = pread(fd, buf, want, pos);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO; /* shorter than fstat said */
-		XXH3_128bits_update(state, buf, (size_t)n);
-		pos += n;
-	}
-	return 0;
-}
-
-/* Hash len zero bytes: holes are hashed without being read. */
-static void hash_zeros(XXH3_state_t *state, const char *zeros, off_t len)
-{
-	while (len > 0) {
-		size_t n = len < HASH_CHUNK ? (size_t)len : HASH_CHUNK;
-
-		XXH3_128bits_update(state, zeros, n);
-		len -= (off_t)n;
-	}
-}
-
-int dfs_hash_fd(int fd, struct dfs_hash *ret)
-{
-	XXH3_state_t *state = XXH3_createState();
-	char *buf = malloc(HASH_CHUNK), *zeros = calloc(1, HASH_CHUNK);
-	off_t pos = 0, size;
-	struct stat sb;
-	int rc = 0;
-
-	if (!state || !buf || !zeros) {
-		rc = -ENOMEM;
-		goto out_free;
-	}
-	if (fstat(fd, &sb) < 0) {
-		rc = -errno;
-		goto out_free;
-	}
-	size = sb.st_size;
-	XXH3_128bits_reset(state);
-	while (rc == 0 && pos < size) {
-		off_t data = lseek(fd, pos, SEEK_DATA), hole;
-
-		if (data < 0)
-			data = errno == ENXIO ? size : pos;
-		hash_zeros(state, zeros, data - pos);
-		pos = data;
-		if (pos >= size)
-			break;
-		hole = lseek(fd, pos, SEEK_HOLE);
-		if (hole < 0 || hole > size)
-			hole = size;
-		rc = hash_range(state, fd, buf, pos, hole);
-		pos = hole;
-	}
-	if (rc == 0)
-		hash_from_xxh(XXH3_128bits_digest(state), ret);
-out_free:
-	free(zeros);
-	free(buf);
-	XXH3_freeState(state);
-	return rc;
 }
 
 void dfs_hash_buf(const void *data, size_t len, struct dfs_hash *ret)
@@ -219,75 +146,6 @@ int dfs_blob_open(struct dfs_store *st, const struct dfs_hash *h)
 	dfs_blob_relpath(h, path);
 	fd = openat(st->blobs_fd, path, O_RDONLY | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
-}
-
-/* ---- checking a blob file against its name -------------------------------- */
-
-int dfs_blob_missing(const struct dfs_hash *h)
-{
-	char hex[DFS_HASH_HEX];
-
-	dfs_hash_hex(h, hex);
-	dfs_log(DFS_LOG_ERR,
-		"blob \"%s\" is missing: no file, no row path=" DFS_BLOBS_DIR
-		"/%.2s/%s",
-		hex, hex, hex);
-	return -EIO;
-}
-
-int dfs_blob_check_fd(struct dfs_store *st, const struct dfs_hash *h,
-		      uint64_t size, int fd)
-{
-	char hex[DFS_HASH_HEX], got_hex[DFS_HASH_HEX];
-	struct dfs_hash got;
-	struct stat sb;
-	int rc;
-
-	dfs_hash_hex(h, hex);
-	if (fstat(fd, &sb) < 0) {
-		rc = -errno;
-		goto out_unreadable;
-	}
-	if ((uint64_t)sb.st_size != size) {
-		dfs_log(DFS_LOG_ERR,
-			"blob \"%s\" is damaged: %lld bytes, %llu recorded"
-			" path=" DFS_BLOBS_DIR "/%.2s/%s",
-			hex, (long long)sb.st_size, (unsigned long long)size,
-			hex, hex);
-		return -EIO;
-	}
-	/* Read once, front to back: ask for a wide readahead. */
-	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	rc = dfs_hash_fd(fd, &got);
-	if (rc < 0)
-		goto out_unreadable;
-	if (memcmp(got.b, h->b, DFS_HASH_LEN) != 0) {
-		dfs_hash_hex(&got, got_hex);
-		dfs_log(DFS_LOG_ERR,
-			"blob \"%s\" is damaged: its bytes hash to %s"
-			" path=" DFS_BLOBS_DIR "/%.2s/%s size=%llu",
-			hex, got_hex, hex, hex, (unsigned long long)size);
-		return -EIO;
-	}
-	dfs_blob_mark_good(st, h);
-	return 0;
-out_unreadable:
-	dfs_log(DFS_LOG_ERR,
-		"blob \"%s\" is unreadable: %s path=" DFS_BLOBS_DIR "/%.2s/%s",
-		hex, strerror(-rc), hex, hex);
-	return rc == -ENOMEM ? rc : -EIO;
-}
-
-int dfs_blob_check(struct dfs_store *st, const struct dfs_hash *h,
-		   uint64_t size)
-{
-	int fd = dfs_blob_open(st, h), rc;
-
-	if (fd < 0)
-		return fd;
-	rc = dfs_blob_check_fd(st, h, size, fd);
-	close(fd);
-	return rc;
 }
 
 /* Copy [pos, end) by reading and writing (across file systems). */

@@ -5,11 +5,14 @@
  * small content (up to DFS_INLINE_MAX bytes: most of a workspace) keeps
  * its bytes in a `blob_data` row beside it instead of a file of its own.
  * Inline bytes are checked against their name each time they are loaded;
- * opening a blob's bytes, inline or a file, checks them (blob.c).
+ * opening a blob's bytes, inline or a file, checks them (blob.c), or for
+ * a file with a chunk list checks its size and hands the list to the
+ * reads (blobcheck.c).
  * Reclaiming deletes the rows and files of blobs nothing names.  All with
  * st->lock held.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -131,6 +134,35 @@ int dfs_blob_open_checked(struct dfs_store *st, const struct dfs_hash *h,
 		}
 	}
 	*ret_fd = fd;
+	return 0;
+}
+
+int dfs_blob_open_served(struct dfs_store *st, const struct dfs_hash *h,
+			 uint64_t size, int *ret_fd,
+			 struct dfs_chunks **ret_chunks)
+{
+	struct dfs_chunks *c = NULL;
+	int fd, rc;
+
+	*ret_chunks = NULL;
+	if (size <= DFS_INLINE_MAX || dfs_blob_is_good(st, h))
+		return dfs_blob_open_checked(st, h, size, ret_fd);
+	rc = dfs_chunks_get(st, h, size, &c);
+	if (rc <= 0)
+		return rc < 0 ? rc : dfs_blob_open_checked(st, h, size, ret_fd);
+	/* Larger than DFS_INLINE_MAX: a file, never a row's bytes. */
+	fd = dfs_blob_open(st, h);
+	rc = fd == -ENOENT ? dfs_blob_missing(h) : fd;
+	if (rc >= 0)
+		rc = dfs_blob_check_size(h, size, fd);
+	if (rc < 0) {
+		if (fd >= 0)
+			close(fd);
+		free(c);
+		return rc;
+	}
+	*ret_fd = fd;
+	*ret_chunks = c;
 	return 0;
 }
 

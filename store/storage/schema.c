@@ -205,6 +205,15 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	"CREATE INDEX deployments_by_package ON deployments (package, env);",
 	/* 4 -> 5: a release marked bad, with the reason (NULL: not bad) */
 	"ALTER TABLE packages ADD COLUMN bad TEXT;",
+	/* 5 -> 6: the chunk lists of blob files (blobs sealed before have
+	 * none and are checked whole) */
+	"CREATE TABLE blob_chunks ("
+	"  hash BLOB PRIMARY KEY,"
+	"  chunk INTEGER NOT NULL,"
+	"  sums BLOB NOT NULL"
+	");"
+	"CREATE TRIGGER blob_chunks_del AFTER DELETE ON blobs BEGIN"
+	"  DELETE FROM blob_chunks WHERE hash = OLD.hash; END;",
 };
 
 int dfs_store_schema_version(void)

@@ -28,7 +28,7 @@
 #include "deployfs/names.h"
 #include "deployfs/store.h"
 
-#define DFS_SCHEMA_VERSION 5
+#define DFS_SCHEMA_VERSION 6
 #define DFS_APPLICATION_ID 1684435761 /* "dfs1" */
 #define DFS_STR_(x) #x
 #define DFS_STR(x) DFS_STR_(x)
@@ -53,21 +53,40 @@
 #define DFS_CHECKPOINT_PAGES 1024
 #define DFS_CHECKPOINT_MS 5000
 #define DFS_CHECKPOINT_RETRY_MS 1000
-#define DFS_NOTICES_MAX 256	   /* changes the kernel must hear of */
-#define DFS_INLINE_MAX (64 * 1024) /* content kept in the database */
-#define DFS_QUICK_CHECK_MAX 10	   /* problems a refusal quotes */
+#define DFS_NOTICES_MAX 256	    /* changes the kernel must hear of */
+#define DFS_INLINE_MAX (64 * 1024)  /* content kept in the database */
+#define DFS_QUICK_CHECK_MAX 10	    /* problems a refusal quotes */
+#define DFS_CHUNK_SIZE (128 * 1024) /* a blob file is checked chunk by chunk */
 
 struct dfs_content; /* layer 3 (content.h) */
 struct dfs_trees;   /* layer 4 (trees.h) */
 
-/* The blobs found good in this mount (goodset.c).  Its lock guards the
- * rest and is taken last: with or without st->lock, never around
- * anything else. */
+/* The blobs found good in this mount, and the chunks found good of blobs
+ * read in part (goodset.c).  Its lock guards the rest and is taken last:
+ * with or without st->lock, never around anything else. */
+struct dfs_partial;
 struct dfs_goodset {
 	pthread_mutex_t lock;
-	struct dfs_hash *v; /* open addressing; all-zero: an empty slot */
+	pthread_cond_t checked; /* a chunk being checked was checked */
+	struct dfs_hash *v;	/* open addressing; all-zero: an empty slot */
 	size_t n;
 	size_t cap;
+	struct dfs_partial **part; /* hash chains, DFS_PART_BUCKETS */
+	size_t nparts;
+	size_t evict; /* the bucket where eviction looks next */
+};
+
+/*
+ * The chunk list of a blob file: the XXH3-64 of each chunk of `chunk`
+ * bytes (the last one may be shorter), taken in the same pass over the
+ * bytes as its name when it was sealed (blobcheck.c).
+ */
+struct dfs_chunks {
+	struct dfs_hash blob;
+	uint64_t size;	/* of the blob */
+	uint32_t chunk; /* bytes a chunk */
+	uint32_t n;	/* chunks: size / chunk rounded up */
+	uint64_t sum[]; /* n sums */
 };
 
 struct dfs_store {
@@ -251,11 +270,34 @@ void dfs_hash_buf(const void *data, size_t len, struct dfs_hash *ret);
 /* Copy size bytes of in to out, leaving holes where in has them. */
 int dfs_copy_sparse(int in, int out, uint64_t size);
 
+/* ---- goodset.c: the blobs found good in this mount ------------------------- */
+
+void dfs_goodset_init(struct dfs_goodset *g);
+void dfs_goodset_release(struct dfs_goodset *g);
+bool dfs_blob_is_good(struct dfs_store *st, const struct dfs_hash *h);
+/* Found good, or written and synced by the store itself just now. */
+void dfs_blob_mark_good(struct dfs_store *st, const struct dfs_hash *h);
+/*
+ * Chunk k of the n chunks of blob h, about to be served: true when it
+ * (or the whole blob) was found good before.  Else the caller checks it
+ * now and reports with dfs_chunk_checked(); while another thread checks
+ * it, this waits for that verdict.
+ */
+bool dfs_chunk_claim(struct dfs_store *st, const struct dfs_hash *h, uint32_t k,
+		     uint32_t n);
+/* The verdict on a claimed chunk.  When every chunk of h is found good,
+ * h is good (dfs_blob_mark_good); a damaged chunk is never remembered. */
+void dfs_chunk_checked(struct dfs_store *st, const struct dfs_hash *h,
+		       uint32_t k, uint32_t n, bool good);
+
+/* ---- blobcheck.c: blob files checked against their names ---------------- */
+
 /*
  * Content is checked, not trusted: a blob's bytes are hashed and compared
  * with its name (and the size recorded for it) before they are first
- * served or vouched for, once per mount (goodset.c).  A damaged or
- * missing blob is -EIO, with one log line naming it.
+ * served or vouched for, once per mount (goodset.c): a blob file with a
+ * chunk list chunk by chunk as reads serve it, any other one whole.  A
+ * damaged or missing blob is -EIO, with one log line naming it.
  */
 /* The blob file h checked against its name: size bytes hashing to h.  0
  * (remembered as good) or -EIO (logged); -ENOENT when there is no such
@@ -269,13 +311,31 @@ int dfs_blob_check_fd(struct dfs_store *st, const struct dfs_hash *h,
 /* Log that blob h has neither a file nor a row; returns -EIO. */
 int dfs_blob_missing(const struct dfs_hash *h);
 
-/* ---- goodset.c: the blobs found good in this mount ------------------------- */
+/* Hash the whole content of fd as dfs_hash_fd() does and, in the same
+ * pass, each DFS_CHUNK_SIZE chunk of it: *ret_chunks (free() it). */
+int dfs_hash_fd_chunked(int fd, struct dfs_hash *ret,
+			struct dfs_chunks **ret_chunks);
+/* Record c as the chunk list of its blob (an existing list is kept), in
+ * the caller's transaction, beside the blob's row. */
+int dfs_chunks_put(struct dfs_store *st, const struct dfs_chunks *c);
+/* The chunk list of blob h of size bytes: 1 with *ret (free() it), 0
+ * when h has none (a blob sealed before lists were kept, or a malformed
+ * one, logged) or -errno. */
+int dfs_chunks_get(struct dfs_store *st, const struct dfs_hash *h,
+		   uint64_t size, struct dfs_chunks **ret);
+/* Does h have a chunk list?  (st->lock held.) */
+bool dfs_chunks_exist(struct dfs_store *st, const struct dfs_hash *h);
+/* Log that blob file fd of h has not the size recorded for it when it
+ * has not; returns -EIO then, else 0. */
+int dfs_blob_check_size(const struct dfs_hash *h, uint64_t size, int fd);
 
-void dfs_goodset_init(struct dfs_goodset *g);
-void dfs_goodset_release(struct dfs_goodset *g);
-bool dfs_blob_is_good(struct dfs_store *st, const struct dfs_hash *h);
-/* Found good, or written and synced by the store itself just now. */
-void dfs_blob_mark_good(struct dfs_store *st, const struct dfs_hash *h);
+/* ---- chunkread.c: blob files checked chunk by chunk as they are read ---- */
+
+/* Before [off, off + len) of the blob file fd is served: check each chunk
+ * of c it touches that was not found good yet.  0, or -EIO (logged,
+ * naming the blob) when one is damaged; -ENOMEM.  Without st->lock. */
+int dfs_chunks_check(struct dfs_store *st, const struct dfs_chunks *c, int fd,
+		     uint64_t off, uint64_t len);
 
 /* ---- inline.c: small blobs kept in the database ---------------------------- */
 
@@ -295,6 +355,16 @@ int dfs_inline_check(struct dfs_store *st, const struct dfs_hash *h);
  * held: check it first with dfs_blob_check() where the lock can go. */
 int dfs_blob_open_checked(struct dfs_store *st, const struct dfs_hash *h,
 			  uint64_t size, int *ret_fd);
+/*
+ * An fd on blob h's bytes to serve reads from.  The same as
+ * dfs_blob_open_checked(), except for a file with a chunk list not yet
+ * found good: only its size is checked here (-EIO, logged), and
+ * *ret_chunks (free() it; else NULL) is what each read must check with
+ * dfs_chunks_check() before its bytes are served.
+ */
+int dfs_blob_open_served(struct dfs_store *st, const struct dfs_hash *h,
+			 uint64_t size, int *ret_fd,
+			 struct dfs_chunks **ret_chunks);
 /* Record bytes as blob h (row and bytes; an existing one is kept). */
 int dfs_inline_put(struct dfs_store *st, const struct dfs_hash *h,
 		   const void *data, size_t len);

@@ -13,7 +13,8 @@
  * copied: it is written in place).  A file the snapshot names may go
  * before it is copied (a blob reclaimed after its last reference went, a
  * work file sealed into a blob): then the whole round is taken again from
- * a new snapshot, keeping what was copied, up to BACKUP_ROUNDS times.  A
+ * a new snapshot, keeping what was copied, after a pause that grows with
+ * each round (the sealer finishes its batch), up to BACKUP_ROUNDS times.  A
  * work file is copied as it is at that moment: a file being written
  * gets the bytes written so far, what a crash of the daemon at that
  * moment would leave, and the backup's first mount seals it.
@@ -34,11 +35,13 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "storage.h"
 
-#define BACKUP_ROUNDS 8
+#define BACKUP_ROUNDS 32
+#define BACKUP_PAUSE_MS 10 /* times the round: the sealer catches up */
 #define BACKUP_DB_NEW DFS_DB_NAME ".new"
 #define BACKUP_TMP "tmp.backup"
 
@@ -520,8 +523,17 @@ int dfs_store_backup(struct dfs_store *st, const char *dest, unsigned flags,
 			rc = copy_round(&b);
 		if (rc < 0 || b.missing == 0)
 			break;
-		if (b.stats.rounds == BACKUP_ROUNDS)
+		if (b.stats.rounds == BACKUP_ROUNDS) {
 			rc = -EAGAIN; /* the store changes too fast */
+		} else {
+			/* A work file went (sealed into a blob): give the
+			 * sealer a moment to finish the batch it is in. */
+			struct timespec t = { 0, BACKUP_PAUSE_MS * 1000000L *
+							 b.stats.rounds };
+
+			while (nanosleep(&t, &t) < 0 && errno == EINTR)
+				;
+		}
 	}
 	if (rc == 0)
 		rc = finish(&b);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fs.h - the FUSE daemon's private interface between main.c (command
- * line, session) and ops.c (the low-level handlers).
+ * line, session), reply.c (what every handler shares), ops.c (the
+ * handlers of names, folders and attributes, and the table) and files.c
+ * (the handlers of open files).
  */
 #ifndef DFS_FS_H
 #define DFS_FS_H
@@ -29,5 +31,49 @@ struct dfs_fs {
 
 extern const struct fuse_lowlevel_ops dfs_ops;
 void dfs_fs_seen_free(struct dfs_fs *fs);
+
+/* ---- reply.c: what every handler shares ---------------------------------- */
+
+struct dfs_fs *fs_of(fuse_req_t req);
+struct dfs_actor actor_of(fuse_req_t req);
+struct dfs_actor audited_actor_of(fuse_req_t req);
+struct dfs_actor actor_for(fuse_req_t req, uint64_t ino);
+bool is_env_dir(uint64_t ino);
+int64_t mono_ns(void);
+void looked_up(struct dfs_fs *fs, uint64_t ino, int32_t pid);
+bool just_looked_up(struct dfs_fs *fs, uint64_t ino, int32_t pid);
+bool search_not_write(fuse_req_t req, const struct dfs_attr *a);
+void note_refusal(fuse_req_t req, uint64_t ino, const struct dfs_attr *a);
+struct dfs_file *file_of(struct fuse_file_info *fi);
+void reply_err(fuse_req_t req, int rc, const char *op, uint64_t ino,
+	       const char *name);
+void fill_stat(const struct dfs_attr *a, struct stat *sb);
+double ttl_of(const struct dfs_fs *fs, const struct dfs_attr *a);
+void fill_entry(struct dfs_fs *fs, const struct dfs_attr *a,
+		struct fuse_entry_param *e);
+void reply_entry(fuse_req_t req, const struct dfs_attr *a);
+void reply_attr(fuse_req_t req, const struct dfs_attr *a);
+
+/* ---- files.c: the handlers of open files --------------------------------- */
+
+void dfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void dfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		   mode_t mode, struct fuse_file_info *fi);
+void dfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void dfs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
+		      off_t off, struct fuse_file_info *fi);
+void dfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void dfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void dfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		  struct fuse_file_info *fi);
+void dfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+		      off_t len, struct fuse_file_info *fi);
+void dfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		  struct fuse_file_info *fi);
+void dfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			    struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			    off_t off_out, struct fuse_file_info *fi_out,
+			    size_t len, int flags);
 
 #endif

@@ -89,7 +89,8 @@ static int sorted_names(const char *dir, char ***ret)
 		names_free(names, n);
 		return rc;
 	}
-	qsort(names, n, sizeof(*names), by_name);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), by_name);
 	*ret = names;
 	return (int)n;
 }

@@ -251,6 +251,9 @@ static const struct {
 	{ "backup", cmd_backup },
 	{ "restore", cmd_restore },
 	{ "gc", cmd_gc },
+	{ "history", cmd_history },
+	{ "diff", cmd_diff },
+	{ "why", cmd_why },
 };
 
 int main(int argc, char **argv)

@@ -161,15 +161,41 @@ static int collect(void *ctx, const struct dfs_audit_event *ev)
 
 /* ---- PATH ------------------------------------------------------------------ */
 
-/* abs made absolute (against the cwd) and normal (no ".", "..", "//"),
- * without following links: the path may name what was refused, which
- * does not exist. */
+/* The folder of path as realpath() gives it (a mount reached through a
+ * link, ~/deployfs), then path's last name: into tmp.  -errno when the
+ * folder is not there. */
+static int real_folder(const char *path, char *tmp, size_t cap)
+{
+	char dir[PATH_MAX], real[PATH_MAX], *slash;
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(dir))
+		return -EINVAL;
+	memcpy(dir, path, n + 1);
+	while (n > 1 && dir[n - 1] == '/')
+		dir[--n] = '\0';
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	if (!realpath(slash ? (dir[0] ? dir : "/") : ".", real))
+		return -errno;
+	if ((size_t)snprintf(tmp, cap, "%s/%s", real,
+			     slash ? slash + 1 : dir) >= cap)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* abs made absolute and normal (no ".", "..", "//"), following links
+ * only in its folder: the path may name what was refused, which does not
+ * exist, or a link (ENV/NAME) that is not its target. */
 static int absolute(const char *path, char *buf, size_t cap)
 {
 	char tmp[PATH_MAX], *save = NULL, *tok;
 	size_t n = 0;
 
-	if (path[0] == '/') {
+	if (real_folder(path, tmp, sizeof(tmp)) == 0) {
+		/* tmp is set */
+	} else if (path[0] == '/') {
 		snprintf(tmp, sizeof(tmp), "%s", path);
 	} else {
 		char cwd[PATH_MAX];

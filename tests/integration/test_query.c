@@ -283,6 +283,12 @@ Test(query, why_shows_the_callers_refusals_with_errno_and_reason)
 		"--json | jq -r '.[] | \"\\(.errno) \\(.operation) \\(.path) "
 		"\\(.uid)\"'");
 	cr_assert_str_eq(out, "EROFS deploy environments/test/order-sync@1 0");
+	/* the mount reached through a link, as ~/deployfs */
+	dfs_out(&m, out, sizeof(out),
+		"ln -s \"$MNT\" \"$DIR/link\" && " CTL
+		"why --json \"$DIR/link/environments/test/order-sync@1/new\""
+		" | jq -r '.[].path'");
+	cr_assert_str_eq(out, "environments/test/order-sync@1");
 	dfs_out(&m, out, sizeof(out),
 		CTL "why \"$MNT/environments/production\"");
 	cr_assert_str_eq(out,

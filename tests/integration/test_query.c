@@ -145,6 +145,26 @@ Test(query, history_json_is_one_array_with_notes)
 	cr_assert_str_eq(out, "array\n4\ntrue");
 }
 
+/* JSON from a writer: quotes, backslashes and control characters escaped,
+ * bytes that are not UTF-8 made U+FFFD; the same through the mount. */
+Test(query, history_json_escapes_what_notes_hold)
+{
+	static const char want[] =
+		"say \"hi\"\\\t\001 caf\303\251 \357\277\275";
+	char out[1024];
+
+	deploy_history();
+	dfs_ok(&m, CTL "deploy order-sync@2 test" AT " --notes \"$(printf "
+		       "'say \"hi\"\\\\\\t\\001 caf\\303\\251 \\377')\" "
+		       ">/dev/null");
+	dfs_out(&m, out, sizeof(out),
+		CTL "history test --json" AT " | jq -r '.[0].notes'");
+	cr_assert_str_eq(out, want);
+	dfs_out(&m, out, sizeof(out),
+		NOBODY CTL "history test --json" AT " | jq -r '.[0].notes'");
+	cr_assert_str_eq(out, want);
+}
+
 Test(query, history_of_an_unknown_environment_names_those_that_exist)
 {
 	char out[1024];

@@ -526,7 +526,8 @@ int cmd_diff(int argc, char **argv)
 	}
 	for (int k = 0; k < 2; k++) {
 		qsort(side[k].c, side[k].n, sizeof(*side[k].c), by_name);
-		if (side[k].only)
+		/* two single components of other names stay as they are */
+		if (side[k].only && !side[1 - k].only)
 			restrict_to(&side[1 - k], side[k].only);
 	}
 	compare(&d, &side[0], &side[1]);

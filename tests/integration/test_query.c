@@ -265,6 +265,14 @@ Test(query, diff_of_packages_and_of_one_component)
 				    " >/dev/null"),
 		     1);
 	cr_assert_eq(dfs_sh(&m, CTL "diff test/order-sync order-sync@1" AT), 0);
+	/* two components: each is on one side only */
+	cr_assert_eq(dfs_sh_out(&m, out, sizeof(out),
+				CTL "diff order-sync@1 partner-cert@1" AT),
+		     1);
+	cr_assert(strstr(out, "order-sync               1            -\n") &&
+			  strstr(out,
+				 "partner-cert             -            1\n"),
+		  "%s", out);
 }
 
 Test(query, diff_of_what_does_not_exist_is_trouble)

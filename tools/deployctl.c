@@ -24,6 +24,12 @@
  *   deployctl log [--env E] [--component C] [--since WHEN] [--json]
  *                 [--mount MNT]
  *                            the audit trail, as audit.log or JSON lines
+ *   deployctl history ENV [NAME] [--json] [--sort FIELD] [--mount MNT]
+ *   deployctl diff A B [--mount MNT]
+ *   deployctl why [PATH] [-n N] [--json] [--mount MNT]
+ *                            deployments to ENV; what differs between
+ *                            environments and packages; the refusals
+ *                            recorded for you or PATH, and why
  *
  * Exit codes follow sysexits(3): 0 ok, 1 problems found or refused, 64
  * usage, 66 no such store (or environment), 73 cannot create, 74 I/O
@@ -104,7 +110,24 @@ void usage(FILE *out)
 		"                the audit trail, oldest first, as audit.log\n"
 		"                shows it or one JSON object a line; WHEN is\n"
 		"                YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC) or\n"
-		"                @UNIXSECONDS\n");
+		"                @UNIXSECONDS\n"
+		"  history ENV [NAME] [--json] [--sort FIELD] [--mount MNT]\n"
+		"                every deployment to ENV (of NAME), active and\n"
+		"                ended: number, version, when, who, how, notes;\n"
+		"                newest first, or by FIELD: time, component,\n"
+		"                version or who\n"
+		"  diff A B [--mount MNT]\n"
+		"                A and B each ENV, ENV/NAME or NAME@V: the\n"
+		"                versions that differ, then the files added,\n"
+		"                removed or changed; exit 0 same, 1 different,\n"
+		"                2 trouble\n"
+		"  why [PATH] [-n N] [--json] [--mount MNT]\n"
+		"                the last N (10) refusals recorded for you, or\n"
+		"                for PATH, with their errno and reason\n"
+		"\n"
+		"log, history and why read the store behind the mount, or, when\n"
+		"it is not yours to open, the mount's audit.log; diff reads the\n"
+		"mount.\n");
 }
 
 int cmd_init(int argc, char **argv)
@@ -251,6 +274,9 @@ static const struct {
 	{ "backup", cmd_backup },
 	{ "restore", cmd_restore },
 	{ "gc", cmd_gc },
+	{ "history", cmd_history },
+	{ "diff", cmd_diff },
+	{ "why", cmd_why },
 };
 
 int main(int argc, char **argv)

@@ -34,6 +34,11 @@ int cmd_rollback(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+/* ctl_history.c, ctl_diff.c, ctl_why.c: reports that read the store or,
+ * when it is not the caller's, the mount (ctl_trail.h). */
+int cmd_history(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_why(int argc, char **argv);
 
 /* release.c: deployctl package mark-bad|mark-good NAME@V. */
 int package_mark(int argc, char **argv, bool bad);

@@ -83,12 +83,13 @@ void dfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 	struct dfs_file *f = file_of(fi);
 	struct dfs_fs *fs = fs_of(req);
+	char *mem = NULL;
+	ssize_t n;
 
 	if (dfs_file_buffered(f)) {
-		char *mem = malloc(size ? size : 1);
-		ssize_t n =
-			mem ? dfs_file_read(fs->st, f, mem, size, (uint64_t)off)
-			    : -ENOMEM;
+		mem = malloc(size ? size : 1);
+		n = mem ? dfs_file_read(fs->st, f, mem, size, (uint64_t)off)
+			: -ENOMEM;
 
 		if (n < 0)
 			reply_err(req, (int)n, "read", ino, NULL);
@@ -97,7 +98,17 @@ void dfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		free(mem);
 		return;
 	}
-	/* The chunks of a blob it serves are checked first. */
+	/* The chunks of a blob it serves are checked first: the first
+	 * time, in the bytes that are served; later, spliced. */
+	n = dfs_file_read_first(fs->st, f, (uint64_t)off, size, &mem);
+	if (n != -EAGAIN) {
+		if (n < 0)
+			reply_err(req, (int)n, "read", ino, NULL);
+		else
+			fuse_reply_buf(req, mem, (size_t)n);
+		free(mem);
+		return;
+	}
 	buf.buf[0].fd = dfs_file_fd_get_range(fs->st, f, (uint64_t)off, size);
 	if (buf.buf[0].fd < 0) {
 		reply_err(req, buf.buf[0].fd, "read", ino, NULL);

@@ -21,6 +21,7 @@
 
 #include "deployfs/store.h"
 
+#include "ctl_trail.h"
 #include "deployctl.h"
 
 /* Does s start with pat ('d': a digit, anything else: itself)? */
@@ -134,6 +135,7 @@ int cmd_log(int argc, char **argv)
 	struct log_filter f = { 0 };
 	const char *mnt = NULL;
 	struct dfs_store *st;
+	struct trail t;
 	char mbuf[PATH_MAX];
 	bool json = false;
 	int c, rc;
@@ -174,9 +176,12 @@ int cmd_log(int argc, char **argv)
 		return ctl_usage(argv[0]);
 	if (!mnt)
 		mnt = default_mount(mbuf, sizeof(mbuf));
-	rc = open_mount_store(mnt, &st);
+	rc = trail_open(mnt, &t); /* the store, or the mount if not ours */
 	if (rc)
 		return rc;
+	if (!t.st)
+		return log_via_mount(mnt, f.env, f.component, f.since, json);
+	st = t.st;
 	if (json)
 		rc = dfs_audit_json_each(st, f.env, f.component, f.since,
 					 log_json, NULL);

@@ -26,7 +26,7 @@
 
 #include "ctl_status.h"
 #include "deployctl.h"
-#include "json.h"
+#include "jsonw.h"
 
 /* ns since the epoch as ISO 8601 UTC to the second; 0 is "-". */
 static const char *iso_time(int64_t ns, char *buf, size_t cap)
@@ -321,97 +321,97 @@ static int print_text(const struct status_report *r)
 }
 
 /* A string, or null when it is not known (""). */
-static void json_known(struct json *j, const char *key, const char *s)
+static void json_known(struct jsonw *j, const char *key, const char *s)
 {
-	json_key(j, key);
-	json_string(j, s[0] ? s : NULL);
+	jsonw_key(j, key);
+	jsonw_string(j, s[0] ? s : NULL);
 }
 
-static void json_env(struct json *j, const struct status_report *r, size_t *i)
+static void json_env(struct jsonw *j, const struct status_report *r, size_t *i)
 {
 	const char *env = r->dep[*i].env;
 
-	json_begin_object(j);
-	json_key(j, "name");
-	json_string(j, env);
-	json_key(j, "deployments");
-	json_begin_array(j);
+	jsonw_object_open(j);
+	jsonw_key(j, "name");
+	jsonw_string(j, env);
+	jsonw_key(j, "deployments");
+	jsonw_array_open(j);
 	for (; *i < r->ndep && strcmp(r->dep[*i].env, env) == 0; (*i)++) {
 		const struct status_deployed *d = &r->dep[*i];
 
 		if (!d->component[0])
 			continue;
-		json_begin_object(j);
-		json_key(j, "component");
-		json_string(j, d->component);
-		json_key(j, "version");
-		json_string(j, d->version);
-		json_key(j, "bad");
-		json_bool(j, d->bad);
-		json_key(j, "deployment");
-		json_int(j, d->number);
+		jsonw_object_open(j);
+		jsonw_key(j, "component");
+		jsonw_string(j, d->component);
+		jsonw_key(j, "version");
+		jsonw_string(j, d->version);
+		jsonw_key(j, "bad");
+		jsonw_bool(j, d->bad);
+		jsonw_key(j, "deployment");
+		jsonw_int(j, d->number);
 		json_known(j, "deployed", d->when);
 		json_known(j, "deployed_by", d->who);
-		json_end_object(j);
+		jsonw_object_close(j);
 	}
-	json_end_array(j);
-	json_end_object(j);
+	jsonw_array_close(j);
+	jsonw_object_close(j);
 }
 
-static void json_row_names(struct json *j, const char *env, const char *comp,
+static void json_row_names(struct jsonw *j, const char *env, const char *comp,
 			   const char *version)
 {
-	json_key(j, "env");
-	json_string(j, env);
-	json_key(j, "component");
-	json_string(j, comp);
-	json_key(j, "version");
-	json_string(j, version);
+	jsonw_key(j, "env");
+	jsonw_string(j, env);
+	jsonw_key(j, "component");
+	jsonw_string(j, comp);
+	jsonw_key(j, "version");
+	jsonw_string(j, version);
 }
 
 static int print_json(const struct status_report *r)
 {
-	struct json j;
+	struct jsonw j;
 
-	json_init(&j, stdout);
-	json_begin_object(&j);
-	json_key(&j, "source");
-	json_string(&j, r->source);
-	json_key(&j, "environments");
-	json_begin_array(&j);
+	jsonw_begin(&j, stdout);
+	jsonw_object_open(&j);
+	jsonw_key(&j, "source");
+	jsonw_string(&j, r->source);
+	jsonw_key(&j, "environments");
+	jsonw_array_open(&j);
 	for (size_t i = 0; i < r->ndep;)
 		json_env(&j, r, &i);
-	json_end_array(&j);
-	json_key(&j, "copies_in_progress");
-	json_begin_array(&j);
+	jsonw_array_close(&j);
+	jsonw_key(&j, "copies_in_progress");
+	jsonw_array_open(&j);
 	for (size_t i = 0; i < r->ncopy; i++) {
 		const struct status_copy *c = &r->copy[i];
 
-		json_begin_object(&j);
+		jsonw_object_open(&j);
 		json_row_names(&j, c->env, c->component, c->version);
-		json_key(&j, "done");
-		json_int(&j, c->done);
-		json_key(&j, "total");
-		json_int(&j, c->total);
+		jsonw_key(&j, "done");
+		jsonw_int(&j, c->done);
+		jsonw_key(&j, "total");
+		jsonw_int(&j, c->total);
 		json_known(&j, "started", c->started);
 		json_known(&j, "started_by", c->who);
-		json_end_object(&j);
+		jsonw_object_close(&j);
 	}
-	json_end_array(&j);
-	json_key(&j, "unmet_requirements");
-	json_begin_array(&j);
+	jsonw_array_close(&j);
+	jsonw_key(&j, "unmet_requirements");
+	jsonw_array_open(&j);
 	for (size_t i = 0; i < r->nunmet; i++) {
 		const struct status_unmet *u = &r->unmet[i];
 
-		json_begin_object(&j);
+		jsonw_object_open(&j);
 		json_row_names(&j, u->env, u->component, u->version);
-		json_key(&j, "requires");
-		json_string(&j, u->requires);
-		json_end_object(&j);
+		jsonw_key(&j, "requires");
+		jsonw_string(&j, u->requires);
+		jsonw_object_close(&j);
 	}
-	json_end_array(&j);
-	json_end_object(&j);
-	return json_finish(&j);
+	jsonw_array_close(&j);
+	jsonw_object_close(&j);
+	return jsonw_end(&j);
 }
 
 /* ---- the command --------------------------------------------------------- */

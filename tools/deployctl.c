@@ -171,7 +171,24 @@ static const struct ctl_command commands[] = {
 	  "                the audit trail, oldest first, as audit.log\n"
 	  "                shows it or one JSON object a line; WHEN is\n"
 	  "                YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC) or\n"
-	  "                @UNIXSECONDS\n" },
+	  "                @UNIXSECONDS; read as history reads\n" },
+	{ "history", cmd_history,
+	  "ENV [NAME] [--json] [--sort FIELD] [--mount MNT]",
+	  "                every deployment to ENV (of NAME), active and\n"
+	  "                ended: number, version, when, who, how, notes;\n"
+	  "                newest first, or by FIELD: time, component,\n"
+	  "                version or who; read from the store, or from\n"
+	  "                the mount's audit.log when the store is not\n"
+	  "                yours to open\n" },
+	{ "diff", cmd_diff, "A B [--mount MNT]",
+	  "                A and B each ENV, ENV/NAME or NAME@V: the\n"
+	  "                versions that differ, then the files added,\n"
+	  "                removed or changed (read through the mount);\n"
+	  "                exit 0 same, 1 different, 2 trouble\n" },
+	{ "why", cmd_why, "[PATH] [-n N] [--json] [--mount MNT]",
+	  "                the last N (10) refusals recorded for you, or\n"
+	  "                for PATH, with their errno and reason; read as\n"
+	  "                history reads\n" },
 	{ "help", cmd_help, "[COMMAND]",
 	  "                what COMMAND takes and does (as COMMAND --help)\n" },
 };

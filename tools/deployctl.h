@@ -53,6 +53,11 @@ int cmd_rollback(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+/* ctl_history.c, ctl_diff.c, ctl_why.c: reports that read the store or,
+ * when it is not the caller's, the mount (ctl_trail.h). */
+int cmd_history(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_why(int argc, char **argv);
 
 /* ctl_names.c: what exists, for messages that name it. */
 /* The names in the folder dir that start with prefix ("": all), shown

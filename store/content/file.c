@@ -228,6 +228,32 @@ int dfs_file_fd_get_range(struct dfs_store *st, struct dfs_file *f,
 	return fd;
 }
 
+ssize_t dfs_file_read_first(struct dfs_store *st, struct dfs_file *f,
+			    uint64_t off, size_t n, char **ret)
+{
+	ssize_t got = -EAGAIN;
+	char *buf = NULL;
+	int fd;
+
+	*ret = NULL;
+	if (!f->oi || !f->oi->chunks ||
+	    dfs_blob_is_good(st, &f->oi->chunks->blob))
+		return -EAGAIN;
+	fd = dfs_file_fd_get(f);
+	/* fdlock held shared: oi->fd and oi->chunks stay as they are. */
+	if (f->oi->chunks) {
+		buf = malloc(n ? n : 1);
+		got = buf ? dfs_chunks_read(st, f->oi->chunks, fd, buf, off, n)
+			  : -ENOMEM;
+	}
+	dfs_file_fd_put(st, f, false, 0);
+	if (got < 0)
+		free(buf);
+	else
+		*ret = buf;
+	return got;
+}
+
 void dfs_file_fd_put(struct dfs_store *st, struct dfs_file *f, bool wrote,
 		     uint64_t end)
 {

@@ -336,6 +336,18 @@ int dfs_blob_check_size(const struct dfs_hash *h, uint64_t size, int fd);
  * naming the blob) when one is damaged; -ENOMEM.  Without st->lock. */
 int dfs_chunks_check(struct dfs_store *st, const struct dfs_chunks *c, int fd,
 		     uint64_t off, uint64_t len);
+/* The most chunks one dfs_chunks_read() reads (FUSE reads 128 KiB). */
+#define DFS_CHUNKS_READ_MAX 64
+/*
+ * [off, off + len) of the blob file fd read into buf (len bytes) when it
+ * is whole chunks of c (the last may end the blob) and one of them was
+ * not found good yet: each such chunk is checked in buf, so the caller
+ * serves the bytes it was given.  The bytes read, -EIO (logged), or
+ * -EAGAIN when the range is not for this (check with dfs_chunks_check()
+ * and serve from fd).  Without st->lock.
+ */
+ssize_t dfs_chunks_read(struct dfs_store *st, const struct dfs_chunks *c,
+			int fd, char *buf, uint64_t off, uint64_t len);
 
 /* ---- inline.c: small blobs kept in the database ---------------------------- */
 

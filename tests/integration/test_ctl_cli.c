@@ -150,6 +150,9 @@ static const char *const commands[] = {
 	"backup",
 	"restore",
 	"gc",
+	"history",
+	"diff",
+	"why",
 	"help",
 };
 
@@ -230,6 +233,9 @@ Test(ctl_cli, unknown_options_exit_64_and_change_nothing)
 		"rollback order-sync test --bogus" AT,
 		"log --bogus" AT,
 		"gc --bogus" AT,
+		"history test --bogus" AT,
+		"diff test production --bogus" AT,
+		"why --bogus" AT,
 		"help --bogus",
 	};
 	char out[4096], before[4096], after[4096];

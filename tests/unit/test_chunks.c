@@ -220,6 +220,71 @@ Test(chunks, reading_every_chunk_finds_the_blob_good_for_the_mount)
 	cr_assert_eq(dfs_file_release(fx.st, f), 0);
 }
 
+/* A first read of [off, off + n) served from the bytes it checked: its
+ * -errno, or 0 with the bytes compared with data (-EAGAIN: not read this
+ * way, nothing served). */
+static int read_first(struct dfs_file *f, uint64_t off, size_t n)
+{
+	char *buf = NULL;
+	ssize_t got = dfs_file_read_first(fx.st, f, off, n, &buf);
+
+	if (got < 0) {
+		cr_assert_null(buf, "a buffer with %zd", got);
+		return (int)got;
+	}
+	cr_assert_eq(got, (ssize_t)(off + n > LEN ? LEN - off : n),
+		     "bytes at %llu", (unsigned long long)off);
+	cr_assert_arr_eq(buf, data + off, (size_t)got, "bytes at %llu",
+			 (unsigned long long)off);
+	free(buf);
+	return 0;
+}
+
+Test(chunks, a_first_read_of_whole_chunks_serves_the_bytes_it_checked)
+{
+	struct dfs_file *f = NULL;
+	struct dfs_hash h;
+	char path[512];
+	uint64_t ino;
+
+	ino = put_big(&h, path, sizeof(path));
+	fx.st = dfs_store_free(fx.st);
+	flip_byte_at(path, 2 * CHUNK + 4321);
+	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
+	cr_assert_eq(dfs_file_open(fx.st, ino, O_RDONLY, &f), 0);
+
+	cr_assert_eq(read_first(f, 100, CHUNK), -EAGAIN, "not whole chunks");
+	cr_assert_eq(read_first(f, 0, CHUNK + 10), -EAGAIN,
+		     "ends inside a chunk");
+	cr_assert_eq(read_first(f, 0, 2 * CHUNK), 0, "chunks 0 and 1");
+	cr_assert_eq(read_first(f, 0, CHUNK), -EAGAIN,
+		     "checked chunks are spliced");
+	cr_assert_eq(read_first(f, CHUNK, 2 * CHUNK), -EIO,
+		     "chunk 1 good, chunk 2 damaged");
+	cr_assert_eq(read_first(f, 2 * CHUNK, CHUNK), -EIO,
+		     "a damaged chunk is not remembered: EIO again");
+	cr_assert_eq(read_first(f, 3 * CHUNK, 4 * CHUNK), 0,
+		     "the short last chunk, a read past the end");
+	cr_assert(!dfs_blob_is_good(fx.st, &h), "found good with a bad chunk");
+	cr_assert_eq(dfs_file_release(fx.st, f), 0);
+}
+
+Test(chunks, first_reads_of_every_chunk_find_the_blob_good)
+{
+	struct dfs_file *f = NULL;
+	struct dfs_hash h;
+	char path[512];
+	uint64_t ino;
+
+	ino = put_big(&h, path, sizeof(path));
+	reopen();
+	cr_assert_eq(dfs_file_open(fx.st, ino, O_RDONLY, &f), 0);
+	cr_assert_eq(read_first(f, 0, LEN), 0, "all four chunks in one read");
+	cr_assert(dfs_blob_is_good(fx.st, &h));
+	cr_assert_eq(read_first(f, 0, CHUNK), -EAGAIN, "good: spliced");
+	cr_assert_eq(dfs_file_release(fx.st, f), 0);
+}
+
 Test(chunks, a_truncated_blob_is_eio_at_open)
 {
 	struct dfs_file *f = NULL;

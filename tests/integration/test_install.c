@@ -208,6 +208,34 @@ Test(install, deployfs_page_covers_every_option)
 	cr_assert_str_empty(out, "deployfs.8 lacks:\n%s", out);
 }
 
+/*
+ * docs/errors.md has a section for each errno a user meets, names every
+ * one the daemon answers (but those it uses inside only), and the README
+ * and both man pages point to it.
+ */
+Test(install, errors_doc_names_every_errno_the_daemon_answers)
+{
+	char out[4096];
+	int rc;
+
+	dfs_need_mount(&m, setup_rc);
+	rc = dfs_sh_out(
+		&m, out, sizeof(out),
+		"cd \"$FIXTURES/../..\" && for e in EROFS EPERM EACCES EINVAL "
+		"ENOENT EEXIST ENOTEMPTY EBUSY EXDEV ELOOP ENAMETOOLONG ENOSPC "
+		"EIO EOPNOTSUPP ENODATA; do grep -q \"^## $e \" docs/errors.md "
+		"|| echo \"no section $e\"; done; "
+		"for e in $(grep -rhoE -- '-E[A-Z0-9]+' store/trees "
+		"store/content fs | sort -u | tr -d -); do case $e in "
+		"ESTALE|EINTR|ENXIO) continue;; esac; "
+		"grep -qw \"$e\" docs/errors.md || echo \"not named $e\"; done; "
+		"for f in README.md docs/man/deployfs.8 docs/man/deployctl.1; "
+		"do grep -q 'errors\\.md' \"$f\" || echo \"$f: no link\"; "
+		"done");
+	cr_assert_eq(rc, 0);
+	cr_assert_str_empty(out, "docs/errors.md:\n%s", out);
+}
+
 /* Completion with COMP_WORDS/COMP_CWORD set, as bash would call it. */
 #define COMPLETE_SH                                                          \
 	". \"$FIXTURES/../../contrib/bash-completion/deployctl\" && "        \

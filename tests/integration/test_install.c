@@ -34,7 +34,7 @@ static int setup_rc;
 	"break; sleep 0.1; done; flock -n \"" store "/lock\" true"
 
 static const char *const extra_mounts[] = { "mnt2", "elsewhere",
-					    "home/deployfs" };
+					    "home/deployfs", "nhome/deployfs" };
 
 static void setup(void)
 {
@@ -328,4 +328,63 @@ Test(install, run_stop_without_a_folder_unmounts_where_run_mounted)
 			RUN_SH "--stop 2>&1 && " RELEASED_SH("$DIR/rstore"));
 	cr_assert_eq(rc, 0, "tools/run --stop failed (%d):\n%s", rc, out);
 	dfs_ok(&m, "! grep -q \" $DIR/home/deployfs \" /proc/mounts");
+}
+
+/* As nobody: the same commands, $DIR/nhome its HOME. */
+#define NOBODY_SH                                                          \
+	"mkdir -p \"$DIR/nhome\" && chown 65534:65534 \"$DIR/nhome\" && "  \
+	"cd / && HOME=\"$DIR/nhome\" setpriv --reuid=65534 --regid=65534 " \
+	"--clear-groups "
+
+/*
+ * A user who is not root: tools/run mounts their own store where FUSE
+ * lets them (/dev/fuse open to them), and says what to do otherwise;
+ * either way it does not install, and says which command would.
+ */
+Test(install, run_as_a_user_mounts_or_says_what_to_do)
+{
+	char out[8192];
+	bool fuse_for_users;
+	int rc;
+
+	dfs_need_mount(&m, setup_rc);
+	fuse_for_users = dfs_sh(&m, NOBODY_SH "test -r /dev/fuse -a "
+					      "-w /dev/fuse") == 0;
+	rc = dfs_sh_out(&m, out, sizeof(out),
+			ENV_SH NOBODY_SH "env DEPLOYFS_BUILD=\"$BUILDDIR\" "
+					 "\"$SRC/tools/run\" </dev/null 2>&1");
+	if (!fuse_for_users) {
+		cr_assert_eq(rc, 1, "exit %d:\n%s", rc, out);
+		cr_assert(strstr(out, "/dev/fuse") && strstr(out, "As root"),
+			  "no word of /dev/fuse:\n%s", out);
+		return;
+	}
+	cr_assert_eq(rc, 0, "tools/run as a user failed (%d):\n%s", rc, out);
+	cr_assert(strstr(out, "sudo meson install"), "%s", out);
+	dfs_ok(&m,
+	       "grep -q \" $DIR/nhome/deployfs fuse.deployfs \" "
+	       "/proc/mounts && test -d \"$DIR/nhome/.local/share/deployfs\"");
+	rc = dfs_sh_out(&m, out, sizeof(out),
+			ENV_SH NOBODY_SH "\"$SRC/tools/run\" --stop 2>&1");
+	cr_assert_eq(rc, 0, "tools/run --stop as a user (%d):\n%s", rc, out);
+	dfs_ok(&m, "! grep -q \" $DIR/nhome/deployfs \" /proc/mounts");
+}
+
+/* Packages missing, not root, no sudo without a password: the exact
+ * apt-get command, and a failure. */
+Test(install, deps_name_the_command_when_not_root)
+{
+	char out[4096];
+	int rc;
+
+	dfs_need_mount(&m, setup_rc);
+	rc = dfs_sh_out(&m, out, sizeof(out),
+			ENV_SH NOBODY_SH
+			"bash -c '. \"$1/tools/deps.sh\" && "
+			"DFS_PACKAGES+=(dfs-no-such-package) && "
+			"dfs_install_deps' sh \"$SRC\" </dev/null 2>&1");
+	cr_assert_eq(rc, 1, "exit %d:\n%s", rc, out);
+	cr_assert(strstr(out, "apt-get install -y --no-install-recommends "
+			      "dfs-no-such-package"),
+		  "no command to run:\n%s", out);
 }

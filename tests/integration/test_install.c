@@ -103,6 +103,10 @@ Test(install, mount_fuse3_runs_deployfs_by_name_with_fstab_options)
 	int rc;
 
 	dfs_need_mount(&m, setup_rc);
+	/* What mount(8) leaves: no PATH, so sh's own, which has the
+	 * folder meson installs into (deployfs(8) says so). */
+	dfs_ok(&m, "env -i /bin/sh -c 'echo \"$PATH\"' | tr : '\\n' | "
+		   "grep -qx /usr/local/bin");
 	cr_assert_eq(dfs_mount_stop(&m), 0, "the harness daemon did not stop");
 	dfs_ok(&m, ENV_SH "mkdir -p \"$DIR/bin\" \"$DIR/mnt2\" && "
 			  "ln -s \"$DEPLOYFS_BIN\" \"$DIR/bin/deployfs\"");

@@ -153,6 +153,9 @@ static void detach(int status_fd)
  * The kernel offers FUSE mounts 128 KiB of readahead; cold sequential
  * reads want more.  As root, raise it on our bdi (found through
  * mountinfo, not stat: the session does not answer yet).  Best effort.
+ * The kernel then keeps the smaller of this and the max_readahead the
+ * INIT reply asks for (dfs_op_init asks for 1 MiB): without that, INIT
+ * took it back to 128 KiB.
  */
 static void raise_readahead(const char *mountpoint)
 {

@@ -108,8 +108,8 @@ int store_of_mount(const char *mnt, char *buf, size_t cap)
 }
 
 struct cwd_query {
-	const char *cwd;
-	size_t best; /* the length of the longest mount point found */
+	const char *cwd; /* the path whose mount is sought */
+	size_t best;	 /* the length of the longest mount point found */
 	char *buf;
 	size_t cap;
 };
@@ -130,15 +130,11 @@ static bool holds_cwd(void *ctx, const struct mount_entry *e)
 	return false; /* look at them all: the longest wins */
 }
 
-/* The deployfs mount the current folder is in, into buf: 0 or -ENOENT. */
-static int cwd_mount(char *buf, size_t cap)
+int mount_holding(const char *path, char *buf, size_t cap)
 {
-	char cwd[PATH_MAX];
-	struct cwd_query q = { cwd, 0, buf, cap };
+	struct cwd_query q = { path, 0, buf, cap };
 
 	buf[0] = '\0';
-	if (!getcwd(cwd, sizeof(cwd)))
-		return -errno;
 	(void)deployfs_mounts_each(holds_cwd, &q);
 	return buf[0] ? 0 : -ENOENT;
 }
@@ -146,8 +142,9 @@ static int cwd_mount(char *buf, size_t cap)
 const char *default_mount(char *buf, size_t cap)
 {
 	const char *env = getenv("DEPLOYFS_MOUNT"), *home = getenv("HOME");
+	char cwd[PATH_MAX];
 
-	if (cwd_mount(buf, cap) == 0)
+	if (getcwd(cwd, sizeof(cwd)) && mount_holding(cwd, buf, cap) == 0)
 		return buf;
 	if (env && *env)
 		return env;

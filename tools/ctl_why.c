@@ -227,35 +227,6 @@ static int absolute(const char *path, char *buf, size_t cap)
 	return 0;
 }
 
-/* The deployfs mount abs is in (the longest mount point above it). */
-static int mount_of(const char *abs, char *buf, size_t cap)
-{
-	char line[4096];
-	size_t best = 0;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char point[PATH_MAX], type[64];
-		const char *sep = strstr(line, " - ");
-		size_t n;
-
-		if (!sep ||
-		    sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
-		    sscanf(sep, " - %63s", type) != 1 ||
-		    strcmp(type, "fuse.deployfs") != 0)
-			continue;
-		n = strlen(point);
-		if (n > best && within(abs, point)) {
-			snprintf(buf, cap, "%s", point);
-			best = n;
-		}
-	}
-	fclose(f);
-	return best ? 0 : -ENOENT;
-}
-
 /* PATH as a path in the mount mnt (found when mnt is NULL). */
 static int path_in_mount(const char *path, const char **mnt, char *mbuf,
 			 size_t mcap, char *rel, size_t rcap)
@@ -267,7 +238,7 @@ static int path_in_mount(const char *path, const char **mnt, char *mbuf,
 	if (rc < 0)
 		return rc;
 	if (!*mnt) {
-		rc = mount_of(abs, mbuf, mcap);
+		rc = mount_holding(abs, mbuf, mcap);
 		if (rc < 0)
 			return rc;
 		*mnt = mbuf;
@@ -419,16 +390,8 @@ int cmd_why(int argc, char **argv)
 		}
 		w.rel = rel;
 	}
-	if (!mnt) {
-		char cwd[PATH_MAX];
-
-		/* the mount we are in, else the default */
-		if (absolute(".", cwd, sizeof(cwd)) == 0 &&
-		    mount_of(cwd, mbuf, sizeof(mbuf)) == 0)
-			mnt = mbuf;
-		else
-			mnt = default_mount(mbuf, sizeof(mbuf));
-	}
+	if (!mnt) /* the mount we are in, else the default */
+		mnt = default_mount(mbuf, sizeof(mbuf));
 	w.ring = calloc(w.n, sizeof(*w.ring));
 	if (!w.ring) {
 		fprintf(stderr, "deployctl: why: %s\n", strerror(ENOMEM));

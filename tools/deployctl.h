@@ -36,6 +36,9 @@ int ctl_no_options(int argc, char **argv);
  * the deployfs mount the current folder is in, else $DEPLOYFS_MOUNT,
  * else ~/deployfs (in buf). */
 const char *default_mount(char *buf, size_t cap);
+/* The deployfs mount the absolute path is in (the longest mount point
+ * above it), into buf: 0 or -ENOENT. */
+int mount_holding(const char *path, char *buf, size_t cap);
 /* The store behind the mount mnt: its source in /proc/self/mountinfo;
  * 0 or -errno (-ENOENT: not a deployfs mount). */
 int store_of_mount(const char *mnt, char *buf, size_t cap);

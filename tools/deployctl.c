@@ -17,6 +17,7 @@
  *                            what is deployed where, copies in progress,
  *                            unmet requirements (read from the store)
  *   deployctl deploy NAME@V ENV [--notes TEXT] [--mount MNT]
+ *   deployctl deploy ENV NAME@V... [--notes TEXT] [--force] [--mount MNT]
  *   deployctl undeploy NAME ENV [--mount MNT]
  *   deployctl rollback NAME ENV [--to V] [--mount MNT]
  *                            (un)deploy through the mount, as ln -sfn
@@ -96,6 +97,9 @@ void usage(FILE *out)
 		"                deploy package NAME@V to ENV (as ln -sfn);\n"
 		"                --force deploys a release marked bad (root or\n"
 		"                the owner of ENV)\n"
+		"  deploy ENV NAME@V... [--notes TEXT] [--force] [--mount MNT]\n"
+		"                deploy the packages to ENV in one transaction:\n"
+		"                all or none (up to 1000; one batch id)\n"
 		"  undeploy NAME ENV [--mount MNT]\n"
 		"                remove NAME from ENV\n"
 		"  rollback NAME ENV [--to V] [--mount MNT]\n"

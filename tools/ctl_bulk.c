@@ -196,8 +196,10 @@ static void report(const char *mnt, const char *env, char **entry, int n,
 	}
 	if (my_line(mnt, off, env, "", reason, sizeof(reason)) == 0 &&
 	    strncmp(reason, "batch ", 6) == 0)
-		printf("%.*s: %d packages deployed to %s in one transaction\n",
-		       (int)strcspn(reason, ","), reason, n, env);
+		printf("%.*s: %d package%s deployed to %s in one "
+		       "transaction\n",
+		       (int)strcspn(reason, ","), reason, n, n == 1 ? "" : "s",
+		       env);
 }
 
 int cmd_deploy_bulk(int argc, char **argv)

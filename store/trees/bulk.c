@@ -225,6 +225,9 @@ static void notify(struct dfs_store *st, const struct dfs_env *e,
 			 v->pkg.version);
 		dfs_notice_push(st, DFS_INO_ENV_BASE + (uint64_t)e->id, 0, name,
 				false);
+		if (!v->has_old) /* ENV/N, looked up before it was there */
+			dfs_notice_push(st, DFS_INO_ENV_BASE + (uint64_t)e->id,
+					0, v->pkg.component, false);
 		sg = dfs_stage_find(st, e->id, v->pkg.id);
 		if (sg)
 			dfs_stage_drop(st, sg);

@@ -77,6 +77,7 @@ Test(bulk, three_packages_deploy_together_with_one_batch_id)
 	long n0;
 
 	prepare();
+	dfs_ok(&m, "test ! -e " ENV "/a && test ! -e " ENV "/a@1");
 	n0 = dfs_audit_lines(&m);
 	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
 				 CTL "deploy test a@1 b@1 c@1 --notes 'rel "
@@ -84,6 +85,9 @@ Test(bulk, three_packages_deploy_together_with_one_batch_id)
 			 "deployed a@1 to test\ndeployed b@1 to test\n"
 			 "deployed c@1 to test");
 	cr_assert_str_eq(ls_env(buf, sizeof(buf)), "a a@1 b b@1 c c@1 ");
+	cr_assert_str_eq(
+		dfs_out(&m, buf, sizeof(buf), "cat " ENV "/a/f " ENV "/a@1/f"),
+		"a1\na1");
 	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
 				 CTL "status test" AT " | awk '$1 == \"test\" "
 				     "{ print $2, $3, $4 }'"),

@@ -220,6 +220,17 @@ Test(bulk, one_refused_entry_deploys_nothing_and_is_named)
 	cr_assert_eq(audit_count(n0, "component=b version=2 from=1 "
 				     "deployment=2 result=ok reason=\"batch "),
 		     1);
+
+	/* Anyone who may write ENV deploys (no force); others may not. */
+	dfs_ok(&m, AS_NOBODY CTL "deploy test a@1 b@1" AT " >/dev/null 2>&1");
+	cr_assert_str_eq(ls_env(buf, sizeof(buf)), "a a@1 b b@1 ");
+	dfs_ok(&m, "chmod 0755 " ENV);
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 AS_NOBODY CTL "deploy test a@2 b@2" AT
+					       " 2>&1 >/dev/null; echo $?"),
+			 "deployctl: deploy to test refused, nothing "
+			 "deployed: Permission denied\n1");
+	cr_assert_str_eq(ls_env(buf, sizeof(buf)), "a a@1 b b@1 ");
 }
 
 Test(bulk, the_xattr_refuses_bad_lists_with_their_errno)

@@ -109,6 +109,9 @@ Test(bulk, three_packages_deploy_together_with_one_batch_id)
 				 "getfattr --only-values -n "
 				 "user.deployfs.notes " ENV "/c@1"),
 			 "rel 9");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 CTL "history test" AT " | grep -c 'rel 9'"),
+			 "3");
 
 	/* A second batch replaces a and c, leaves b: the kernel follows. */
 	package_v2("a");

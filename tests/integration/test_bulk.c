@@ -9,9 +9,12 @@
 #include "harness.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #define ENV "\"$MNT/environments/test\""
 #define CTL "\"$DEPLOYCTL\" "
@@ -355,4 +358,32 @@ Test(bulk, a_batch_of_250_packages_is_one_transaction)
 			 "deployed: No such file or directory: entry 250 of "
 			 "250 (p250@7): no such version of the component is "
 			 "packaged (or it was removed)\n1\n0");
+}
+
+/* A runtime watching ENV with inotify hears a bulk deploy as one ATTRIB
+ * on ENV itself (the setxattr of the list): its cue to read every N. */
+Test(bulk, a_watcher_hears_the_batch_as_attrib_on_env)
+{
+	char path[PATH_MAX], ev[4096] __attribute__((aligned(8)));
+	int fd, attrib = 0;
+	ssize_t n;
+
+	prepare();
+	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	cr_assert_geq(fd, 0, "inotify_init1: %s", strerror(errno));
+	dfs_path(path, sizeof(path), "%s/environments/test", m.mnt);
+	cr_assert_geq(inotify_add_watch(fd, path, IN_ALL_EVENTS), 0,
+		      "inotify_add_watch %s: %s", path, strerror(errno));
+	dfs_ok(&m, CTL "deploy test a@1 b@1" AT " >/dev/null 2>&1");
+	/* Queued before setxattr returned: no waiting. */
+	while ((n = read(fd, ev, sizeof(ev))) > 0) {
+		for (char *p = ev; p < ev + n;) {
+			struct inotify_event *e = (struct inotify_event *)p;
+
+			attrib += (e->mask & IN_ATTRIB) && e->len == 0;
+			p += sizeof(*e) + e->len;
+		}
+	}
+	close(fd);
+	cr_assert_eq(attrib, 1, "ATTRIB events on ENV: %d", attrib);
 }

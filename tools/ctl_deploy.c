@@ -144,8 +144,11 @@ int cmd_deploy(int argc, char **argv)
 	const char *mnt = NULL, *notes = NULL, *env, *version;
 	char mbuf[PATH_MAX], name[DFS_LABEL_MAX + 1], *at;
 	bool force = false;
-	int rc = parse_deploy_opts(argc, argv, "n", &mnt, &notes, &force);
+	int rc;
 
+	if (deploy_is_bulk(argc, argv)) /* deploy ENV A@1 B@2 ... */
+		return cmd_deploy_bulk(argc, argv);
+	rc = parse_deploy_opts(argc, argv, "n", &mnt, &notes, &force);
 	if (rc >= 0)
 		return rc;
 	env = argv[optind + 1];

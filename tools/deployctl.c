@@ -155,7 +155,11 @@ static const struct ctl_command commands[] = {
 	  "NAME@V ENV [--notes TEXT] [--force] [--mount MNT]",
 	  "                deploy package NAME@V to ENV (as ln -sfn);\n"
 	  "                --force deploys a release marked bad (root or\n"
-	  "                the owner of ENV)\n" },
+	  "                the owner of ENV)\n"
+	  "  deploy ENV NAME@V... [--notes TEXT] [--force] [--mount MNT]\n"
+	  "                deploy up to 1000 packages to ENV in one\n"
+	  "                transaction: all of them or, when one is\n"
+	  "                refused (named, with why), none\n" },
 	{ "undeploy", cmd_undeploy, "NAME ENV [--mount MNT]",
 	  "                remove NAME from ENV\n" },
 	{ "rollback", cmd_rollback, "NAME ENV [--to V] [--mount MNT]",

@@ -53,6 +53,10 @@ int cmd_status(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);
 int cmd_undeploy(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
+/* ctl_bulk.c: deploy ENV A@1 B@2 ... (ENV without '@', then NAME@Vs),
+ * one transaction in the daemon. */
+bool deploy_is_bulk(int argc, char **argv);
+int cmd_deploy_bulk(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);

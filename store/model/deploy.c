@@ -149,9 +149,8 @@ int dfs_dep_text(struct dfs_store *st, int64_t id, bool warning, char *buf,
 	return rc;
 }
 
-/* The requirements of p that env lacks, as "a, b" (empty: none). */
-static int unmet(struct dfs_store *st, const struct dfs_env *e,
-		 const struct dfs_pkg *p, char *buf, size_t cap)
+int dfs_dep_unmet(struct dfs_store *st, const struct dfs_env *e,
+		  const struct dfs_pkg *p, char *buf, size_t cap)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = dfs_query_sql(st, sql_unmet, &s, "ii", p->id, e->id);
@@ -166,7 +165,7 @@ static int unmet(struct dfs_store *st, const struct dfs_env *e,
 	return rc < 0 ? rc : 0;
 }
 
-static int end(struct dfs_store *st, const struct dfs_dep *d, int64_t now)
+int dfs_dep_end(struct dfs_store *st, const struct dfs_dep *d, int64_t now)
 {
 	int rc = dfs_exec_sql(st, sql_end, "ii", d->id, now);
 
@@ -176,10 +175,9 @@ static int end(struct dfs_store *st, const struct dfs_dep *d, int64_t now)
 	return rc;
 }
 
-static int deploy_rows(struct dfs_store *st, const struct dfs_actor *actor,
-		       const struct dfs_env *e, const struct dfs_pkg *p,
-		       const char *via, const char *warning,
-		       int64_t *ret_number)
+int dfs_dep_insert(struct dfs_store *st, const struct dfs_actor *actor,
+		   const struct dfs_env *e, const struct dfs_pkg *p,
+		   const char *via, const char *warning, int64_t *ret_number)
 {
 	int64_t number = 0, now = dfs_now_ns();
 	char user[64];
@@ -229,11 +227,11 @@ int dfs_deploy(struct dfs_store *st, const struct dfs_actor *actor,
 	if (rc < 0)
 		return rc;
 	if (has_old)
-		rc = end(st, &old, dfs_now_ns());
+		rc = dfs_dep_end(st, &old, dfs_now_ns());
 	if (rc == 0)
-		rc = unmet(st, e, p, warning, sizeof(warning));
+		rc = dfs_dep_unmet(st, e, p, warning, sizeof(warning));
 	if (rc == 0)
-		rc = deploy_rows(st, actor, e, p, via, warning, &number);
+		rc = dfs_dep_insert(st, actor, e, p, via, warning, &number);
 	ev.action = has_old && strverscmp(p->version, old.version) < 0
 			    ? "rollback"
 			    : "deploy";
@@ -261,7 +259,7 @@ int dfs_undeploy(struct dfs_store *st, const struct dfs_actor *actor,
 
 	if (rc < 0)
 		return rc;
-	rc = end(st, d, now);
+	rc = dfs_dep_end(st, d, now);
 	if (rc == 0)
 		rc = dfs_env_touch(st, e->id, now);
 	ev.action = "undeploy";

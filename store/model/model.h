@@ -410,6 +410,39 @@ int dfs_deploy(struct dfs_store *st, const struct dfs_actor *actor,
 	       const char *via, int64_t *ret_replaced);
 int dfs_undeploy(struct dfs_store *st, const struct dfs_actor *actor,
 		 const struct dfs_env *e, const struct dfs_dep *d);
+/* The steps of dfs_deploy, inside the caller's transaction (batch.c): end
+ * deployment d; the requirements of p that e lacks as "requires a, b, not
+ * deployed in ENV" in buf ("" when none); record p's new deployment. */
+int dfs_dep_end(struct dfs_store *st, const struct dfs_dep *d, int64_t now);
+int dfs_dep_unmet(struct dfs_store *st, const struct dfs_env *e,
+		  const struct dfs_pkg *p, char *buf, size_t cap);
+int dfs_dep_insert(struct dfs_store *st, const struct dfs_actor *actor,
+		   const struct dfs_env *e, const struct dfs_pkg *p,
+		   const char *via, const char *warning, int64_t *ret_number);
+
+/* ---- batch.c: many packages deployed in one transaction ------------------- */
+
+#define DFS_BATCH_MAX 1000	 /* packages in one batch */
+#define DFS_BATCH_NOTES_MAX 1000 /* bytes of a batch's notes */
+
+struct dfs_batch_item {
+	struct dfs_pkg pkg; /* to deploy (resolved by the caller) */
+	bool forced;	    /* a bad release, forced */
+	/* Set by dfs_deploy_batch: */
+	bool has_old;	/* the component was deployed (old) */
+	bool unchanged; /* ... and already as pkg */
+	struct dfs_dep old;
+};
+/*
+ * Deploy v[0..n) in e as one durable transaction: all or nothing.  Each
+ * gets its audit line (deploy, rollback or unchanged) carrying the batch
+ * id (the seq of the batch's first line: "batch 1234, 2 of 3") and notes
+ * (also each new deployment's notes).  Requirements are judged once all
+ * are in: what the batch brings is met.  *ret_batch: the batch id.
+ */
+int dfs_deploy_batch(struct dfs_store *st, const struct dfs_actor *actor,
+		     const struct dfs_env *e, struct dfs_batch_item *v,
+		     size_t n, const char *notes, int64_t *ret_batch);
 int dfs_dep_set_notes(struct dfs_store *st, const struct dfs_actor *actor,
 		      const struct dfs_env *e, const struct dfs_pkg *p,
 		      const char *value, size_t size);

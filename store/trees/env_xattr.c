@@ -208,6 +208,10 @@ int dfs_env_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 			rc = dfs_force_set(st, actor,
 					   (int64_t)(ino - DFS_INO_ENV_BASE),
 					   value, size);
+		else if (strcmp(name, XATTR_PREFIX "deploy") == 0)
+			rc = dfs_env_bulk_deploy(
+				st, actor, (int64_t)(ino - DFS_INO_ENV_BASE),
+				value, size);
 	} else if (dfs_is_eview(ino) &&
 		   dfs_pkg_of_snode(st, dfs_eview_snode(ino), &p) == 0) {
 		bool root = p.root == dfs_eview_snode(ino);

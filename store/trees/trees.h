@@ -409,6 +409,13 @@ int dfs_force_set(struct dfs_store *st, const struct dfs_actor *actor,
 bool dfs_force_take(struct dfs_store *st, const struct dfs_actor *actor,
 		    int64_t env, int64_t pkg, bool consume);
 
+/* ---- bulk.c: a bulk deploy ---------------------------------------------- */
+
+/* user.deployfs.deploy = "N@V\n..." on ENV: all deploy in one
+ * transaction or none (a refusal recorded with the entry and why). */
+int dfs_env_bulk_deploy(struct dfs_store *st, const struct dfs_actor *actor,
+			int64_t env, const void *value, size_t size);
+
 /* Deploy p in env e (a link or the last file of a copy). */
 int dfs_env_deploy_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			  const struct dfs_env *e, const struct dfs_pkg *p,

@@ -157,6 +157,10 @@ int cmd_package(int argc, char **argv)
 	    (strcmp(argv[1], "remove") == 0 || strcmp(argv[1], "restore") == 0))
 		return package_set_removed(argc - 1, argv + 1,
 					   strcmp(argv[1], "remove") == 0);
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "keep") == 0 || strcmp(argv[1], "unkeep") == 0))
+		return package_keep(argc - 1, argv + 1,
+				    strcmp(argv[1], "keep") == 0);
 	if (argc >= 2 && (strcmp(argv[1], "mark-bad") == 0 ||
 			  strcmp(argv[1], "mark-good") == 0))
 		return package_mark(argc - 1, argv + 1,

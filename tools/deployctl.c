@@ -89,6 +89,11 @@ void usage(FILE *out)
 		"  package mark-good NAME@V [--mount MNT]\n"
 		"                a bad release is not deployed again unless\n"
 		"                forced, and rollback skips it; mark-good undoes\n"
+		"  package keep|unkeep NAME@V [--mount MNT]\n"
+		"                a kept package is never pruned nor removed\n"
+		"  prune [NAME] --keep N [--min-age DURATION] [--dry-run] [-v]\n"
+		"                soft-remove all but the newest N packages of\n"
+		"                NAME (or each component) not deployed or kept\n"
 		"  status [ENV] [--mount MNT]\n"
 		"                what each environment (or ENV) has deployed,\n"
 		"                copies in progress and unmet requirements\n"
@@ -274,6 +279,7 @@ static const struct {
 	{ "backup", cmd_backup },
 	{ "restore", cmd_restore },
 	{ "gc", cmd_gc },
+	{ "prune", cmd_prune },
 	{ "history", cmd_history },
 	{ "diff", cmd_diff },
 	{ "why", cmd_why },

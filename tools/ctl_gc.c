@@ -99,7 +99,7 @@ static int gc_steps(const char *dir, const char *grace, struct gc_counts *sum)
 	step = total / 256 / STEPS + 1;
 	do { /* at least once: the run is recorded */
 		if (total)
-			bar(total ? "blobs" : "", sum->blobs, total);
+			bar("blobs", sum->blobs, total);
 		snprintf(value, sizeof(value), "%s 0 %lld", grace, step);
 		if (rc == 0)
 			rc = gc_call(dir, value, &c);

@@ -259,7 +259,7 @@ int cmd_prune(int argc, char **argv)
 		else
 			fprintf(stderr, "deployctl: %s: %s\n", dir,
 				strerror(err));
-		return EX_NOINPUT;
+		return err == ENOENT ? EX_NOINPUT : 1;
 	}
 	snprintf(value, sizeof(value), "%lld %lld%s", o.keep, o.min_age,
 		 o.dry ? " dry" : "");

@@ -24,6 +24,7 @@
 #define SRC "\"$BUILD/process/order-sync\""
 #define CTL "\"$DEPLOYCTL\" "
 #define AT " --mount \"$MNT\""
+#define AS_NOBODY "setpriv --reuid=65534 --regid=65534 --clear-groups "
 
 static struct dfs_mount m;
 static int setup_rc;
@@ -250,6 +251,25 @@ Test(retention, prune_spares_young_packages_and_covers_every_component)
 	cr_assert_str_eq(versions(buf, sizeof(buf)), "3 ");
 }
 
+Test(retention, prune_spares_a_package_being_copied)
+{
+	char buf[4096];
+
+	prepare("1 2 3");
+	/* mkdir ENV/N@V starts a copy: in flight until it is complete. */
+	dfs_ok(&m, "mkdir " ENVS "/test/order-sync@1");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 CTL "prune order-sync --keep 1 -v" AT),
+			 "kept order-sync@3: among the newest 1\n"
+			 "removed order-sync@2\n"
+			 "kept order-sync@1: a copy is in progress in test");
+	dfs_ok(&m, "rm -r " ENVS "/test/order-sync@1");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 CTL "prune order-sync --keep 1" AT),
+			 "removed order-sync@1");
+	cr_assert_str_eq(versions(buf, sizeof(buf)), "3 ");
+}
+
 Test(retention, prune_refuses_bad_input_and_removes_nothing)
 {
 	char buf[4096];
@@ -298,6 +318,16 @@ Test(retention, prune_refuses_bad_input_and_removes_nothing)
 	cr_assert_eq(audit_count(n0, "action=prune result=refused"), 2);
 	cr_assert_str_eq(versions(buf, sizeof(buf)), "1 2 3 ");
 	dfs_ok(&m, CTL "prune --help | grep -q '^usage: deployctl prune'");
+	/* Without write permission on packages/NAME (the kernel checks
+	 * it): refused, nothing removed, nothing kept. */
+	cr_assert_eq(dfs_sh(&m, AS_NOBODY CTL "prune order-sync --keep 0" AT
+					      " >/dev/null 2>&1"),
+		     1, "nobody pruned");
+	cr_assert_neq(dfs_sh(&m, AS_NOBODY CTL "package keep order-sync@1" AT
+					       " >/dev/null 2>&1"),
+		      0, "nobody kept");
+	cr_assert_str_eq(versions(buf, sizeof(buf)), "1 2 3 ");
+	cr_assert_eq(audit_count(n0, "action=package-"), 0);
 }
 
 /*

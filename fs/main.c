@@ -37,6 +37,27 @@ static const struct fuse_opt option_spec[] = {
 	FUSE_OPT_END
 };
 
+/*
+ * Options that belong to fstab and mount(8), not to the filesystem:
+ * mount.fuse3 passes some of them on (defaults, x-systemd.*, comment=),
+ * and libfuse would refuse the mount for them.  They are dropped.
+ */
+static bool fstab_only(const char *opt)
+{
+	static const char *const names[] = { "defaults", "auto",    "noauto",
+					     "nofail",	 "_netdev", "user",
+					     "users",	 "nouser",  "owner",
+					     "group" };
+	size_t i;
+
+	if (strncmp(opt, "x-", 2) == 0 || strncmp(opt, "comment=", 8) == 0)
+		return true;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(opt, names[i]) == 0)
+			return true;
+	return false;
+}
+
 static int opt_proc(void *data, const char *arg, int key,
 		    struct fuse_args *outargs)
 {
@@ -47,6 +68,8 @@ static int opt_proc(void *data, const char *arg, int key,
 		o->store = strdup(arg);
 		return 0;
 	}
+	if (key == FUSE_OPT_KEY_OPT && fstab_only(arg))
+		return 0;
 	return 1;
 }
 
@@ -63,7 +86,9 @@ static void usage(const char *prog)
 	       "    -d                debug: foreground, print every request\n"
 	       "    -s                single-threaded\n"
 	       "    -o OPT[,OPT...]   mount options (allow_other, ...)\n\n"
-	       "fstab: STORE MOUNTPOINT fuse.deployfs defaults 0 0\n\n",
+	       "fstab: STORE MOUNTPOINT fuse.deployfs defaults,allow_other 0 0\n"
+	       "or:    mount -t fuse.deployfs STORE MOUNTPOINT\n"
+	       "See deployfs(8).\n\n",
 	       prog);
 	fuse_lowlevel_help();
 }
@@ -128,6 +153,9 @@ static void detach(int status_fd)
  * The kernel offers FUSE mounts 128 KiB of readahead; cold sequential
  * reads want more.  As root, raise it on our bdi (found through
  * mountinfo, not stat: the session does not answer yet).  Best effort.
+ * The kernel then keeps the smaller of this and the max_readahead the
+ * INIT reply asks for (dfs_op_init asks for 1 MiB): without that, INIT
+ * took it back to 128 KiB.
  */
 static void raise_readahead(const char *mountpoint)
 {

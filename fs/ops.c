@@ -34,6 +34,8 @@ static void dfs_op_init(void *userdata, struct fuse_conn_info *conn)
 	/* The kernel clears setuid/setgid on write, truncate and chown. */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	conn->max_write = 1u << 20;
+	/* Up to the readahead raise_readahead() set (fs/main.c). */
+	conn->max_readahead = 1u << 20;
 	conn->time_gran = 1;
 }
 

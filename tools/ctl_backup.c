@@ -142,6 +142,7 @@ int cmd_backup(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "mount", required_argument, NULL, 'm' },
 		{ "store", required_argument, NULL, 's' },
+		CTL_HELP_OPTION,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mnt = NULL, *store = NULL;
@@ -150,20 +151,18 @@ int cmd_backup(int argc, char **argv)
 	int c, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "m:s:", longopts, NULL)) != -1) {
-		if (c == 'm') {
+	while ((c = getopt_long(argc, argv, "m:s:h", longopts, NULL)) != -1) {
+		if (c == 'm')
 			mnt = optarg;
-		} else if (c == 's') {
+		else if (c == 's')
 			store = optarg;
-		} else {
-			usage(stderr);
-			return EX_USAGE;
-		}
+		else if (c == 'h')
+			return ctl_help(argv[0]);
+		else
+			return ctl_usage(argv[0]);
 	}
-	if (optind != argc - 1 || (mnt && store)) {
-		usage(stderr);
-		return EX_USAGE;
-	}
+	if (optind != argc - 1 || (mnt && store))
+		return ctl_usage(argv[0]);
 	if (!store) {
 		if (!mnt)
 			mnt = default_mount(mbuf, sizeof(mbuf));
@@ -187,14 +186,15 @@ int cmd_backup(int argc, char **argv)
 int cmd_restore(int argc, char **argv)
 {
 	struct dfs_store *st;
-	int rc;
+	int rc = ctl_no_options(argc, argv);
 
-	if (argc != 3) {
-		usage(stderr);
-		return EX_USAGE;
-	}
-	rc = open_store(argv[1], &st);
+	if (rc >= 0)
+		return rc;
+	if (optind != argc - 2)
+		return ctl_usage(argv[0]);
+	rc = open_store(argv[optind], &st);
 	if (rc)
 		return rc;
-	return run(st, "restore", argv[1], argv[2], DFS_BACKUP_NEW);
+	return run(st, "restore", argv[optind], argv[optind + 1],
+		   DFS_BACKUP_NEW);
 }

@@ -34,6 +34,25 @@ static bool env_name_ok(const char *env)
 }
 
 /*
+ * A deploy that failed with errno err: what does not exist, when that is
+ * why (EX_NOINPUT), else err (1).
+ */
+static int deploy_failed(const char *mnt, const char *name, const char *version,
+			 const char *env, int err)
+{
+	char why[4096];
+
+	if (explain_missing(mnt, name, version, env, why, sizeof(why))) {
+		fprintf(stderr, "deployctl: deploy %s@%s to %s: %s\n", name,
+			version, env, why);
+		return EX_NOINPUT;
+	}
+	fprintf(stderr, "deployctl: deploy %s@%s to %s: %s\n", name, version,
+		env, strerror(err));
+	return 1;
+}
+
+/*
  * Deploy name@version to env the way ln -sfn does: a link with a
  * temporary name, renamed over env/name.  Returns 0 or an exit code.
  */
@@ -47,29 +66,21 @@ static int deploy(const char *mnt, const char *name, const char *version,
 	snprintf(dir, sizeof(dir), "%s/environments/%s", mnt, env);
 	snprintf(target, sizeof(target), "%s@%s", name, version);
 	/* The next deploy of NAME@V here by us may be a bad release. */
-	if (force && setxattr(dir, "user.deployfs.force", target,
-			      strlen(target), 0) < 0) {
-		fprintf(stderr, "deployctl: deploy --force %s@%s to %s: %s\n",
-			name, version, env, strerror(errno));
-		return 1;
-	}
+	if (force &&
+	    setxattr(dir, "user.deployfs.force", target, strlen(target), 0) < 0)
+		return deploy_failed(mnt, name, version, env, errno);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.deployctl.%ld", dir, name,
 		 (long)getpid());
 	snprintf(link, sizeof(link), "%s/%s", dir, name);
 	snprintf(target, sizeof(target), "../../packages/%s/%s@%s", name, name,
 		 version);
-	if (symlink(target, tmp) < 0) {
-		fprintf(stderr, "deployctl: deploy %s@%s to %s: %s\n", name,
-			version, env, strerror(errno));
-		return 1;
-	}
+	if (symlink(target, tmp) < 0)
+		return deploy_failed(mnt, name, version, env, errno);
 	if (rename(tmp, link) < 0) {
 		int err = errno;
 
 		(void)unlink(tmp);
-		fprintf(stderr, "deployctl: deploy %s@%s to %s: %s\n", name,
-			version, env, strerror(err));
-		return 1;
+		return deploy_failed(mnt, name, version, env, err);
 	}
 	printf("deployed %s@%s to %s\n", name, version, env);
 	snprintf(view, sizeof(view), "%s/%s@%s", dir, name, version);
@@ -94,7 +105,8 @@ static int deploy(const char *mnt, const char *name, const char *version,
 }
 
 /* Options shared by deploy, undeploy and rollback: --mount, and --notes
- * or --to where asked for (opt NULL otherwise). */
+ * or --to where asked for (opt NULL otherwise).  -1 when the command goes
+ * on, else its exit code (its help, a usage error). */
 static int parse_deploy_opts(int argc, char **argv, const char *extra,
 			     const char **mnt, const char **opt, bool *force)
 {
@@ -103,28 +115,28 @@ static int parse_deploy_opts(int argc, char **argv, const char *extra,
 		{ "notes", required_argument, NULL, 'n' },
 		{ "to", required_argument, NULL, 't' },
 		{ "force", no_argument, NULL, 'f' },
+		CTL_HELP_OPTION,
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "m:n:t:f", longopts, NULL)) != -1) {
-		if (c == 'm') {
+	while ((c = getopt_long(argc, argv, "m:n:t:fh", longopts, NULL)) !=
+	       -1) {
+		if (c == 'm')
 			*mnt = optarg;
-		} else if (c == 'f' && force) {
+		else if (c == 'f' && force)
 			*force = true;
-		} else if (extra && c == extra[0] && opt) {
+		else if (extra && c == extra[0] && opt)
 			*opt = optarg;
-		} else {
-			usage(stderr);
-			return EX_USAGE;
-		}
+		else if (c == 'h')
+			return ctl_help(argv[0]);
+		else
+			return ctl_usage(argv[0]);
 	}
-	if (optind != argc - 2) {
-		usage(stderr);
-		return EX_USAGE;
-	}
-	return 0;
+	if (optind != argc - 2)
+		return ctl_usage(argv[0]);
+	return -1;
 }
 
 int cmd_deploy(int argc, char **argv)
@@ -134,7 +146,7 @@ int cmd_deploy(int argc, char **argv)
 	bool force = false;
 	int rc = parse_deploy_opts(argc, argv, "n", &mnt, &notes, &force);
 
-	if (rc)
+	if (rc >= 0)
 		return rc;
 	env = argv[optind + 1];
 	at = strrchr(argv[optind], '@');
@@ -168,9 +180,10 @@ int cmd_undeploy(int argc, char **argv)
 {
 	const char *mnt = NULL, *name, *env;
 	char mbuf[PATH_MAX], path[2 * PATH_MAX];
+	char why[4096];
 	int rc = parse_deploy_opts(argc, argv, NULL, &mnt, NULL, NULL);
 
-	if (rc)
+	if (rc >= 0)
 		return rc;
 	name = argv[optind];
 	env = argv[optind + 1];
@@ -185,8 +198,23 @@ int cmd_undeploy(int argc, char **argv)
 		mnt = default_mount(mbuf, sizeof(mbuf));
 	snprintf(path, sizeof(path), "%s/environments/%s/%s", mnt, env, name);
 	if (unlink(path) < 0) {
-		fprintf(stderr, "deployctl: undeploy %s from %s: %s\n", name,
-			env, strerror(errno));
+		int err = errno;
+
+		if (err == ENOENT &&
+		    explain_missing(mnt, NULL, NULL, env, why, sizeof(why))) {
+			fprintf(stderr, "deployctl: undeploy %s from %s: %s\n",
+				name, env, why);
+			return EX_NOINPUT;
+		}
+		if (err == ENOENT)
+			fprintf(stderr,
+				"deployctl: undeploy %s from %s: %s is not "
+				"deployed there (deployctl status %s shows "
+				"what is)\n",
+				name, env, name, env);
+		else
+			fprintf(stderr, "deployctl: undeploy %s from %s: %s\n",
+				name, env, strerror(err));
 		return 1;
 	}
 	printf("undeployed %s from %s\n", name, env);
@@ -255,10 +283,10 @@ int cmd_rollback(int argc, char **argv)
 {
 	const char *mnt = NULL, *to = NULL, *env;
 	struct rollback r = { 0 };
-	char mbuf[PATH_MAX];
+	char mbuf[PATH_MAX], why[4096];
 	int rc = parse_deploy_opts(argc, argv, "t", &mnt, &to, NULL);
 
-	if (rc)
+	if (rc >= 0)
 		return rc;
 	r.name = argv[optind];
 	env = argv[optind + 1];
@@ -272,6 +300,11 @@ int cmd_rollback(int argc, char **argv)
 	}
 	if (!mnt)
 		mnt = default_mount(mbuf, sizeof(mbuf));
+	if (explain_missing(mnt, r.name, to, env, why, sizeof(why))) {
+		fprintf(stderr, "deployctl: rollback %s in %s: %s\n", r.name,
+			env, why);
+		return EX_NOINPUT;
+	}
 	if (!to) {
 		r.mnt = mnt;
 		rc = previous_version(mnt, env, &r);

@@ -23,12 +23,6 @@
 
 #define STEPS 40 /* about as many calls per phase */
 
-static const char gc_usage[] =
-	"usage: deployctl gc [--grace SECONDS] [--mount MNT]\n"
-	"  reclaim the space of packages removed longer ago than SECONDS\n"
-	"  (default 86400) and of blobs nothing names; prints what it freed\n"
-	"  (root); a progress bar on a terminal\n";
-
 struct gc_counts {
 	long long packages, entries, blobs, bytes;
 	long long due_packages, due_blobs, due_bytes;
@@ -116,7 +110,7 @@ int cmd_gc(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "mount", required_argument, NULL, 'm' },
 		{ "grace", required_argument, NULL, 'g' },
-		{ "help", no_argument, NULL, 'h' },
+		CTL_HELP_OPTION,
 		{ NULL, 0, NULL, 0 },
 	};
 	char mbuf[PATH_MAX], dir[PATH_MAX + 16];
@@ -131,18 +125,14 @@ int cmd_gc(int argc, char **argv)
 		} else if (c == 'g') {
 			grace = optarg;
 		} else if (c == 'h') {
-			fputs(gc_usage, stdout);
-			return 0;
+			return ctl_help(argv[0]);
 		} else {
-			fputs(gc_usage, stderr);
-			return EX_USAGE;
+			return ctl_usage(argv[0]);
 		}
 	}
 	if (optind != argc || !grace[0] || strlen(grace) > 18 ||
-	    strspn(grace, "0123456789") != strlen(grace)) {
-		fputs(gc_usage, stderr);
-		return EX_USAGE;
-	}
+	    strspn(grace, "0123456789") != strlen(grace))
+		return ctl_usage(argv[0]);
 	if (!mnt)
 		mnt = default_mount(mbuf, sizeof(mbuf));
 	snprintf(dir, sizeof(dir), "%s/packages", mnt);

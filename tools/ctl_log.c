@@ -129,6 +129,7 @@ int cmd_log(int argc, char **argv)
 		{ "since", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "mount", required_argument, NULL, 'm' },
+		CTL_HELP_OPTION,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct log_filter f = { 0 };
@@ -140,7 +141,7 @@ int cmd_log(int argc, char **argv)
 	int c, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "e:c:s:jm:", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "e:c:s:jm:h", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'e':
@@ -165,15 +166,14 @@ int cmd_log(int argc, char **argv)
 		case 'm':
 			mnt = optarg;
 			break;
+		case 'h':
+			return ctl_help(argv[0]);
 		default:
-			usage(stderr);
-			return EX_USAGE;
+			return ctl_usage(argv[0]);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return EX_USAGE;
-	}
+	if (optind != argc)
+		return ctl_usage(argv[0]);
 	if (!mnt)
 		mnt = default_mount(mbuf, sizeof(mbuf));
 	rc = trail_open(mnt, &t); /* the store, or the mount if not ours */

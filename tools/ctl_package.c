@@ -82,6 +82,41 @@ static void record_refusal(const char *mnt, const char *name,
 }
 
 /*
+ * The environments (", " between, into buf) that show NAME@V: deployed
+ * there, or a copy of it in progress.  The count, or -errno.
+ */
+static int deployed_in(const char *mnt, const char *name, const char *version,
+		       char *buf, size_t cap)
+{
+	char envs[PATH_MAX + 16], path[2 * PATH_MAX];
+	struct dirent *de;
+	size_t len = 0;
+	int n = 0;
+	DIR *d;
+
+	snprintf(envs, sizeof(envs), "%s/environments", mnt);
+	d = opendir(envs);
+	if (!d)
+		return -errno;
+	buf[0] = '\0';
+	while ((de = readdir(d))) {
+		struct stat sb;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/%s@%s", envs, de->d_name,
+			 name, version);
+		if (lstat(path, &sb) < 0 || len + strlen(de->d_name) + 8 > cap)
+			continue;
+		len += (size_t)snprintf(buf + len, cap - len, "%s%s",
+					n ? ", " : "", de->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
  * deployctl package remove|restore NAME@V: the user.deployfs.remove or
  * .restore attribute of MNT/packages/NAME, set to V.  The daemon refuses
  * (and records) a remove while the package is deployed (EBUSY, naming
@@ -91,24 +126,24 @@ static int package_set_removed(int argc, char **argv, bool removed)
 {
 	static const struct option longopts[] = {
 		{ "mount", required_argument, NULL, 'm' },
+		CTL_HELP_OPTION,
 		{ NULL, 0, NULL, 0 },
 	};
-	char mbuf[PATH_MAX], dir[PATH_MAX + 300], name[256];
+	char mbuf[PATH_MAX], dir[PATH_MAX + 300], name[256], why[4096];
 	const char *mnt = NULL, *at, *what = removed ? "remove" : "restore";
+	const char *form = removed ? "package remove" : "package restore";
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "m:", longopts, NULL)) != -1) {
-		if (c != 'm') {
-			usage(stderr);
-			return EX_USAGE;
-		}
+	while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
+		if (c == 'h')
+			return ctl_help(form);
+		if (c != 'm')
+			return ctl_usage(form);
 		mnt = optarg;
 	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		return EX_USAGE;
-	}
+	if (optind != argc - 1)
+		return ctl_usage(form);
 	at = strchr(argv[optind], '@');
 	if (!at || (size_t)(at - argv[optind]) >= sizeof(name) ||
 	    !dfs_version_valid(at + 1)) {
@@ -131,10 +166,29 @@ static int package_set_removed(int argc, char **argv, bool removed)
 		     at + 1, strlen(at + 1), 0) < 0) {
 		int err = errno;
 
+		if (err == ENOENT &&
+		    explain_missing(mnt, name, removed ? at + 1 : NULL, NULL,
+				    why, sizeof(why))) {
+			fprintf(stderr, "deployctl: cannot %s %s: %s\n", what,
+				argv[optind], why);
+			return EX_NOINPUT;
+		}
+		if (err == EBUSY && removed &&
+		    deployed_in(mnt, name, at + 1, why, sizeof(why)) > 0) {
+			fprintf(stderr,
+				"deployctl: cannot remove %s: it is deployed "
+				"(or being copied) in %s; undeploy it there "
+				"first\n",
+				argv[optind], why);
+			return 1;
+		}
 		fprintf(stderr, "deployctl: cannot %s %s: %s%s\n", what,
 			argv[optind], strerror(err),
 			err == EBUSY ? " (it is deployed: see deployctl status)"
-				     : "");
+			: err == EPERM && removed
+				? " (it is kept: deployctl package unkeep it "
+				  "first)"
+				: "");
 		return err == ENOENT ? EX_NOINPUT : 1;
 	}
 	printf("%s %s\n", removed ? "removed" : "restored", argv[optind]);
@@ -147,13 +201,18 @@ int cmd_package(int argc, char **argv)
 		{ "version", required_argument, NULL, 'v' },
 		{ "notes", required_argument, NULL, 'n' },
 		{ "mount", required_argument, NULL, 'm' },
+		CTL_HELP_OPTION,
 		{ NULL, 0, NULL, 0 },
 	};
 	char mbuf[PATH_MAX], dir[PATH_MAX + 80], path[PATH_MAX + 160], vbuf[32];
 	const char *version = NULL, *notes = NULL, *mnt = NULL, *name;
 	int c;
 
-	if (argc >= 3 && strchr(argv[2], '@') &&
+	/* A component may be called remove: the form takes NAME@V (or
+	 * --help) after it. */
+	if (argc >= 3 &&
+	    (strchr(argv[2], '@') || strcmp(argv[2], "--help") == 0 ||
+	     strcmp(argv[2], "-h") == 0) &&
 	    (strcmp(argv[1], "remove") == 0 || strcmp(argv[1], "restore") == 0))
 		return package_set_removed(argc - 1, argv + 1,
 					   strcmp(argv[1], "remove") == 0);
@@ -166,8 +225,10 @@ int cmd_package(int argc, char **argv)
 		return package_mark(argc - 1, argv + 1,
 				    strcmp(argv[1], "mark-bad") == 0);
 	optind = 0; /* GNU: start afresh, permuting */
-	while ((c = getopt_long(argc, argv, "v:n:m:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "v:n:m:h", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'h':
+			return ctl_help(argv[0]);
 		case 'v':
 			version = optarg;
 			break;
@@ -178,14 +239,11 @@ int cmd_package(int argc, char **argv)
 			mnt = optarg;
 			break;
 		default:
-			usage(stderr);
-			return EX_USAGE;
+			return ctl_usage(argv[0]);
 		}
 	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		return EX_USAGE;
-	}
+	if (optind != argc - 1)
+		return ctl_usage(argv[0]);
 	name = argv[optind];
 	if (!dfs_name_valid(name) || (version && !dfs_version_valid(version))) {
 		fprintf(stderr,
@@ -202,9 +260,10 @@ int cmd_package(int argc, char **argv)
 
 		if (v < 0) {
 			fprintf(stderr,
-				"deployctl: no component \"%s\" "
-				"under %s/packages: %s\n",
-				name, mnt, strerror(errno));
+				"deployctl: no component \"%s\" under "
+				"%s/packages: %s (ls %s/packages lists "
+				"them)\n",
+				name, mnt, strerror(errno), mnt);
 			record_refusal(mnt, name, NULL, ENOENT);
 			return EX_NOINPUT;
 		}

@@ -21,50 +21,30 @@
 #include "deployctl.h"
 #include "deployfs/names.h"
 
-static const char keep_usage[] =
-	"usage: deployctl package keep|unkeep NAME@VERSION [--mount MNT]\n"
-	"  keep: NAME@VERSION is never pruned, and package remove refuses\n"
-	"  it (EPERM) until unkeep\n";
-
-static const char prune_usage[] =
-	"usage: deployctl prune [NAME] --keep N [--min-age DURATION] "
-	"[--dry-run] [-v]\n"
-	"                       [--mount MNT]\n"
-	"  soft-remove (as package remove) all but the newest N packages of\n"
-	"  NAME, or of every component; never one deployed anywhere or\n"
-	"  being copied, kept (package keep), or packaged less than DURATION\n"
-	"  ago (N s, m, h, d or w; a bare number is seconds).  Prints what\n"
-	"  it removed; -v and --dry-run also what stays and why\n";
-
 int package_keep(int argc, char **argv, bool keep)
 {
 	static const struct option longopts[] = {
 		{ "mount", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
+		CTL_HELP_OPTION,
 		{ NULL, 0, NULL, 0 },
 	};
-	char mbuf[PATH_MAX], dir[PATH_MAX + 300], name[256];
+	char mbuf[PATH_MAX], dir[PATH_MAX + 300], name[256], why[4096];
 	const char *mnt = NULL, *at;
+	const char *form = keep ? "package keep" : "package unkeep";
 	int c;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(keep_usage, stdout);
-			return 0;
-		}
-		if (c != 'm') {
-			fputs(keep_usage, stderr);
-			return EX_USAGE;
-		}
+		if (c == 'h')
+			return ctl_help(form);
+		if (c != 'm')
+			return ctl_usage(form);
 		mnt = optarg;
 	}
 	at = optind == argc - 1 ? strchr(argv[optind], '@') : NULL;
 	if (!at || (size_t)(at - argv[optind]) >= sizeof(name) ||
-	    !dfs_version_valid(at + 1)) {
-		fputs(keep_usage, stderr);
-		return EX_USAGE;
-	}
+	    !dfs_version_valid(at + 1))
+		return ctl_usage(form);
 	snprintf(name, sizeof(name), "%.*s", (int)(at - argv[optind]),
 		 argv[optind]);
 	if (!dfs_name_valid(name)) {
@@ -79,9 +59,11 @@ int package_keep(int argc, char **argv, bool keep)
 		     at + 1, strlen(at + 1), 0) < 0) {
 		int err = errno;
 
+		if (err != ENOENT ||
+		    !explain_missing(mnt, name, at + 1, NULL, why, sizeof(why)))
+			snprintf(why, sizeof(why), "%s", strerror(err));
 		fprintf(stderr, "deployctl: cannot %s %s: %s\n",
-			keep ? "keep" : "unkeep", argv[optind],
-			err == ENOENT ? "no such package" : strerror(err));
+			keep ? "keep" : "unkeep", argv[optind], why);
 		return err == ENOENT ? EX_NOINPUT : 1;
 	}
 	printf("%s %s\n", keep ? "kept" : "unkept", argv[optind]);
@@ -149,7 +131,7 @@ static int prune_parse(int argc, char **argv, struct prune_opts *o)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "mount", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
+		CTL_HELP_OPTION,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *keep = NULL, *age = "0";
@@ -175,17 +157,13 @@ static int prune_parse(int argc, char **argv, struct prune_opts *o)
 			o->mnt = optarg;
 			break;
 		case 'h':
-			fputs(prune_usage, stdout);
-			return -1;
+			return ctl_help(argv[0]) == 0 ? -1 : EX_IOERR;
 		default:
-			fputs(prune_usage, stderr);
-			return EX_USAGE;
+			return ctl_usage(argv[0]);
 		}
 	}
-	if (optind < argc - 1) {
-		fputs(prune_usage, stderr);
-		return EX_USAGE;
-	}
+	if (optind < argc - 1)
+		return ctl_usage(argv[0]);
 	o->name = optind == argc - 1 ? argv[optind] : NULL;
 	if (!keep) {
 		fprintf(stderr, "deployctl: prune needs --keep N (how many of "
@@ -236,7 +214,7 @@ static void prune_print(const char *report, const struct prune_opts *o)
 int cmd_prune(int argc, char **argv)
 {
 	struct prune_opts o = { 0 };
-	char mbuf[PATH_MAX], dir[PATH_MAX + 300], value[64];
+	char mbuf[PATH_MAX], dir[PATH_MAX + 300], value[64], why[4096];
 	static char report[65536];
 	struct stat sb;
 	ssize_t n;
@@ -251,11 +229,10 @@ int cmd_prune(int argc, char **argv)
 	if (stat(dir, &sb) < 0) {
 		int err = errno;
 
-		if (o.name && err == ENOENT)
-			fprintf(stderr,
-				"deployctl: no component \"%s\" under "
-				"%s/packages\n",
-				o.name, o.mnt);
+		if (o.name && err == ENOENT &&
+		    explain_missing(o.mnt, o.name, NULL, NULL, why,
+				    sizeof(why)))
+			fprintf(stderr, "deployctl: cannot prune: %s\n", why);
 		else
 			fprintf(stderr, "deployctl: %s: %s\n", dir,
 				strerror(err));

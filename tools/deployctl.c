@@ -1,39 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * deployctl.c - the deployfs command-line tool.
- *
- *   deployctl init STORE     create an empty store
- *   deployctl fsck STORE     check the database, blobs and references
- *   deployctl backup [--mount MNT | --store STORE] DEST
- *                            a consistent copy of the store, while it is
- *                            mounted, into DEST (a store; incremental)
- *   deployctl restore BACKUP STORE
- *                            a new store STORE from the backup BACKUP
- *   deployctl package NAME [--version V] [--notes TEXT] [--mount MNT]
- *                            package a component through the mount
- *   deployctl package remove|restore NAME@V [--mount MNT]
- *                            soft-delete a package, or undo that
- *   deployctl status [ENV] [--mount MNT]
- *                            what is deployed where, copies in progress,
- *                            unmet requirements (read from the store)
- *   deployctl deploy NAME@V ENV [--notes TEXT] [--mount MNT]
- *   deployctl undeploy NAME ENV [--mount MNT]
- *   deployctl rollback NAME ENV [--to V] [--mount MNT]
- *                            (un)deploy through the mount, as ln -sfn
- *                            and rm would
- *   deployctl log [--env E] [--component C] [--since WHEN] [--json]
- *                 [--mount MNT]
- *                            the audit trail, as audit.log or JSON lines
- *   deployctl history ENV [NAME] [--json] [--sort FIELD] [--mount MNT]
- *   deployctl diff A B [--mount MNT]
- *   deployctl why [PATH] [-n N] [--json] [--mount MNT]
- *                            deployments to ENV; what differs between
- *                            environments and packages; the refusals
- *                            recorded for you or PATH, and why
+ * deployctl.c - the deployfs command-line tool: the table of commands,
+ * their help (deployctl --help, deployctl help COMMAND, COMMAND --help),
+ * init and fsck, and main().  The other commands are in ctl_*.c and
+ * release.c; which mount they act on, in ctl_mount.c.
  *
  * Exit codes follow sysexits(3): 0 ok, 1 problems found or refused, 64
- * usage, 66 no such store (or environment), 73 cannot create, 74 I/O
- * error, 75 try again (the store changed under every backup attempt).
+ * usage, 66 no such store, mount, environment, component or version, 73
+ * cannot create, 74 I/O error, 75 try again (the store changed under
+ * every backup attempt), 77 permission denied.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -50,106 +25,29 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "deployctl.h"
 #include "deployfs/names.h"
 
 #include "deployfs/store.h"
 
 #include "deployctl.h"
 
-void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: deployctl [--help] [--version] COMMAND [ARGS]\n\n"
-		"commands:\n"
-		"  init STORE    create an empty store in the folder STORE\n"
-		"  fsck STORE    check the database (SQLite's integrity_check\n"
-		"                and foreign_key_check), that every referenced\n"
-		"                blob exists and hashes to its name; report\n"
-		"                orphans and a database older than its files\n"
-		"  backup [--mount MNT | --store STORE] DEST\n"
-		"                copy the store behind MNT (default as for\n"
-		"                package), or STORE, consistently while it is in\n"
-		"                use, into the folder DEST, which mounts as a\n"
-		"                store; an earlier backup in DEST gets only the\n"
-		"                new blobs\n"
-		"  restore BACKUP STORE\n"
-		"                make the new store STORE (absent or empty) from\n"
-		"                the backup BACKUP\n"
-		"  package NAME [--version V] [--notes TEXT] [--mount MNT]\n"
-		"                snapshot component NAME as version V (default:\n"
-		"                the next whole number) through the mount MNT\n"
-		"                (default: $DEPLOYFS_MOUNT, else ~/deployfs);\n"
-		"                prints the package's path\n"
-		"  package remove|restore NAME@V [--mount MNT]\n"
-		"                hide package NAME@V from packages/ (refused\n"
-		"                while it is deployed), or bring it back until\n"
-		"                its space is reclaimed\n"
-		"  package mark-bad NAME@V --reason TEXT [--mount MNT]\n"
-		"  package mark-good NAME@V [--mount MNT]\n"
-		"                a bad release is not deployed again unless\n"
-		"                forced, and rollback skips it; mark-good undoes\n"
-		"  package keep|unkeep NAME@V [--mount MNT]\n"
-		"                a kept package is never pruned nor removed\n"
-		"  prune [NAME] --keep N [--min-age DURATION] [--dry-run] [-v]\n"
-		"                soft-remove all but the newest N packages of\n"
-		"                NAME (or each component) not deployed or kept\n"
-		"  status [ENV] [--mount MNT]\n"
-		"                what each environment (or ENV) has deployed,\n"
-		"                copies in progress and unmet requirements\n"
-		"  deploy NAME@V ENV [--notes TEXT] [--force] [--mount MNT]\n"
-		"                deploy package NAME@V to ENV (as ln -sfn);\n"
-		"                --force deploys a release marked bad (root or\n"
-		"                the owner of ENV)\n"
-		"  undeploy NAME ENV [--mount MNT]\n"
-		"                remove NAME from ENV\n"
-		"  rollback NAME ENV [--to V] [--mount MNT]\n"
-		"                deploy V, or else the version deployed before\n"
-		"                the current one, of NAME to ENV\n"
-		"  gc [--grace SECONDS] [--mount MNT]\n"
-		"                reclaim the space of packages removed longer\n"
-		"                ago than SECONDS (default 86400) and of blobs\n"
-		"                nothing names; prints what it freed (root)\n"
-		"  log [--env E] [--component C] [--since WHEN] [--json]\n"
-		"      [--mount MNT]\n"
-		"                the audit trail, oldest first, as audit.log\n"
-		"                shows it or one JSON object a line; WHEN is\n"
-		"                YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC) or\n"
-		"                @UNIXSECONDS\n"
-		"  history ENV [NAME] [--json] [--sort FIELD] [--mount MNT]\n"
-		"                every deployment to ENV (of NAME), active and\n"
-		"                ended: number, version, when, who, how, notes;\n"
-		"                newest first, or by FIELD: time, component,\n"
-		"                version or who\n"
-		"  diff A B [--mount MNT]\n"
-		"                A and B each ENV, ENV/NAME or NAME@V: the\n"
-		"                versions that differ, then the files added,\n"
-		"                removed or changed; exit 0 same, 1 different,\n"
-		"                2 trouble\n"
-		"  why [PATH] [-n N] [--json] [--mount MNT]\n"
-		"                the last N (10) refusals recorded for you, or\n"
-		"                for PATH, with their errno and reason\n"
-		"\n"
-		"log, history and why read the store behind the mount, or, when\n"
-		"it is not yours to open, the mount's audit.log; diff reads the\n"
-		"mount.\n");
-}
-
 int cmd_init(int argc, char **argv)
 {
-	int rc;
+	const char *store;
+	int rc = ctl_no_options(argc, argv);
 
-	if (argc != 2) {
-		usage(stderr);
-		return EX_USAGE;
-	}
-	rc = dfs_store_create(argv[1]);
+	if (rc >= 0)
+		return rc;
+	if (optind != argc - 1)
+		return ctl_usage(argv[0]);
+	store = argv[optind];
+	rc = dfs_store_create(store);
 	if (rc < 0) {
 		fprintf(stderr, "deployctl: cannot create store \"%s\": %s\n",
-			argv[1], dfs_store_strerror(rc));
+			store, dfs_store_strerror(rc));
 		return EX_CANTCREAT;
 	}
-	printf("created store %s\n", argv[1]);
+	printf("created store %s\n", store);
 	return 0;
 }
 
@@ -166,24 +64,26 @@ static void print_problem(void *ctx, const struct dfs_fsck_problem *p)
 int cmd_fsck(int argc, char **argv)
 {
 	struct dfs_store *st;
+	const char *store;
 	char why[1024];
-	int rc;
+	int rc = ctl_no_options(argc, argv);
 
-	if (argc != 2) {
-		usage(stderr);
-		return EX_USAGE;
-	}
-	rc = dfs_store_open_why(argv[1], 0, &st, why, sizeof(why));
+	if (rc >= 0)
+		return rc;
+	if (optind != argc - 1)
+		return ctl_usage(argv[0]);
+	store = argv[optind];
+	rc = dfs_store_open_why(store, 0, &st, why, sizeof(why));
 	if (rc == -EUCLEAN || rc == -ENODATA) {
 		/* A database that cannot be read is what fsck looks for. */
 		printf("database %s\n", why[0] ? why : dfs_store_strerror(rc));
-		fprintf(stderr, "fsck %s: %s; 1 problem\n", argv[1],
+		fprintf(stderr, "fsck %s: %s; 1 problem\n", store,
 			dfs_store_strerror(rc));
 		return 1;
 	}
 	if (rc < 0) {
 		fprintf(stderr, "deployctl: cannot open store \"%s\": %s\n",
-			argv[1], dfs_store_strerror(rc));
+			store, dfs_store_strerror(rc));
 		return rc == -ENOENT || rc == -EMEDIUMTYPE ? EX_NOINPUT
 							   : EX_IOERR;
 	}
@@ -193,97 +93,241 @@ int cmd_fsck(int argc, char **argv)
 		fprintf(stderr, "deployctl: fsck failed: %s\n", strerror(-rc));
 		return EX_IOERR;
 	}
-	fprintf(stderr, "fsck %s: %d problem%s\n", argv[1], rc,
+	fprintf(stderr, "fsck %s: %d problem%s\n", store, rc,
 		rc == 1 ? "" : "s");
 	return rc ? 1 : 0;
 }
 
-const char *default_mount(char *buf, size_t cap)
-{
-	const char *env = getenv("DEPLOYFS_MOUNT"), *home = getenv("HOME");
-
-	if (env && *env)
-		return env;
-	snprintf(buf, cap, "%s/deployfs", home ? home : "");
-	return buf;
-}
-
-/* The store behind the mount mnt: its source in /proc/self/mountinfo. */
-int store_of_mount(const char *mnt, char *buf, size_t cap)
-{
-	char line[4096], real[PATH_MAX];
-	int rc = -ENOENT;
-	FILE *f;
-
-	if (!realpath(mnt, real))
-		return -errno;
-	f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return -errno;
-	while (rc < 0 && fgets(line, sizeof(line), f)) {
-		char point[PATH_MAX], type[64], source[PATH_MAX];
-		const char *sep = strstr(line, " - ");
-
-		if (!sep ||
-		    sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
-		    sscanf(sep, " - %63s %4095s", type, source) != 2)
-			continue;
-		if (strcmp(point, real) == 0 &&
-		    strcmp(type, "fuse.deployfs") == 0 && source[0] == '/') {
-			snprintf(buf, cap, "%s", source);
-			rc = 0;
-		}
-	}
-	fclose(f);
-	return rc;
-}
-
-/* Open the store the mount mnt serves, read-only use (not as its daemon). */
-int open_mount_store(const char *mnt, struct dfs_store **ret)
-{
-	char store[PATH_MAX];
-	int rc = store_of_mount(mnt, store, sizeof(store));
-
-	if (rc == -ENOENT) {
-		fprintf(stderr, "deployctl: %s is not a deployfs mount\n", mnt);
-		return EX_NOINPUT;
-	}
-	if (rc < 0) {
-		fprintf(stderr,
-			"deployctl: cannot find the store behind %s: %s\n", mnt,
-			strerror(-rc));
-		return EX_NOINPUT;
-	}
-	rc = dfs_store_open(store, 0, ret);
-	if (rc < 0) {
-		fprintf(stderr, "deployctl: cannot open store \"%s\": %s\n",
-			store, dfs_store_strerror(rc));
-		return rc == -ENOENT || rc == -EMEDIUMTYPE ? EX_NOINPUT
-							   : EX_IOERR;
-	}
-	return 0;
-}
-
-static const struct {
-	const char *name;
-	int (*run)(int argc, char **argv);
-} commands[] = {
-	{ "init", cmd_init },
-	{ "fsck", cmd_fsck },
-	{ "package", cmd_package },
-	{ "status", cmd_status },
-	{ "deploy", cmd_deploy },
-	{ "undeploy", cmd_undeploy },
-	{ "rollback", cmd_rollback },
-	{ "log", cmd_log },
-	{ "backup", cmd_backup },
-	{ "restore", cmd_restore },
-	{ "gc", cmd_gc },
-	{ "prune", cmd_prune },
-	{ "history", cmd_history },
-	{ "diff", cmd_diff },
-	{ "why", cmd_why },
+/*
+ * What each command (and each form of package) takes and does: printed
+ * by deployctl --help, by deployctl help COMMAND and by COMMAND --help
+ * (or -h), and in short on a usage error.  A new command adds one line
+ * to commands[] below; its help text is optional.
+ */
+struct ctl_command {
+	const char *name; /* "package", or a form: "package remove" */
+	int (*run)(int argc, char **argv); /* NULL for a form */
+	const char *synopsis;		   /* the arguments, after the name */
+	const char *text;		   /* what it does, indented */
 };
+
+static int cmd_help(int argc, char **argv);
+
+static const struct ctl_command commands[] = {
+	{ "init", cmd_init, "STORE",
+	  "                create an empty store in the folder STORE\n" },
+	{ "fsck", cmd_fsck, "STORE",
+	  "                check the database (SQLite's integrity_check\n"
+	  "                and foreign_key_check), that every referenced\n"
+	  "                blob exists and hashes to its name; report\n"
+	  "                orphans and a database older than its files\n" },
+	{ "backup", cmd_backup, "[--mount MNT | --store STORE] DEST",
+	  "                copy the store behind MNT, or STORE,\n"
+	  "                consistently while it is in use, into the folder\n"
+	  "                DEST, which mounts as a store; an earlier backup\n"
+	  "                in DEST gets only the new blobs\n" },
+	{ "restore", cmd_restore, "BACKUP STORE",
+	  "                make the new store STORE (absent or empty) from\n"
+	  "                the backup BACKUP\n" },
+	{ "package", cmd_package,
+	  "NAME [--version V] [--notes TEXT] [--mount MNT]",
+	  "                snapshot component NAME as version V (default:\n"
+	  "                the next whole number) through the mount MNT;\n"
+	  "                prints the package's path\n" },
+	{ "package remove", NULL, "NAME@V [--mount MNT]",
+	  "                hide package NAME@V from packages/ (refused\n"
+	  "                while it is deployed: the message names where)\n" },
+	{ "package restore", NULL, "NAME@V [--mount MNT]",
+	  "                bring a removed package back, until its space\n"
+	  "                is reclaimed (gc)\n" },
+	{ "package mark-bad", NULL, "NAME@V --reason TEXT [--mount MNT]",
+	  "                a bad release is not deployed again unless\n"
+	  "                forced, and rollback skips it\n" },
+	{ "package mark-good", NULL, "NAME@V [--mount MNT]",
+	  "                undo mark-bad\n" },
+	{ "package keep", NULL, "NAME@V [--mount MNT]",
+	  "                never prune NAME@V; package remove refuses it\n"
+	  "                (EPERM) until unkeep\n" },
+	{ "package unkeep", NULL, "NAME@V [--mount MNT]",
+	  "                undo keep\n" },
+	{ "status", cmd_status, "[ENV] [--json] [--mount MNT]",
+	  "                what each environment (or ENV) has deployed,\n"
+	  "                copies in progress and unmet requirements; read\n"
+	  "                from the store, or through the mount by a user\n"
+	  "                who may not open the store; --json: one JSON\n"
+	  "                object\n" },
+	{ "deploy", cmd_deploy,
+	  "NAME@V ENV [--notes TEXT] [--force] [--mount MNT]",
+	  "                deploy package NAME@V to ENV (as ln -sfn);\n"
+	  "                --force deploys a release marked bad (root or\n"
+	  "                the owner of ENV)\n" },
+	{ "undeploy", cmd_undeploy, "NAME ENV [--mount MNT]",
+	  "                remove NAME from ENV\n" },
+	{ "rollback", cmd_rollback, "NAME ENV [--to V] [--mount MNT]",
+	  "                deploy V, or else the version deployed before\n"
+	  "                the current one, of NAME to ENV\n" },
+	{ "prune", cmd_prune,
+	  "[NAME] --keep N [--min-age DURATION] [--dry-run] [-v]\n"
+	  "      [--mount MNT]",
+	  "                soft-remove (as package remove) all but the N\n"
+	  "                most recently packaged versions of NAME, or of\n"
+	  "                every component; never one deployed, being\n"
+	  "                copied, kept, or packaged less than DURATION\n"
+	  "                (7d, 12h, 30m, 45s, seconds) ago; prints what it\n"
+	  "                removed, with -v or --dry-run also what stays\n"
+	  "                and why\n" },
+	{ "gc", cmd_gc, "[--grace SECONDS] [--mount MNT]",
+	  "                reclaim the space of packages removed longer\n"
+	  "                ago than SECONDS (default 86400) and of blobs\n"
+	  "                nothing names; prints what it freed (root); a\n"
+	  "                progress bar on a terminal\n" },
+	{ "log", cmd_log,
+	  "[--env E] [--component C] [--since WHEN] [--json]\n"
+	  "      [--mount MNT]",
+	  "                the audit trail, oldest first, as audit.log\n"
+	  "                shows it or one JSON object a line; WHEN is\n"
+	  "                YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC) or\n"
+	  "                @UNIXSECONDS; read as history reads\n" },
+	{ "history", cmd_history,
+	  "ENV [NAME] [--json] [--sort FIELD] [--mount MNT]",
+	  "                every deployment to ENV (of NAME), active and\n"
+	  "                ended: number, version, when, who, how, notes;\n"
+	  "                newest first, or by FIELD: time, component,\n"
+	  "                version or who; read from the store, or from\n"
+	  "                the mount's audit.log when the store is not\n"
+	  "                yours to open\n" },
+	{ "diff", cmd_diff, "A B [--mount MNT]",
+	  "                A and B each ENV, ENV/NAME or NAME@V: the\n"
+	  "                versions that differ, then the files added,\n"
+	  "                removed or changed (read through the mount);\n"
+	  "                exit 0 same, 1 different, 2 trouble\n" },
+	{ "why", cmd_why, "[PATH] [-n N] [--json] [--mount MNT]",
+	  "                the last N (10) refusals recorded for you, or\n"
+	  "                for PATH, with their errno and reason; read as\n"
+	  "                history reads\n" },
+	{ "help", cmd_help, "[COMMAND]",
+	  "                what COMMAND takes and does (as COMMAND --help)\n" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(*commands))
+
+static const char mount_note[] =
+	"MNT: --mount MNT, else the deployfs mount the current folder is\n"
+	"in, else $DEPLOYFS_MOUNT, else ~/deployfs.\n";
+
+/* Is c the command asked for, or a form of it ("package" asks for all
+ * forms of package)? */
+static bool is_asked(const struct ctl_command *c, const char *cmd)
+{
+	size_t len = strlen(cmd);
+
+	return strncmp(c->name, cmd, len) == 0 &&
+	       (c->name[len] == '\0' || c->name[len] == ' ');
+}
+
+static void print_entry(FILE *out, const struct ctl_command *c)
+{
+	fprintf(out, "  %s %s\n%s", c->name, c->synopsis ? c->synopsis : "",
+		c->text ? c->text : "");
+}
+
+/* The usage lines of cmd; false when there is no such command. */
+static bool print_synopses(FILE *out, const char *cmd, bool *ret_mount)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const struct ctl_command *c = &commands[i];
+
+		if (!is_asked(c, cmd))
+			continue;
+		fprintf(out, "%s deployctl %s %s\n",
+			found ? "      " : "usage:", c->name,
+			c->synopsis ? c->synopsis : "");
+		if (c->synopsis && strstr(c->synopsis, "--mount"))
+			*ret_mount = true;
+		found = true;
+	}
+	return found;
+}
+
+void usage(FILE *out)
+{
+	fprintf(out, "usage: deployctl [--help] [--version] COMMAND [ARGS]\n"
+		     "       deployctl COMMAND --help\n\n"
+		     "commands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		print_entry(out, &commands[i]);
+	fprintf(out, "\n%s", mount_note);
+}
+
+int ctl_help(const char *cmd)
+{
+	bool mount = false;
+
+	if (!print_synopses(stdout, cmd, &mount)) {
+		fprintf(stderr, "deployctl: no command \"%s\"\n", cmd);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	putchar('\n');
+	for (size_t i = 0, n = 0; i < NCOMMANDS; i++) {
+		const struct ctl_command *c = &commands[i];
+
+		if (!is_asked(c, cmd))
+			continue;
+		/* One entry: its usage line above says it all. */
+		if (n++ == 0 &&
+		    (i + 1 == NCOMMANDS || !is_asked(&commands[i + 1], cmd)))
+			fputs(c->text ? c->text : "", stdout);
+		else
+			print_entry(stdout, c);
+	}
+	if (mount)
+		printf("\n%s", mount_note);
+	return fflush(stdout) == 0 ? 0 : EX_IOERR;
+}
+
+int ctl_usage(const char *cmd)
+{
+	bool mount = false;
+
+	if (!print_synopses(stderr, cmd, &mount))
+		usage(stderr);
+	else
+		fprintf(stderr, "Try 'deployctl %s --help'.\n", cmd);
+	return EX_USAGE;
+}
+
+int ctl_no_options(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CTL_HELP_OPTION,
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
+		return c == 'h' ? ctl_help(argv[0]) : ctl_usage(argv[0]);
+	return -1;
+}
+
+/* deployctl help [COMMAND] */
+static int cmd_help(int argc, char **argv)
+{
+	int rc = ctl_no_options(argc, argv);
+
+	if (rc >= 0)
+		return rc;
+	if (argc - optind > 1)
+		return ctl_usage("help");
+	if (optind == argc) {
+		usage(stdout);
+		return 0;
+	}
+	return ctl_help(argv[optind]);
+}
 
 int main(int argc, char **argv)
 {
@@ -314,8 +358,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
-		if (strcmp(argv[0], commands[i].name) == 0)
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (commands[i].run && strcmp(argv[0], commands[i].name) == 0)
 			return commands[i].run(argc, argv);
 	fprintf(stderr, "deployctl: unknown command \"%s\"\n", argv[0]);
 	usage(stderr);

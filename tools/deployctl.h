@@ -8,14 +8,33 @@
 #ifndef DFS_DEPLOYCTL_H
 #define DFS_DEPLOYCTL_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
 struct dfs_store;
 
+#define CTL_HELP_OPTION                        \
+	{                                      \
+		"help", no_argument, NULL, 'h' \
+	}
+
+/* Every command and what it does (deployctl --help). */
 void usage(FILE *out);
-/* $DEPLOYFS_MOUNT, else ~/deployfs (in buf). */
+/* The help of cmd ("package", or one form: "package remove") on stdout:
+ * 0 (EX_USAGE when there is no such command). */
+int ctl_help(const char *cmd);
+/* The usage lines of cmd on stderr: returns EX_USAGE. */
+int ctl_usage(const char *cmd);
+/* For a command without options: -h/--help answered (its exit code), an
+ * unknown option refused (EX_USAGE), else -1 with optind at the first
+ * argument. */
+int ctl_no_options(int argc, char **argv);
+
+/* ctl_mount.c.  The mount a command acts on when no --mount is given:
+ * the deployfs mount the current folder is in, else $DEPLOYFS_MOUNT,
+ * else ~/deployfs (in buf). */
 const char *default_mount(char *buf, size_t cap);
 /* The store behind the mount mnt: its source in /proc/self/mountinfo;
  * 0 or -errno (-ENOENT: not a deployfs mount). */
@@ -39,6 +58,19 @@ int cmd_restore(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_why(int argc, char **argv);
+
+/* ctl_names.c: what exists, for messages that name it. */
+/* The names in the folder dir that start with prefix ("": all), shown
+ * without it, in readdir order (sorted by strcmp when sort), but
+ * "latest" and dot names, joined by ", " into buf (cut with ", ..." when
+ * full): the count, or -errno. */
+int list_names(const char *dir, const char *prefix, bool sort, char *buf,
+	       size_t cap);
+/* When the component name, its version (either NULL: not asked) or the
+ * environment env (NULL: not asked) does not exist under mnt: a message
+ * saying which, and what does exist, in buf, and true. */
+bool explain_missing(const char *mnt, const char *name, const char *version,
+		     const char *env, char *buf, size_t cap);
 
 /* release.c: deployctl package mark-bad|mark-good NAME@V. */
 int package_mark(int argc, char **argv, bool bad);

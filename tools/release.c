@@ -34,31 +34,30 @@ int package_mark(int argc, char **argv, bool bad)
 	static const struct option longopts[] = {
 		{ "mount", required_argument, NULL, 'm' },
 		{ "reason", required_argument, NULL, 'r' },
+		CTL_HELP_OPTION,
 		{ NULL, 0, NULL, 0 },
 	};
 	char mbuf[PATH_MAX], dir[PATH_MAX + 300], name[256], value[1024];
+	char why[4096];
 	const char *mnt = NULL, *reason = NULL, *at;
+	const char *form = bad ? "package mark-bad" : "package mark-good";
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "m:r:", longopts, NULL)) != -1) {
-		if (c == 'm') {
+	while ((c = getopt_long(argc, argv, "m:r:h", longopts, NULL)) != -1) {
+		if (c == 'm')
 			mnt = optarg;
-		} else if (c == 'r' && bad) {
+		else if (c == 'r' && bad)
 			reason = optarg;
-		} else {
-			usage(stderr);
-			return EX_USAGE;
-		}
+		else if (c == 'h')
+			return ctl_help(form);
+		else
+			return ctl_usage(form);
 	}
 	at = optind == argc - 1 ? strchr(argv[optind], '@') : NULL;
 	if (!at || (size_t)(at - argv[optind]) >= sizeof(name) ||
-	    !dfs_version_valid(at + 1) || (bad && (!reason || !*reason))) {
-		fprintf(stderr, "usage: deployctl package %s NAME@VERSION%s\n",
-			bad ? "mark-bad" : "mark-good",
-			bad ? " --reason TEXT" : "");
-		return EX_USAGE;
-	}
+	    !dfs_version_valid(at + 1) || (bad && (!reason || !*reason)))
+		return ctl_usage(form);
 	snprintf(name, sizeof(name), "%.*s", (int)(at - argv[optind]),
 		 argv[optind]);
 	if (!mnt)
@@ -71,6 +70,12 @@ int package_mark(int argc, char **argv, bool bad)
 		     value, strlen(value), 0) < 0) {
 		int err = errno;
 
+		if (err == ENOENT && explain_missing(mnt, name, at + 1, NULL,
+						     why, sizeof(why))) {
+			fprintf(stderr, "deployctl: cannot mark %s %s: %s\n",
+				argv[optind], bad ? "bad" : "good", why);
+			return EX_NOINPUT;
+		}
 		fprintf(stderr, "deployctl: cannot mark %s %s: %s\n",
 			argv[optind], bad ? "bad" : "good", strerror(err));
 		return err == ENOENT ? EX_NOINPUT : 1;

@@ -388,14 +388,16 @@ DFS_WUR int dfs_file_fd_get_range(struct dfs_store *st, struct dfs_file *f,
 void dfs_file_fd_put(struct dfs_store *st, struct dfs_file *f, bool wrote,
 		     uint64_t end);
 /*
- * The first read of blob bytes not yet checked: [off, off + n) read and
- * checked in one pass, into *ret (free() it), so the reply serves the
- * bytes that were checked.  The bytes read, -EIO (logged), -ENOMEM, or
- * -EAGAIN: nothing to check this way, read through
- * dfs_file_fd_get_range() (and splice) instead.
+ * [off, off + n) read into *ret (free() it), for a reply served from
+ * memory rather than spliced from the fd: the first read of blob chunks
+ * not yet checked (checked in the bytes that are served), or, with
+ * always, any read (what is served of a blob checked first, as
+ * dfs_file_fd_get_range() does).  The bytes read, -EIO (logged),
+ * -errno, or -EAGAIN: without always, nothing to check this way.
  */
-DFS_WUR ssize_t dfs_file_read_first(struct dfs_store *st, struct dfs_file *f,
-				    uint64_t off, size_t n, char **ret);
+DFS_WUR ssize_t dfs_file_read_mem(struct dfs_store *st, struct dfs_file *f,
+				  uint64_t off, size_t n, bool always,
+				  char **ret);
 /* Persist times and, with data, the bytes (fsync). */
 DFS_WUR int dfs_file_flush(struct dfs_store *st, struct dfs_file *f);
 DFS_WUR int dfs_file_fsync(struct dfs_store *st, struct dfs_file *f,

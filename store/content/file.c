@@ -228,25 +228,34 @@ int dfs_file_fd_get_range(struct dfs_store *st, struct dfs_file *f,
 	return fd;
 }
 
-ssize_t dfs_file_read_first(struct dfs_store *st, struct dfs_file *f,
-			    uint64_t off, size_t n, char **ret)
+ssize_t dfs_file_read_mem(struct dfs_store *st, struct dfs_file *f,
+			  uint64_t off, size_t n, bool always, char **ret)
 {
+	bool first = f->oi && f->oi->chunks &&
+		     !dfs_blob_is_good(st, &f->oi->chunks->blob);
 	ssize_t got = -EAGAIN;
-	char *buf = NULL;
+	char *buf;
 	int fd;
 
 	*ret = NULL;
-	if (!f->oi || !f->oi->chunks ||
-	    dfs_blob_is_good(st, &f->oi->chunks->blob))
+	if (!first && !always)
 		return -EAGAIN;
+	buf = malloc(n ? n : 1);
+	if (!buf)
+		return -ENOMEM;
 	fd = dfs_file_fd_get(f);
 	/* fdlock held shared: oi->fd and oi->chunks stay as they are. */
-	if (f->oi->chunks) {
-		buf = malloc(n ? n : 1);
-		got = buf ? dfs_chunks_read(st, f->oi->chunks, fd, buf, off, n)
-			  : -ENOMEM;
-	}
+	if (first && f->oi->chunks)
+		got = dfs_chunks_read(st, f->oi->chunks, fd, buf, off, n);
 	dfs_file_fd_put(st, f, false, 0);
+	if (got == -EAGAIN && always) {
+		fd = dfs_file_fd_get_range(st, f, off, n);
+		got = fd < 0 ? fd : pread(fd, buf, n, (off_t)off);
+		if (got < 0 && fd >= 0)
+			got = -errno;
+		if (fd >= 0)
+			dfs_file_fd_put(st, f, false, 0);
+	}
 	if (got < 0)
 		free(buf);
 	else

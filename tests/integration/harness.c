@@ -32,17 +32,17 @@ static const char *env_or(const char *name, const char *dflt)
 
 const char *dfs_bin_deployfs(void)
 {
-	return env_or("DEPLOYFS_BIN", "deployfs");
+	return env_or("DEPLOYFS_BIN", DFS_BUILD_DEPLOYFS);
 }
 
 const char *dfs_bin_deployctl(void)
 {
-	return env_or("DEPLOYCTL_BIN", "deployctl");
+	return env_or("DEPLOYCTL_BIN", DFS_BUILD_DEPLOYCTL);
 }
 
 const char *dfs_fixtures(void)
 {
-	return env_or("DEPLOYFS_FIXTURES", "tests/fixtures");
+	return env_or("DEPLOYFS_FIXTURES", DFS_SOURCE_FIXTURES);
 }
 
 char *dfs_path(char *buf, size_t cap, const char *fmt, ...)

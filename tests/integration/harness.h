@@ -11,6 +11,8 @@
  *
  * Binaries come from the environment (meson sets them):
  *   DEPLOYFS_BIN, DEPLOYCTL_BIN, DEPLOYFS_FIXTURES
+ * and default to this build's (never to what PATH finds: an installed
+ * copy in /usr/local may be older than the code under test).
  */
 #ifndef DFS_TEST_HARNESS_H
 #define DFS_TEST_HARNESS_H

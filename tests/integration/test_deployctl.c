@@ -190,18 +190,20 @@ Test(deployctl, a_refused_deploy_says_why_and_leaves_nothing)
 	cr_assert_eq(dfs_sh_out(&m, out, sizeof(out),
 				"\"$DEPLOYCTL\" deploy order-sync@9 test "
 				"--mount \"$MNT\" 2>&1"),
-		     1);
-	cr_assert(strstr(out, "deployctl: deploy order-sync@9 to test: "), "%s",
-		  out);
+		     66);
+	cr_assert(strstr(out, "deployctl: deploy order-sync@9 to test: "
+			      "order-sync has no version 9 (versions: 1)"),
+		  "%s", out);
 	expect_deployed("test", "order-sync", NULL);
 	expect_no_leftovers("test");
 
 	cr_assert_eq(dfs_sh_out(&m, out, sizeof(out),
 				"\"$DEPLOYCTL\" deploy order-sync@1 nowhere "
 				"--mount \"$MNT\" 2>&1"),
-		     1);
+		     66);
 	cr_assert(strstr(out, "deployctl: deploy order-sync@1 to nowhere: "
-			      "No such file or directory"),
+			      "no environment \"nowhere\" (environments: "
+			      "test)"),
 		  "%s", out);
 	cr_assert_eq(dfs_sh(&m, "test ! -e \"$MNT/environments/nowhere\""), 0);
 }
@@ -250,7 +252,7 @@ Test(deployctl, undeploy_removes_the_link)
 				"--mount \"$MNT\" 2>&1"),
 		     1);
 	cr_assert(strstr(out, "deployctl: undeploy order-sync from test: "
-			      "No such file or directory"),
+			      "order-sync is not deployed there"),
 		  "%s", out);
 	cr_assert_eq(jq(out, sizeof(out),
 			"map(select(.action == \"undeploy\")) | length"),
@@ -328,9 +330,10 @@ Test(deployctl, rollback_without_a_previous_version_is_refused)
 	cr_assert_eq(dfs_sh_out(&m, out, sizeof(out),
 				"\"$DEPLOYCTL\" rollback order-sync test "
 				"--to 7 --mount \"$MNT\" 2>&1"),
-		     1, "no such version");
-	cr_assert(strstr(out, "deployctl: deploy order-sync@7 to test: "), "%s",
-		  out);
+		     66, "no such version");
+	cr_assert(strstr(out, "deployctl: rollback order-sync in test: "
+			      "order-sync has no version 7 (versions: 1, 2)"),
+		  "%s", out);
 	expect_deployed("test", "order-sync", "1");
 	expect_no_leftovers("test");
 }

@@ -1779,3 +1779,45 @@ Test(environments, tail_f_shows_a_deploy_within_2_s)
 	cr_assert_eq(occurrences(buf, "action=env-create "), 2, "tail -f:\n%s",
 		     buf);
 }
+
+/* ---- watchers ------------------------------------------------------------ */
+
+/*
+ * A runtime or a file manager watching ENV learns of deploys through
+ * inotify: a deploy by link (ln -sfn, deployctl deploy, rollback) is
+ * MOVED_TO N, a copy is CREATE,ISDIR N@V, an undeploy DELETE N.
+ * inotifywait runs in the background of one shell, bounded by timeout
+ * and killed by the shell's trap; its events are polled with a deadline.
+ */
+#define WATCH(env, act, want)                                                \
+	"d=$(mktemp -d \"$DIR/watch.XXXXXX\") || exit 4; "                   \
+	"timeout 60 inotifywait -m -e delete,create,moved_to --format "      \
+	"'%%e %%f' " ENVS "/" env " >\"$d/events\" 2>\"$d/watch\" & w=$!; "  \
+	"trap 'kill $w 2>/dev/null; wait $w 2>/dev/null' EXIT; i=0; "        \
+	"until grep -q 'Watches established' \"$d/watch\"; do "              \
+	"i=$((i+1)); [ $i -lt 3000 ] || exit 2; sleep 0.01; done; " act "; " \
+	"i=0; until grep -qx '" want "' \"$d/events\"; do i=$((i+1)); "      \
+	"[ $i -lt 3000 ] || { echo \"no '" want "' in:\"; od -c "            \
+	"\"$d/events\"; cat \"$d/watch\"; ls -la " ENVS "/" env "; "         \
+	"exit 1; }; sleep 0.01; done"
+
+Test(environments, inotify_watchers_see_deploys_and_undeploys)
+{
+	prepare();
+	dfs_ok(&m,
+	       WATCH("test",
+		     "cd \"$MNT\" && cp -r packages/order-sync/order-sync@1 "
+		     "environments/test/",
+		     "CREATE,ISDIR order-sync@1"));
+	dfs_ok(&m, "ls -l " ENVS "/test/ >/dev/null");
+	dfs_ok(&m, WATCH("test",
+			 "\"$DEPLOYCTL\" deploy order-sync@2 test --mount "
+			 "\"$MNT\" >/dev/null || exit 3",
+			 "MOVED_TO order-sync"));
+	/* The kernel's cache follows at once: order-sync@1 is gone. */
+	dfs_ok(&m, "test ! -e " ENVS "/test/order-sync@1 && test -d " ENVS
+		   "/test/order-sync@2");
+	dfs_ok(&m, WATCH("test", "rm " ENVS "/test/order-sync",
+			 "DELETE order-sync"));
+	assert_empty("test");
+}

@@ -467,3 +467,21 @@ Test(mount, background_mount_then_fusermount_u_and_umount)
 		     "the store cannot be mounted "
 		     "again after the unmounts");
 }
+
+/*
+ * The readahead the daemon raises is what the mount gets: the kernel
+ * keeps the smaller of the bdi's and what INIT asks for, and INIT used
+ * to take it back to 128 KiB, so cold sequential reads ran in 128 KiB
+ * round trips.
+ */
+Test(mount, the_mount_reads_ahead_1_mib)
+{
+	char out[64];
+
+	cr_assert_eq(setup_rc, 0, "mount setup: %s", strerror(-setup_rc));
+	cr_assert_eq(dfs_sh_out(&m, out, sizeof(out),
+				"cat /sys/class/bdi/$(mountpoint -d \"$MNT\")"
+				"/read_ahead_kb"),
+		     0);
+	cr_expect_str_eq(out, "1024\n", "read_ahead_kb: %s", out);
+}

@@ -4,7 +4,8 @@
  * README.md under "## Using it by hand" runs, in order, in one shell with
  * -e (so every command must succeed), against a fresh mount holding the
  * example workspace, with HOME set so that ~/deployfs is that mount and
- * the built deployctl and deployfs first on PATH.  A line whose comment
+ * the built deployctl and deployfs first on PATH (absolute, so that an
+ * installed copy in /usr/local/bin never answers instead).  A line whose comment
  * says "# exit N" must exit with N (diff's 1 for "they differ").
  */
 #include "harness.h"
@@ -51,12 +52,16 @@ Test(readme, the_usage_blocks_run_as_written)
 	dfs_need_mount(&m, setup_rc);
 	cr_assert_eq(dfs_copy_workspace(&m), 0, "cp -a of the workspace");
 	extract();
-	rc = dfs_sh_out(&m, out, sizeof(out),
-			"mkdir \"$DIR/home\" && ln -s \"$MNT\" "
-			"\"$DIR/home/deployfs\" && cd \"$DIR/home\" && "
-			"HOME=\"$DIR/home\" PATH=\"$(dirname \"$DEPLOYCTL\"):"
-			"$(dirname \"$DEPLOYFS\"):$PATH\" "
-			"bash -e -o pipefail -x \"$DIR/readme.sh\" 2>&1");
+	rc = dfs_sh_out(
+		&m, out, sizeof(out),
+		"bins=$(cd \"$(dirname \"$DEPLOYCTL\")\" && pwd):"
+		"$(cd \"$(dirname \"$DEPLOYFS\")\" && pwd) && "
+		"mkdir \"$DIR/home\" && ln -s \"$MNT\" "
+		"\"$DIR/home/deployfs\" && cd \"$DIR/home\" && "
+		"HOME=\"$DIR/home\" PATH=\"$bins:$PATH\" "
+		"bash -e -o pipefail -x \"$DIR/readme.sh\" 2>&1 && "
+		"test \"$(PATH=\"$bins:$PATH\" command -v deployctl)\" = "
+		"\"${bins%%%%:*}/deployctl\"");
 	cr_assert_eq(rc, 0, "the README's usage failed (exit %d):\n%s", rc,
 		     out);
 	/* It did what it says. */

@@ -107,7 +107,8 @@ Test(retention, a_kept_package_is_shown_recorded_and_not_removed)
 				 CTL "package remove order-sync@2" AT
 				     " 2>&1; echo $?"),
 			 "deployctl: cannot remove order-sync@2: Operation not "
-			 "permitted\n1");
+			 "permitted (it is kept: deployctl package unkeep it "
+			 "first)\n1");
 	cr_assert_eq(audit_count(n0, "action=package-remove "
 				     "component=order-sync version=2 "
 				     "result=refused reason=\"Operation not "
@@ -300,12 +301,13 @@ Test(retention, prune_refuses_bad_input_and_removes_nothing)
 			 "deployctl: prune needs --keep N (how many of the "
 			 "newest packages stay)");
 	/* An unknown component: 66, named. */
-	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
-				 CTL "prune no-such --keep 1" AT
-				     " 2>&1 | sed 's/ under .*//'; " CTL
-				     "prune no-such --keep 1" AT
-				     " 2>/dev/null; echo $?"),
-			 "deployctl: no component \"no-such\"\n66");
+	cr_assert_str_eq(
+		dfs_out(&m, buf, sizeof(buf),
+			CTL "prune no-such --keep 1" AT
+			    " 2>&1 | sed 's/ (.*//'; " CTL
+			    "prune no-such --keep 1" AT
+			    " 2>/dev/null; echo $?"),
+		"deployctl: cannot prune: no component \"no-such\"\n66");
 	cr_assert_str_eq(versions(buf, sizeof(buf)), "1 2 3 ");
 	cr_assert_eq(audit_count(n0, "action=package-remove"), 0);
 	/* The attribute by hand, malformed: EINVAL, recorded. */

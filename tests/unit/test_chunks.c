@@ -226,7 +226,7 @@ Test(chunks, reading_every_chunk_finds_the_blob_good_for_the_mount)
 static int read_first(struct dfs_file *f, uint64_t off, size_t n)
 {
 	char *buf = NULL;
-	ssize_t got = dfs_file_read_first(fx.st, f, off, n, &buf);
+	ssize_t got = dfs_file_read_mem(fx.st, f, off, n, false, &buf);
 
 	if (got < 0) {
 		cr_assert_null(buf, "a buffer with %zd", got);

@@ -185,7 +185,10 @@ static int package_set_removed(int argc, char **argv, bool removed)
 		fprintf(stderr, "deployctl: cannot %s %s: %s%s\n", what,
 			argv[optind], strerror(err),
 			err == EBUSY ? " (it is deployed: see deployctl status)"
-				     : "");
+			: err == EPERM && removed
+				? " (it is kept: deployctl package unkeep it "
+				  "first)"
+				: "");
 		return err == ENOENT ? EX_NOINPUT : 1;
 	}
 	printf("%s %s\n", removed ? "removed" : "restored", argv[optind]);
@@ -213,6 +216,10 @@ int cmd_package(int argc, char **argv)
 	    (strcmp(argv[1], "remove") == 0 || strcmp(argv[1], "restore") == 0))
 		return package_set_removed(argc - 1, argv + 1,
 					   strcmp(argv[1], "remove") == 0);
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "keep") == 0 || strcmp(argv[1], "unkeep") == 0))
+		return package_keep(argc - 1, argv + 1,
+				    strcmp(argv[1], "keep") == 0);
 	if (argc >= 2 && (strcmp(argv[1], "mark-bad") == 0 ||
 			  strcmp(argv[1], "mark-good") == 0))
 		return package_mark(argc - 1, argv + 1,

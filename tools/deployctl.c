@@ -145,6 +145,11 @@ static const struct ctl_command commands[] = {
 	  "                forced, and rollback skips it\n" },
 	{ "package mark-good", NULL, "NAME@V [--mount MNT]",
 	  "                undo mark-bad\n" },
+	{ "package keep", NULL, "NAME@V [--mount MNT]",
+	  "                never prune NAME@V; package remove refuses it\n"
+	  "                (EPERM) until unkeep\n" },
+	{ "package unkeep", NULL, "NAME@V [--mount MNT]",
+	  "                undo keep\n" },
 	{ "status", cmd_status, "[ENV] [--json] [--mount MNT]",
 	  "                what each environment (or ENV) has deployed,\n"
 	  "                copies in progress and unmet requirements; read\n"
@@ -165,10 +170,21 @@ static const struct ctl_command commands[] = {
 	{ "rollback", cmd_rollback, "NAME ENV [--to V] [--mount MNT]",
 	  "                deploy V, or else the version deployed before\n"
 	  "                the current one, of NAME to ENV\n" },
+	{ "prune", cmd_prune,
+	  "[NAME] --keep N [--min-age DURATION] [--dry-run] [-v]\n"
+	  "      [--mount MNT]",
+	  "                soft-remove (as package remove) all but the N\n"
+	  "                most recently packaged versions of NAME, or of\n"
+	  "                every component; never one deployed, being\n"
+	  "                copied, kept, or packaged less than DURATION\n"
+	  "                (7d, 12h, 30m, 45s, seconds) ago; prints what it\n"
+	  "                removed, with -v or --dry-run also what stays\n"
+	  "                and why\n" },
 	{ "gc", cmd_gc, "[--grace SECONDS] [--mount MNT]",
 	  "                reclaim the space of packages removed longer\n"
 	  "                ago than SECONDS (default 86400) and of blobs\n"
-	  "                nothing names; prints what it freed (root)\n" },
+	  "                nothing names; prints what it freed (root); a\n"
+	  "                progress bar on a terminal\n" },
 	{ "log", cmd_log,
 	  "[--env E] [--component C] [--since WHEN] [--json]\n"
 	  "      [--mount MNT]",

@@ -81,8 +81,11 @@ bool explain_missing(const char *mnt, const char *name, const char *version,
 
 /* release.c: deployctl package mark-bad|mark-good NAME@V. */
 int package_mark(int argc, char **argv, bool bad);
-/* deployctl gc [--grace SECONDS] [--mount MNT]. */
+/* ctl_gc.c: deployctl gc [--grace SECONDS] [--mount MNT]. */
 int cmd_gc(int argc, char **argv);
+/* ctl_prune.c: deployctl package keep|unkeep NAME@V; deployctl prune. */
+int package_keep(int argc, char **argv, bool keep);
+int cmd_prune(int argc, char **argv);
 /* Is NAME@VERSION marked bad (through the mount mnt)? */
 bool package_is_bad(const char *mnt, const char *name, const char *version);
 

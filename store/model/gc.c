@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
  * gc.c - reclaiming the space of removed packages.  A package removed
- * (deployctl package remove) longer ago than the grace period, deployed
- * nowhere and with no copy of it in flight loses its snapshot (its snode
- * rows: a package's snodes are the ids from its root up to the next
- * package's root), so it can no longer be restored and its version may
- * be made again; then every blob nothing names any more is deleted (rows
- * first, committed, then files: storage's dfs_blob_reclaim_locked).  One
- * durable transaction per package, one audit line for the run.  Safe
- * while mounted: st->lock is held throughout, a reader's open file keeps
+ * (deployctl package remove, or prune) longer ago than the grace period,
+ * deployed nowhere and with no copy of it in flight loses its snapshot
+ * (its snode rows: a package's snodes are the ids from its root up to the
+ * next package's root), so it can no longer be restored and its version
+ * may be made again; then every blob nothing names any more is deleted
+ * (rows first, committed, then files: storage's dfs_blob_reclaim_locked,
+ * 256 at a time).  One durable transaction per package.  Safe while
+ * mounted: st->lock is held throughout a call, a reader's open file keeps
  * its blob file (POSIX unlink), and copies in flight are skipped.
+ *
+ * A run is one call (dfs_gc) or several steps (dfs_gc_step), each
+ * reclaiming at most so many packages, then, once no package is due, at
+ * most so many batches of blobs, and saying what is still due: deployctl
+ * draws its progress bar from that, and the lock is let go between steps.
+ * Each call that may reclaim records one audit line with what it freed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,20 +23,22 @@
 
 #include "model.h"
 
+#define DUE_WHERE                                                         \
+	" WHERE p.removed <> 0 AND p.removed <= ?1"                       \
+	" AND EXISTS (SELECT 1 FROM snodes s WHERE s.id = p.root)"        \
+	" AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.package = " \
+	"  p.id AND d.active = 1)"                                        \
+	" AND NOT EXISTS (SELECT 1 FROM staging g WHERE g.package = p.id)"
+
 static const char sql_due[] =
 	"SELECT p.id, p.root, c.name, p.version FROM packages p"
-	" JOIN components c ON c.id = p.component"
-	" WHERE p.removed <> 0 AND p.removed <= ?1"
-	" AND EXISTS (SELECT 1 FROM snodes s WHERE s.id = p.root)"
-	" AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.package = p.id"
-	"  AND d.active = 1)"
-	" AND NOT EXISTS (SELECT 1 FROM staging g WHERE g.package = p.id)"
+	" JOIN components c ON c.id = p.component" DUE_WHERE
 	" ORDER BY p.id LIMIT 1";
+static const char sql_due_count[] = "SELECT count(*) FROM packages p" DUE_WHERE;
 static const char sql_next_root[] =
 	"SELECT min(root) FROM packages WHERE root > ?1";
 static const char sql_drop_snodes[] =
 	"DELETE FROM snodes WHERE id >= ?1 AND id < ?2";
-static const char sql_left[] = "SELECT count(*) FROM blobs WHERE refs = 0";
 static const char sql_unreferenced[] =
 	"SELECT count(*), coalesce(sum(size), 0) FROM blobs WHERE refs = 0";
 
@@ -63,40 +71,93 @@ static int reclaim_one(struct dfs_store *st, int64_t before,
 	return rc < 0 ? rc : 1;
 }
 
+/* How many blobs nothing names, and their bytes. */
+static int unreferenced(struct dfs_store *st, int64_t *ret_n, int64_t *ret_b)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = dfs_query_sql(st, sql_unreferenced, &s, "");
+
+	if (rc <= 0)
+		return rc == 0 ? -EIO : rc;
+	*ret_n = sqlite3_column_int64(s, 0);
+	*ret_b = sqlite3_column_int64(s, 1);
+	return dfs_stmt_done(s, SQLITE_ROW);
+}
+
+/* Up to max batches (< 0: all) of unreferenced blobs. */
+static int reclaim_blobs(struct dfs_store *st, int64_t max,
+			 struct dfs_gc_result *ret, struct dfs_gc_due *due)
+{
+	int64_t n = 0, bytes = 0, was = -1;
+	int rc = unreferenced(st, &n, &bytes);
+	const int64_t n0 = n, bytes0 = bytes;
+
+	for (int64_t i = 0; rc == 0 && n > 0 && n != was && i != max; i++) {
+		was = n;
+		dfs_blob_reclaim_locked(st);
+		rc = unreferenced(st, &n, &bytes);
+	}
+	if (rc < 0)
+		return rc;
+	ret->blobs += n0 - n;
+	ret->bytes += bytes0 - bytes;
+	due->blobs = n == was ? 0 : n; /* stuck: nothing more to do now */
+	due->bytes = n == was ? 0 : bytes;
+	return 0;
+}
+
+static void record(struct dfs_store *st, const struct dfs_actor *actor,
+		   const struct dfs_gc_result *r, const struct dfs_gc_due *due,
+		   bool step, int *rc)
+{
+	struct dfs_audit_event ev = { 0 };
+	char reason[256];
+
+	snprintf(reason, sizeof(reason),
+		 "reclaimed %lld packages (%lld entries) and %lld blobs "
+		 "(%lld bytes)%s",
+		 (long long)r->packages, (long long)r->entries,
+		 (long long)r->blobs, (long long)r->bytes,
+		 step && (due->packages || due->blobs) ? "; more is due" : "");
+	ev.action = "gc";
+	ev.result = *rc < 0 ? "refused" : "ok";
+	ev.reason = reason;
+	if (dfs_audit_commit(st, actor, &ev) < 0 && *rc == 0)
+		*rc = -EIO;
+}
+
+int dfs_gc_step(struct dfs_store *st, const struct dfs_actor *actor,
+		int64_t grace_ns, int64_t max_packages, int64_t max_batches,
+		struct dfs_gc_result *ret, struct dfs_gc_due *ret_due)
+{
+	const int64_t before = dfs_now_ns() - grace_ns;
+	const bool survey = max_packages == 0 && max_batches == 0;
+	struct dfs_gc_due due = { 0 };
+	int rc = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	for (int64_t i = 0; i != max_packages; i++) {
+		rc = reclaim_one(st, before, ret);
+		if (rc <= 0)
+			break;
+	}
+	if (rc >= 0)
+		rc = dfs_query_int(st, sql_due_count, &due.packages, "i",
+				   before);
+	if (rc >= 0 && due.packages == 0)
+		rc = reclaim_blobs(st, max_batches, ret, &due);
+	else if (rc >= 0)
+		rc = unreferenced(st, &due.blobs, &due.bytes);
+	rc = rc < 0 ? rc : 0;
+	if (!survey)
+		record(st, actor, ret, &due, max_packages >= 0, &rc);
+	if (ret_due)
+		*ret_due = due;
+	return rc;
+}
+
 int dfs_gc(struct dfs_store *st, const struct dfs_actor *actor,
 	   int64_t grace_ns, struct dfs_gc_result *ret)
 {
-	struct dfs_audit_event ev = { 0 };
-	char reason[160];
-	sqlite3_stmt *s = NULL;
-	int rc;
-
-	memset(ret, 0, sizeof(*ret));
-	do
-		rc = reclaim_one(st, dfs_now_ns() - grace_ns, ret);
-	while (rc > 0);
-	/* Blobs nothing names: counted, then reclaimed 256 at a time. */
-	if (rc == 0 && dfs_query_sql(st, sql_unreferenced, &s, "") > 0) {
-		ret->blobs = sqlite3_column_int64(s, 0);
-		ret->bytes = sqlite3_column_int64(s, 1);
-		sqlite3_reset(s);
-	}
-	for (int64_t left = ret->blobs, was = -1;
-	     rc == 0 && left > 0 && left != was;) {
-		was = left;
-		dfs_blob_reclaim_locked(st);
-		if (dfs_query_int(st, sql_left, &left, "") < 0)
-			break;
-	}
-	snprintf(reason, sizeof(reason),
-		 "reclaimed %lld packages (%lld entries) and %lld blobs "
-		 "(%lld bytes)",
-		 (long long)ret->packages, (long long)ret->entries,
-		 (long long)ret->blobs, (long long)ret->bytes);
-	ev.action = "gc";
-	ev.result = rc < 0 ? "refused" : "ok";
-	ev.reason = reason;
-	if (dfs_audit_commit(st, actor, &ev) < 0 && rc == 0)
-		rc = -EIO;
-	return rc;
+	return dfs_gc_step(st, actor, grace_ns, -1, -1, ret, NULL);
 }

@@ -277,10 +277,42 @@ struct dfs_gc_result {
 	int64_t blobs;	  /* blobs deleted */
 	int64_t bytes;	  /* their bytes */
 };
+struct dfs_gc_due {
+	int64_t packages; /* removed packages due for reclaiming */
+	int64_t blobs;	  /* blobs nothing names */
+	int64_t bytes;	  /* their bytes */
+};
 /* Reclaim packages removed longer than grace_ns ago (deployed nowhere,
  * no copy in flight) and every blob nothing names; one audit line. */
 int dfs_gc(struct dfs_store *st, const struct dfs_actor *actor,
 	   int64_t grace_ns, struct dfs_gc_result *ret);
+/* One step of a run: at most max_packages packages, then (none due left)
+ * at most max_batches batches of 256 blobs (< 0: no limit; both 0: only
+ * say what is due, record nothing); what is still due in ret_due (may be
+ * NULL).  A step that may reclaim records one audit line. */
+int dfs_gc_step(struct dfs_store *st, const struct dfs_actor *actor,
+		int64_t grace_ns, int64_t max_packages, int64_t max_batches,
+		struct dfs_gc_result *ret, struct dfs_gc_due *ret_due);
+
+/* ---- retention.c: keeping packages, pruning old ones --------------------- */
+
+/* deployctl package keep|unkeep: comp's package version is kept from
+ * pruning (and from package remove, EPERM), or no more; recorded, and
+ * so is a refusal. */
+int dfs_pkg_set_keep(struct dfs_store *st, const struct dfs_actor *actor,
+		     int64_t comp, const char *version, bool keep);
+/* What prune decided for one package: why is NULL when it was (or, dry,
+ * would be) removed, else why it stays. */
+typedef void (*dfs_prune_fn)(void *ctx, const char *component,
+			     const char *version, const char *why);
+/* Soft-remove (as package remove) all but the newest keep packages of
+ * comp (0: of every component), never one deployed or being copied,
+ * kept, or packaged less than min_age_ns ago.  One durable transaction,
+ * one package-remove audit line each; dry: decide, change nothing.  The
+ * number removed in ret_removed. */
+int dfs_pkg_prune(struct dfs_store *st, const struct dfs_actor *actor,
+		  int64_t comp, int64_t keep, int64_t min_age_ns, bool dry,
+		  dfs_prune_fn fn, void *ctx, int64_t *ret_removed);
 
 /* ---- pkgstatus.c: bad releases ------------------------------------------ */
 

@@ -22,7 +22,7 @@ static const char sql_pkg_insert[] =
 	" uid, revisions, requires, content_hash)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 static const char sql_pkg_find[] =
-	"SELECT id, root, deployed FROM packages WHERE component = ?1"
+	"SELECT id, root, deployed, kept FROM packages WHERE component = ?1"
 	" AND version = ?2 AND removed = 0";
 /* A removed package keeps its row (its version keeps readdir offsets
  * stable) and, until the space is reclaimed, its snapshot: then it can be
@@ -72,6 +72,7 @@ struct found {
 	int64_t id;
 	int64_t root;
 	int64_t deployed;
+	int64_t kept;
 };
 
 static int find_pkg(struct dfs_store *st, int64_t comp, const char *version,
@@ -85,6 +86,7 @@ static int find_pkg(struct dfs_store *st, int64_t comp, const char *version,
 	ret->id = sqlite3_column_int64(s, 0);
 	ret->root = sqlite3_column_int64(s, 1);
 	ret->deployed = sqlite3_column_int64(s, 2);
+	ret->kept = sqlite3_column_int64(s, 3);
 	return dfs_stmt_done(s, SQLITE_ROW);
 }
 
@@ -300,6 +302,14 @@ static int set_removed(struct dfs_store *st, const struct dfs_actor *actor,
 		snprintf(why, cap, "%s@%s is deployed in %s", c->name, version,
 			 rc == 0 ? envs : "an environment");
 		return -EBUSY;
+	}
+	/* A keep is a release manager's word that this one stays: taking
+	 * it back is an act of its own (deployctl package unkeep). */
+	if (removed && rc == 0 && p.kept) {
+		snprintf(why, cap,
+			 "%s@%s is kept: deployctl package unkeep it first",
+			 c->name, version);
+		return -EPERM;
 	}
 	if (!removed && rc == 0) {
 		snprintf(why, cap, "%s@%s is not removed", c->name, version);

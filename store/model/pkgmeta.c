@@ -17,7 +17,7 @@ static const char sql_set_notes[] =
 static const char sql_pkg_meta[] =
 	"SELECT p.id, c.name, c.type, p.version, p.created, p.created_by,"
 	" p.notes, p.revisions, p.requires, p.content_hash, p.bad,"
-	" p.component"
+	" p.component, p.kept"
 	" FROM packages p"
 	" JOIN components c ON c.id = p.component WHERE p.root = ?1"
 	" AND p.removed = 0";
@@ -37,6 +37,7 @@ struct pkg_meta {
 	const char *status; /* "good" or "bad" */
 	char *bad_reason;   /* NULL unless bad */
 	char *warning;	    /* NULL: none */
+	const char *keep;   /* "1" when kept, else NULL */
 };
 
 static char *dup_text(sqlite3_stmt *s, int i)
@@ -87,6 +88,7 @@ static int meta_load(struct dfs_store *st, int64_t root, struct pkg_meta *m)
 	m->bad_reason = dup_text(s, 10);
 	m->status = m->bad_reason ? "bad" : "good";
 	comp = sqlite3_column_int64(s, 11);
+	m->keep = sqlite3_column_int64(s, 12) ? "1" : NULL;
 	rc = dfs_stmt_done(s, SQLITE_ROW);
 	if (rc == 0)
 		rc = dfs_pkg_same_warning(st, comp, m->component, &h, m->id,
@@ -103,9 +105,9 @@ static int meta_load(struct dfs_store *st, int64_t root, struct pkg_meta *m)
 #define META_PREFIX "user.deployfs."
 
 static const char *const meta_keys[] = {
-	"component",	"type",	  "version",	"created",
-	"created_by",	"notes",  "revisions",	"requires",
-	"content_hash", "status", "bad_reason", "warning",
+	"component",  "type",	   "version",  "created",      "created_by",
+	"notes",      "revisions", "requires", "content_hash", "status",
+	"bad_reason", "warning",   "keep",
 };
 
 static const char *meta_value(const struct pkg_meta *m, const char *key)
@@ -113,7 +115,8 @@ static const char *meta_value(const struct pkg_meta *m, const char *key)
 	const char *v[] = { m->component, m->type,	 m->version,
 			    m->created,	  m->created_by, m->notes,
 			    m->revisions, m->requires,	 m->hash,
-			    m->status,	  m->bad_reason, m->warning };
+			    m->status,	  m->bad_reason, m->warning,
+			    m->keep };
 
 	for (size_t i = 0; i < sizeof(meta_keys) / sizeof(*meta_keys); i++)
 		if (strcmp(key, meta_keys[i]) == 0)

@@ -214,6 +214,9 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	");"
 	"CREATE TRIGGER blob_chunks_del AFTER DELETE ON blobs BEGIN"
 	"  DELETE FROM blob_chunks WHERE hash = OLD.hash; END;",
+	/* 6 -> 7: a package kept from pruning (deployctl package keep):
+	 * when it was kept, 0 when not */
+	"ALTER TABLE packages ADD COLUMN kept INTEGER NOT NULL DEFAULT 0;",
 };
 
 int dfs_store_schema_version(void)

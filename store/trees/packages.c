@@ -400,17 +400,10 @@ static int pkg_open(struct dfs_store *st, const struct dfs_actor *actor,
 static int pkg_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 			 void *buf, size_t cap)
 {
-	const char *v = st->trees->gc_result;
-	int rc = -ENODATA;
+	int rc = dfs_retention_get(st, ino, name, buf, cap);
 
-	if (ino == DFS_INO_PACKAGES &&
-	    strcmp(name, "user.deployfs.gc_result") == 0 && v[0]) {
-		if (cap && strlen(v) > cap)
-			return -ERANGE;
-		if (cap)
-			memcpy(buf, v, strlen(v));
-		return (int)strlen(v);
-	}
+	if (rc != 1)
+		return rc;
 	if (!dfs_is_snode(ino))
 		return -ENODATA;
 	rc = dfs_pkg_meta_get(st, (int64_t)(ino - DFS_INO_SNODE_BASE), name,
@@ -458,43 +451,14 @@ static int set_bad(struct dfs_store *st, const struct dfs_actor *actor,
 			       text, reason);
 }
 
-/* user.deployfs.gc = GRACE_SECONDS on packages/ (root): reclaim. */
-static int gc(struct dfs_store *st, const struct dfs_actor *actor,
-	      const void *value, size_t size)
-{
-	struct dfs_gc_result r;
-	char text[24], *end;
-	long long grace;
-	int rc;
-
-	if (size == 0 || size >= sizeof(text))
-		return -EINVAL;
-	memcpy(text, value, size);
-	text[size] = '\0';
-	grace = strtoll(text, &end, 10);
-	if (*end || grace < 0 || grace > INT64_MAX / 1000000000)
-		return -EINVAL;
-	if (actor->uid != 0) {
-		dfs_audit_refuse(st, actor, "gc", NULL, NULL, NULL, -EPERM,
-				 "reclaiming space needs root");
-		return -EPERM;
-	}
-	rc = dfs_gc(st, actor, grace * 1000000000, &r);
-	snprintf(st->trees->gc_result, sizeof(st->trees->gc_result),
-		 "%lld packages, %lld entries, %lld blobs, %lld bytes",
-		 (long long)r.packages, (long long)r.entries,
-		 (long long)r.blobs, (long long)r.bytes);
-	return rc;
-}
-
 static int pkg_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 			 uint64_t ino, const char *name, const void *value,
 			 size_t size, unsigned flags)
 {
 	int rc;
 
-	if (ino == DFS_INO_PACKAGES && strcmp(name, "user.deployfs.gc") == 0)
-		return gc(st, actor, value, size);
+	if (dfs_retention_attr(ino, name)) /* keep, prune, gc */
+		return dfs_retention_set(st, actor, ino, name, value, size);
 	if (dfs_is_pkgdir(ino) && strcmp(name, "user.deployfs.remove") == 0)
 		return set_removed(st, actor, ino, true, value, size);
 	if (dfs_is_pkgdir(ino) && strcmp(name, "user.deployfs.restore") == 0)

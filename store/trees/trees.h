@@ -326,7 +326,8 @@ struct dfs_force { /* force.c */
 
 struct dfs_trees {
 	struct dfs_force forces[DFS_FORCES];
-	char gc_result[160]; /* the last gc's, user.deployfs.gc_result */
+	char gc_result[160];	  /* the last gc's, user.deployfs.gc_result */
+	char prune_result[32768]; /* the last prune's (retention.c) */
 	struct dfs_stage *stages;
 	struct dfs_temp *temps;
 	uint64_t next_temp;
@@ -457,6 +458,17 @@ int dfs_pkg_check(struct dfs_store *st, const struct dfs_actor *actor,
 /* Open a file of a view or a temporary for writing: checked, not kept. */
 int dfs_envfile_open(struct dfs_store *st, const struct dfs_actor *actor,
 		     uint64_t ino, int flags, struct dfs_file **ret);
+
+/* ---- retention.c: keep, prune and gc attributes of packages/ ----------------- */
+
+/* Is name one of retention.c's attributes to set on ino? */
+bool dfs_retention_attr(uint64_t ino, const char *name);
+int dfs_retention_set(struct dfs_store *st, const struct dfs_actor *actor,
+		      uint64_t ino, const char *name, const void *value,
+		      size_t size);
+/* Its value, or 1 when name on ino is not one of retention.c's. */
+int dfs_retention_get(struct dfs_store *st, uint64_t ino, const char *name,
+		      void *buf, size_t cap);
 
 /* ---- store.c -------------------------------------------------------------------- */
 

@@ -31,8 +31,9 @@ struct sample {
 
 #define OPEN_FLAGS (DFS_OPEN_DAEMON | DFS_OPEN_NO_SEALER)
 #define TEXT "<connection url=\"sftp://in\"/>\n"
-/* What schema versions 2 to 6 added, taken away again. */
-#define DROP_V6 "DROP TRIGGER blob_chunks_del; DROP TABLE blob_chunks;"
+/* What schema versions 2 to 7 added, taken away again. */
+#define DROP_V7 "ALTER TABLE packages DROP COLUMN kept;"
+#define DROP_V6 DROP_V7 "DROP TRIGGER blob_chunks_del; DROP TABLE blob_chunks;"
 #define DROP_V5 DROP_V6 "ALTER TABLE packages DROP COLUMN bad;"
 #define DROP_V4                                                               \
 	DROP_V5                                                               \
@@ -211,7 +212,7 @@ static void check_sample(const struct sample *s)
 Test(migrate, a_new_store_is_at_the_current_schema_version)
 {
 	FIXTURE_OK();
-	cr_assert_eq(dfs_store_schema_version(), 6);
+	cr_assert_eq(dfs_store_schema_version(), 7);
 	cr_assert_eq(user_version(), dfs_store_schema_version());
 	cr_assert_eq(schema_has("index", "dirents_by_ino"), 1);
 	cr_assert_eq(sql_int("PRAGMA application_id"), 1684435761);
@@ -219,6 +220,48 @@ Test(migrate, a_new_store_is_at_the_current_schema_version)
 	cr_assert_eq(sql_int("SELECT count(*) FROM pragma_table_info"
 			     "('packages') WHERE name = 'bad'"),
 		     1);
+	/* 7: a package can be kept from pruning */
+	cr_assert_eq(sql_int("SELECT count(*) FROM pragma_table_info"
+			     "('packages') WHERE name = 'kept'"),
+		     1);
+}
+
+Test(migrate, a_version_6_store_gains_kept_and_its_packages_are_not_kept)
+{
+	struct dfs_actor me = { .uid = getuid(),
+				.gid = getgid(),
+				.pid = getpid() };
+	struct dfs_attr dir, pkg;
+	uint64_t p;
+	char buf[8];
+
+	FIXTURE_OK();
+	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
+	p = dfs_fixture_component(&fx, "process", "p");
+	(void)dfs_fixture_put_text(&fx, p, "process.xml", "<process/>");
+	cr_assert_eq(dfs_node_lookup(fx.st, DFS_INO_PACKAGES, "p", &dir), 0);
+	cr_assert_eq(dfs_node_mkdir(fx.st, &me, dir.ino, "p@1", 0755, &pkg), 0);
+	cr_assert_eq(dfs_store_sync(fx.st), 0);
+	fx.st = dfs_store_free(fx.st);
+	sql_exec(DROP_V7 "PRAGMA user_version = 6;");
+	cr_assert_eq(user_version(), 6);
+
+	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
+	cr_assert_eq(user_version(), 7);
+	cr_assert_eq(sql_int("SELECT count(*) FROM packages WHERE kept = 0"),
+		     1);
+	/* The package is there, not kept; keeping it works. */
+	cr_assert_eq(dfs_xattr_get(fx.st, pkg.ino, "user.deployfs.keep", buf,
+				   sizeof(buf)),
+		     -ENODATA);
+	cr_assert_eq(dfs_xattr_set(fx.st, &me, dir.ino, "user.deployfs.keep",
+				   "1", 1, 0),
+		     0);
+	cr_assert_eq(dfs_xattr_get(fx.st, pkg.ino, "user.deployfs.keep", buf,
+				   sizeof(buf)),
+		     1);
+	cr_assert_eq(buf[0], '1');
+	fx.st = dfs_store_free(fx.st);
 }
 
 Test(migrate, a_version_1_store_is_migrated_on_open)

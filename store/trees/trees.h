@@ -327,6 +327,8 @@ struct dfs_force { /* force.c */
 struct dfs_trees {
 	struct dfs_force forces[DFS_FORCES];
 	char gc_result[160]; /* the last gc's, user.deployfs.gc_result */
+	/* the last import's, user.deployfs.import_result */
+	char import_result[640];
 	struct dfs_stage *stages;
 	struct dfs_temp *temps;
 	uint64_t next_temp;

@@ -109,7 +109,8 @@ struct want {
 	char version[DFS_LABEL_MAX + 1]; /* "": the latest */
 };
 
-struct export {
+struct export
+{
 	struct dfs_store *st;
 	FILE *out;
 	const char *origin;
@@ -325,8 +326,8 @@ static int export_all(struct export *x, const char *mnt)
 			if (!explain_missing(mnt, w->name,
 					     w->version[0] ? w->version : NULL,
 					     NULL, why, sizeof(why)))
-				snprintf(why, sizeof(why),
-					 "no package %s@%s", w->name,
+				snprintf(why, sizeof(why), "no package %s@%s",
+					 w->name,
 					 w->version[0] ? w->version
 						       : "(any version)");
 			fprintf(stderr, "deployctl: export: %s\n", why);
@@ -427,8 +428,9 @@ int cmd_export(int argc, char **argv)
 		snprintf(tmp, sizeof(tmp), "%s.partial", out);
 		x.out = fopen(tmp, "wbx");
 		if (!x.out) {
-			fprintf(stderr, "deployctl: export: cannot create "
-					"\"%s\": %s\n",
+			fprintf(stderr,
+				"deployctl: export: cannot create "
+				"\"%s\": %s\n",
 				tmp, strerror(errno));
 			rc = EX_CANTCREAT;
 			goto out_store;

@@ -47,10 +47,10 @@ struct dirfix {
 
 struct ipkg {
 	char name[XFER_NAME_MAX + DFS_LABEL_MAX + 2];
-	char dir[PATH_MAX];  /* STAGE/N */
+	char dir[PATH_MAX];	 /* STAGE/N */
 	char tree[PATH_MAX + 8]; /* STAGE/N/tree */
-	struct xbuf manifest; /* as read */
-	bool done;	      /* its manifest checked */
+	struct xbuf manifest;	 /* as read */
+	bool done;		 /* its manifest checked */
 };
 
 struct import {
@@ -122,9 +122,9 @@ static int add_dir(struct import *im, const char *path,
 static int write_meta(struct import *im, struct ipkg *p, const char *v[])
 {
 	static const char *const names[XK_COUNT] = {
-		"component", "type",	  "version",  "hash",
+		"component", "type",	   "version", "hash",
 		"notes",     "created_by", "created", "revisions",
-		"requires",  "uid",	  "origin",
+		"requires",  "uid",	   "origin",
 	};
 	char path[PATH_MAX + 8];
 	FILE *f;
@@ -217,8 +217,7 @@ static int extract_file(struct import *im, const char *path,
 		}
 	}
 	if (n < 0)
-		rc = refuse(im, "the archive is cut short in %s",
-			    im->r.e.path);
+		rc = refuse(im, "the archive is cut short in %s", im->r.e.path);
 	if (rc == 0 && fchmod(fd, im->r.e.mode) < 0)
 		rc = -errno;
 	close(fd);
@@ -241,16 +240,18 @@ static int extract_entry(struct import *im, struct ipkg *p, const char *rest)
 	snprintf(path, sizeof(path), "%s/%s", p->tree, rest);
 	if (e->type == '5') {
 		if (mkdir(path, 0700) < 0)
-			return refuse(im, "%s comes twice, or before its "
-					  "folder",
+			return refuse(im,
+				      "%s comes twice, or before its "
+				      "folder",
 				      e->path);
 		rc = add_dir(im, path, e);
 		if (rc == 0)
 			rc = xbuf_printf(&p->manifest, "D %o ", e->mode);
 	} else if (e->type == '2') {
 		if (symlink(e->linkpath, path) < 0)
-			return refuse(im, "%s comes twice, or before its "
-					  "folder",
+			return refuse(im,
+				      "%s comes twice, or before its "
+				      "folder",
 				      e->path);
 		set_owner_times(AT_FDCWD, path, e);
 		rc = xbuf_printf(&p->manifest, "L ");
@@ -258,9 +259,8 @@ static int extract_entry(struct import *im, struct ipkg *p, const char *rest)
 		rc = extract_file(im, path, hex);
 		if (rc == 0) {
 			set_owner_times(AT_FDCWD, path, e);
-			rc = xbuf_printf(&p->manifest, "F %o %s %llu ",
-					 e->mode, hex,
-					 (unsigned long long)e->size);
+			rc = xbuf_printf(&p->manifest, "F %o %s %llu ", e->mode,
+					 hex, (unsigned long long)e->size);
 		}
 	}
 	if (rc == 0)
@@ -290,8 +290,7 @@ static bool line_in(const char *text, const char *l)
 }
 
 /* The first line where the manifest and what was read differ. */
-static int manifest_differs(struct import *im, struct ipkg *p,
-			    const char *text)
+static int manifest_differs(struct import *im, struct ipkg *p, const char *text)
 {
 	const char *a = text, *b = p->manifest.p ? p->manifest.p : "";
 	char line[600];
@@ -350,8 +349,9 @@ static int check_manifest(struct import *im)
 	if (!p || p->done || len != strlen(p->name) + 9 ||
 	    strncmp(name, p->name, strlen(p->name)) != 0 ||
 	    strcmp(name + strlen(p->name), ".manifest") != 0)
-		return refuse(im, "%s is not the manifest of the package "
-				  "before it",
+		return refuse(im,
+			      "%s is not the manifest of the package "
+			      "before it",
 			      im->r.e.path);
 	if (im->r.e.type != '0' || im->r.e.size > MANIFEST_MAX)
 		return refuse(im, "%s is not a manifest", im->r.e.path);
@@ -388,8 +388,9 @@ static int read_archive(struct import *im)
 			 strncmp(path, p->name, strlen(p->name)) == 0)
 			rc = extract_entry(im, p, slash + 1);
 		else
-			rc = refuse(im, "%s is outside any package (an extra "
-					"entry)",
+			rc = refuse(im,
+				    "%s is outside any package (an extra "
+				    "entry)",
 				    path);
 		if (rc < 0)
 			return rc;
@@ -428,8 +429,7 @@ static void stage_remove(struct import *im)
 }
 
 /* Record a refusal of the archive in the store behind mnt (as root). */
-static void record_refusal(const char *mnt, const char *file,
-			   const char *why)
+static void record_refusal(const char *mnt, const char *file, const char *why)
 {
 	struct dfs_audit_event ev = { .action = "import", .result = "refused" };
 	char reason[1400], store[PATH_MAX];
@@ -437,8 +437,9 @@ static void record_refusal(const char *mnt, const char *file,
 
 	if (store_of_mount(mnt, store, sizeof(store)) < 0 ||
 	    dfs_store_open(store, 0, &st) < 0) {
-		fprintf(stderr, "deployctl: the refusal could not be recorded "
-				"(the store behind %s is not yours to open)\n",
+		fprintf(stderr,
+			"deployctl: the refusal could not be recorded "
+			"(the store behind %s is not yours to open)\n",
 			mnt);
 		return;
 	}
@@ -534,8 +535,9 @@ int cmd_import(int argc, char **argv)
 		 tmp && *tmp ? tmp : "/tmp");
 	im.pkgs = calloc(PKGS_MAX, sizeof(*im.pkgs));
 	if (!im.pkgs || !mkdtemp(im.stage)) {
-		fprintf(stderr, "deployctl: import: cannot make a staging "
-				"folder: %s\n",
+		fprintf(stderr,
+			"deployctl: import: cannot make a staging "
+			"folder: %s\n",
 			strerror(errno));
 		rc = EX_CANTCREAT;
 		goto out_close;

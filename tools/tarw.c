@@ -215,7 +215,11 @@ static int read_pax(struct tar_reader *r, uint64_t size, char *why, size_t cap)
 		}
 		p += n;
 	}
-	return skip(r->in, (BLOCK - size % BLOCK) % BLOCK);
+	if (skip(r->in, (BLOCK - size % BLOCK) % BLOCK) < 0) {
+		snprintf(why, cap, "the archive is cut short");
+		return -EBADMSG;
+	}
+	return 0;
 }
 
 const char *tar_key(const struct tar_reader *r, const char *key)
@@ -290,8 +294,10 @@ int tar_read_next(struct tar_reader *r, char *why, size_t cap)
 	memset(&r->e, 0, sizeof(r->e));
 	r->e.type = h[156] == '\0' ? '0' : (char)h[156];
 	if (r->e.type != '0' && r->e.type != '5' && r->e.type != '2') {
-		snprintf(why, cap, "an entry of type '%c' is not a file, "
-				   "folder or link", r->e.type);
+		snprintf(why, cap,
+			 "an entry of type '%c' is not a file, "
+			 "folder or link",
+			 r->e.type);
 		return -EBADMSG;
 	}
 	r->e.mode = (uint32_t)from_octal(h + 100, 8, &ok) & 07777;
@@ -321,6 +327,9 @@ int tar_read_next(struct tar_reader *r, char *why, size_t cap)
 	take(r->path, sizeof(r->path), tar_key(r, "path"), (char *)h, 100);
 	take(r->link, sizeof(r->link), tar_key(r, "linkpath"), (char *)h + 157,
 	     100);
+	/* A folder may be named with a trailing slash (GNU tar, Python). */
+	for (size_t n = strlen(r->path); n > 1 && r->path[n - 1] == '/';)
+		r->path[--n] = '\0';
 	r->e.path = r->path;
 	r->e.linkpath = r->e.type == '2' ? r->link : NULL;
 	r->e.size = r->e.type == '0' ? size : 0;

@@ -46,7 +46,7 @@ int tar_write_end(FILE *out);
 struct tar_reader {
 	FILE *in;
 	struct tar_entry e;
-	char *pax;  /* the 'x' records of the entry */
+	char *pax; /* the 'x' records of the entry */
 	char path[4096];
 	char link[4096];
 	uint64_t left; /* bytes of the entry's data not read */

@@ -111,15 +111,11 @@ static int read_meta(int dirfd, struct import_meta *m, char *why, size_t cap)
 		else if (!strcmp(p, "revisions"))
 			slot = &m->revisions;
 		else if (!strcmp(p, "requires"))
-			slot = &m->requires;
-		else if (!strcmp(p, "origin"))
-			slot = &m->origin;
-		else if (!strcmp(p, "hash"))
-			slot = &hash;
-		else if (!strcmp(p, "created"))
-			slot = &created;
-		else if (!strcmp(p, "uid"))
-			slot = &uid;
+		slot = &m->requires;
+		else if (!strcmp(p, "origin")) slot = &m->origin;
+		else if (!strcmp(p, "hash")) slot = &hash;
+		else if (!strcmp(p, "created")) slot = &created;
+		else if (!strcmp(p, "uid")) slot = &uid;
 		if (slot)
 			*slot = eq + 1;
 	}
@@ -258,14 +254,16 @@ static int put_entry(struct import *im, int dirfd, int64_t parent,
 		(int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec,
 		S_ISREG(sb.st_mode) ? (const void *)blob.b : NULL,
 		(size_t)(S_ISREG(sb.st_mode) ? DFS_HASH_LEN : 0),
-		S_ISLNK(sb.st_mode) ? (const void *)target : NULL, (size_t)tlen);
+		S_ISLNK(sb.st_mode) ? (const void *)target : NULL,
+		(size_t)tlen);
 	if (rc < 0)
 		return rc;
 	im->entries++;
 	if (!S_ISDIR(sb.st_mode))
 		return 0;
 	sid = dfs_last_rowid(im->st);
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(dirfd, name,
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
 	rc = put_dir(im, fd, sid, sb.st_mode, depth + 1, ret);

@@ -59,8 +59,8 @@ static int write_file(struct dfs_store *st, int fd, uint64_t size,
 		return -errno;
 	}
 	while (rc == 0 && at < size) {
-		size_t want = size - at < READ_CAP ? (size_t)(size - at)
-						   : READ_CAP;
+		size_t want =
+			size - at < READ_CAP ? (size_t)(size - at) : READ_CAP;
 		ssize_t n = pread(fd, buf, want, (off_t)at);
 
 		if (n <= 0)

@@ -515,7 +515,9 @@ static int import(struct dfs_store *st, const struct dfs_actor *actor,
 	}
 	rc = dfs_pkg_import(st, actor, stage, why, sizeof(why));
 	snprintf(res, sizeof(st->trees->import_result), "%s%s",
-		 rc == 1 ? "unchanged" : rc == 0 ? "made" : "refused: ",
+		 rc == 1   ? "unchanged"
+		 : rc == 0 ? "made"
+			   : "refused: ",
 		 rc >= 0 ? "" : why);
 	return rc > 0 ? 0 : rc;
 }

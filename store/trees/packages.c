@@ -492,36 +492,6 @@ static int gc(struct dfs_store *st, const struct dfs_actor *actor,
 	return rc;
 }
 
-/* user.deployfs.import = STAGED_FOLDER on packages/ (root): deployctl
- * import, see model/pkgimport.c.  user.deployfs.import_result says what
- * was done: "made NAME@V", "unchanged NAME@V", or the reason refused. */
-static int import(struct dfs_store *st, const struct dfs_actor *actor,
-		  const void *value, size_t size)
-{
-	char *res = st->trees->import_result, stage[PATH_MAX], why[512];
-	int rc;
-
-	if (size == 0 || size >= sizeof(stage) || memchr(value, 0, size) ||
-	    ((const char *)value)[0] != '/')
-		return -EINVAL;
-	memcpy(stage, value, size);
-	stage[size] = '\0';
-	if (actor->uid != 0) {
-		snprintf(res, sizeof(st->trees->import_result),
-			 "importing needs root");
-		dfs_audit_refuse(st, actor, "import", NULL, NULL, NULL, -EPERM,
-				 "importing needs root");
-		return -EPERM;
-	}
-	rc = dfs_pkg_import(st, actor, stage, why, sizeof(why));
-	snprintf(res, sizeof(st->trees->import_result), "%s%s",
-		 rc == 1   ? "unchanged"
-		 : rc == 0 ? "made"
-			   : "refused: ",
-		 rc >= 0 ? "" : why);
-	return rc > 0 ? 0 : rc;
-}
-
 static int pkg_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 			 uint64_t ino, const char *name, const void *value,
 			 size_t size, unsigned flags)
@@ -532,7 +502,7 @@ static int pkg_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 		return gc(st, actor, value, size);
 	if (ino == DFS_INO_PACKAGES &&
 	    strcmp(name, "user.deployfs.import") == 0)
-		return import(st, actor, value, size);
+		return dfs_import_xattr(st, actor, value, size);
 	if (dfs_is_pkgdir(ino) && strcmp(name, "user.deployfs.remove") == 0)
 		return set_removed(st, actor, ino, true, value, size);
 	if (dfs_is_pkgdir(ino) && strcmp(name, "user.deployfs.restore") == 0)

@@ -457,4 +457,8 @@ int dfs_envfile_open(struct dfs_store *st, const struct dfs_actor *actor,
 
 int dfs_trees_init(struct dfs_store *st);
 
+/* import.c: user.deployfs.import = STAGED_FOLDER on packages/ (root). */
+int dfs_import_xattr(struct dfs_store *st, const struct dfs_actor *actor,
+		     const void *value, size_t size);
+
 #endif

@@ -553,7 +553,8 @@ typedef int (*dfs_pkg_node_fn)(void *ctx, const struct dfs_pkg_record *p,
  * value is returned).  -ENOENT: no such package. */
 DFS_WUR int dfs_pkg_export(struct dfs_store *st, const char *component,
 			   const char *version, dfs_pkg_node_fn fn, void *ctx);
-/* An fd on the bytes of blob h (size bytes), checked against h. */
+/* An fd on the bytes of blob h (size bytes), checked against h; read it
+ * with pread() (its offset is not promised).  Close it. */
 DFS_WUR int dfs_pkg_blob_open(struct dfs_store *st, const struct dfs_hash *h,
 			      uint64_t size, int *ret_fd);
 

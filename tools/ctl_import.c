@@ -193,21 +193,54 @@ static void set_owner_times(int dirfd, const char *name,
 	(void)utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
 }
 
-/* The data of a file entry into path, hashed as a blob is: hex. */
-static int extract_file(struct import *im, const char *path,
+/*
+ * The folder that holds rest (a path below tree), opened one part at a
+ * time without following links: an archive cannot write through a link
+ * it made (pkg/link -> /etc, then pkg/link/passwd).  The fd, or -EBADMSG
+ * (why); *ret_leaf: rest's last part.
+ */
+static int open_parent(struct import *im, const char *tree, const char *rest,
+		       const char **ret_leaf)
+{
+	int fd = open(tree, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	const char *s = rest, *slash;
+
+	while (fd >= 0 && (slash = strchr(s, '/'))) {
+		char part[XFER_NAME_MAX + 1];
+		int next;
+
+		snprintf(part, sizeof(part), "%.*s", (int)(slash - s), s);
+		next = openat(fd, part,
+			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = next;
+		s = slash + 1;
+	}
+	if (fd < 0)
+		return refuse(im,
+			      "%s comes before its folder, or goes through a "
+			      "link",
+			      im->r.e.path);
+	*ret_leaf = s;
+	return fd;
+}
+
+/* The data of a file entry into leaf of dirfd, hashed as a blob is: hex. */
+static int extract_file(struct import *im, int dirfd, const char *leaf,
 			char hex[DFS_HASH_HEX])
 {
 	XXH3_state_t s;
 	XXH128_canonical_t c;
 	struct dfs_hash h;
 	char buf[1 << 16];
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd = openat(dirfd, leaf,
+			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0600);
 	long n;
 	int rc = 0;
 
 	if (fd < 0)
-		return refuse(im, "%s comes twice, or before its folder",
-			      im->r.e.path);
+		return refuse(im, "%s comes twice", im->r.e.path);
 	XXH3_128bits_reset(&s);
 	while ((n = tar_read_data(&im->r, buf, sizeof(buf))) > 0) {
 		XXH3_128bits_update(&s, buf, (size_t)n);
@@ -232,37 +265,39 @@ static int extract_entry(struct import *im, struct ipkg *p, const char *rest)
 {
 	const struct tar_entry *e = &im->r.e;
 	char path[2 * PATH_MAX], hex[DFS_HASH_HEX];
-	int rc = 0;
+	const char *leaf = "";
+	int dirfd, rc = 0;
 
 	if (!path_safe(rest) || strlen(p->tree) + strlen(rest) + 2 > PATH_MAX)
 		return refuse(im, "%s is not a path inside its package",
 			      e->path);
 	snprintf(path, sizeof(path), "%s/%s", p->tree, rest);
+	dirfd = open_parent(im, p->tree, rest, &leaf);
+	if (dirfd < 0)
+		return dirfd;
 	if (e->type == '5') {
-		if (mkdir(path, 0700) < 0)
-			return refuse(im,
-				      "%s comes twice, or before its "
-				      "folder",
-				      e->path);
-		rc = add_dir(im, path, e);
+		if (mkdirat(dirfd, leaf, 0700) < 0)
+			rc = refuse(im, "%s comes twice", e->path);
+		if (rc == 0)
+			rc = add_dir(im, path, e);
 		if (rc == 0)
 			rc = xbuf_printf(&p->manifest, "D %o ", e->mode);
 	} else if (e->type == '2') {
-		if (symlink(e->linkpath, path) < 0)
-			return refuse(im,
-				      "%s comes twice, or before its "
-				      "folder",
-				      e->path);
-		set_owner_times(AT_FDCWD, path, e);
-		rc = xbuf_printf(&p->manifest, "L ");
-	} else {
-		rc = extract_file(im, path, hex);
+		if (symlinkat(e->linkpath, dirfd, leaf) < 0)
+			rc = refuse(im, "%s comes twice", e->path);
 		if (rc == 0) {
-			set_owner_times(AT_FDCWD, path, e);
+			set_owner_times(dirfd, leaf, e);
+			rc = xbuf_printf(&p->manifest, "L ");
+		}
+	} else {
+		rc = extract_file(im, dirfd, leaf, hex);
+		if (rc == 0) {
+			set_owner_times(dirfd, leaf, e);
 			rc = xbuf_printf(&p->manifest, "F %o %s %llu ", e->mode,
 					 hex, (unsigned long long)e->size);
 		}
 	}
+	close(dirfd);
 	if (rc == 0)
 		rc = xbuf_escaped(&p->manifest, rest);
 	if (rc == 0 && e->type == '2') {

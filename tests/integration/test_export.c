@@ -225,6 +225,16 @@ Test(export, a_tampered_archive_is_refused_with_nothing_made)
 	dfs_ok(&m, REWRITE("ms[0][0].pax_headers[\"DEPLOYFS.version\"] = "
 			   "\"2\""));
 	refused("not named by its metadata", &n);
+	/* A link, then a file written through it: not outside. */
+	dfs_ok(&m, "mkdir \"$DIR/outside\"");
+	dfs_ok(&m,
+	       REWRITE("t = tarfile.TarInfo(\"order-sync@1/zz\")\n"
+		       "t.type = tarfile.SYMTYPE\n"
+		       "t.linkname = \"'\"$DIR\"'/outside\"\n"
+		       "e = tarfile.TarInfo(\"order-sync@1/zz/evil\")\n"
+		       "e.size = 3\nms[1:1] = [(t, None), (e, b\"hi\\n\")]"));
+	refused("goes through a link", &n);
+	dfs_ok(&m, "test ! -e \"$DIR/outside/evil\"");
 	/* Cut short, and not a tar at all. */
 	dfs_ok(&m, "head -c 3000 " ARCH " >\"$DIR/bad.tar\"");
 	refused("cut short", &n);

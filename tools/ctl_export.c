@@ -323,13 +323,15 @@ static int export_all(struct export *x, const char *mnt)
 		if (rc == -ENOENT) {
 			char why[1024];
 
-			if (!explain_missing(mnt, w->name,
-					     w->version[0] ? w->version : NULL,
-					     NULL, why, sizeof(why)))
+			if (!w->version[0])
+				snprintf(why, sizeof(why),
+					 "%s is required, but has no package: "
+					 "package it first",
+					 w->name);
+			else if (!explain_missing(mnt, w->name, w->version,
+						  NULL, why, sizeof(why)))
 				snprintf(why, sizeof(why), "no package %s@%s",
-					 w->name,
-					 w->version[0] ? w->version
-						       : "(any version)");
+					 w->name, w->version);
 			fprintf(stderr, "deployctl: export: %s\n", why);
 			return EX_NOINPUT;
 		}

@@ -278,3 +278,23 @@ Test(export, bad_arguments_are_refused_before_anything_is_done)
 		     77);
 	cr_assert_eq(production_packages(), 0);
 }
+
+Test(export, a_requirement_without_a_package_is_named)
+{
+	char out[1024];
+
+	dfs_need_mount(&m, setup_rc);
+	cr_assert_eq(dfs_copy_workspace(&m), 0, "cp -a of the workspace");
+	dfs_ok(&m, "mkdir " TPKG);
+	dfs_out(&m, out, sizeof(out),
+		CTL "export order-sync@1 --with-requirements -o " ARCH
+		    " --mount \"$MNT\" 2>&1; echo rc=$?");
+	cr_assert(strstr(out, "partner-cert is required, but has no package"),
+		  "%s", out);
+	cr_assert(strstr(out, "rc=66"), "%s", out);
+	dfs_ok(&m, "test ! -e " ARCH " && test ! -e \"$DIR/out.tar.partial\"");
+	/* Without --with-requirements: the package alone. */
+	dfs_ok(&m, CTL "export order-sync@1 -o " ARCH " --mount \"$MNT\" "
+		       "2>/dev/null && tar -tf " ARCH " 2>/dev/null | grep -c "
+		       "'^partner-cert@1' | grep -qx 0");
+}

@@ -131,6 +131,16 @@ static bool wanted(const struct export *x, const char *name)
 	return false;
 }
 
+/* Is NAME@V itself (two versions of one component may travel) wanted? */
+static bool wanted_version(const struct export *x, const struct want *w)
+{
+	for (size_t i = 0; i < x->nwants; i++)
+		if (strcmp(x->wants[i].name, w->name) == 0 &&
+		    strcmp(x->wants[i].version, w->version) == 0)
+			return true;
+	return false;
+}
+
 /* Each "TYPE/NAME" in the JSON array json, not yet wanted, as its latest. */
 static int want_requirements(struct export *x, const char *json)
 {
@@ -388,7 +398,7 @@ static int parse_export(int argc, char **argv, struct export *x,
 				argv[i]);
 			return EX_USAGE;
 		}
-		if (!wanted(x, w.name))
+		if (!wanted_version(x, &w))
 			x->wants[x->nwants++] = w;
 	}
 	return -1;

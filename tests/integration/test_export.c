@@ -293,6 +293,12 @@ Test(export, a_requirement_without_a_package_is_named)
 		  "%s", out);
 	cr_assert(strstr(out, "rc=66"), "%s", out);
 	dfs_ok(&m, "test ! -e " ARCH " && test ! -e \"$DIR/out.tar.partial\"");
+	/* Two versions of one component travel together. */
+	dfs_ok(&m, "mkdir \"$MNT/packages/order-sync/order-sync@2\" && " CTL
+		   "export order-sync@1 order-sync@2 order-sync@1 -o "
+		   "\"$DIR/two.tar\" --mount \"$MNT\" 2>/dev/null && tar -tf "
+		   "\"$DIR/two.tar\" 2>/dev/null | grep -c '^order-sync@[12]$' "
+		   "| grep -qx 2");
 	/* Without --with-requirements: the package alone. */
 	dfs_ok(&m, CTL "export order-sync@1 -o " ARCH " --mount \"$MNT\" "
 		       "2>/dev/null && tar -tf " ARCH " 2>/dev/null | grep -c "

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +20,6 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
 
 #include "deployfs/names.h"
 #include "deployfs/store.h"
@@ -32,77 +29,6 @@
 #include "tarw.h"
 
 #define EXPORT_MAX 1024
-
-const char *const xfer_keys[XK_COUNT] = {
-	"DEPLOYFS.component", "DEPLOYFS.type",	    "DEPLOYFS.version",
-	"DEPLOYFS.hash",      "DEPLOYFS.notes",	    "DEPLOYFS.creator",
-	"DEPLOYFS.created",   "DEPLOYFS.revisions", "DEPLOYFS.requires",
-	"DEPLOYFS.uid",	      "DEPLOYFS.origin",
-};
-
-int xbuf_printf(struct xbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -EINVAL;
-	if (b->len + (size_t)n + 1 > b->cap) {
-		size_t cap = (b->len + (size_t)n + 1) * 2;
-		char *p = realloc(b->p, cap);
-
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-	return 0;
-}
-
-int xbuf_escaped(struct xbuf *b, const char *s)
-{
-	int rc = 0;
-
-	for (const unsigned char *p = (const unsigned char *)s; *p && !rc; p++)
-		rc = *p <= 0x20 || *p == '%' || *p == 0x7f
-			     ? xbuf_printf(b, "%%%02X", *p)
-			     : xbuf_printf(b, "%c", *p);
-	return rc;
-}
-
-void xbuf_release(struct xbuf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
-void xfer_meta_digest(const char *const v[XK_COUNT], char out[DFS_HASH_HEX])
-{
-	XXH3_state_t s;
-	XXH128_canonical_t c;
-	struct dfs_hash h;
-
-	XXH3_128bits_reset(&s);
-	for (int i = 0; i < XK_COUNT; i++) {
-		XXH3_128bits_update(&s, xfer_keys[i], strlen(xfer_keys[i]) + 1);
-		if (v[i])
-			XXH3_128bits_update(&s, v[i], strlen(v[i]) + 1);
-		else
-			XXH3_128bits_update(&s, "", 0);
-		XXH3_128bits_update(&s, "\n", 1);
-	}
-	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&s));
-	memcpy(h.b, c.digest, DFS_HASH_LEN);
-	dfs_hash_hex(&h, out);
-}
 
 struct want {
 	char name[XFER_NAME_MAX + 1];

@@ -310,68 +310,6 @@ static int extract_entry(struct import *im, struct ipkg *p, const char *rest)
 	return rc;
 }
 
-/* Is the line at l (to its newline) a whole line of text? */
-static bool line_in(const char *text, const char *l)
-{
-	size_t len = strcspn(l, "\n");
-
-	for (const char *t = text; t && *t;) {
-		if (strncmp(t, l, len) == 0 && (t[len] == '\n' || !t[len]))
-			return true;
-		t = strchr(t, '\n');
-		t = t ? t + 1 : NULL;
-	}
-	return false;
-}
-
-/* The first line where the manifest and what was read differ. */
-static int manifest_differs(struct import *im, struct ipkg *p, const char *text)
-{
-	const char *a = text, *b = p->manifest.p ? p->manifest.p : "";
-	char line[600];
-
-	while (*a && *b) {
-		size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
-
-		if (la != lb || memcmp(a, b, la) != 0)
-			break;
-		a += la + (a[la] == '\n');
-		b += lb + (b[lb] == '\n');
-	}
-	if (!*a && !*b)
-		return 0;
-	if (!*a)
-		snprintf(line, sizeof(line),
-			 "%s: the archive has an entry its manifest lacks: "
-			 "%.*s",
-			 p->name, (int)strcspn(b, "\n"), b);
-	else if (!*b)
-		snprintf(line, sizeof(line),
-			 "%s: an entry of its manifest is missing: %.*s",
-			 p->name, (int)strcspn(a, "\n"), a);
-	else if (strncmp(a, "meta ", 5) == 0 && strncmp(b, "meta ", 5) == 0)
-		snprintf(line, sizeof(line),
-			 "%s: its DEPLOYFS metadata was edited (digest %.*s, "
-			 "the manifest says %.*s)",
-			 p->name, 32, b + 5, 32, a + 5);
-	else if (!line_in(text, b) && line_in(p->manifest.p, a))
-		snprintf(line, sizeof(line),
-			 "%s: the archive has an entry its manifest lacks: "
-			 "%.*s",
-			 p->name, (int)strcspn(b, "\n"), b);
-	else if (line_in(text, b) && !line_in(p->manifest.p, a))
-		snprintf(line, sizeof(line),
-			 "%s: an entry of its manifest is missing: %.*s",
-			 p->name, (int)strcspn(a, "\n"), a);
-	else
-		snprintf(line, sizeof(line),
-			 "%s: the manifest says \"%.*s\", the archive has "
-			 "\"%.*s\"",
-			 p->name, (int)strcspn(a, "\n"), a,
-			 (int)strcspn(b, "\n"), b);
-	return refuse(im, "%s", line);
-}
-
 static int check_manifest(struct import *im)
 {
 	const char *name = im->r.e.path + strlen(".deployfs/");
@@ -400,7 +338,11 @@ static int check_manifest(struct import *im)
 			      im->r.e.path);
 	}
 	text[n] = '\0';
-	rc = manifest_differs(im, p, text);
+	if (xfer_manifest_differs(text, p->manifest.p ? p->manifest.p : "",
+				  p->name, im->why, sizeof(im->why)))
+		rc = -EBADMSG;
+	else
+		rc = 0;
 	free(text);
 	p->done = true;
 	return rc;

@@ -19,6 +19,7 @@
 #ifndef DFS_CTL_XFER_H
 #define DFS_CTL_XFER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,5 +59,12 @@ void xbuf_release(struct xbuf *b);
 
 /* The digest of the values v (NULL: absent) as hex, into out. */
 void xfer_meta_digest(const char *const v[XK_COUNT], char out[DFS_HASH_HEX]);
+
+/* Does the manifest text differ from what was read (the manifest the
+ * archive's entries make)?  Then a sentence in line (cap bytes) naming the
+ * package pkg and the first difference: an extra entry, a missing one,
+ * edited metadata, or a changed line. */
+bool xfer_manifest_differs(const char *text, const char *read, const char *pkg,
+			   char *line, size_t cap);
 
 #endif

@@ -209,6 +209,19 @@ static const struct ctl_command commands[] = {
 	  "                the last N (10) refusals recorded for you, or\n"
 	  "                for PATH, with their errno and reason; read as\n"
 	  "                history reads\n" },
+	{ "export", cmd_export,
+	  "NAME@V... [--with-requirements] [-o FILE] [--mount MNT]",
+	  "                write the packages (and, with --with-requirements,\n"
+	  "                the latest package of each component they\n"
+	  "                require) as one pax archive to FILE or stdout,\n"
+	  "                with their metadata, content hash and a manifest\n"
+	  "                of every file's hash (root: reads the store)\n" },
+	{ "import", cmd_import, "FILE [--mount MNT]",
+	  "                make the packages of an archive from export, with\n"
+	  "                the same versions, metadata and content hash;\n"
+	  "                a tampered archive is refused whole (exit 65),\n"
+	  "                a version here with another hash is EEXIST\n"
+	  "                (exit 1), with the same hash nothing to do (root)\n" },
 	{ "help", cmd_help, "[COMMAND]",
 	  "                what COMMAND takes and does (as COMMAND --help)\n" },
 };

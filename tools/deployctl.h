@@ -65,6 +65,9 @@ int cmd_restore(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_why(int argc, char **argv);
+/* ctl_export.c, ctl_import.c: packages that travel between stores. */
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 /* ctl_names.c: what exists, for messages that name it. */
 /* The names in the folder dir that start with prefix ("": all), shown

@@ -518,6 +518,46 @@ DFS_WUR int dfs_audit_json_each(struct dfs_store *st, const char *env,
 				const char *component, int64_t since,
 				dfs_json_fn fn, void *ctx);
 
+/* ---- packages that travel between stores (deployctl export) ------------ */
+
+/* A package's metadata as its row holds it (strings valid during the
+ * call of fn only; notes NULL when none). */
+struct dfs_pkg_record {
+	const char *component;
+	const char *type;
+	const char *version;
+	const char *created_by;
+	const char *notes;
+	const char *revisions; /* JSON object */
+	const char *requires;  /* JSON array of "TYPE/NAME" */
+	int64_t created;       /* ns since the epoch */
+	int64_t uid;
+	struct dfs_hash content_hash;
+};
+/* One node of a package's snapshot: the root first (path ""); a folder
+ * comes before its entries, which come by name. */
+struct dfs_pkg_node {
+	const char *path; /* relative to the package's root */
+	uint32_t mode;
+	uint32_t uid;
+	uint32_t gid;
+	int64_t mtime; /* ns since the epoch */
+	uint64_t size;
+	struct dfs_hash blob; /* regular files */
+	const char *target;   /* links, as captured (their hashed text) */
+};
+typedef int (*dfs_pkg_node_fn)(void *ctx, const struct dfs_pkg_record *p,
+			       const struct dfs_pkg_node *n);
+/* Calls fn for each node of package component@version (version NULL: the
+ * latest), from one read of the store, until fn returns non-zero (that
+ * value is returned).  -ENOENT: no such package. */
+DFS_WUR int dfs_pkg_export(struct dfs_store *st, const char *component,
+			   const char *version, dfs_pkg_node_fn fn, void *ctx);
+/* An fd on the bytes of blob h (size bytes), checked against h; read it
+ * with pread() (its offset is not promised).  Close it. */
+DFS_WUR int dfs_pkg_blob_open(struct dfs_store *st, const struct dfs_hash *h,
+			      uint64_t size, int *ret_fd);
+
 /* ---- blobs and checking ------------------------------------------------ */
 
 void dfs_hash_hex(const struct dfs_hash *h, char out[DFS_HASH_HEX]);

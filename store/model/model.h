@@ -314,6 +314,17 @@ int dfs_pkg_prune(struct dfs_store *st, const struct dfs_actor *actor,
 		  int64_t comp, int64_t keep, int64_t min_age_ns, bool dry,
 		  dfs_prune_fn fn, void *ctx, int64_t *ret_removed);
 
+/* ---- pkgimport.c: packages from another store (deployctl import) -------- */
+
+/* Make the package staged in the folder stage (meta and tree, see
+ * pkgimport.c) in one durable transaction, recorded as `import`: 0 made,
+ * 1 already here with the same content hash (recorded as unchanged), or
+ * -errno with a sentence in why (recorded): -EEXIST the version exists
+ * with another hash, -EBADMSG the tree does not hash to the stated hash,
+ * -EINVAL a malformed stage. */
+int dfs_pkg_import(struct dfs_store *st, const struct dfs_actor *actor,
+		   const char *stage, char *why, size_t cap);
+
 /* ---- pkgstatus.c: bad releases ------------------------------------------ */
 
 /* deployctl package mark-bad (reason) | mark-good (reason NULL): comp's

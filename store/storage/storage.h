@@ -383,6 +383,11 @@ int dfs_inline_put(struct dfs_store *st, const struct dfs_hash *h,
 /* A blob file's row (refs 0 until something names it). */
 int dfs_blob_row_add(struct dfs_store *st, const struct dfs_hash *h,
 		     uint64_t size);
+/* blobput.c: size bytes of fd (content from outside, deployctl import)
+ * as a blob in the caller's transaction: a row with its bytes when small,
+ * else a blob file written and synced before its row and chunk list. */
+int dfs_blob_put_fd(struct dfs_store *st, int fd, uint64_t size,
+		    struct dfs_hash *ret);
 /* Delete blobs nothing refers to any more: their rows and files. */
 void dfs_blob_reclaim_locked(struct dfs_store *st);
 

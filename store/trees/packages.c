@@ -404,6 +404,17 @@ static int pkg_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 
 	if (rc != 1)
 		return rc;
+	if (ino == DFS_INO_PACKAGES &&
+	    strcmp(name, "user.deployfs.import_result") == 0 &&
+	    st->trees->import_result[0]) {
+		const char *v = st->trees->import_result;
+
+		if (cap && strlen(v) > cap)
+			return -ERANGE;
+		if (cap)
+			memcpy(buf, v, strlen(v));
+		return (int)strlen(v);
+	}
 	if (!dfs_is_snode(ino))
 		return -ENODATA;
 	rc = dfs_pkg_meta_get(st, (int64_t)(ino - DFS_INO_SNODE_BASE), name,
@@ -459,6 +470,9 @@ static int pkg_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 
 	if (dfs_retention_attr(ino, name)) /* keep, prune, gc */
 		return dfs_retention_set(st, actor, ino, name, value, size);
+	if (ino == DFS_INO_PACKAGES &&
+	    strcmp(name, "user.deployfs.import") == 0)
+		return dfs_import_xattr(st, actor, value, size);
 	if (dfs_is_pkgdir(ino) && strcmp(name, "user.deployfs.remove") == 0)
 		return set_removed(st, actor, ino, true, value, size);
 	if (dfs_is_pkgdir(ino) && strcmp(name, "user.deployfs.restore") == 0)

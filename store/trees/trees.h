@@ -328,6 +328,8 @@ struct dfs_trees {
 	struct dfs_force forces[DFS_FORCES];
 	char gc_result[160];	  /* the last gc's, user.deployfs.gc_result */
 	char prune_result[32768]; /* the last prune's (retention.c) */
+	/* the last import's, user.deployfs.import_result */
+	char import_result[640];
 	struct dfs_stage *stages;
 	struct dfs_temp *temps;
 	uint64_t next_temp;
@@ -473,5 +475,9 @@ int dfs_retention_get(struct dfs_store *st, uint64_t ino, const char *name,
 /* ---- store.c -------------------------------------------------------------------- */
 
 int dfs_trees_init(struct dfs_store *st);
+
+/* import.c: user.deployfs.import = STAGED_FOLDER on packages/ (root). */
+int dfs_import_xattr(struct dfs_store *st, const struct dfs_actor *actor,
+		     const void *value, size_t size);
 
 #endif

@@ -153,6 +153,8 @@ static const char *const commands[] = {
 	"history",
 	"diff",
 	"why",
+	"export",
+	"import",
 	"help",
 };
 

@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pkgimport.c - a package that comes from another store (deployctl
+ * import).  deployctl reads and checks the archive, then stages the
+ * package in a folder STAGE: STAGE/meta (NUL-ended "key=value" records:
+ * component, type, version, created, created_by, uid, notes, revisions,
+ * requires, hash, origin) and STAGE/tree (the package's tree, with its
+ * modes, owners and times).  Here it becomes a package in ONE durable
+ * transaction: the component (kept without a build folder when this store
+ * has none), the snapshot rows, the blobs (written and synced before the
+ * rows that name them, storage/blobput.c), the packages row with the
+ * metadata it had, and an `import` audit line naming the origin store.
+ *
+ * The content hash is computed again from the staged tree, as snapshot.c
+ * computes it (names, types, permission bits, contents, link targets),
+ * and must be the one the archive states: else EBADMSG, nothing made.
+ * The same version with the same hash already here: 1 (nothing to do,
+ * recorded as result=unchanged); with another hash: EEXIST.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include "model.h"
+
+#define META_MAX (256 * 1024)
+
+static const char sql_comp_insert[] =
+	"INSERT INTO components (name, type, dir) VALUES (?1, ?2, NULL)";
+static const char sql_existing[] =
+	"SELECT p.content_hash, p.removed,"
+	" EXISTS (SELECT 1 FROM snodes s WHERE s.id = p.root)"
+	" FROM packages p WHERE p.component = ?1 AND p.version = ?2"
+	" ORDER BY p.id DESC LIMIT 1";
+static const char sql_root_insert[] =
+	"INSERT INTO snodes (parent, name, mode, uid, gid, nlink, atime, mtime,"
+	" ctime) VALUES (0, ?1, ?2, ?3, ?4, 2, ?5, ?5, ?5)";
+static const char sql_insert[] =
+	"INSERT INTO snodes (parent, name, mode, uid, gid, nlink, size, blocks,"
+	" atime, mtime, ctime, blob, target) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+	" ?7, ?8, ?9, ?9, ?9, ?10, ?11)";
+static const char sql_nlink[] = "UPDATE snodes SET nlink = ?2 WHERE id = ?1";
+static const char sql_tomb_delete[] =
+	"DELETE FROM packages WHERE component = ?1 AND version = ?2"
+	" AND removed <> 0";
+static const char sql_pkg_insert[] =
+	"INSERT INTO packages (component, version, root, created, created_by,"
+	" uid, notes, revisions, requires, content_hash)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+static const char sql_changed[] =
+	"UPDATE components SET changed = ?2 WHERE id = ?1";
+
+struct import_meta {
+	char *buf; /* the records, NUL-ended */
+	const char *component, *type, *version, *created_by, *notes;
+	const char *revisions, *requires, *origin;
+	int64_t created;
+	int64_t uid;
+	struct dfs_hash hash;
+};
+
+struct import {
+	struct dfs_store *st;
+	int64_t entries;
+	char *why;
+	size_t cap;
+};
+
+static int read_meta(int dirfd, struct import_meta *m, char *why, size_t cap)
+{
+	int fd = openat(dirfd, "meta", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	const char *hash = NULL, *created = NULL, *uid = NULL;
+	ssize_t n;
+
+	if (fd < 0) {
+		snprintf(why, cap, "no meta in the staged folder");
+		return -EINVAL;
+	}
+	m->buf = malloc(META_MAX + 1);
+	n = m->buf ? read(fd, m->buf, META_MAX + 1) : -1;
+	close(fd);
+	if (n <= 0 || n > META_MAX || m->buf[n - 1] != '\0') {
+		snprintf(why, cap, "the staged meta is unreadable");
+		return m->buf ? -EINVAL : -ENOMEM;
+	}
+	for (char *p = m->buf, *next; p < m->buf + n; p = next) {
+		char *eq = strchr(p, '=');
+		const char **slot = NULL;
+
+		next = p + strlen(p) + 1;
+		if (!eq)
+			continue;
+		*eq = '\0';
+		if (!strcmp(p, "component"))
+			slot = &m->component;
+		else if (!strcmp(p, "type"))
+			slot = &m->type;
+		else if (!strcmp(p, "version"))
+			slot = &m->version;
+		else if (!strcmp(p, "created_by"))
+			slot = &m->created_by;
+		else if (!strcmp(p, "notes"))
+			slot = &m->notes;
+		else if (!strcmp(p, "revisions"))
+			slot = &m->revisions;
+		else if (!strcmp(p, "requires"))
+		slot = &m->requires;
+		else if (!strcmp(p, "origin")) slot = &m->origin;
+		else if (!strcmp(p, "hash")) slot = &hash;
+		else if (!strcmp(p, "created")) slot = &created;
+		else if (!strcmp(p, "uid")) slot = &uid;
+		if (slot)
+			*slot = eq + 1;
+	}
+	if (!m->component || !m->type || !m->version || !m->created_by ||
+	    !m->revisions || !m->requires || !hash || !created ||
+	    dfs_hash_parse(hash, &m->hash) < 0) {
+		snprintf(why, cap, "the staged meta lacks a key");
+		return -EINVAL;
+	}
+	m->created = strtoll(created, NULL, 10);
+	m->uid = uid ? strtoll(uid, NULL, 10) : 0;
+	if (!m->origin)
+		m->origin = "unknown";
+	return 0;
+}
+
+static void hash_parts(const char *tag, const void *a, size_t alen,
+		       const void *b, size_t blen, struct dfs_hash *ret)
+{
+	XXH3_state_t s;
+	XXH128_canonical_t c;
+
+	XXH3_128bits_reset(&s);
+	XXH3_128bits_update(&s, tag, 1);
+	XXH3_128bits_update(&s, a, alen);
+	if (b)
+		XXH3_128bits_update(&s, b, blen);
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&s));
+	memcpy(ret->b, c.digest, DFS_HASH_LEN);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in the folder fd, sorted as snapshot.c walks them. */
+static int sorted_names(int fd, char ***ret, size_t *ret_n)
+{
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d) {
+		if (dup >= 0)
+			close(dup);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			char **nv;
+
+			cap = cap ? 2 * cap : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		v[n] = strdup(de->d_name);
+		if (!v[n]) {
+			rc = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (rc < 0) {
+		while (n)
+			free(v[--n]);
+		free(v);
+		return rc;
+	}
+	qsort(v, n, sizeof(*v), cmp_names);
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static int put_dir(struct import *im, int fd, int64_t sid, uint32_t mode,
+		   int depth, struct dfs_hash *ret);
+
+/* One entry name of the folder dirfd (snode parent): its row, its hash. */
+static int put_entry(struct import *im, int dirfd, int64_t parent,
+		     const char *name, int depth, struct dfs_hash *ret,
+		     bool *ret_dir)
+{
+	char target[DFS_SYMLINK_MAX + 1];
+	uint32_t perm;
+	struct dfs_hash blob = dfs_empty_hash;
+	struct stat sb;
+	int64_t sid;
+	ssize_t tlen = 0;
+	int fd = -1, rc;
+
+	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	perm = sb.st_mode & 07777;
+	*ret_dir = S_ISDIR(sb.st_mode);
+	if (dfs_name_check(name) < 0) {
+		snprintf(im->why, im->cap, "a name is not valid");
+		return -EINVAL;
+	}
+	if (S_ISLNK(sb.st_mode)) {
+		tlen = readlinkat(dirfd, name, target, sizeof(target));
+		if (tlen < 0 || (size_t)tlen >= sizeof(target))
+			return tlen < 0 ? -errno : -ENAMETOOLONG;
+		target[tlen] = '\0';
+		hash_parts("L", target, (size_t)tlen, NULL, 0, ret);
+	} else if (S_ISREG(sb.st_mode)) {
+		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			return -errno;
+		rc = dfs_blob_put_fd(im->st, fd, (uint64_t)sb.st_size, &blob);
+		close(fd);
+		if (rc < 0)
+			return rc;
+		hash_parts("F", &perm, sizeof(perm), blob.b, DFS_HASH_LEN, ret);
+	} else if (!S_ISDIR(sb.st_mode)) {
+		snprintf(im->why, im->cap,
+			 "\"%s\" is not a file, folder or link", name);
+		return -EINVAL;
+	}
+	rc = dfs_exec_sql(
+		im->st, sql_insert, "isiiiiiiixx", parent, name,
+		(int64_t)sb.st_mode, (int64_t)sb.st_uid, (int64_t)sb.st_gid,
+		(int64_t)(S_ISDIR(sb.st_mode) ? 2 : 1),
+		(int64_t)(S_ISREG(sb.st_mode) ? sb.st_size : tlen),
+		(int64_t)(S_ISREG(sb.st_mode) ? (sb.st_size + 511) / 512 : 0),
+		(int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec,
+		S_ISREG(sb.st_mode) ? (const void *)blob.b : NULL,
+		(size_t)(S_ISREG(sb.st_mode) ? DFS_HASH_LEN : 0),
+		S_ISLNK(sb.st_mode) ? (const void *)target : NULL,
+		(size_t)tlen);
+	if (rc < 0)
+		return rc;
+	im->entries++;
+	if (!S_ISDIR(sb.st_mode))
+		return 0;
+	sid = dfs_last_rowid(im->st);
+	fd = openat(dirfd, name,
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	rc = put_dir(im, fd, sid, sb.st_mode, depth + 1, ret);
+	close(fd);
+	return rc;
+}
+
+/* The folder fd as the snode sid's children; its hash as snapshot.c's. */
+static int put_dir(struct import *im, int fd, int64_t sid, uint32_t mode,
+		   int depth, struct dfs_hash *ret)
+{
+	uint32_t perm = mode & 07777;
+	XXH3_state_t *s = NULL;
+	XXH128_canonical_t cn;
+	int64_t subdirs = 0;
+	char **names = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (depth > DFS_WALK_DEPTH_MAX) {
+		snprintf(im->why, im->cap, "the tree is too deep");
+		return -ENAMETOOLONG;
+	}
+	rc = sorted_names(fd, &names, &n);
+	if (rc < 0)
+		return rc;
+	s = XXH3_createState();
+	if (!s)
+		rc = -ENOMEM;
+	if (rc == 0) {
+		XXH3_128bits_reset(s);
+		XXH3_128bits_update(s, "D", 1);
+		XXH3_128bits_update(s, &perm, sizeof(perm));
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct dfs_hash h;
+		bool dir = false;
+
+		rc = put_entry(im, fd, sid, names[i], depth, &h, &dir);
+		if (rc < 0)
+			break;
+		subdirs += dir;
+		XXH3_128bits_update(s, names[i], strlen(names[i]) + 1);
+		XXH3_128bits_update(s, h.b, DFS_HASH_LEN);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (rc == 0)
+		rc = dfs_exec_sql(im->st, sql_nlink, "ii", sid, 2 + subdirs);
+	if (rc == 0) {
+		XXH128_canonicalFromHash(&cn, XXH3_128bits_digest(s));
+		memcpy(ret->b, cn.digest, DFS_HASH_LEN);
+	}
+	XXH3_freeState(s);
+	return rc;
+}
+
+/* 1: NAME@VERSION is here with the same hash; 0: absent; -EEXIST. */
+static int existing(struct dfs_store *st, const struct dfs_component *c,
+		    const struct import_meta *m, char *why, size_t cap)
+{
+	sqlite3_stmt *s;
+	int rc = dfs_query_sql(st, sql_existing, &s, "is", c->id, m->version);
+	bool same, removed, kept;
+
+	if (rc <= 0)
+		return rc;
+	same = sqlite3_column_bytes(s, 0) == DFS_HASH_LEN &&
+	       memcmp(sqlite3_column_blob(s, 0), m->hash.b, DFS_HASH_LEN) == 0;
+	removed = sqlite3_column_int64(s, 1) != 0;
+	kept = sqlite3_column_int64(s, 2) != 0;
+	sqlite3_reset(s);
+	/* Removed and reclaimed: only its row is left; made again. */
+	if (removed && !kept)
+		return dfs_exec_sql(st, sql_tomb_delete, "is", c->id,
+				    m->version);
+	if (removed) {
+		snprintf(why, cap,
+			 "%s@%s was removed here: deployctl package restore "
+			 "%s@%s brings it back",
+			 c->name, m->version, c->name, m->version);
+		return -EEXIST;
+	}
+	if (same)
+		return 1;
+	snprintf(why, cap, "%s@%s exists here with another content hash",
+		 c->name, m->version);
+	return -EEXIST;
+}
+
+/* The component m names: found (the same type) or made without a build
+ * folder, so packages/NAME shows it. */
+static int component_for(struct dfs_store *st, const struct import_meta *m,
+			 struct dfs_component *ret, char *why, size_t cap)
+{
+	const struct dfs_type *type = dfs_type_find(m->type);
+	int rc;
+
+	if (!type || !type->deployable || !dfs_name_valid(m->component) ||
+	    !dfs_version_valid(m->version)) {
+		snprintf(why, cap, "%s/%s@%s is not a deployable package",
+			 m->type, m->component, m->version);
+		return -EINVAL;
+	}
+	rc = dfs_component_by_name(st, m->component, ret);
+	if (rc == 0 && strcmp(ret->type, m->type) != 0) {
+		snprintf(why, cap, "%s is a %s here, a %s in the archive",
+			 m->component, ret->type, m->type);
+		return -EINVAL;
+	}
+	if (rc != -ENOENT)
+		return rc;
+	rc = dfs_exec_sql(st, sql_comp_insert, "ss", m->component, m->type);
+	if (rc == 0)
+		rc = dfs_component_by_id(st, dfs_last_rowid(st), ret);
+	return rc;
+}
+
+static int import_locked(struct import *im, int tree,
+			 const struct import_meta *m, struct dfs_component *c,
+			 int64_t *ret_root)
+{
+	struct dfs_store *st = im->st;
+	char name[DFS_NAME_MAX + DFS_LABEL_MAX + 2];
+	struct dfs_hash got;
+	struct stat sb;
+	int64_t root;
+	int rc;
+
+	if (fstat(tree, &sb) < 0)
+		return -errno;
+	snprintf(name, sizeof(name), "%s@%s", c->name, m->version);
+	rc = dfs_exec_sql(st, sql_root_insert, "siiii", name,
+			  (int64_t)sb.st_mode, (int64_t)sb.st_uid,
+			  (int64_t)sb.st_gid, m->created);
+	if (rc < 0)
+		return rc;
+	root = dfs_last_rowid(st);
+	rc = put_dir(im, tree, root, sb.st_mode, 0, &got);
+	if (rc < 0)
+		return rc;
+	if (memcmp(got.b, m->hash.b, DFS_HASH_LEN) != 0) {
+		char want[DFS_HASH_HEX], have[DFS_HASH_HEX];
+
+		dfs_hash_hex(&m->hash, want);
+		dfs_hash_hex(&got, have);
+		snprintf(im->why, im->cap,
+			 "content hash %s, the archive says %s", have, want);
+		return -EBADMSG;
+	}
+	rc = dfs_exec_sql(st, sql_pkg_insert, "isiisisssh", c->id, m->version,
+			  root, m->created, m->created_by, m->uid, m->notes,
+			  m->revisions, m->requires, &m->hash);
+	if (rc == 0)
+		rc = dfs_exec_sql(st, sql_changed, "ii", c->id, dfs_now_ns());
+	if (rc == 0)
+		*ret_root = root;
+	return rc;
+}
+
+int dfs_pkg_import(struct dfs_store *st, const struct dfs_actor *actor,
+		   const char *stage, char *why, size_t cap)
+{
+	struct import_meta m = { 0 };
+	struct import im = { .st = st, .why = why, .cap = cap };
+	struct dfs_audit_event ev = { .action = "import" };
+	struct dfs_component c = { 0 };
+	char reason[600];
+	int dirfd, tree = -1, rc;
+	int64_t root = 0;
+	bool done;
+
+	why[0] = '\0';
+	dirfd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dirfd < 0) {
+		rc = -errno;
+		snprintf(why, cap, "cannot open the staged folder %s", stage);
+		goto out_refuse;
+	}
+	rc = read_meta(dirfd, &m, why, cap);
+	if (rc == 0) {
+		tree = openat(dirfd, "tree",
+			      O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (tree < 0) {
+			rc = -EINVAL;
+			snprintf(why, cap, "no tree in the staged folder");
+		}
+	}
+	close(dirfd);
+	if (rc == 0)
+		rc = dfs_db_begin_whole(st);
+	if (rc < 0)
+		goto out_refuse;
+	rc = component_for(st, &m, &c, why, cap);
+	if (rc == 0)
+		rc = existing(st, &c, &m, why, cap);
+	if (rc == 0)
+		rc = import_locked(&im, tree, &m, &c, &root);
+	snprintf(reason, sizeof(reason), "from store %s%s", m.origin,
+		 rc == 1 ? ": the same content hash is here already" : "");
+	ev.component = m.component;
+	ev.version = m.version;
+	ev.revisions = m.revisions;
+	ev.result = rc == 1 ? "unchanged" : "ok";
+	ev.reason = reason;
+	done = rc == 1;
+	rc = dfs_audit_act(st, actor, &ev, done ? 0 : rc);
+	if (rc == 0 && done)
+		rc = 1;
+	if (rc < 0)
+		goto out_refuse;
+	close(tree);
+	free(m.buf);
+	return rc;
+out_refuse:
+	if (tree >= 0)
+		close(tree);
+	if (rc != -ENOMEM && rc != -EIO)
+		dfs_audit_refuse(st, actor, "import", NULL, m.component,
+				 m.version, rc, why);
+	free(m.buf);
+	return rc;
+}

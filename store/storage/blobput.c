@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+/*
+ * blobput.c - content that arrives whole from outside the mount (deployctl
+ * import) made a blob inside the caller's transaction: small content as a
+ * row with its bytes, larger content as a blob file written, synced and
+ * linked to its name (git's way: temp file, fsync, link, EEXIST = already
+ * stored, fsync the folder) before the row and chunk list that name it.
+ * The caller's rows therefore never name a blob that is not on disk.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "storage.h"
+
+#define READ_CAP (1u << 20)
+
+static int read_small(int fd, size_t size, char **ret)
+{
+	char *buf = malloc(size ? size : 1);
+	size_t got = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (got < size) {
+		ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+
+		if (n <= 0) {
+			free(buf);
+			return n < 0 ? -errno : -EIO;
+		}
+		got += (size_t)n;
+	}
+	*ret = buf;
+	return 0;
+}
+
+/* Copy size bytes of fd into a new blob file named h. */
+static int write_file(struct dfs_store *st, int fd, uint64_t size,
+		      const struct dfs_hash *h)
+{
+	char tmp[64], path[40], sub[3];
+	char *buf = malloc(READ_CAP);
+	uint64_t at = 0;
+	int out = -1, dfd, rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	dfs_blob_relpath(h, path);
+	snprintf(tmp, sizeof(tmp), "tmp.import.%d.%u", (int)getpid(),
+		 (unsigned)random());
+	out = openat(st->blobs_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		     0400);
+	if (out < 0) {
+		free(buf);
+		return -errno;
+	}
+	while (rc == 0 && at < size) {
+		size_t want =
+			size - at < READ_CAP ? (size_t)(size - at) : READ_CAP;
+		ssize_t n = pread(fd, buf, want, (off_t)at);
+
+		if (n <= 0)
+			rc = n < 0 ? -errno : -EIO;
+		else
+			rc = dfs_io_write_all(out, buf, (size_t)n);
+		at += n > 0 ? (uint64_t)n : 0;
+	}
+	free(buf);
+	if (rc == 0)
+		rc = dfs_io_fsync(out);
+	close(out);
+	if (rc == 0) {
+		rc = dfs_io_linkat(st->blobs_fd, tmp, st->blobs_fd, path);
+		if (rc == -EEXIST)
+			rc = 0;
+	}
+	(void)unlinkat(st->blobs_fd, tmp, 0);
+	memcpy(sub, path, 2);
+	sub[2] = '\0';
+	dfd = openat(st->blobs_fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rc == 0 && dfd < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = dfs_io_fsync(dfd);
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
+}
+
+int dfs_blob_put_fd(struct dfs_store *st, int fd, uint64_t size,
+		    struct dfs_hash *ret)
+{
+	struct dfs_chunks *chunks = NULL;
+	struct dfs_hash h;
+	char path[40], *buf = NULL;
+	int rc;
+
+	if (size <= DFS_INLINE_MAX) {
+		rc = read_small(fd, (size_t)size, &buf);
+		if (rc < 0)
+			return rc;
+		dfs_hash_buf(buf, (size_t)size, &h);
+		rc = dfs_inline_put(st, &h, buf, (size_t)size);
+		free(buf);
+		if (rc == 0)
+			*ret = h;
+		return rc;
+	}
+	rc = dfs_hash_fd_chunked(fd, &h, &chunks);
+	if (rc < 0)
+		return rc;
+	dfs_blob_relpath(&h, path);
+	if (faccessat(st->blobs_fd, path, F_OK, 0) != 0)
+		rc = write_file(st, fd, size, &h);
+	if (rc == 0)
+		rc = dfs_blob_row_add(st, &h, size);
+	if (rc == 0 && chunks)
+		rc = dfs_chunks_put(st, chunks);
+	free(chunks);
+	if (rc == 0)
+		*ret = h;
+	return rc;
+}

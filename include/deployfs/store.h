@@ -366,6 +366,10 @@ DFS_WUR ssize_t dfs_file_copy_range(struct dfs_store *st, struct dfs_file *in,
 				    uint64_t off_out, size_t len);
 /* Returns 0; closes, and schedules sealing after the last writer. */
 int dfs_file_release(struct dfs_store *st, struct dfs_file *f);
+/* The same for a file the kernel closes: a change of an extension it
+ * wrote is recorded for actor (docs/environments.md). */
+int dfs_file_close_as(struct dfs_store *st, const struct dfs_actor *actor,
+		      struct dfs_file *f);
 
 /*
  * Reading and writing go straight to the file descriptor (so FUSE can

@@ -72,6 +72,9 @@ static int lookup_in_env(struct dfs_store *st, int64_t env, uint64_t parent,
 	t = dfs_temp_by_name(st, parent, name);
 	if (t)
 		return dfs_temp_attr_locked(st, t, ret);
+	/* Not listed: a listing of ENV is what is deployed, and a copy of
+	 * the whole environment (cp -r ENV/. OTHER/) carries no extensions
+	 * (docs/environments.md, "Extensions"). */
 	if (strcmp(name, DFS_ENV_EXTENSIONS) == 0)
 		return dfs_ext_root_attr(st, env, ret);
 	if (strcmp(name, DFS_ENV_EFFECTIVE) == 0)
@@ -113,27 +116,14 @@ static int envs_lookup(struct dfs_store *st, uint64_t parent, const char *name,
 /* Offsets: deployments 2 * id (+1 for N@V), stages 2^41 + root,
  * temporaries DFS_OFF_TEMP + id, environments their ids. */
 #define OFF_STAGE (1ull << 41)
-#define OFF_EXT (1ull << 43) /* extensions, .effective */
 
 static int collect_env(struct dfs_store *st, int64_t env, uint64_t dir,
 		       struct dfs_items *it)
 {
 	char name[2 * DFS_NAME_MAX + 2];
 	struct dfs_dep *d = NULL, dep;
-	struct dfs_attr a;
-	uint64_t ext;
 	size_t n = 0;
 	int rc = dfs_dep_active(st, env, &d, &n);
-
-	/* extensions/ (made on first use) and .effective. */
-	if (rc == 0 && dfs_ext_root(st, env, true, &ext) == 0) {
-		dfs_ext_mark(st, ext, true);
-		rc = dfs_items_add(it, OFF_EXT, ext, DFS_ENV_EXTENSIONS);
-	}
-	if (rc == 0)
-		rc = dfs_eff_top_attr(st, env, &a);
-	if (rc == 0)
-		rc = dfs_items_add(it, OFF_EXT + 1, a.ino, DFS_ENV_EFFECTIVE);
 
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		uint64_t off = 2 * (uint64_t)d[i].id;
@@ -162,19 +152,8 @@ static int collect_env(struct dfs_store *st, int64_t env, uint64_t dir,
 /* The attributes of an entry of environments/ or of ENV. */
 static int entry_attr(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret)
 {
-	struct dfs_ext_where w;
-
 	if (dfs_is_eview(ino) || dfs_is_temp(ino))
 		return dfs_view_entry_attr(st, ino, ret);
-	if (dfs_is_eff(ino))
-		return dfs_eff_tree.getattr(st, ino, ret);
-	if (ino < DFS_INO_VIRTUAL_BASE) {
-		int rc = dfs_build_attr_locked(st, ino, ret);
-
-		if (rc == 0 && dfs_ext_where_of(st, ino, &w) == 0)
-			rc = dfs_ext_root_fix(st, w.env, ret);
-		return rc;
-	}
 	return dfs_envs_attr_locked(st, ino, ret);
 }
 

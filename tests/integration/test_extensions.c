@@ -98,6 +98,10 @@ Test(extensions, an_override_changes_the_effective_view_not_the_package)
 	cr_assert_str_neq(pkg, eff);
 	dfs_ok(&m, "cmp " TEST "/.effective/order-sync@1/process.xml " TEST
 		   "/order-sync@1/process.xml");
+	/* ENV lists what is deployed, not extensions/ or .effective/ */
+	cr_assert_str_eq(
+		dfs_out(&m, buf, sizeof(buf), "ls -A " TEST " | tr '\\n' ' '"),
+		"order-sync order-sync@1 ");
 	/* ENV/.effective/NAME names the deployed version */
 	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
 				 "readlink " TEST "/.effective/order-sync"),

@@ -236,6 +236,14 @@ Test(extensions, every_change_is_recorded_with_old_and_new_hash)
 	snprintf(words, sizeof(words), "reason=\"" CONF " old=%s new=%s\"", h2,
 		 h3);
 	cr_assert_eq(audit_count(n0, words), 1, "cp: %s", words);
+	/* vim (with a backup file, a temporary that is let in) */
+	dfs_ok(&m, "HOME=\"$DIR\" vim -Es -u NONE -c 'set backup' -c "
+		   "'%%s/three/four/' -c wq " EXT "/" CONF);
+	cr_assert_str_eq(dfs_out(&m, h2, sizeof(h2), "cat " EXT "/" CONF),
+			 "four");
+	snprintf(words, sizeof(words), "reason=\"" CONF " old=%s new=", h3);
+	cr_assert_eq(audit_count(n0, words), 1, "vim: %s", words);
+	hash_of(EXT "/" CONF, h3, sizeof(h3));
 	/* rm */
 	dfs_ok(&m, "rm " EXT "/" CONF);
 	snprintf(words, sizeof(words), "reason=\"" CONF " old=%s new=-\"", h3);

@@ -67,12 +67,15 @@ void dfs_eff_free(struct dfs_store *st)
 	st->trees->neff = st->trees->capeff = 0;
 }
 
-/* ENV/.effective/N: a link to N@V, the version deployed in ENV. */
+/* ENV/.effective/N: a link to N@V, the version deployed in ENV; one
+ * node per version (the kernel may keep a link's text). */
 static int name_link(struct dfs_store *st, const struct dfs_eff *e,
 		     struct dfs_dep *d, char *buf, size_t cap)
 {
 	int rc = dfs_dep_of_comp(st, e->env, e->comp, d);
 
+	if (rc == 0 && d->package != e->pkg)
+		rc = -ENOENT; /* another version is deployed now */
 	if (rc == 0)
 		snprintf(buf, cap, "%s@%s", d->component, d->version);
 	return rc;
@@ -168,7 +171,7 @@ static int child(struct dfs_store *st, const struct dfs_eff *e,
 		if (dfs_component_by_name(st, name, &c) < 0 ||
 		    dfs_dep_of_comp(st, e->env, c.id, &d) < 0)
 			return -ENOENT;
-		rc = eff_ino(st, e->env, 0, c.id, 0, "", &ino);
+		rc = eff_ino(st, e->env, d.package, c.id, 0, "", &ino);
 		return rc < 0 ? rc : eff_attr(st, ino, ret);
 	}
 	if (e->pkg == 0) {

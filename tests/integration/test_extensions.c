@@ -314,3 +314,55 @@ Test(extensions, only_the_environments_owner_or_root_writes_extensions)
 	cr_assert_neq(
 		dfs_sh(&m, AS_NOBODY "chmod 777 " ENVS "/prod/extensions"), 0);
 }
+
+Test(extensions, an_override_of_a_path_a_new_version_drops_is_kept_inert)
+{
+	char buf[4096];
+	long n0;
+
+	prepare();
+	dfs_ok(&m, "echo legacy > \"$BUILD/process/order-sync/legacy.conf\" && "
+		   "mkdir \"$MNT/packages/order-sync/order-sync@3\" && "
+		   "ln -sfn ../../packages/order-sync/order-sync@3 " TEST
+		   "/order-sync");
+	dfs_ok(&m,
+	       "mkdir -p " EXT " && echo test-legacy > " EXT "/legacy.conf");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "cat " TEST
+				 "/.effective/order-sync/legacy.conf"),
+			 "test-legacy");
+	/* @2 has no legacy.conf: the override stays, overriding nothing */
+	dfs_ok(&m, "ln -sfn ../../packages/order-sync/order-sync@2 " TEST
+		   "/order-sync");
+	cr_assert_neq(dfs_sh(&m, "test -e " TEST
+				 "/.effective/order-sync/legacy.conf"),
+		      0);
+	cr_assert_str_eq(
+		dfs_out(&m, buf, sizeof(buf), "cat " EXT "/legacy.conf"),
+		"test-legacy");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 CTL "diff order-sync@2 test" AT
+				     " | tail -n 1"),
+			 "added    order-sync/legacy.conf");
+	/* editing it is recorded; making a new one like it is refused */
+	n0 = dfs_audit_lines(&m);
+	dfs_ok(&m, "echo edited > " EXT "/legacy.conf");
+	cr_assert_eq(audit_count(n0, "action=extension env=test "
+				     "component=order-sync version=2 "
+				     "result=ok reason=\"legacy.conf old="),
+		     1);
+	cr_assert_neq(dfs_sh(&m, "echo x > " EXT "/legacy2.conf"), 0);
+	/* a version that has the path again: it applies again */
+	dfs_ok(&m, "ln -sfn ../../packages/order-sync/order-sync@3 " TEST
+		   "/order-sync");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "cat " TEST
+				 "/.effective/order-sync/legacy.conf"),
+			 "edited");
+	/* the pinned path of a version not deployed answers as well */
+	cr_assert_neq(dfs_sh(&m, "test -e " TEST
+				 "/.effective/order-sync@2/legacy.conf"),
+		      0);
+	dfs_ok(&m, "test -f " TEST "/.effective/order-sync@1/process.xml");
+	cr_assert_neq(dfs_sh(&m, "ls " TEST "/.effective/order-sync@9"), 0);
+}

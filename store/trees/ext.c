@@ -325,9 +325,9 @@ void dfs_ext_record(struct dfs_store *st, const struct dfs_actor *actor,
 			e.name, comp, path, strerror(-rc));
 }
 
-static int refuse(struct dfs_store *st, const struct dfs_actor *actor,
-		  int64_t env, const char *comp, const char *version, int rc,
-		  const char *why)
+int dfs_ext_refuse(struct dfs_store *st, const struct dfs_actor *actor,
+		   int64_t env, const char *comp, const char *version, int rc,
+		   const char *why)
 {
 	struct dfs_env e;
 
@@ -360,12 +360,12 @@ int dfs_ext_check_new(struct dfs_store *st, const struct dfs_actor *actor,
 			 "folder per component goes in extensions/)",
 			 name);
 		if (!isdir)
-			return refuse(st, actor, w->env, NULL, NULL, -EPERM,
-				      why);
+			return dfs_ext_refuse(st, actor, w->env, NULL, NULL,
+					      -EPERM, why);
 		if (dfs_component_by_name(st, name, &c) < 0 ||
 		    package_of(st, w->env, name, &p) < 0)
-			return refuse(st, actor, w->env, NULL, NULL, -ENOENT,
-				      why);
+			return dfs_ext_refuse(st, actor, w->env, NULL, NULL,
+					      -ENOENT, why);
 		return 0;
 	}
 	rc = dfs_ext_child_path(w, name, path, cap);
@@ -381,7 +381,8 @@ int dfs_ext_check_new(struct dfs_store *st, const struct dfs_actor *actor,
 		return 0;
 	snprintf(why, sizeof(why), "%s is not a %s of %s@%s", path,
 		 isdir ? "folder" : "file", p.component, p.version);
-	return refuse(st, actor, w->env, w->comp, p.version, -ENOENT, why);
+	return dfs_ext_refuse(st, actor, w->env, w->comp, p.version, -ENOENT,
+			      why);
 }
 
 /* Is the existing file name in dir an override (not a temporary)? */

@@ -67,8 +67,15 @@ static int ext_create(struct dfs_store *st, const struct dfs_actor *actor,
 	bool counts;
 	int rc;
 
-	if (!S_ISREG(mode) && !S_ISDIR(mode))
-		return -EPERM;
+	if (!S_ISREG(mode) && !S_ISDIR(mode)) {
+		rc = dfs_ext_where_of(st, parent, &w);
+		return rc < 0 ? rc
+			      : dfs_ext_refuse(st, actor, w.env, w.comp, NULL,
+					       -EPERM,
+					       "only files and folders go in "
+					       "extensions/ (no links, no "
+					       "devices)");
+	}
 	rc = dfs_ext_check_new(st, actor, parent, name, S_ISDIR(mode), &w, path,
 			       sizeof(path), &counts);
 	if (rc == 0)

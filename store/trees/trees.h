@@ -12,6 +12,8 @@
  *   envs.c      environments/, ENV/   environments, deployment links
  *   views.c     ENV/NAME@VERSION/...  deployed and staging folders
  *   temps.c     copy tools' temporaries and links waiting for a rename
+ *   ext_tree.c  ENV/extensions/...    per-environment overrides (ext.c)
+ *   effective.c ENV/.effective/...    the package with the overrides
  *   auditlog.c  audit.log
  *
  * stage.c keeps what is in flight in environments/ (copies filling a
@@ -312,6 +314,10 @@ int dfs_ext_root_attr(struct dfs_store *st, int64_t env, struct dfs_attr *ret);
 int dfs_ext_find(struct dfs_store *st, int64_t env, const char *comp,
 		 const char *path, uint64_t *ret);
 bool dfs_ext_temp_name(const char *name);
+/* Record a refusal in env's extensions (action=extension); returns rc. */
+int dfs_ext_refuse(struct dfs_store *st, const struct dfs_actor *actor,
+		   int64_t env, const char *comp, const char *version, int rc,
+		   const char *why);
 int dfs_ext_file_hash(struct dfs_store *st, uint64_t ino, struct dfs_hash *ret);
 /* Record a change of an override (had/has: an old/new content). */
 void dfs_ext_record(struct dfs_store *st, const struct dfs_actor *actor,

@@ -194,6 +194,11 @@ Test(extensions, a_path_the_package_lacks_is_enoent_and_recorded)
 		      0);
 	/* links and files at the top are refused too */
 	cr_assert_neq(dfs_sh(&m, "ln -s x " EXT "/erp-http/l"), 0);
+	cr_assert_eq(audit_count(n0, "action=extension env=test "
+				     "component=order-sync result=refused "
+				     "Operation not permitted: only files and "
+				     "folders"),
+		     1);
 	cr_assert_neq(dfs_sh(&m, "echo x > " TEST "/extensions/file"), 0);
 	/* extensions/ and .effective/ stay */
 	cr_assert_neq(dfs_sh(&m, "rmdir " TEST "/.effective"), 0);

@@ -530,7 +530,9 @@ int cmd_diff(int argc, char **argv)
 		}
 	}
 	for (int k = 0; k < 2; k++) {
-		qsort(side[k].c, side[k].n, sizeof(*side[k].c), by_name);
+		if (side[k].n) /* an empty side may have no array */
+			qsort(side[k].c, side[k].n, sizeof(*side[k].c),
+			      by_name);
 		/* two single components of other names stay as they are */
 		if (side[k].only && !side[1 - k].only)
 			restrict_to(&side[1 - k], side[k].only);

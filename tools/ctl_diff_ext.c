@@ -157,7 +157,8 @@ void ctl_diff_extensions(const char *mnt, const char *env_a, const char *env_b,
 		if (rc < 0)
 			fprintf(stderr, "deployctl: diff: %s: %s\n", root[k],
 				strerror(-rc));
-		qsort(f[k].v, f[k].n, sizeof(*f[k].v), by_str);
+		if (f[k].n)
+			qsort(f[k].v, f[k].n, sizeof(*f[k].v), by_str);
 	}
 	if (rc < 0) {
 		x->trouble = true;

@@ -371,3 +371,21 @@ Test(extensions, an_override_of_a_path_a_new_version_drops_is_kept_inert)
 	dfs_ok(&m, "test -f " TEST "/.effective/order-sync@1/process.xml");
 	cr_assert_neq(dfs_sh(&m, "ls " TEST "/.effective/order-sync@9"), 0);
 }
+
+Test(extensions, the_example_runtime_runs_the_override)
+{
+	char want[256], got[256];
+
+	prepare();
+	dfs_ok(&m, "mkdir -p " EXT "/erp-http && echo runtime-test > " EXT
+		   "/" CONF);
+	dfs_out(&m, want, sizeof(want),
+		"sha256sum < " EXT "/" CONF " | cut -d' ' -f1");
+	/* one run of what test runs: the package with the override */
+	dfs_out(&m, got, sizeof(got),
+		"timeout 60 \"$FIXTURES/../../tools/deployfs-runtime\" --runs 1 "
+		"\"$MNT\" test order-sync | awk '$3 == \"file\" && $4 == "
+		"\"" CONF "\" { print $5 }'");
+	cr_assert_str_eq(got, want);
+	cr_assert_neq(strlen(want), 0);
+}

@@ -389,3 +389,32 @@ Test(extensions, the_example_runtime_runs_the_override)
 	cr_assert_str_eq(got, want);
 	cr_assert_neq(strlen(want), 0);
 }
+
+Test(extensions, overrides_outlive_a_remount_and_copy_on_purpose)
+{
+	char buf[4096];
+	long n0;
+
+	prepare();
+	dfs_ok(&m, "mkdir -p " EXT "/erp-http && echo kept > " EXT "/" CONF);
+	cr_assert_eq(dfs_mount_stop(&m), 0, "unmount");
+	cr_assert_eq(dfs_mount_start(&m), 0, "mount again");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "cat " TEST "/.effective/order-sync/" CONF),
+			 "kept");
+	/* still an extension after the restart: edits are checked and
+	 * recorded */
+	n0 = dfs_audit_lines(&m);
+	dfs_ok(&m, "echo edited > " EXT "/" CONF);
+	cr_assert_eq(audit_count(n0, "action=extension env=test result=ok"), 1);
+	cr_assert_neq(dfs_sh(&m, "echo x > " EXT "/erp-http/nope.conf"), 0);
+	/* carried to prod only on purpose, checked against prod's package */
+	dfs_ok(&m,
+	       "ln -s ../../packages/order-sync/order-sync@2 " ENVS
+	       "/prod/order-sync && cp -r " EXT " " ENVS "/prod/extensions/");
+	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
+				 "cat " ENVS
+				 "/prod/.effective/order-sync/" CONF),
+			 "edited");
+	cr_assert_eq(audit_count(n0, "action=extension env=prod result=ok"), 1);
+}

@@ -477,6 +477,11 @@ int dfs_file_open_as(struct dfs_store *st, const struct dfs_actor *actor,
 	return rc;
 }
 
+bool dfs_node_is_extension(struct dfs_store *st, uint64_t ino)
+{
+	return dfs_ext_has(st, ino);
+}
+
 int dfs_file_close_as(struct dfs_store *st, const struct dfs_actor *actor,
 		      struct dfs_file *f)
 {

@@ -241,6 +241,10 @@ Test(extensions, every_change_is_recorded_with_old_and_new_hash)
 	snprintf(words, sizeof(words), "reason=\"" CONF " old=%s new=%s\"", h2,
 		 h3);
 	cr_assert_eq(audit_count(n0, words), 1, "cp: %s", words);
+	/* who: the process and its command line, as for every act */
+	snprintf(words, sizeof(words),
+		 "actor=root uid=0 cmd=\"cp reason=\"" CONF " old=%s", h2);
+	cr_assert_eq(audit_count(n0, words), 1, "cp: %s", words);
 	/* vim (with a backup file, a temporary that is let in) */
 	dfs_ok(&m, "HOME=\"$DIR\" vim -Es -u NONE -c 'set backup' -c "
 		   "'%%s/three/four/' -c wq " EXT "/" CONF);

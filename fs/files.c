@@ -178,8 +178,9 @@ void dfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void dfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
-	(void)dfs_file_release(fs_of(req)->st, file_of(fi));
+	struct dfs_actor actor = actor_for(req, ino);
+
+	(void)dfs_file_close_as(fs_of(req)->st, &actor, file_of(fi));
 	fuse_reply_err(req, 0);
 }
 

@@ -55,7 +55,11 @@ struct dfs_actor audited_actor_of(fuse_req_t req)
 
 struct dfs_actor actor_for(fuse_req_t req, uint64_t ino)
 {
-	return dfs_ino_is_build(ino) ? actor_of(req) : audited_actor_of(req);
+	/* build/ records nothing; ENV/extensions, build-like, records. */
+	return dfs_ino_is_build(ino) &&
+			       !dfs_node_is_extension(fs_of(req)->st, ino)
+		       ? actor_of(req)
+		       : audited_actor_of(req);
 }
 
 /*

@@ -25,6 +25,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "ctl_diff_ext.h"
 #include "deployctl.h"
 
 #define DIFF_SAME 0
@@ -41,7 +42,8 @@ struct comp {
 
 struct side {
 	const char *label;
-	const char *only; /* one component (ENV/NAME, NAME@V), or NULL */
+	const char *only;   /* one component (ENV/NAME, NAME@V), or NULL */
+	char env[NAME_LEN]; /* the environment (ENV, ENV/NAME), or "" */
 	struct comp *c;
 	size_t n, cap;
 };
@@ -189,6 +191,7 @@ static int resolve(const char *mnt, const char *arg, struct side *s)
 		    strchr(slash + 1, '/'))
 			return -EINVAL;
 		snprintf(env, sizeof(env), "%.*s", (int)n, arg);
+		snprintf(s->env, sizeof(s->env), "%s", env);
 		rc = pathf(path, sizeof(path), "%s/environments/%s", mnt, env);
 		if (rc == 0)
 			rc = is_dir(path);
@@ -205,6 +208,7 @@ static int resolve(const char *mnt, const char *arg, struct side *s)
 		s->c[0] = c;
 		return 0;
 	}
+	snprintf(s->env, sizeof(s->env), "%s", arg);
 	return env_comps(mnt, arg, s);
 }
 
@@ -418,8 +422,9 @@ static void diff_usage(FILE *out)
 		"usage: deployctl diff A B [--mount MNT]\n"
 		"  A and B: ENV, ENV/NAME or NAME@V.  The versions that differ\n"
 		"  per component, then the files added, removed or changed\n"
-		"  (by content) from A to B.  Exit 0 the same, 1 different,\n"
-		"  2 trouble\n");
+		"  (by content) from A to B, then the extensions (overrides in\n"
+		"  ENV/extensions) added, removed or changed.  Exit 0 the same,\n"
+		"  1 different, 2 trouble\n");
 }
 
 /* What a side has of component name, or NULL. */
@@ -525,12 +530,25 @@ int cmd_diff(int argc, char **argv)
 		}
 	}
 	for (int k = 0; k < 2; k++) {
-		qsort(side[k].c, side[k].n, sizeof(*side[k].c), by_name);
+		if (side[k].n) /* an empty side may have no array */
+			qsort(side[k].c, side[k].n, sizeof(*side[k].c),
+			      by_name);
 		/* two single components of other names stay as they are */
 		if (side[k].only && !side[1 - k].only)
 			restrict_to(&side[1 - k], side[k].only);
 	}
 	compare(&d, &side[0], &side[1]);
+	/* then the extensions of the environments, apart from versions */
+	if (side[0].env[0] || side[1].env[0]) {
+		struct ctl_diff_ext x = { 0 };
+
+		ctl_diff_extensions(d.mnt, side[0].env[0] ? side[0].env : NULL,
+				    side[1].env[0] ? side[1].env : NULL,
+				    side[0].only ? side[0].only : side[1].only,
+				    &x);
+		d.different |= x.different;
+		d.trouble |= x.trouble;
+	}
 	if (fflush(stdout) != 0 || ferror(stdout))
 		trouble(&d, "stdout", errno);
 out:

@@ -366,6 +366,13 @@ DFS_WUR ssize_t dfs_file_copy_range(struct dfs_store *st, struct dfs_file *in,
 				    uint64_t off_out, size_t len);
 /* Returns 0; closes, and schedules sealing after the last writer. */
 int dfs_file_release(struct dfs_store *st, struct dfs_file *f);
+/* Is ino a node of an environment's extensions (a build-like node whose
+ * acts are recorded, so its callers' command lines are wanted)? */
+bool dfs_node_is_extension(struct dfs_store *st, uint64_t ino);
+/* The same for a file the kernel closes: a change of an extension it
+ * wrote is recorded for actor (docs/environments.md). */
+int dfs_file_close_as(struct dfs_store *st, const struct dfs_actor *actor,
+		      struct dfs_file *f);
 
 /*
  * Reading and writing go straight to the file descriptor (so FUSE can

@@ -12,6 +12,7 @@
  * a type folder is a component (component.c follows it).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -30,6 +31,8 @@ static const char sql_readdir[] =
 	"SELECT d.id, d.name, " ATTR_COLS " FROM dirents d"
 	" JOIN inodes i ON i.ino = d.ino"
 	" WHERE d.parent = ?1 AND d.id > ?2 ORDER BY d.id";
+static const char sql_parent_name[] =
+	"SELECT parent, name FROM dirents WHERE ino = ?1 LIMIT 1";
 static const char sql_insert[] =
 	"INSERT INTO inodes (mode, uid, gid, nlink, size,"
 	" blocks, rdev, atime, mtime, ctime, flags, blob, target)"
@@ -131,6 +134,19 @@ int dfs_inode_lookup(struct dfs_store *st, uint64_t parent, const char *name,
 	if (rc <= 0)
 		return rc == 0 ? -ENOENT : rc;
 	row_of(s, 0, ret);
+	return dfs_stmt_done(s, SQLITE_ROW);
+}
+
+int dfs_inode_parent(struct dfs_store *st, uint64_t ino, uint64_t *ret_parent,
+		     char *name, size_t cap)
+{
+	sqlite3_stmt *s;
+	int rc = dfs_query_sql(st, sql_parent_name, &s, "i", (int64_t)ino);
+
+	if (rc <= 0)
+		return rc == 0 ? -ENOENT : rc;
+	*ret_parent = (uint64_t)sqlite3_column_int64(s, 0);
+	snprintf(name, cap, "%s", (const char *)sqlite3_column_text(s, 1));
 	return dfs_stmt_done(s, SQLITE_ROW);
 }
 
@@ -299,6 +315,24 @@ int dfs_inode_create(struct dfs_store *st, const struct dfs_actor *actor,
 		rc = dfs_inode_touch(st, parent, true);
 	if (rc == 0 && (dir.flags & DFS_NODE_TYPEDIR) && S_ISDIR(mode))
 		rc = dfs_component_attach(st, parent, name, (uint64_t)ino);
+	if (rc == 0)
+		*ret_ino = (uint64_t)ino;
+	return rc;
+}
+
+int dfs_inode_create_hidden(struct dfs_store *st, const struct dfs_actor *owner,
+			    uint64_t parent, const char *name,
+			    uint64_t *ret_ino)
+{
+	int64_t ino = 0;
+	int rc = dfs_name_check(name);
+
+	if (rc == 0)
+		rc = insert(st, owner, S_IFDIR | 0755, owner->gid, 0, NULL,
+			    &ino);
+	if (rc == 0)
+		rc = dfs_exec_sql(st, sql_insert_dirent, "isi", (int64_t)parent,
+				  name, ino);
 	if (rc == 0)
 		*ret_ino = (uint64_t)ino;
 	return rc;

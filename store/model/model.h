@@ -50,6 +50,15 @@ int dfs_inode_lookup(struct dfs_store *st, uint64_t parent, const char *name,
 		     struct dfs_irow *ret);
 int dfs_inode_attr_at(struct dfs_store *st, uint64_t parent, const char *name,
 		      struct dfs_attr *ret);
+/* A folder name in the system folder parent (read-only to every call),
+ * which lists only what its tree shows: environments/ keeps each
+ * environment's extensions so (trees/ext.c). */
+int dfs_inode_create_hidden(struct dfs_store *st, const struct dfs_actor *owner,
+			    uint64_t parent, const char *name,
+			    uint64_t *ret_ino);
+/* An entry naming ino: its folder and its name (-ENOENT: none). */
+int dfs_inode_parent(struct dfs_store *st, uint64_t ino, uint64_t *ret_parent,
+		     char *name, size_t cap);
 /* Entries after offset off, by their stable offsets; fn returns non-zero
  * to stop. */
 int dfs_inode_readdir(struct dfs_store *st, uint64_t dir, uint64_t off,

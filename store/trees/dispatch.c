@@ -50,12 +50,20 @@ const struct dfs_tree_ops *dfs_tree_of(uint64_t ino)
 		return &dfs_packages_tree;
 	if (dfs_is_eview(ino))
 		return &dfs_views_tree;
+	if (dfs_is_eff(ino))
+		return &dfs_eff_tree;
 	if (dfs_is_temp(ino))
 		return &dfs_temps_tree;
 	if (ino == DFS_INO_ENVIRONMENTS ||
 	    (ino >= DFS_INO_ENV_BASE && ino < DFS_INO_TEMP_BASE))
 		return &dfs_envs_tree;
 	return &dfs_build_tree;
+}
+
+/* The same, knowing the build nodes below ENV/extensions (ext.c). */
+static const struct dfs_tree_ops *tree_of(struct dfs_store *st, uint64_t ino)
+{
+	return dfs_ext_has(st, ino) ? &dfs_ext_tree : dfs_tree_of(ino);
 }
 
 static bool env_family(const struct dfs_tree_ops *t)
@@ -71,6 +79,8 @@ static int dispatch_cross(const struct dfs_tree_ops *a,
 {
 	if (a == b || (env_family(a) && env_family(b)))
 		return 0;
+	if (a == &dfs_ext_tree || b == &dfs_ext_tree)
+		return -EXDEV;
 	if (env_family(a) || env_family(b))
 		return parent == DFS_INO_ENVIRONMENTS ||
 				       newparent == DFS_INO_ENVIRONMENTS
@@ -88,7 +98,7 @@ int dfs_node_lookup(struct dfs_store *st, uint64_t parent, const char *name,
 int dfs_node_lookup_as(struct dfs_store *st, const struct dfs_actor *actor,
 		       uint64_t parent, const char *name, struct dfs_attr *ret)
 {
-	const struct dfs_tree_ops *t = dfs_tree_of(parent);
+	const struct dfs_tree_ops *t = tree_of(st, parent);
 	struct dfs_ask q = {
 		.op = "lookup", .ino = parent, .name = name, .query = true
 	};
@@ -108,14 +118,14 @@ int dfs_node_getattr(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret)
 {
 	int rc;
 
-	LOCKED(st, rc = dfs_tree_of(ino)->getattr(st, ino, ret));
+	LOCKED(st, rc = tree_of(st, ino)->getattr(st, ino, ret));
 	return rc;
 }
 
 int dfs_node_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
 		     bool hold, dfs_readdir_fn fn, void *ctx)
 {
-	const struct dfs_tree_ops *t = dfs_tree_of(ino);
+	const struct dfs_tree_ops *t = tree_of(st, ino);
 	int rc;
 
 	if (!t->readdir)
@@ -126,7 +136,7 @@ int dfs_node_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
 
 int dfs_node_readlink(struct dfs_store *st, uint64_t ino, char *buf, size_t cap)
 {
-	const struct dfs_tree_ops *t = dfs_tree_of(ino);
+	const struct dfs_tree_ops *t = tree_of(st, ino);
 	int rc;
 
 	if (!t->readlink)
@@ -141,7 +151,7 @@ static int create(struct dfs_store *st, const struct dfs_actor *actor,
 		  uint32_t mode, uint64_t rdev, const char *target,
 		  struct dfs_attr *ret)
 {
-	const struct dfs_tree_ops *t = dfs_tree_of(parent);
+	const struct dfs_tree_ops *t = tree_of(st, parent);
 	struct dfs_ask q = { .op = op, .ino = parent, .name = name };
 	uint64_t before = begin(st);
 	int rc = pre;
@@ -153,6 +163,10 @@ static int create(struct dfs_store *st, const struct dfs_actor *actor,
 	else if (rc == 0)
 		rc = t->create(st, actor, parent, name, mode, rdev, target,
 			       ret);
+	/* A new build node is build/'s, whatever a node of the same number
+	 * was before (ext.c marks its own). */
+	if (rc == 0 && t == &dfs_build_tree)
+		dfs_ext_mark(st, ret->ino, false);
 	return end(st, actor, &q, before, rc);
 }
 
@@ -199,8 +213,8 @@ int dfs_node_link_as(struct dfs_store *st, const struct dfs_actor *actor,
 		     uint64_t ino, uint64_t newparent, const char *newname,
 		     struct dfs_attr *ret)
 {
-	const struct dfs_tree_ops *t = dfs_tree_of(newparent),
-				  *from = dfs_tree_of(ino);
+	const struct dfs_tree_ops *t = tree_of(st, newparent),
+				  *from = tree_of(st, ino);
 	struct dfs_ask q = { .op = "link",
 			     .ino = ino,
 			     .name = NULL,
@@ -211,7 +225,8 @@ int dfs_node_link_as(struct dfs_store *st, const struct dfs_actor *actor,
 
 	/* A hard link never leaves its tree: environments and packages
 	 * show nodes that are not build/'s to link. */
-	if (env_family(from) || env_family(t))
+	if (env_family(from) || env_family(t) || from == &dfs_ext_tree ||
+	    t == &dfs_ext_tree)
 		rc = -EXDEV;
 	else if (from != t)
 		rc = t == &dfs_build_tree ? -EXDEV : -EROFS;
@@ -225,7 +240,7 @@ int dfs_node_link_as(struct dfs_store *st, const struct dfs_actor *actor,
 static int remove_node(struct dfs_store *st, const struct dfs_actor *actor,
 		       uint64_t parent, const char *name, bool dir)
 {
-	const struct dfs_tree_ops *t = dfs_tree_of(parent);
+	const struct dfs_tree_ops *t = tree_of(st, parent);
 	struct dfs_ask q = { .op = dir ? "rmdir" : "unlink",
 			     .ino = parent,
 			     .name = name };
@@ -267,7 +282,7 @@ int dfs_node_rename_as(struct dfs_store *st, const struct dfs_actor *actor,
 		       uint64_t parent, const char *name, uint64_t newparent,
 		       const char *newname, unsigned flags)
 {
-	const struct dfs_tree_ops *t = dfs_tree_of(parent);
+	const struct dfs_tree_ops *t = tree_of(st, parent);
 	struct dfs_ask q = { .op = "rename",
 			     .ino = parent,
 			     .name = name,
@@ -284,7 +299,7 @@ int dfs_node_rename_as(struct dfs_store *st, const struct dfs_actor *actor,
 	else if (strlen(newname) > DFS_NAME_MAX)
 		rc = -ENAMETOOLONG;
 	else
-		rc = dispatch_cross(t, dfs_tree_of(newparent), parent,
+		rc = dispatch_cross(t, tree_of(st, newparent), parent,
 				    newparent);
 	if (rc == 0)
 		rc = t->rename ? t->rename(st, actor, parent, name, newparent,
@@ -303,7 +318,7 @@ int dfs_node_setattr_as(struct dfs_store *st, const struct dfs_actor *actor,
 			uint64_t ino, const struct dfs_setattr *sa,
 			struct dfs_attr *ret)
 {
-	const struct dfs_tree_ops *t = dfs_tree_of(ino);
+	const struct dfs_tree_ops *t = tree_of(st, ino);
 	struct dfs_ask q = { .op = "setattr", .ino = ino };
 	uint64_t before = begin(st);
 	int rc;
@@ -356,7 +371,7 @@ int dfs_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 int dfs_xattr_get_as(struct dfs_store *st, const struct dfs_actor *actor,
 		     uint64_t ino, const char *name, void *buf, size_t cap)
 {
-	const struct dfs_tree_ops *t = dfs_tree_of(ino);
+	const struct dfs_tree_ops *t = tree_of(st, ino);
 	struct dfs_ask q = { .op = "getxattr", .ino = ino, .query = true };
 	uint64_t before;
 	int rc = xattr_name_ok(name);
@@ -373,7 +388,7 @@ int dfs_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 		  uint64_t ino, const char *name, const void *value,
 		  size_t size, unsigned flags)
 {
-	const struct dfs_tree_ops *t = dfs_tree_of(ino);
+	const struct dfs_tree_ops *t = tree_of(st, ino);
 	struct dfs_ask q = { .op = "setxattr", .ino = ino };
 	struct dfs_actor self;
 	uint64_t before;
@@ -400,7 +415,7 @@ int dfs_xattr_list(struct dfs_store *st, uint64_t ino, char *buf, size_t cap)
 int dfs_xattr_list_as(struct dfs_store *st, const struct dfs_actor *actor,
 		      uint64_t ino, char *buf, size_t cap)
 {
-	const struct dfs_tree_ops *t = dfs_tree_of(ino);
+	const struct dfs_tree_ops *t = tree_of(st, ino);
 	struct dfs_ask q = { .op = "listxattr", .ino = ino, .query = true };
 	uint64_t before;
 
@@ -418,7 +433,7 @@ int dfs_xattr_remove(struct dfs_store *st, uint64_t ino, const char *name)
 int dfs_xattr_remove_as(struct dfs_store *st, const struct dfs_actor *actor,
 			uint64_t ino, const char *name)
 {
-	const struct dfs_tree_ops *t = dfs_tree_of(ino);
+	const struct dfs_tree_ops *t = tree_of(st, ino);
 	struct dfs_ask q = { .op = "removexattr", .ino = ino };
 	uint64_t before;
 	int rc = xattr_name_ok(name);
@@ -442,7 +457,7 @@ int dfs_file_open(struct dfs_store *st, uint64_t ino, int flags,
 int dfs_file_open_as(struct dfs_store *st, const struct dfs_actor *actor,
 		     uint64_t ino, int flags, struct dfs_file **ret)
 {
-	const struct dfs_tree_ops *t = dfs_tree_of(ino);
+	const struct dfs_tree_ops *t = tree_of(st, ino);
 	struct dfs_ask q = { .op = "open", .ino = ino };
 	struct dfs_actor self;
 	uint64_t before;
@@ -459,6 +474,22 @@ int dfs_file_open_as(struct dfs_store *st, const struct dfs_actor *actor,
 		pthread_mutex_lock(&st->lock);
 		rc = end(st, actor, &q, before, rc);
 	}
+	return rc;
+}
+
+bool dfs_node_is_extension(struct dfs_store *st, uint64_t ino)
+{
+	return dfs_ext_has(st, ino);
+}
+
+int dfs_file_close_as(struct dfs_store *st, const struct dfs_actor *actor,
+		      struct dfs_file *f)
+{
+	uint64_t ino = f->ino;
+	int flags = f->flags;
+	int rc = dfs_file_release(st, f);
+
+	dfs_ext_closed(st, actor, ino, flags);
 	return rc;
 }
 

@@ -72,6 +72,13 @@ static int lookup_in_env(struct dfs_store *st, int64_t env, uint64_t parent,
 	t = dfs_temp_by_name(st, parent, name);
 	if (t)
 		return dfs_temp_attr_locked(st, t, ret);
+	/* Not listed: a listing of ENV is what is deployed, and a copy of
+	 * the whole environment (cp -r ENV/. OTHER/) carries no extensions
+	 * (docs/environments.md, "Extensions"). */
+	if (strcmp(name, DFS_ENV_EXTENSIONS) == 0)
+		return dfs_ext_root_attr(st, env, ret);
+	if (strcmp(name, DFS_ENV_EFFECTIVE) == 0)
+		return dfs_eff_top_attr(st, env, ret);
 	if (strchr(name, '@')) {
 		if (dfs_env_parse_pkg(st, name, &p) < 0)
 			return -ENOENT;
@@ -277,6 +284,8 @@ static int envs_create(struct dfs_store *st, const struct dfs_actor *actor,
 	rc = dfs_env_by_id(st, (int64_t)(parent - DFS_INO_ENV_BASE), &e);
 	if (rc < 0)
 		return rc;
+	if (dfs_env_reserved(name))
+		return -EEXIST;
 	if (S_ISDIR(mode))
 		return mkdir_stage(st, actor, &e, name, ret);
 	if (S_ISLNK(mode))
@@ -339,6 +348,8 @@ static int remove_in_env(struct dfs_store *st, const struct dfs_actor *actor,
 
 	if (rc < 0)
 		return rc;
+	if (dfs_env_reserved(name))
+		return -EPERM;
 	t = dfs_temp_by_name(st, dir, name);
 	if (t) {
 		if (isdir)

@@ -101,6 +101,10 @@ void dfs_trees_free(struct dfs_store *st)
 		free(t);
 	}
 	dfs_idset_free(&st->trees->checked);
+	dfs_ext_writes_free(st);
+	dfs_idset_free(&st->trees->ext);
+	dfs_eff_free(st);
+	pthread_mutex_destroy(&st->trees->ext_lock);
 	free(st->trees);
 	st->trees = NULL;
 }

@@ -16,6 +16,7 @@ int dfs_trees_init(struct dfs_store *st)
 	if (!st->trees)
 		return -ENOMEM;
 	st->trees->tree_of = dfs_tree_of;
+	pthread_mutex_init(&st->trees->ext_lock, NULL);
 	return 0;
 }
 

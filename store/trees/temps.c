@@ -154,6 +154,9 @@ int dfs_env_rename(struct dfs_store *st, const struct dfs_actor *actor,
 {
 	struct dfs_temp *t = dfs_temp_by_name(st, parent, name);
 
+	if (dfs_env_reserved(name) || dfs_env_reserved(newname))
+		return -EPERM;
+
 	if (t && (flags & DFS_RENAME_EXCHANGE))
 		return -EINVAL;
 	if (t && t->is_link)

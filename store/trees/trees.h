@@ -12,6 +12,8 @@
  *   envs.c      environments/, ENV/   environments, deployment links
  *   views.c     ENV/NAME@VERSION/...  deployed and staging folders
  *   temps.c     copy tools' temporaries and links waiting for a rename
+ *   ext_tree.c  ENV/extensions/...    per-environment overrides (ext.c)
+ *   effective.c ENV/.effective/...    the package with the overrides
  *   auditlog.c  audit.log
  *
  * stage.c keeps what is in flight in environments/ (copies filling a
@@ -22,6 +24,8 @@
  */
 #ifndef DFS_TREES_H
 #define DFS_TREES_H
+
+#include <string.h>
 
 #include "../content/content.h"
 
@@ -146,6 +150,8 @@ extern const struct dfs_tree_ops dfs_envs_tree;
 extern const struct dfs_tree_ops dfs_views_tree;
 extern const struct dfs_tree_ops dfs_temps_tree;
 extern const struct dfs_tree_ops dfs_auditlog_tree;
+extern const struct dfs_tree_ops dfs_ext_tree;
+extern const struct dfs_tree_ops dfs_eff_tree;
 
 /* The table of node ino's tree (dispatch.c: the one place that picks). */
 const struct dfs_tree_ops *dfs_tree_of(uint64_t ino);
@@ -273,6 +279,93 @@ int dfs_idset_add(struct dfs_idset *s, int64_t id);
 void dfs_idset_del(struct dfs_idset *s, int64_t id);
 void dfs_idset_free(struct dfs_idset *s);
 
+/* ---- ext.c, ext_tree.c: ENV/extensions ---------------------------------------- */
+
+struct dfs_ext_where {
+	int64_t env;
+	int depth; /* 0: ENV/extensions, 1: NAME, 2 and more: below it */
+	char comp[DFS_NAME_MAX + 1];
+	char path[1024]; /* below NAME; "" for NAME and above */
+};
+
+struct dfs_ext_write {
+	uint64_t ino;
+	int writers;
+	bool had;
+	struct dfs_hash old;
+	struct dfs_actor actor; /* who opened it first: the close's record */
+	struct dfs_ext_write *next;
+};
+
+bool dfs_ext_has(struct dfs_store *st, uint64_t ino);
+/* ino is (on) or is no longer (!on) a node of ENV/extensions. */
+void dfs_ext_mark(struct dfs_store *st, uint64_t ino, bool on);
+int dfs_ext_where_of(struct dfs_store *st, uint64_t ino,
+		     struct dfs_ext_where *w);
+int dfs_ext_child_path(const struct dfs_ext_where *w, const char *name,
+		       char *buf, size_t cap);
+/* The build node of ENV/extensions (made if make). */
+int dfs_ext_root(struct dfs_store *st, int64_t env, bool make, uint64_t *ret);
+/* The owner and permissions the root shows: env's. */
+int dfs_ext_root_fix(struct dfs_store *st, int64_t env, struct dfs_attr *a);
+/* ENV/extensions, as ENV lists it (made on first use). */
+int dfs_ext_root_attr(struct dfs_store *st, int64_t env, struct dfs_attr *ret);
+/* The override file of comp's path in env (-ENOENT: none). */
+int dfs_ext_find(struct dfs_store *st, int64_t env, const char *comp,
+		 const char *path, uint64_t *ret);
+bool dfs_ext_temp_name(const char *name);
+/* Record a refusal in env's extensions (action=extension); returns rc. */
+int dfs_ext_refuse(struct dfs_store *st, const struct dfs_actor *actor,
+		   int64_t env, const char *comp, const char *version, int rc,
+		   const char *why);
+int dfs_ext_file_hash(struct dfs_store *st, uint64_t ino, struct dfs_hash *ret);
+/* Record a change of an override (had/has: an old/new content). */
+void dfs_ext_record(struct dfs_store *st, const struct dfs_actor *actor,
+		    int64_t env, const char *comp, const char *path,
+		    const struct dfs_hash *old, bool had,
+		    const struct dfs_hash *now, bool has);
+int dfs_ext_check_new(struct dfs_store *st, const struct dfs_actor *actor,
+		      uint64_t dir, const char *name, bool isdir,
+		      struct dfs_ext_where *w, char *path, size_t cap,
+		      bool *counts);
+bool dfs_ext_is_override(struct dfs_store *st, const struct dfs_ext_where *w,
+			 const char *name, const char *path);
+struct dfs_ext_write *dfs_ext_write_of(struct dfs_store *st, uint64_t ino,
+				       bool make);
+void dfs_ext_write_drop(struct dfs_store *st, struct dfs_ext_write *x);
+void dfs_ext_writes_free(struct dfs_store *st);
+bool dfs_ext_writes(int flags);
+/* A file of ino opened with flags was closed (takes st->lock). */
+void dfs_ext_closed(struct dfs_store *st, const struct dfs_actor *actor,
+		    uint64_t ino, int flags);
+
+/* The names ENV always has: extensions/ and .effective/ (envs.c). */
+#define DFS_ENV_EXTENSIONS "extensions"
+#define DFS_ENV_EFFECTIVE ".effective"
+static inline bool dfs_env_reserved(const char *name)
+{
+	return strcmp(name, DFS_ENV_EXTENSIONS) == 0 ||
+	       strcmp(name, DFS_ENV_EFFECTIVE) == 0;
+}
+
+/* ---- effective.c: ENV/.effective ------------------------------------------------ */
+
+#define DFS_INO_EFF_BASE (7ull << 40) /* + an index, in memory */
+static inline bool dfs_is_eff(uint64_t ino)
+{
+	return ino >= DFS_INO_EFF_BASE && ino < DFS_INO_EVIEW_BASE;
+}
+struct dfs_eff {
+	int64_t env;
+	int64_t pkg;  /* 0: ENV/.effective itself, or a link ENV/.effective/N */
+	int64_t comp; /* that link's component N */
+	int64_t snode; /* the package's folder or link */
+	char path[1024];
+};
+/* ENV/.effective, as ENV lists it. */
+int dfs_eff_top_attr(struct dfs_store *st, int64_t env, struct dfs_attr *ret);
+void dfs_eff_free(struct dfs_store *st);
+
 /* ---- stage.c: what is in flight in environments/ ---------------------------- */
 
 /*
@@ -338,6 +431,12 @@ struct dfs_trees {
 	 * is what dispatch.c and the trees call. */
 	const struct dfs_tree_ops *(*tree_of)(uint64_t ino);
 	struct dfs_idset checked; /* packages found whole (pkgcheck.c) */
+	/* Build nodes below ENV/extensions (ext.c), under ext_lock. */
+	pthread_mutex_t ext_lock;
+	struct dfs_idset ext;
+	struct dfs_ext_write *ext_writes; /* overrides open for writing */
+	struct dfs_eff *effs;		  /* folders of ENV/.effective */
+	size_t neff, capeff;
 };
 
 struct dfs_stage *dfs_stage_find(struct dfs_store *st, int64_t env,

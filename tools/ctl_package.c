@@ -122,68 +122,79 @@ static int deployed_in(const char *mnt, const char *name, const char *version,
  * (and records) a remove while the package is deployed (EBUSY, naming
  * the environments in audit.log).
  */
-static int package_set_removed(int argc, char **argv, bool removed)
+int package_arg(int argc, char **argv, const char *form, struct pkg_arg *p)
 {
 	static const struct option longopts[] = {
 		{ "mount", required_argument, NULL, 'm' },
 		CTL_HELP_OPTION,
 		{ NULL, 0, NULL, 0 },
 	};
-	char mbuf[PATH_MAX], dir[PATH_MAX + 300], name[256], why[4096];
-	const char *mnt = NULL, *at, *what = removed ? "remove" : "restore";
-	const char *form = removed ? "package remove" : "package restore";
+	const char *at;
 	int c;
 
+	p->mnt = NULL;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
 		if (c == 'h')
 			return ctl_help(form);
 		if (c != 'm')
 			return ctl_usage(form);
-		mnt = optarg;
+		p->mnt = optarg;
 	}
 	if (optind != argc - 1)
 		return ctl_usage(form);
-	at = strchr(argv[optind], '@');
-	if (!at || (size_t)(at - argv[optind]) >= sizeof(name) ||
-	    !dfs_version_valid(at + 1)) {
+	p->arg = argv[optind];
+	at = strchr(p->arg, '@');
+	if (at && (size_t)(at - p->arg) < sizeof(p->name))
+		snprintf(p->name, sizeof(p->name), "%.*s", (int)(at - p->arg),
+			 p->arg);
+	if (!at || (size_t)(at - p->arg) >= sizeof(p->name) ||
+	    !dfs_version_valid(at + 1) || !dfs_name_valid(p->name)) {
 		fprintf(stderr, "deployctl: \"%s\" is not NAME@VERSION\n",
-			argv[optind]);
+			p->arg);
 		return EX_USAGE;
 	}
-	snprintf(name, sizeof(name), "%.*s", (int)(at - argv[optind]),
-		 argv[optind]);
-	if (!dfs_name_valid(name)) {
-		fprintf(stderr, "deployctl: \"%s\" is not NAME@VERSION\n",
-			argv[optind]);
-		return EX_USAGE;
-	}
-	if (!mnt)
-		mnt = default_mount(mbuf, sizeof(mbuf));
-	snprintf(dir, sizeof(dir), "%s/packages/%s", mnt, name);
-	if (setxattr(dir,
+	p->version = at + 1;
+	if (!p->mnt)
+		p->mnt = default_mount(p->mbuf, sizeof(p->mbuf));
+	snprintf(p->dir, sizeof(p->dir), "%s/packages/%s", p->mnt, p->name);
+	return -1;
+}
+
+static int package_set_removed(int argc, char **argv, bool removed)
+{
+	const char *what = removed ? "remove" : "restore";
+	struct pkg_arg p;
+	char why[4096];
+	int rc = package_arg(
+		argc, argv, removed ? "package remove" : "package restore", &p);
+
+	if (rc >= 0)
+		return rc;
+	if (setxattr(p.dir,
 		     removed ? "user.deployfs.remove" : "user.deployfs.restore",
-		     at + 1, strlen(at + 1), 0) < 0) {
+		     p.version, strlen(p.version), 0) < 0) {
 		int err = errno;
 
 		if (err == ENOENT &&
-		    explain_missing(mnt, name, removed ? at + 1 : NULL, NULL,
-				    why, sizeof(why))) {
+		    explain_missing(p.mnt, p.name, removed ? p.version : NULL,
+				    NULL, why, sizeof(why))) {
 			fprintf(stderr, "deployctl: cannot %s %s: %s\n", what,
-				argv[optind], why);
+				p.arg, why);
 			return EX_NOINPUT;
 		}
 		if (err == EBUSY && removed &&
-		    deployed_in(mnt, name, at + 1, why, sizeof(why)) > 0) {
+		    deployed_in(p.mnt, p.name, p.version, why, sizeof(why)) >
+			    0) {
 			fprintf(stderr,
 				"deployctl: cannot remove %s: it is deployed "
 				"(or being copied) in %s; undeploy it there "
 				"first\n",
-				argv[optind], why);
+				p.arg, why);
 			return 1;
 		}
-		fprintf(stderr, "deployctl: cannot %s %s: %s%s\n", what,
-			argv[optind], strerror(err),
+		fprintf(stderr, "deployctl: cannot %s %s: %s%s\n", what, p.arg,
+			strerror(err),
 			err == EBUSY ? " (it is deployed: see deployctl status)"
 			: err == EPERM && removed
 				? " (it is kept: deployctl package unkeep it "
@@ -191,7 +202,7 @@ static int package_set_removed(int argc, char **argv, bool removed)
 				: "");
 		return err == ENOENT ? EX_NOINPUT : 1;
 	}
-	printf("%s %s\n", removed ? "removed" : "restored", argv[optind]);
+	printf("%s %s\n", removed ? "removed" : "restored", p.arg);
 	return 0;
 }
 

@@ -23,50 +23,26 @@
 
 int package_keep(int argc, char **argv, bool keep)
 {
-	static const struct option longopts[] = {
-		{ "mount", required_argument, NULL, 'm' },
-		CTL_HELP_OPTION,
-		{ NULL, 0, NULL, 0 },
-	};
-	char mbuf[PATH_MAX], dir[PATH_MAX + 300], name[256], why[4096];
-	const char *mnt = NULL, *at;
-	const char *form = keep ? "package keep" : "package unkeep";
-	int c;
+	struct pkg_arg p;
+	char why[4096];
+	int rc = package_arg(argc, argv,
+			     keep ? "package keep" : "package unkeep", &p);
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
-		if (c == 'h')
-			return ctl_help(form);
-		if (c != 'm')
-			return ctl_usage(form);
-		mnt = optarg;
-	}
-	at = optind == argc - 1 ? strchr(argv[optind], '@') : NULL;
-	if (!at || (size_t)(at - argv[optind]) >= sizeof(name) ||
-	    !dfs_version_valid(at + 1))
-		return ctl_usage(form);
-	snprintf(name, sizeof(name), "%.*s", (int)(at - argv[optind]),
-		 argv[optind]);
-	if (!dfs_name_valid(name)) {
-		fprintf(stderr, "deployctl: \"%s\" is not NAME@VERSION\n",
-			argv[optind]);
-		return EX_USAGE;
-	}
-	if (!mnt)
-		mnt = default_mount(mbuf, sizeof(mbuf));
-	snprintf(dir, sizeof(dir), "%s/packages/%s", mnt, name);
-	if (setxattr(dir, keep ? "user.deployfs.keep" : "user.deployfs.unkeep",
-		     at + 1, strlen(at + 1), 0) < 0) {
+	if (rc >= 0)
+		return rc;
+	if (setxattr(p.dir,
+		     keep ? "user.deployfs.keep" : "user.deployfs.unkeep",
+		     p.version, strlen(p.version), 0) < 0) {
 		int err = errno;
 
-		if (err != ENOENT ||
-		    !explain_missing(mnt, name, at + 1, NULL, why, sizeof(why)))
+		if (err != ENOENT || !explain_missing(p.mnt, p.name, p.version,
+						      NULL, why, sizeof(why)))
 			snprintf(why, sizeof(why), "%s", strerror(err));
 		fprintf(stderr, "deployctl: cannot %s %s: %s\n",
-			keep ? "keep" : "unkeep", argv[optind], why);
+			keep ? "keep" : "unkeep", p.arg, why);
 		return err == ENOENT ? EX_NOINPUT : 1;
 	}
-	printf("%s %s\n", keep ? "kept" : "unkept", argv[optind]);
+	printf("%s %s\n", keep ? "kept" : "unkept", p.arg);
 	return 0;
 }
 

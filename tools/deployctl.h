@@ -9,6 +9,7 @@
 #define DFS_DEPLOYCTL_H
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -88,6 +89,19 @@ int package_mark(int argc, char **argv, bool bad);
 int cmd_gc(int argc, char **argv);
 /* ctl_prune.c: deployctl package keep|unkeep NAME@V; deployctl prune. */
 int package_keep(int argc, char **argv, bool keep);
+
+/* The argument of a package form that acts on one version: [--mount MNT]
+ * NAME@V.  package_arg() parses it (argv[0] is the form's last word;
+ * form names it for help): -1, or the exit code (usage printed). */
+struct pkg_arg {
+	char mbuf[PATH_MAX];
+	const char *mnt;	  /* the mount */
+	const char *arg;	  /* NAME@V, as given */
+	char name[256];		  /* NAME */
+	const char *version;	  /* V, in arg */
+	char dir[PATH_MAX + 300]; /* MNT/packages/NAME */
+};
+int package_arg(int argc, char **argv, const char *form, struct pkg_arg *p);
 int cmd_prune(int argc, char **argv);
 /* Is NAME@VERSION marked bad (through the mount mnt)? */
 bool package_is_bad(const char *mnt, const char *name, const char *version);

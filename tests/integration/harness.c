@@ -406,6 +406,21 @@ static void wait_unmounted(const char *mnt, long ms)
 		umount2(mnt, MNT_DETACH);
 }
 
+/* The end of the daemon's log on stderr (a sanitizer's report, the last
+ * errors), for a daemon that did not exit cleanly: the test folder and
+ * its log are removed when the test ends. */
+static void show_daemon_log(const struct dfs_mount *m)
+{
+	char cmd[PATH_MAX + 64];
+
+	fprintf(stderr, "harness: deployfs ended with status 0x%x; its log:\n",
+		(unsigned)m->daemon_status);
+	dfs_path(cmd, sizeof(cmd),
+		 "grep -v ': info:' '%s/daemon.log' | tail -n 60 >&2", m->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "harness: no log in %s\n", m->dir);
+}
+
 int dfs_mount_stop(struct dfs_mount *m)
 {
 	int rc;
@@ -426,8 +441,10 @@ int dfs_mount_stop(struct dfs_mount *m)
 		return rc;
 	}
 	wait_unmounted(m->mnt, 2000);
-	if (!WIFEXITED(m->daemon_status) || WEXITSTATUS(m->daemon_status))
+	if (!WIFEXITED(m->daemon_status) || WEXITSTATUS(m->daemon_status)) {
+		show_daemon_log(m);
 		return -EIO;
+	}
 	return 0;
 }
 

@@ -9,6 +9,7 @@
  * 1; so `deployfs STORE DIR && ls DIR` works and errors reach the shell.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -268,7 +269,9 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 	fuse_session_destroy(fs.se);
 	dfs_store_free(fs.st);
 	dfs_fs_seen_free(&fs);
-	return rc == 0 ? 0 : 1;
+	/* libfuse's loop returns the signal that ended it: being told to
+	 * stop (systemctl stop, Ctrl-C) is a clean end. */
+	return rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
 out_signals:
 	fuse_remove_signal_handlers(fs.se);
 out_session:

@@ -59,6 +59,10 @@ struct dfs_content {
 	unsigned queued;
 	unsigned in_flight;
 	struct dfs_verify *verifies;
+	/* Every open file, so that those the kernel never released (an
+	 * unmount races the last RELEASE) are released at the end. */
+	pthread_mutex_t files_lock; /* a leaf: nothing is taken under it */
+	struct dfs_file *files;
 };
 
 /*
@@ -86,6 +90,7 @@ struct dfs_file {
 	uint64_t ino;
 	int flags;
 	atomic_int refs;
+	struct dfs_file *prev, *next; /* in st->content->files */
 };
 
 /* ---- oinode.c -------------------------------------------------------------- */
@@ -149,8 +154,11 @@ struct dfs_blob_src {
 int dfs_content_open(struct dfs_store *st, uint64_t ino, int flags,
 		     const struct dfs_blob_src *src, struct dfs_file **ret);
 /* A file whose bytes go through ops; v (or NULL) is its check. */
-struct dfs_file *dfs_file_new(const struct dfs_file_ops *ops, uint64_t ino,
+struct dfs_file *dfs_file_new(struct dfs_store *st,
+			      const struct dfs_file_ops *ops, uint64_t ino,
 			      int flags, struct dfs_verify *v);
+/* Release the files still open (at the end, when no request runs). */
+void dfs_files_release_all(struct dfs_store *st);
 
 /* ---- mem.c -------------------------------------------------------------------- */
 

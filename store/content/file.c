@@ -83,6 +83,33 @@ static int check_first(struct dfs_store *st, struct dfs_oinode *oi, int flags)
 	return rc == -ENOENT ? 0 : rc;
 }
 
+static void files_add(struct dfs_store *st, struct dfs_file *f)
+{
+	struct dfs_content *c = st->content;
+
+	pthread_mutex_lock(&c->files_lock);
+	f->prev = NULL;
+	f->next = c->files;
+	if (c->files)
+		c->files->prev = f;
+	c->files = f;
+	pthread_mutex_unlock(&c->files_lock);
+}
+
+static void files_remove(struct dfs_store *st, struct dfs_file *f)
+{
+	struct dfs_content *c = st->content;
+
+	pthread_mutex_lock(&c->files_lock);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		c->files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	pthread_mutex_unlock(&c->files_lock);
+}
+
 int dfs_content_open(struct dfs_store *st, uint64_t ino, int flags,
 		     const struct dfs_blob_src *src, struct dfs_file **ret)
 {
@@ -117,11 +144,13 @@ int dfs_content_open(struct dfs_store *st, uint64_t ino, int flags,
 	f->flags = flags;
 	atomic_init(&f->refs, 1);
 	pthread_mutex_unlock(&st->lock);
+	files_add(st, f);
 	*ret = f;
 	return 0;
 }
 
-struct dfs_file *dfs_file_new(const struct dfs_file_ops *ops, uint64_t ino,
+struct dfs_file *dfs_file_new(struct dfs_store *st,
+			      const struct dfs_file_ops *ops, uint64_t ino,
 			      int flags, struct dfs_verify *v)
 {
 	struct dfs_file *f = calloc(1, sizeof(*f));
@@ -133,6 +162,7 @@ struct dfs_file *dfs_file_new(const struct dfs_file_ops *ops, uint64_t ino,
 	f->flags = flags;
 	f->v = v;
 	atomic_init(&f->refs, 1);
+	files_add(st, f);
 	return f;
 }
 
@@ -178,6 +208,7 @@ static int file_unref(struct dfs_store *st, struct dfs_file *f)
 {
 	if (atomic_fetch_sub(&f->refs, 1) != 1)
 		return 0;
+	files_remove(st, f);
 	if (f->ops) {
 		f->ops->release(st, f);
 		return 0;
@@ -188,6 +219,29 @@ static int file_unref(struct dfs_store *st, struct dfs_file *f)
 int dfs_file_release(struct dfs_store *st, struct dfs_file *f)
 {
 	return file_unref(st, f);
+}
+
+void dfs_files_release_all(struct dfs_store *st)
+{
+	unsigned n = 0;
+
+	for (;;) {
+		struct dfs_file *f;
+
+		pthread_mutex_lock(&st->content->files_lock);
+		f = st->content->files;
+		pthread_mutex_unlock(&st->content->files_lock);
+		if (!f)
+			break;
+		/* No request runs any more: no fd is in use. */
+		atomic_store(&f->refs, 1);
+		(void)file_unref(st, f);
+		n++;
+	}
+	if (n)
+		dfs_log(DFS_LOG_INFO,
+			"released %u file(s) the kernel left open at unmount",
+			n);
 }
 
 uint64_t dfs_file_ino(const struct dfs_file *f)

@@ -23,6 +23,7 @@ int dfs_content_init(struct dfs_store *st)
 	if (!st->content)
 		return -ENOMEM;
 	pthread_cond_init(&st->content->seal_done, NULL);
+	pthread_mutex_init(&st->content->files_lock, NULL);
 	return 0;
 }
 
@@ -44,6 +45,7 @@ void dfs_content_free(struct dfs_store *st)
 		}
 	}
 	pthread_cond_destroy(&c->seal_done);
+	pthread_mutex_destroy(&c->files_lock);
 	free(c);
 	st->content = NULL;
 }

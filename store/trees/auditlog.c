@@ -69,7 +69,7 @@ static int log_open(struct dfs_store *st, const struct dfs_actor *actor,
 	pthread_mutex_lock(&st->lock);
 	dfs_refusals_flush(st);
 	pthread_mutex_unlock(&st->lock);
-	f = dfs_file_new(&log_ops, ino, flags, NULL);
+	f = dfs_file_new(st, &log_ops, ino, flags, NULL);
 	if (!f)
 		return -ENOMEM;
 	*ret = f;

@@ -268,7 +268,7 @@ int dfs_envfile_open(struct dfs_store *st, const struct dfs_actor *actor,
 		/* Opened for writing without O_TRUNC: it holds the
 		 * package's bytes already. */
 		(void)dfs_verify_cover(v, 0, v->want);
-	f = dfs_file_new(&envfile_ops, ino, flags, v);
+	f = dfs_file_new(st, &envfile_ops, ino, flags, v);
 	if (!f) {
 		dfs_verify_put(st, v);
 		rc = -ENOMEM;

@@ -68,6 +68,8 @@ struct dfs_store *dfs_store_free(struct dfs_store *st)
 {
 	if (!st)
 		return NULL;
+	if (st->db && st->content && st->trees)
+		dfs_files_release_all(st);
 	if (st->db && st->trees) {
 		/* Refusals still folded into a count are not lost. */
 		pthread_mutex_lock(&st->lock);

@@ -28,7 +28,7 @@
 #include "deployfs/names.h"
 #include "deployfs/store.h"
 
-#define DFS_SCHEMA_VERSION 7
+#define DFS_SCHEMA_VERSION 8
 #define DFS_APPLICATION_ID 1684435761 /* "dfs1" */
 #define DFS_STR_(x) #x
 #define DFS_STR(x) DFS_STR_(x)
@@ -114,7 +114,8 @@ struct dfs_store {
 	/* group commit (txn.c) */
 	bool txn_open;
 	bool op_lazy;
-	bool txn_whole; /* see dfs_db_begin_whole() */
+	bool txn_ticked; /* the tick was told of this transaction's lazy work */
+	bool txn_whole;	 /* see dfs_db_begin_whole() */
 	int64_t txn_since;
 	uint64_t op_ino; /* the inode the lazy call in progress changes */
 	/* Inodes whose answered lazy calls wait in the open transaction, and

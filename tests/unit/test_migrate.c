@@ -31,8 +31,16 @@ struct sample {
 
 #define OPEN_FLAGS (DFS_OPEN_DAEMON | DFS_OPEN_NO_SEALER)
 #define TEXT "<connection url=\"sftp://in\"/>\n"
-/* What schema versions 2 to 7 added, taken away again. */
-#define DROP_V7 "ALTER TABLE packages DROP COLUMN kept;"
+/* What schema versions 2 to 8 added, taken away again. */
+#define DROP_V8                                                      \
+	"CREATE TABLE blob_data_v7 (hash BLOB PRIMARY KEY,"          \
+	" data BLOB NOT NULL) WITHOUT ROWID;"                        \
+	"INSERT INTO blob_data_v7 SELECT hash, data FROM blob_data;" \
+	"DROP TRIGGER blob_data_del; DROP TABLE blob_data;"          \
+	"ALTER TABLE blob_data_v7 RENAME TO blob_data;"              \
+	"CREATE TRIGGER blob_data_del AFTER DELETE ON blobs BEGIN"   \
+	" DELETE FROM blob_data WHERE hash = OLD.hash; END;"
+#define DROP_V7 DROP_V8 "ALTER TABLE packages DROP COLUMN kept;"
 #define DROP_V6 DROP_V7 "DROP TRIGGER blob_chunks_del; DROP TABLE blob_chunks;"
 #define DROP_V5 DROP_V6 "ALTER TABLE packages DROP COLUMN bad;"
 #define DROP_V4                                                               \
@@ -212,7 +220,7 @@ static void check_sample(const struct sample *s)
 Test(migrate, a_new_store_is_at_the_current_schema_version)
 {
 	FIXTURE_OK();
-	cr_assert_eq(dfs_store_schema_version(), 7);
+	cr_assert_eq(dfs_store_schema_version(), 8);
 	cr_assert_eq(user_version(), dfs_store_schema_version());
 	cr_assert_eq(schema_has("index", "dirents_by_ino"), 1);
 	cr_assert_eq(sql_int("PRAGMA application_id"), 1684435761);
@@ -224,6 +232,28 @@ Test(migrate, a_new_store_is_at_the_current_schema_version)
 	cr_assert_eq(sql_int("SELECT count(*) FROM pragma_table_info"
 			     "('packages') WHERE name = 'kept'"),
 		     1);
+	/* 8: small contents in the order they were written */
+	cr_assert_eq(schema_has("index", "blob_data_by_hash"), 1);
+}
+
+Test(migrate, a_version_7_store_keeps_its_small_contents_in_the_new_layout)
+{
+	struct sample s;
+
+	FIXTURE_OK();
+	s = fill();
+	sql_exec(DROP_V8 "PRAGMA user_version = 7;");
+	cr_assert_eq(schema_has("index", "blob_data_by_hash"), 0);
+	cr_assert_eq(sql_int("SELECT count(*) FROM blob_data"), 1);
+
+	check_sample(&s);
+	cr_assert_eq(user_version(), 8);
+	cr_assert_eq(schema_has("index", "blob_data_by_hash"), 1);
+	cr_assert_eq(sql_int("SELECT count(*) FROM blob_data"), 1);
+	/* The content's row lives as long as its blob row, as before. */
+	sql_exec("DELETE FROM blobs WHERE hash IN (SELECT hash FROM"
+		 " blob_data)");
+	cr_assert_eq(sql_int("SELECT count(*) FROM blob_data"), 0);
 }
 
 Test(migrate, a_version_6_store_gains_kept_and_its_packages_are_not_kept)
@@ -247,7 +277,7 @@ Test(migrate, a_version_6_store_gains_kept_and_its_packages_are_not_kept)
 	cr_assert_eq(user_version(), 6);
 
 	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
-	cr_assert_eq(user_version(), 7);
+	cr_assert_eq(user_version(), dfs_store_schema_version());
 	cr_assert_eq(sql_int("SELECT count(*) FROM packages WHERE kept = 0"),
 		     1);
 	/* The package is there, not kept; keeping it works. */

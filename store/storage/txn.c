@@ -123,12 +123,18 @@ static int begin(struct dfs_store *st, bool lazy)
 		if (rc < 0)
 			return rc;
 		st->txn_open = true;
+		st->txn_ticked = false;
 		st->txn_since = dfs_now_ns();
 	}
 	rc = dfs_db_exec(st, "SAVEPOINT op");
 	st->op_lazy = lazy;
-	if (lazy) /* the background tick commits it if nobody else does */
+	/* The background tick commits it if nobody else does; once told,
+	 * it watches the transaction until it ends (one wake-up per
+	 * transaction, not per call: each costs the lock a switch). */
+	if (lazy && !st->txn_ticked) {
+		st->txn_ticked = true;
 		pthread_cond_signal(&st->wake);
+	}
 	return rc;
 }
 
@@ -160,6 +166,7 @@ int dfs_db_begin_whole(struct dfs_store *st)
 		return rc;
 	st->txn_open = true;
 	st->txn_whole = true;
+	st->txn_ticked = false;
 	st->op_lazy = false;
 	st->txn_since = dfs_now_ns();
 	return 0;

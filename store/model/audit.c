@@ -78,10 +78,16 @@ static void put(struct line_out *o, const char *s, size_t len)
 	o->n += len;
 }
 
-/* A byte written as it is, unquoted. */
+/* The bytes below 0x80 that a value cannot hold as they are: control
+ * characters, space, '"', '=' (bits of lo), '\\' and DEL (bits of hi). */
+#define UNPLAIN_LO (0xffffffffull | 1ull << ' ' | 1ull << '"' | 1ull << '=')
+#define UNPLAIN_HI (1ull << ('\\' - 64) | 1ull << (0x7f - 64))
+
+/* A byte written as it is, unquoted (NUL is not). */
 static bool plain(unsigned char c)
 {
-	return c > ' ' && c != '=' && c != '"' && c != '\\' && c != 0x7f;
+	return c >= 0x80 ||
+	       !(((c < 64 ? UNPLAIN_LO : UNPLAIN_HI) >> (c & 63)) & 1);
 }
 
 /* A byte written as it is between quotes. */
@@ -90,26 +96,22 @@ static bool plain_quoted(unsigned char c)
 	return c >= ' ' && c != '"' && c != '\\' && c != 0x7f;
 }
 
-/* " key=value" (no space first): the value quoted when it holds a
- * space, '=', a quote, a backslash or a control character, and those
- * but the space and '=' escaped. */
-static void put_kv(struct line_out *o, const char *key, const char *v)
+/* key (" name=", its space left out for the first) and the value:
+ * quoted when it holds a space, '=', a quote, a backslash or a control
+ * character, and those but the space and '=' escaped. */
+static void put_kv(struct line_out *o, const char *key, size_t klen,
+		   const char *v)
 {
 	const unsigned char *u;
 	size_t len = 0;
-	bool q = false;
 
 	if (!v)
 		v = "";
 	u = (const unsigned char *)v;
-	for (; u[len]; len++)
-		if (!plain(u[len]))
-			q = true;
-	if (o->n)
-		put(o, " ", 1);
-	put(o, key, strlen(key));
-	put(o, "=", 1);
-	if (!q) {
+	while (plain(u[len]))
+		len++;
+	put(o, key, klen);
+	if (!u[len]) {
 		put(o, v, len);
 		return;
 	}
@@ -135,7 +137,9 @@ static void put_kv(struct line_out *o, const char *key, const char *v)
 	put(o, "\"", 1);
 }
 
-static void put_int(struct line_out *o, const char *key, int64_t v,
+#define KEY(name) " " name "=", sizeof(" " name "=") - 1
+
+static void put_int(struct line_out *o, const char *key, size_t klen, int64_t v,
 		    bool present)
 {
 	char num[24], *p = num + sizeof(num);
@@ -149,7 +153,7 @@ static void put_int(struct line_out *o, const char *key, int64_t v,
 		if (v < 0)
 			*--p = '-';
 	}
-	put_kv(o, key, p);
+	put_kv(o, key, klen, p);
 }
 
 /* ts=: the UTC second (the last one is kept: events come in bursts),
@@ -186,7 +190,7 @@ static void put_ts(struct line_out *o, int64_t ns)
 			ts[len + (size_t)i] = (char)('0' + frac % 10);
 		memcpy(ts + len + 10, "Z", 2);
 	}
-	put_kv(o, "ts", ts);
+	put_kv(o, "ts=", 3, ts);
 }
 
 int dfs_audit_format(const struct dfs_audit_event *ev, char *buf, size_t cap)
@@ -194,19 +198,19 @@ int dfs_audit_format(const struct dfs_audit_event *ev, char *buf, size_t cap)
 	struct line_out o = { buf, cap, 0 };
 
 	put_ts(&o, ev->ts);
-	put_int(&o, "seq", ev->seq, true);
-	put_kv(&o, "actor", ev->actor);
-	put_int(&o, "uid", ev->uid, true);
-	put_int(&o, "pid", ev->pid, true);
-	put_kv(&o, "cmd", ev->cmd);
-	put_kv(&o, "action", ev->action);
-	put_kv(&o, "env", ev->env);
-	put_kv(&o, "component", ev->component);
-	put_kv(&o, "version", ev->version);
-	put_kv(&o, "from", ev->from);
-	put_int(&o, "deployment", ev->deployment, ev->deployment != 0);
-	put_kv(&o, "result", ev->result);
-	put_kv(&o, "reason", ev->reason);
+	put_int(&o, KEY("seq"), ev->seq, true);
+	put_kv(&o, KEY("actor"), ev->actor);
+	put_int(&o, KEY("uid"), ev->uid, true);
+	put_int(&o, KEY("pid"), ev->pid, true);
+	put_kv(&o, KEY("cmd"), ev->cmd);
+	put_kv(&o, KEY("action"), ev->action);
+	put_kv(&o, KEY("env"), ev->env);
+	put_kv(&o, KEY("component"), ev->component);
+	put_kv(&o, KEY("version"), ev->version);
+	put_kv(&o, KEY("from"), ev->from);
+	put_int(&o, KEY("deployment"), ev->deployment, ev->deployment != 0);
+	put_kv(&o, KEY("result"), ev->result);
+	put_kv(&o, KEY("reason"), ev->reason);
 	put(&o, "\n", 1);
 	if (cap)
 		buf[o.n < cap ? o.n : cap - 1] = '\0';

@@ -41,15 +41,15 @@ static const char sql_log_end[] =
 	"SELECT off + len FROM audit_lines ORDER BY seq DESC LIMIT 1";
 static const char sql_log_insert[] =
 	"INSERT INTO audit_lines (seq, off, len) VALUES (?1, ?2, ?3)";
-static const char sql_log_at[] =
-	"SELECT seq FROM audit_lines WHERE off <= ?1 ORDER BY off DESC"
-	" LIMIT 1";
-static const char sql_log_page[] =
+/* The lines from the one holding offset ?1 on: one statement a read,
+ * stepped only as far as the read goes. */
+static const char sql_log_from[] =
 	"SELECT a.seq, a.ts, a.actor, a.uid, a.pid, a.cmd, a.action, a.env,"
 	" a.component, a.version, a.from_version, a.deployment, a.revisions,"
-	" a.result, a.reason, l.off, l.len FROM audit a"
-	" JOIN audit_lines l ON l.seq = a.seq WHERE a.seq >= ?1"
-	" ORDER BY a.seq LIMIT 64";
+	" a.result, a.reason, l.off, l.len FROM audit_lines l"
+	" JOIN audit a ON a.seq = l.seq WHERE l.seq >= coalesce("
+	"(SELECT seq FROM audit_lines WHERE off <= ?1 ORDER BY off DESC"
+	" LIMIT 1), 0) ORDER BY l.seq";
 static const char sql_log_missing[] =
 	"SELECT a.seq, a.ts, a.actor, a.uid, a.pid, a.cmd, a.action, a.env,"
 	" a.component, a.version, a.from_version, a.deployment, a.revisions,"
@@ -58,96 +58,163 @@ static const char sql_log_missing[] =
 
 #define LINE_MAX_LEN 16384 /* above the longest escaped event */
 
-static bool needs_quotes(const char *v)
+/*
+ * The line being rendered: the first cap - 1 bytes of it are kept,
+ * NUL-ended; n counts them all.  Rendering is on the path of every read
+ * of audit.log (a million lines a `wc -l`): bytes are copied in runs,
+ * never formatted one by one.
+ */
+struct line_out {
+	char *buf;
+	size_t cap, n;
+};
+
+static void put(struct line_out *o, const char *s, size_t len)
 {
-	if (!*v)
-		return false;
-	for (; *v; v++)
-		if (*v == ' ' || *v == '=' || *v == '"' || *v == '\\' ||
-		    (unsigned char)*v < 0x20 || *v == 0x7f)
-			return true;
-	return false;
+	if (o->n + len < o->cap)
+		memcpy(o->buf + o->n, s, len);
+	else if (o->n + 1 < o->cap)
+		memcpy(o->buf + o->n, s, o->cap - 1 - o->n);
+	o->n += len;
 }
 
-static size_t put_kv(char *buf, size_t cap, size_t n, const char *key,
-		     const char *v)
+/* The bytes below 0x80 that a value cannot hold as they are: control
+ * characters, space, '"', '=' (bits of lo), '\\' and DEL (bits of hi). */
+#define UNPLAIN_LO (0xffffffffull | 1ull << ' ' | 1ull << '"' | 1ull << '=')
+#define UNPLAIN_HI (1ull << ('\\' - 64) | 1ull << (0x7f - 64))
+
+/* A byte written as it is, unquoted (NUL is not). */
+static bool plain(unsigned char c)
 {
-	bool q;
+	return c >= 0x80 ||
+	       !(((c < 64 ? UNPLAIN_LO : UNPLAIN_HI) >> (c & 63)) & 1);
+}
+
+/* A byte written as it is between quotes. */
+static bool plain_quoted(unsigned char c)
+{
+	return c >= ' ' && c != '"' && c != '\\' && c != 0x7f;
+}
+
+/* key (" name=", its space left out for the first) and the value:
+ * quoted when it holds a space, '=', a quote, a backslash or a control
+ * character, and those but the space and '=' escaped. */
+static void put_kv(struct line_out *o, const char *key, size_t klen,
+		   const char *v)
+{
+	const unsigned char *u;
+	size_t len = 0;
 
 	if (!v)
 		v = "";
-	q = needs_quotes(v);
-	n += (size_t)snprintf(buf + (n < cap ? n : cap), n < cap ? cap - n : 0,
-			      "%s%s=%s", n ? " " : "", key, q ? "\"" : "");
-	for (; *v; v++) {
+	u = (const unsigned char *)v;
+	while (plain(u[len]))
+		len++;
+	put(o, key, klen);
+	if (!u[len]) {
+		put(o, v, len);
+		return;
+	}
+	put(o, "\"", 1);
+	while (*u) {
+		const unsigned char *run = u;
 		char esc[8];
-		const char *p = esc;
 
-		if (*v == '"' || *v == '\\')
-			snprintf(esc, sizeof(esc), "\\%c", *v);
-		else if (*v == '\n')
-			snprintf(esc, sizeof(esc), "\\n");
-		else if ((unsigned char)*v < 0x20 || *v == 0x7f)
-			snprintf(esc, sizeof(esc), "\\x%02x",
-				 (unsigned char)*v);
+		while (*u && plain_quoted(*u))
+			u++;
+		put(o, (const char *)run, (size_t)(u - run));
+		if (!*u)
+			break;
+		if (*u == '"' || *u == '\\')
+			esc[0] = '\\', esc[1] = (char)*u, esc[2] = '\0';
+		else if (*u == '\n')
+			memcpy(esc, "\\n", 3);
 		else
-			esc[0] = *v, esc[1] = '\0';
-		for (; *p; p++, n++)
-			if (n + 1 < cap)
-				buf[n] = *p;
+			snprintf(esc, sizeof(esc), "\\x%02x", *u);
+		put(o, esc, strlen(esc));
+		u++;
 	}
-	if (q) {
-		if (n + 1 < cap)
-			buf[n] = '"';
-		n++;
-	}
-	if (cap)
-		buf[n < cap ? n : cap - 1] = '\0';
-	return n;
+	put(o, "\"", 1);
 }
 
-static size_t put_int(char *buf, size_t cap, size_t n, const char *key,
-		      int64_t v, bool present)
-{
-	char num[32] = "";
+#define KEY(name) " " name "=", sizeof(" " name "=") - 1
 
-	if (present)
-		snprintf(num, sizeof(num), "%lld", (long long)v);
-	return put_kv(buf, cap, n, key, num);
+static void put_int(struct line_out *o, const char *key, size_t klen, int64_t v,
+		    bool present)
+{
+	char num[24], *p = num + sizeof(num);
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	*--p = '\0';
+	if (present) {
+		do
+			*--p = (char)('0' + u % 10);
+		while (u /= 10);
+		if (v < 0)
+			*--p = '-';
+	}
+	put_kv(o, key, klen, p);
+}
+
+/* ts=: the UTC second (the last one is kept: events come in bursts),
+ * then the nanoseconds. */
+static void put_ts(struct line_out *o, int64_t ns)
+{
+	static _Thread_local struct {
+		bool set;
+		time_t t;
+		char s[24];
+	} last;
+	time_t t = (time_t)(ns / 1000000000LL);
+	char ts[48];
+
+	if (!last.set || last.t != t) {
+		struct tm tm;
+
+		last.s[0] = '\0';
+		gmtime_r(&t, &tm);
+		strftime(last.s, sizeof(last.s), "%Y-%m-%dT%H:%M:%S", &tm);
+		last.t = t;
+		last.set = true;
+	}
+	if (ns < 0) {
+		snprintf(ts, sizeof(ts), "%s.%09lldZ", last.s,
+			 (long long)(ns % 1000000000LL));
+	} else {
+		size_t len = strlen(last.s);
+		int64_t frac = ns % 1000000000LL;
+
+		memcpy(ts, last.s, len);
+		ts[len] = '.';
+		for (int i = 9; i >= 1; i--, frac /= 10)
+			ts[len + (size_t)i] = (char)('0' + frac % 10);
+		memcpy(ts + len + 10, "Z", 2);
+	}
+	put_kv(o, "ts=", 3, ts);
 }
 
 int dfs_audit_format(const struct dfs_audit_event *ev, char *buf, size_t cap)
 {
-	char ts[48];
-	time_t t = (time_t)(ev->ts / 1000000000LL);
-	struct tm tm;
-	size_t n = 0;
+	struct line_out o = { buf, cap, 0 };
 
-	gmtime_r(&t, &tm);
-	strftime(ts, 24, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(ts + strlen(ts), sizeof(ts) - strlen(ts), ".%09lldZ",
-		 (long long)(ev->ts % 1000000000LL));
-	n = put_kv(buf, cap, n, "ts", ts);
-	n = put_int(buf, cap, n, "seq", ev->seq, true);
-	n = put_kv(buf, cap, n, "actor", ev->actor);
-	n = put_int(buf, cap, n, "uid", ev->uid, true);
-	n = put_int(buf, cap, n, "pid", ev->pid, true);
-	n = put_kv(buf, cap, n, "cmd", ev->cmd);
-	n = put_kv(buf, cap, n, "action", ev->action);
-	n = put_kv(buf, cap, n, "env", ev->env);
-	n = put_kv(buf, cap, n, "component", ev->component);
-	n = put_kv(buf, cap, n, "version", ev->version);
-	n = put_kv(buf, cap, n, "from", ev->from);
-	n = put_int(buf, cap, n, "deployment", ev->deployment,
-		    ev->deployment != 0);
-	n = put_kv(buf, cap, n, "result", ev->result);
-	n = put_kv(buf, cap, n, "reason", ev->reason);
-	if (n + 1 < cap)
-		buf[n] = '\n';
-	n++;
+	put_ts(&o, ev->ts);
+	put_int(&o, KEY("seq"), ev->seq, true);
+	put_kv(&o, KEY("actor"), ev->actor);
+	put_int(&o, KEY("uid"), ev->uid, true);
+	put_int(&o, KEY("pid"), ev->pid, true);
+	put_kv(&o, KEY("cmd"), ev->cmd);
+	put_kv(&o, KEY("action"), ev->action);
+	put_kv(&o, KEY("env"), ev->env);
+	put_kv(&o, KEY("component"), ev->component);
+	put_kv(&o, KEY("version"), ev->version);
+	put_kv(&o, KEY("from"), ev->from);
+	put_int(&o, KEY("deployment"), ev->deployment, ev->deployment != 0);
+	put_kv(&o, KEY("result"), ev->result);
+	put_kv(&o, KEY("reason"), ev->reason);
+	put(&o, "\n", 1);
 	if (cap)
-		buf[n < cap ? n : cap - 1] = '\0';
-	return (int)n;
+		buf[o.n < cap ? o.n : cap - 1] = '\0';
+	return (int)o.n;
 }
 
 /* The line of ev, cut to LINE_MAX_LEN (newline kept). */
@@ -223,43 +290,27 @@ ssize_t dfs_audit_read(struct dfs_store *st, void *out, size_t n, uint64_t off)
 	char line[LINE_MAX_LEN + 1];
 	char *buf = out;
 	size_t got = 0;
-	int64_t seq = 0;
 	sqlite3_stmt *s = NULL;
 	int rc;
 
-	rc = dfs_query_sql(st, sql_log_at, &s, "i", (int64_t)off);
-	if (rc == 1) {
-		seq = sqlite3_column_int64(s, 0);
+	rc = dfs_query_sql(st, sql_log_from, &s, "i", (int64_t)off);
+	for (; rc == 1 && got < n; rc = sqlite3_step(s) == SQLITE_ROW ? 1 : 0) {
+		struct dfs_audit_event ev;
+		uint64_t loff = (uint64_t)sqlite3_column_int64(s, 15);
+		size_t len, from;
+
+		event_of(s, &ev);
+		len = render(&ev, line);
+		if (loff + len <= off + got)
+			continue;
+		from = off + got > loff ? (size_t)(off + got - loff) : 0;
+		if (len - from > n - got)
+			len = from + (n - got);
+		memcpy(buf + got, line + from, len - from);
+		got += len - from;
+	}
+	if (s)
 		sqlite3_reset(s);
-	}
-	while (rc == 1 && got < n) {
-		int rows = 0;
-
-		rc = dfs_query_sql(st, sql_log_page, &s, "i", seq);
-		for (; rc == 1 && got < n;
-		     rc = sqlite3_step(s) == SQLITE_ROW ? 1 : 0) {
-			struct dfs_audit_event ev;
-			uint64_t loff = (uint64_t)sqlite3_column_int64(s, 15);
-			size_t len, from;
-
-			event_of(s, &ev);
-			len = render(&ev, line);
-			seq = ev.seq + 1;
-			rows++;
-			if (loff + len <= off + got)
-				continue;
-			from = off + got > loff ? (size_t)(off + got - loff)
-						: 0;
-			if (len - from > n - got)
-				len = from + (n - got);
-			memcpy(buf + got, line + from, len - from);
-			got += len - from;
-		}
-		if (s)
-			sqlite3_reset(s);
-		if (rc >= 0 && rows == 64)
-			rc = 1;
-	}
 	return rc < 0 ? rc : (ssize_t)got;
 }
 

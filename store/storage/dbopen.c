@@ -158,9 +158,14 @@ int dfs_schema_open(struct dfs_store *st)
 				NULL);
 		return rc;
 	}
+	/* A 16 MiB page cache: what a create touches fits in it, and
+	 * misses are read from the kernel's page cache.  64 MiB held the
+	 * inline bytes of recent files and the audit rows of the last read
+	 * of audit.log, and put the daemon at 97 MB with 100,000 files in
+	 * build/ (46 MB now; untar of 10,000 files: no measurable change). */
 	rc = dfs_db_exec(st, "PRAGMA journal_mode = WAL;"
 			     "PRAGMA synchronous = NORMAL;"
-			     "PRAGMA cache_size = -65536;"
+			     "PRAGMA cache_size = -16384;"
 			     "PRAGMA wal_autocheckpoint = 0;"
 			     "PRAGMA temp_store = MEMORY;");
 	if (rc < 0)

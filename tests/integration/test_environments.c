@@ -1712,6 +1712,81 @@ static int occurrences(const char *s, const char *what)
 	return n;
 }
 
+/* The bytes of fd from off on, read chunk bytes at a time. */
+static size_t read_chunks(int fd, off_t off, char *into, size_t cap,
+			  size_t chunk)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while ((r = pread(fd, into + n, chunk < cap - n ? chunk : cap - n,
+			  off + (off_t)n)) > 0)
+		n += (size_t)r;
+	cr_assert_eq(r, 0, "read of %zu: %s", chunk, strerror(errno));
+	return n;
+}
+
+Test(environments,
+     audit_log_reads_of_any_size_agree_and_an_open_reader_sees_more)
+{
+	static char got[AUDIT_CAP + 1];
+	char p[PATH_MAX];
+	size_t len, n;
+	int fd;
+
+	prepare();
+	/* More lines than one read of the daemon ever rendered at once. */
+	dfs_ok(&m, "cd " ENVS "/test && for i in $(seq 150); do "
+		   "ln -sfn " REL "$((i %% 2 + 1)) order-sync || exit 1; done");
+	len = read_audit();
+	cr_assert_geq(occurrences(audit_buf, " env=test component=order-sync "),
+		      150);
+	dfs_path(p, sizeof(p), "%s/audit.log", m.mnt);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	/* From the start, from inside a line, near the end. */
+	const struct {
+		size_t chunk;
+		off_t off;
+	} reads[] = {
+		{ 1 << 20, 0 },
+		{ 1 << 20, 1 },
+		{ 65536, 77 },
+		{ 4093, 0 },
+		{ 4093, (off_t)len / 3 },
+		{ 200, (off_t)len / 2 },
+		{ 1, (off_t)len - 3000 },
+	};
+	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+		size_t chunk = reads[i].chunk;
+		off_t off = reads[i].off;
+
+		n = read_chunks(fd, off, got, AUDIT_CAP, chunk);
+		cr_assert_eq(n, len - (size_t)off,
+			     "reads of %zu from %lld: %zu bytes, want %zu",
+			     chunk, (long long)off, n, len - (size_t)off);
+		cr_assert_arr_eq(got, audit_buf + off, n,
+				 "reads of %zu from %lld differ", chunk,
+				 (long long)off);
+	}
+
+	/* A reader that keeps the file open reads on past the end it saw:
+	 * the lines added since, and nothing else. */
+	cr_assert_eq(lseek(fd, 0, SEEK_END), (off_t)len);
+	cr_assert_eq(read(fd, got, 4096), 0);
+	link_deploy("-sfn", "test", "order-sync", "2");
+	n = read_chunks(fd, (off_t)len, got, AUDIT_CAP, 1 << 20);
+	got[n] = '\0';
+	close(fd);
+	cr_assert_gt(n, 0, "the open reader saw nothing added");
+	cr_assert_eq(got[n - 1], '\n');
+	cr_assert(strstr(got, "action=deploy env=test component=order-sync "
+			      "version=2 "),
+		  "added:\n%s", got);
+	cr_assert_eq(read_audit(), len + n);
+	cr_assert_arr_eq(audit_buf + len, got, n, "the added lines differ");
+}
+
 Test(environments, tail_f_shows_a_deploy_within_2_s)
 {
 	char outp[PATH_MAX], log[PATH_MAX], buf[65536];

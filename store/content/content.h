@@ -26,6 +26,7 @@ struct dfs_oinode {
 	uint64_t holds;	  /* kernel lookups not yet forgotten */
 	unsigned opens;	  /* struct dfs_file handles */
 	unsigned writers; /* of which open for writing */
+	unsigned flushed; /* of which closed (FLUSH) since their last write */
 	int fd;		  /* content: blob (ro) or work (rw); -1 none */
 	bool is_work;	  /* fd is work/INO */
 	bool is_mem;	  /* fd is a memfd: small content (see mem.c) */
@@ -89,6 +90,7 @@ struct dfs_file {
 	struct dfs_verify *v; /* a file checked against a package */
 	uint64_t ino;
 	int flags;
+	bool flushed; /* closed by its owner, RELEASE still to come */
 	atomic_int refs;
 	struct dfs_file *prev, *next; /* in st->content->files */
 };
@@ -128,6 +130,9 @@ int dfs_content_fd(struct dfs_store *st, struct dfs_oinode *oi,
 		   const struct dfs_content_row *r);
 /* Turn a blob-backed file into a work copy holding its bytes (keep) or
  * nothing; no writers. */
+/* Before a work file closed by all its writers is opened for writing
+ * again: its content as last closed becomes its blob (work.c). */
+int dfs_content_keep_last_closed(struct dfs_store *st, struct dfs_oinode *oi);
 int dfs_content_make_work(struct dfs_store *st, struct dfs_oinode *oi,
 			  const struct dfs_content_row *r, bool keep);
 /* Written now: mtime and ctime, saved at close. */

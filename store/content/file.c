@@ -29,6 +29,8 @@ static int open_locked(struct dfs_store *st, int flags, struct dfs_oinode *oi)
 	dfs_content_wait_sealed(st, oi);
 	if (writing && oi->writers == 0)
 		dfs_seal_now(st, oi);
+	if (writing && (rc = dfs_content_keep_last_closed(st, oi)) < 0)
+		return rc;
 	rc = dfs_content_row(st, oi, &r);
 	if (rc < 0)
 		return rc;
@@ -195,6 +197,8 @@ static int file_put(struct dfs_store *st, struct dfs_file *f)
 	if (oi->dirty_times)
 		rc = dfs_content_persist_times(st, oi->ino);
 	oi->opens--;
+	if (writer && f->flushed)
+		oi->flushed--;
 	if (writer && --oi->writers == 0 && oi->is_work)
 		dfs_seal_enqueue(st, oi);
 	dfs_content_reap(st, oi->ino);
@@ -327,6 +331,10 @@ void dfs_file_fd_put(struct dfs_store *st, struct dfs_file *f, bool wrote,
 	pthread_rwlock_unlock(&f->oi->fdlock);
 	if (wrote) {
 		pthread_mutex_lock(&st->lock);
+		if (f->flushed) {
+			f->flushed = false;
+			f->oi->flushed--;
+		}
 		dfs_content_modified(f->oi);
 		if (f->oi->is_mem) {
 			f->oi->mem_dirty = true;
@@ -345,6 +353,10 @@ int dfs_file_flush(struct dfs_store *st, struct dfs_file *f)
 	if (f->ops)
 		return f->ops->flush ? f->ops->flush(st, f) : 0;
 	pthread_mutex_lock(&st->lock);
+	if ((f->flags & O_ACCMODE) != O_RDONLY && !f->flushed) {
+		f->flushed = true;
+		f->oi->flushed++;
+	}
 	if (f->oi->mem_dirty || f->oi->dirty_times)
 		rc = commit_file(st, f->oi, false);
 	/* Calls answered on it (fchmod, fsetxattr, ...) a commit undid. */

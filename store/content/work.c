@@ -221,3 +221,36 @@ void dfs_content_unpin(struct dfs_store *st, struct dfs_oinode *oi)
 		dfs_seal_enqueue(st, oi);
 	dfs_oinode_maybe_free(st, oi);
 }
+
+/*
+ * A work file every writer has closed (FLUSH) but whose RELEASE has not
+ * come yet (the kernel sends it after answering close(), and not while a
+ * forked child holds the open file), opened for writing again: the
+ * sealer has not made its content as last closed a blob, so make one now
+ * and name it in the inode's row, as the sealer would have.  A package
+ * taken while the file is rewritten takes that, not none.  (st->lock
+ * held; the sealer seals the file as usual at its last RELEASE.)
+ */
+int dfs_content_keep_last_closed(struct dfs_store *st, struct dfs_oinode *oi)
+{
+	struct dfs_hash h;
+	struct stat sb;
+	int rc;
+
+	if (!oi->is_work || oi->writers == 0 || oi->flushed < oi->writers)
+		return 0;
+	if (fstat(oi->fd, &sb) < 0)
+		return -errno;
+	rc = dfs_db_begin(st);
+	if (rc == 0)
+		rc = dfs_blob_put_fd(st, oi->fd, (uint64_t)sb.st_size, &h);
+	if (rc == 0)
+		rc = dfs_inode_keep_blob(st, oi->ino, &h);
+	rc = dfs_finish(st, rc);
+	if (rc < 0)
+		dfs_log(DFS_LOG_ERR,
+			"inode %llu: keeping its content as last closed "
+			"before it is rewritten: %s",
+			(unsigned long long)oi->ino, strerror(-rc));
+	return rc;
+}

@@ -60,6 +60,8 @@ static const char sql_set_work[] =
 static const char sql_seal[] =
 	"UPDATE inodes SET blob = ?2, work = 0, size = ?3, blocks = ?4"
 	" WHERE ino = ?1 AND work = 1";
+static const char sql_keep[] =
+	"UPDATE inodes SET blob = ?2 WHERE ino = ?1 AND work = 1";
 static const char sql_point[] =
 	"UPDATE inodes SET blob = ?2, work = 0, size = ?3, blocks = ?4"
 	" WHERE ino = ?1";
@@ -465,6 +467,12 @@ int dfs_inode_seal(struct dfs_store *st, uint64_t ino, const struct dfs_hash *h,
 			      (int64_t)size, (int64_t)blocks);
 
 	return rc == 0 && dfs_changes(st) == 0 ? -ESTALE : rc;
+}
+
+int dfs_inode_keep_blob(struct dfs_store *st, uint64_t ino,
+			const struct dfs_hash *h)
+{
+	return dfs_exec_sql(st, sql_keep, "ih", (int64_t)ino, h);
 }
 
 int dfs_inode_point(struct dfs_store *st, uint64_t ino,

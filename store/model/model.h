@@ -125,6 +125,9 @@ int dfs_inode_set_work(struct dfs_store *st, uint64_t ino, uint64_t size);
 /* The sealed blob of a work file; -ESTALE if it was deleted meanwhile. */
 int dfs_inode_seal(struct dfs_store *st, uint64_t ino, const struct dfs_hash *h,
 		   uint64_t size, uint64_t blocks);
+/* A work file's content as last closed, kept while it is rewritten. */
+int dfs_inode_keep_blob(struct dfs_store *st, uint64_t ino,
+			const struct dfs_hash *h);
 /* Small content committed from memory. */
 int dfs_inode_point(struct dfs_store *st, uint64_t ino,
 		    const struct dfs_hash *h, uint64_t size);

@@ -219,9 +219,10 @@ void dfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 
 /*
  * copy_file_range: into an environment, a source with the package's
- * content moves nothing.  Anything else is the kernel's to copy
- * (EOPNOTSUPP makes it fall back to reads and writes; ENOSYS would turn
- * copy_file_range off for the whole mount).
+ * content moves nothing; into a stored file (build/) the store reads and
+ * writes the bytes itself, one round trip.  Anything else is the
+ * kernel's to copy (EOPNOTSUPP makes it fall back to reads and writes;
+ * ENOSYS would turn copy_file_range off for the whole mount).
  */
 void dfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			    struct fuse_file_info *fi_in, fuse_ino_t ino_out,

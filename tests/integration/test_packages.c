@@ -456,6 +456,81 @@ Test(packages, a_snapshot_keeps_modes_owners_and_times_of_when_taken)
 			was[i], "%s after changes in build/", in_pkg[i]);
 }
 
+/* copy_file_range of len bytes, as cp loops on it; what it copied. */
+static ssize_t copy_range(int in, off_t off_in, int out, off_t off_out,
+			  size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = copy_file_range(in, &off_in, out, &off_out,
+					    len - done, 0);
+
+		if (n <= 0)
+			return n < 0 ? -errno : (ssize_t)done;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+/*
+ * copy_file_range into build/ (what cp does) is served by the daemon: a
+ * read and a write of its own, a MiB at a time, at any offsets, into a
+ * file that grows past what is kept in memory; kept across a remount.
+ */
+Test(packages, copy_file_range_into_build_copies_the_bytes_at_any_offset)
+{
+	static unsigned char big[(3u << 20) + 123], want[100000];
+	char p[PATH_MAX], q[PATH_MAX];
+	unsigned char *got = malloc(sizeof(big) + 1);
+	int in, out;
+
+	cr_assert_not_null(got);
+	prepare();
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (unsigned char)(i * 7 + i / 4096);
+	dfs_path(p, sizeof(p), "%s/process/order-sync/big.bin", m.build);
+	cr_assert_eq(dfs_write_file(p, big, sizeof(big)), 0);
+	package("1");
+
+	in = open(pkg_path(q, "order-sync@1/big.bin"), O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(in, 0, "%s", strerror(errno));
+	/* The whole file into a new one. */
+	dfs_path(p, sizeof(p), "%s/process/order-sync/copy.bin", m.build);
+	out = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	cr_assert_geq(out, 0, "%s", strerror(errno));
+	cr_assert_eq(copy_range(in, 0, out, 0, sizeof(big)),
+		     (ssize_t)sizeof(big));
+	cr_assert_eq(close(out), 0);
+	/* 30,000 bytes from 70,000 into a small file at 60,000: it grows
+ * past the 64 KiB kept in memory, with a hole of zeros before. */
+	memset(want, 0, sizeof(want));
+	memcpy(want, "small\n", 6);
+	memcpy(want + 60000, big + 70000, 30000);
+	dfs_path(q, sizeof(q), "%s/process/order-sync/small.txt", m.build);
+	cr_assert_eq(dfs_write_file(q, "small\n", 6), 0);
+	out = open(q, O_WRONLY | O_CLOEXEC);
+	cr_assert_geq(out, 0, "%s", strerror(errno));
+	cr_assert_eq(copy_range(in, 70000, out, 60000, 30000), 30000);
+	cr_assert_eq(close(out), 0);
+	cr_assert_eq(close(in), 0);
+
+	for (int pass = 0; pass < 2; pass++) {
+		cr_assert_eq(dfs_read_file(p, got, sizeof(big) + 1),
+			     (ssize_t)sizeof(big));
+		cr_expect(memcmp(got, big, sizeof(big)) == 0,
+			  "copy.bin differs from the package's big.bin");
+		cr_assert_eq(dfs_read_file(q, got, sizeof(want) + 1), 90000);
+		cr_expect(memcmp(got, want, 90000) == 0,
+			  "small.txt is not as copied into");
+		if (pass == 0) {
+			cr_assert_eq(dfs_mount_stop(&m), 0);
+			cr_assert_eq(dfs_mount_start(&m), 0);
+		}
+	}
+	free(got);
+}
+
 Test(packages, identical_content_has_an_identical_content_hash)
 {
 	char h1[64], h2[64], h3[64], h4[64];

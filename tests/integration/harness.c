@@ -300,6 +300,24 @@ int dfs_write_file(const char *path, const void *data, size_t len)
 	return 0;
 }
 
+ssize_t dfs_copy_range(int in, loff_t off_in, int out, loff_t off_out,
+		       size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = copy_file_range(in, &off_in, out, &off_out,
+					    len - done, 0);
+
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
 ssize_t dfs_read_file(const char *path, void *buf, size_t cap)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

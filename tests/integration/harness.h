@@ -62,6 +62,10 @@ char *dfs_path(char *buf, size_t cap, const char *fmt, ...)
 /* Write/read a whole small file; return 0 or -errno. */
 int dfs_write_file(const char *path, const void *data, size_t len);
 ssize_t dfs_read_file(const char *path, void *buf, size_t cap);
+/* copy_file_range of len bytes, looping as cp does: the bytes copied
+ * (fewer at the source's end), or -errno. */
+ssize_t dfs_copy_range(int in, loff_t off_in, int out, loff_t off_out,
+		       size_t len);
 
 /* Milliseconds on the monotonic clock, for deadlines. */
 long dfs_now_ms(void);

@@ -921,26 +921,6 @@ Test(deploy_copy, writes_out_of_order_and_overlapping_are_compared_by_range)
 	assert_deployed("test", "2", 2);
 }
 
-/* copy_file_range the whole of len bytes from in at off_in to out at
- * off_out; the result (bytes copied, or -errno). */
-static ssize_t cfr_all(int in, loff_t off_in, int out, loff_t off_out,
-		       size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = copy_file_range(in, &off_in, out, &off_out,
-					    len - done, 0);
-
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
 Test(deploy_copy, a_file_rewritten_wrong_after_it_was_verified_is_out_again)
 {
 	static char want[65536];
@@ -1045,8 +1025,9 @@ static void cfr_shifted_then_right(const char *rel)
 	n0 = dfs_audit_lines(&m);
 	out_fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	cr_assert_geq(out_fd, 0, "open %s: %s", dst, strerror(errno));
-	cr_assert_eq(cfr_all(in, 10, out_fd, 0, len - 10), (ssize_t)(len - 10));
-	cr_assert_eq(cfr_all(in, 0, out_fd, (loff_t)(len - 10), 10), 10);
+	cr_assert_eq(dfs_copy_range(in, 10, out_fd, 0, len - 10),
+		     (ssize_t)(len - 10));
+	cr_assert_eq(dfs_copy_range(in, 0, out_fd, (loff_t)(len - 10), 10), 10);
 	errno = 0;
 	cr_assert_eq(close(out_fd), -1,
 		     "%s: close after copy_file_range at other offsets "
@@ -1059,9 +1040,9 @@ static void cfr_shifted_then_right(const char *rel)
 
 	out_fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	cr_assert_geq(out_fd, 0, "open %s: %s", dst, strerror(errno));
-	cr_assert_eq(cfr_all(in, (loff_t)h, out_fd, (loff_t)h, len - h),
+	cr_assert_eq(dfs_copy_range(in, (loff_t)h, out_fd, (loff_t)h, len - h),
 		     (ssize_t)(len - h));
-	cr_assert_eq(cfr_all(in, 0, out_fd, 0, h), (ssize_t)h);
+	cr_assert_eq(dfs_copy_range(in, 0, out_fd, 0, h), (ssize_t)h);
 	cr_assert_eq(close(out_fd), 0, "%s: close: %s", rel, strerror(errno));
 	close(in);
 }

@@ -456,23 +456,6 @@ Test(packages, a_snapshot_keeps_modes_owners_and_times_of_when_taken)
 			was[i], "%s after changes in build/", in_pkg[i]);
 }
 
-/* copy_file_range of len bytes, as cp loops on it; what it copied. */
-static ssize_t copy_range(int in, off_t off_in, int out, off_t off_out,
-			  size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = copy_file_range(in, &off_in, out, &off_out,
-					    len - done, 0);
-
-		if (n <= 0)
-			return n < 0 ? -errno : (ssize_t)done;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
 /*
  * copy_file_range into build/ (what cp does) is served by the daemon: a
  * read and a write of its own, a MiB at a time, at any offsets, into a
@@ -499,7 +482,7 @@ Test(packages, copy_file_range_into_build_copies_the_bytes_at_any_offset)
 	dfs_path(p, sizeof(p), "%s/process/order-sync/copy.bin", m.build);
 	out = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	cr_assert_geq(out, 0, "%s", strerror(errno));
-	cr_assert_eq(copy_range(in, 0, out, 0, sizeof(big)),
+	cr_assert_eq(dfs_copy_range(in, 0, out, 0, sizeof(big)),
 		     (ssize_t)sizeof(big));
 	cr_assert_eq(close(out), 0);
 	/* 30,000 bytes from 70,000 into a small file at 60,000: it grows
@@ -511,7 +494,7 @@ Test(packages, copy_file_range_into_build_copies_the_bytes_at_any_offset)
 	cr_assert_eq(dfs_write_file(q, "small\n", 6), 0);
 	out = open(q, O_WRONLY | O_CLOEXEC);
 	cr_assert_geq(out, 0, "%s", strerror(errno));
-	cr_assert_eq(copy_range(in, 70000, out, 60000, 30000), 30000);
+	cr_assert_eq(dfs_copy_range(in, 70000, out, 60000, 30000), 30000);
 	cr_assert_eq(close(out), 0);
 	cr_assert_eq(close(in), 0);
 

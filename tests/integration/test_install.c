@@ -28,13 +28,27 @@ static int setup_rc;
 	"SRC=$(cd \"$FIXTURES/../..\" && pwd) && "                  \
 	"DEPLOYFS_BIN=$(cd \"$(dirname \"$DEPLOYFS\")\" && pwd)/deployfs; "
 
+/*
+ * For commands run as nobody: a clone in a folder only root may enter
+ * (root's home is 0700) is reached through a bind mount of it at
+ * $DIR/src (taken down by the teardown), and $SRC and $BUILDDIR point
+ * there.  After ENV_SH.
+ */
+#define NOBODY_REACH_SH                                                      \
+	"if ! setpriv --reuid=65534 --regid=65534 --clear-groups test -x "   \
+	"\"$SRC/tools/run\"; then mkdir -p \"$DIR/src\" && "                 \
+	"{ mountpoint -q \"$DIR/src\" || mount --bind -o ro \"$SRC\" "       \
+	"\"$DIR/src\"; } && BUILDDIR=\"$DIR/src/${BUILDDIR#\"$SRC\"/}\" && " \
+	"SRC=\"$DIR/src\"; fi && "
+
 /* Wait (20 s at most) until no daemon holds the store: polled. */
 #define RELEASED_SH(store)                                             \
 	"for i in $(seq 200); do flock -n \"" store "/lock\" true && " \
 	"break; sleep 0.1; done; flock -n \"" store "/lock\" true"
 
 static const char *const extra_mounts[] = { "mnt2", "elsewhere",
-					    "home/deployfs", "nhome/deployfs" };
+					    "home/deployfs", "nhome/deployfs",
+					    "src" };
 
 static void setup(void)
 {
@@ -355,8 +369,9 @@ Test(install, run_as_a_user_mounts_or_says_what_to_do)
 	fuse_for_users = dfs_sh(&m, NOBODY_SH "test -r /dev/fuse -a "
 					      "-w /dev/fuse") == 0;
 	rc = dfs_sh_out(&m, out, sizeof(out),
-			ENV_SH NOBODY_SH "env DEPLOYFS_BUILD=\"$BUILDDIR\" "
-					 "\"$SRC/tools/run\" </dev/null 2>&1");
+			ENV_SH NOBODY_REACH_SH NOBODY_SH
+			"env DEPLOYFS_BUILD=\"$BUILDDIR\" "
+			"\"$SRC/tools/run\" </dev/null 2>&1");
 	if (!fuse_for_users) {
 		cr_assert_eq(rc, 1, "exit %d:\n%s", rc, out);
 		cr_assert(strstr(out, "/dev/fuse") && strstr(out, "As root"),
@@ -369,7 +384,8 @@ Test(install, run_as_a_user_mounts_or_says_what_to_do)
 	       "grep -q \" $DIR/nhome/deployfs fuse.deployfs \" "
 	       "/proc/mounts && test -d \"$DIR/nhome/.local/share/deployfs\"");
 	rc = dfs_sh_out(&m, out, sizeof(out),
-			ENV_SH NOBODY_SH "\"$SRC/tools/run\" --stop 2>&1");
+			ENV_SH NOBODY_REACH_SH NOBODY_SH
+			"\"$SRC/tools/run\" --stop 2>&1");
 	cr_assert_eq(rc, 0, "tools/run --stop as a user (%d):\n%s", rc, out);
 	dfs_ok(&m, "! grep -q \" $DIR/nhome/deployfs \" /proc/mounts");
 }
@@ -383,7 +399,7 @@ Test(install, deps_name_the_command_when_not_root)
 
 	dfs_need_mount(&m, setup_rc);
 	rc = dfs_sh_out(&m, out, sizeof(out),
-			ENV_SH NOBODY_SH
+			ENV_SH NOBODY_REACH_SH NOBODY_SH
 			"bash -c '. \"$1/tools/deps.sh\" && "
 			"DFS_PACKAGES+=(dfs-no-such-package) && "
 			"dfs_install_deps' sh \"$SRC\" </dev/null 2>&1");

@@ -29,17 +29,23 @@ static int setup_rc;
 	"DEPLOYFS_BIN=$(cd \"$(dirname \"$DEPLOYFS\")\" && pwd)/deployfs; "
 
 /*
- * For commands run as nobody: a clone in a folder only root may enter
- * (root's home is 0700) is reached through a bind mount of it at
- * $DIR/src (taken down by the teardown), and $SRC and $BUILDDIR point
- * there.  After ENV_SH.
+ * For commands run as nobody: a clone nobody may not enter (one made in a
+ * mktemp -d folder, or under root's 0700 home) is reached through
+ * $DIR/src, a small tmpfs holding a read-only bind mount of each of the
+ * clone's entries (the suite's teardown detaches it whole); $SRC and
+ * $BUILDDIR then point there.  After ENV_SH.
  */
-#define NOBODY_REACH_SH                                                      \
-	"if ! setpriv --reuid=65534 --regid=65534 --clear-groups test -x "   \
-	"\"$SRC/tools/run\"; then mkdir -p \"$DIR/src\" && "                 \
-	"{ mountpoint -q \"$DIR/src\" || mount --bind -o ro \"$SRC\" "       \
-	"\"$DIR/src\"; } && BUILDDIR=\"$DIR/src/${BUILDDIR#\"$SRC\"/}\" && " \
-	"SRC=\"$DIR/src\"; fi && "
+#define NOBODY_REACH_SH                                                     \
+	"if ! setpriv --reuid=65534 --regid=65534 --clear-groups test -x "  \
+	"\"$SRC/tools/run\"; then "                                         \
+	"if ! mountpoint -q \"$DIR/src\"; then mkdir -p \"$DIR/src\" && "   \
+	"mount -t tmpfs -o mode=0755,size=1m dfs-src \"$DIR/src\" && "      \
+	"for e in \"$SRC\"/* \"$SRC\"/.[!.]*; do [ -e \"$e\" ] || "         \
+	"continue; t=\"$DIR/src/${e##*/}\"; if [ -d \"$e\" ]; then "        \
+	"mkdir \"$t\"; else : >\"$t\"; fi && "                              \
+	"mount --bind -o ro \"$e\" \"$t\" || exit 1; done; fi && "          \
+	"BUILDDIR=\"$DIR/src/${BUILDDIR#\"$SRC\"/}\" && SRC=\"$DIR/src\"; " \
+	"fi && "
 
 /* Wait (20 s at most) until no daemon holds the store: polled. */
 #define RELEASED_SH(store)                                             \

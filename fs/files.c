@@ -51,7 +51,12 @@ void dfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		reply_err(req, rc, "open", ino, NULL);
 		return;
 	}
-	if (fuse_reply_open(req, fi) < 0)
+	if (dfs_file_backing(file_of(fi)) > 0)
+		rc = dfs_reply_open_backing(req, fi,
+					    dfs_file_backing(file_of(fi)));
+	else
+		rc = fuse_reply_open(req, fi);
+	if (rc < 0)
 		(void)dfs_file_release(fs_of(req)->st, file_of(fi));
 }
 

@@ -54,6 +54,15 @@ void fill_entry(struct dfs_fs *fs, const struct dfs_attr *a,
 void reply_entry(fuse_req_t req, const struct dfs_attr *a);
 void reply_attr(fuse_req_t req, const struct dfs_attr *a);
 
+/* ---- passthrough.c: the kernel reads unchanging files itself ------------- */
+
+/* Take the session's I/O (before the loop runs): 0 or a negative errno. */
+int dfs_passthrough_start(struct dfs_fs *fs);
+/* No more backing files (before the session's fd is closed). */
+void dfs_passthrough_stop(struct dfs_fs *fs);
+int dfs_reply_open_backing(fuse_req_t req, const struct fuse_file_info *fi,
+			   int id);
+
 /* ---- files.c: the handlers of open files --------------------------------- */
 
 void dfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -245,6 +245,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 	if (fuse_session_mount(fs.se, cmd->mountpoint) != 0)
 		goto out_signals;
 	raise_readahead(cmd->mountpoint);
+	(void)dfs_passthrough_start(&fs);
 	notifying = pthread_create(&notify_thread, NULL, notifier, &fs) == 0;
 	if (status_fd >= 0)
 		detach(status_fd);
@@ -264,6 +265,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 	dfs_store_notices_stop(fs.st);
 	if (notifying)
 		pthread_join(notify_thread, NULL);
+	dfs_passthrough_stop(&fs);
 	fuse_session_unmount(fs.se);
 	fuse_remove_signal_handlers(fs.se);
 	fuse_session_destroy(fs.se);

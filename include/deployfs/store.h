@@ -364,6 +364,25 @@ DFS_WUR ssize_t dfs_file_read(struct dfs_store *st, struct dfs_file *f,
 DFS_WUR ssize_t dfs_file_copy_range(struct dfs_store *st, struct dfs_file *in,
 				    uint64_t off_in, struct dfs_file *out,
 				    uint64_t off_out, size_t len);
+/*
+ * FUSE passthrough: the kernel reads a file that never changes (a
+ * package's file, or one shown in an environment) straight from the fd of
+ * its content, once that content is found good.  The daemon registers
+ * such an fd with open (an id > 0, or a negative errno) and drops the id
+ * with close; NULL: no passthrough (set it to NULL before the session's
+ * fd is closed).  All the opens of one inode the kernel reads through
+ * share one id, as the kernel wants, and none is given while the inode
+ * has opens read through the daemon.
+ */
+struct dfs_backing {
+	int (*open)(void *ctx, int fd);
+	void (*close)(void *ctx, int id);
+	void *ctx;
+};
+void dfs_store_set_backing(struct dfs_store *st, const struct dfs_backing *b);
+/* The backing id the kernel reads f through (reply to open with it), or
+ * 0: f is read through dfs_file_read()/its fd. */
+int dfs_file_backing(const struct dfs_file *f);
 /* Returns 0; closes, and schedules sealing after the last writer. */
 int dfs_file_release(struct dfs_store *st, struct dfs_file *f);
 /* Is ino a node of an environment's extensions (a build-like node whose

@@ -40,6 +40,10 @@ struct dfs_oinode {
 	 * not found good: reads check what they serve (fdlock as fd). */
 	struct dfs_chunks *chunks;
 	struct dfs_hash blob; /* snap: its content */
+	/* snap: the kernel reads it from fd itself (passthrough, file.c) */
+	int backing_id;	       /* registered for the opens below; 0 none */
+	unsigned backing_opens; /* opens the kernel reads through it */
+	unsigned cached_opens;	/* opens it reads through us */
 	uint64_t size;	      /* snap: its size */
 	struct timespec mtime;
 	struct timespec ctime;
@@ -60,6 +64,7 @@ struct dfs_content {
 	unsigned queued;
 	unsigned in_flight;
 	struct dfs_verify *verifies;
+	struct dfs_backing backing; /* passthrough, if the daemon has it */
 	/* Every open file, so that those the kernel never released (an
 	 * unmount races the last RELEASE) are released at the end. */
 	pthread_mutex_t files_lock; /* a leaf: nothing is taken under it */
@@ -91,6 +96,7 @@ struct dfs_file {
 	uint64_t ino;
 	int flags;
 	bool flushed; /* closed by its owner, RELEASE still to come */
+	int backing;  /* the kernel reads it from this backing id; 0 not */
 	atomic_int refs;
 	struct dfs_file *prev, *next; /* in st->content->files */
 };

@@ -85,6 +85,69 @@ static int check_first(struct dfs_store *st, struct dfs_oinode *oi, int flags)
 	return rc == -ENOENT ? 0 : rc;
 }
 
+/*
+ * A read-only open of a snapshot's file: read by the kernel from its
+ * content's fd (passthrough) when that fd holds bytes found good (no
+ * chunk list left to check as they are read) and no open of the inode is
+ * read through us; the kernel refuses to mix the two on one inode, and
+ * every passthrough open of it must name the same backing.  Else counted
+ * as read through us.
+ */
+static void open_backing(struct dfs_store *st, struct dfs_oinode *oi,
+			 struct dfs_file *f)
+{
+	struct dfs_content *c = st->content;
+	int id;
+
+	if (oi->backing_id == 0) {
+		if (!c->backing.open || oi->cached_opens || oi->fd < 0 ||
+		    oi->chunks) {
+			oi->cached_opens++;
+			return;
+		}
+		id = c->backing.open(c->backing.ctx, oi->fd);
+		if (id <= 0) {
+			oi->cached_opens++;
+			return;
+		}
+		oi->backing_id = id;
+	}
+	oi->backing_opens++;
+	f->backing = oi->backing_id;
+}
+
+static void close_backing(struct dfs_store *st, struct dfs_oinode *oi,
+			  struct dfs_file *f)
+{
+	struct dfs_content *c = st->content;
+
+	if (!f->backing) {
+		if (oi->snap && oi->cached_opens)
+			oi->cached_opens--;
+		return;
+	}
+	if (--oi->backing_opens > 0)
+		return;
+	if (c->backing.close)
+		c->backing.close(c->backing.ctx, oi->backing_id);
+	oi->backing_id = 0;
+}
+
+void dfs_store_set_backing(struct dfs_store *st, const struct dfs_backing *b)
+{
+	pthread_mutex_lock(&st->lock);
+	if (b)
+		st->content->backing = *b;
+	else
+		memset(&st->content->backing, 0, sizeof(*b));
+	pthread_mutex_unlock(&st->lock);
+}
+
+int dfs_file_backing(const struct dfs_file *f)
+{
+	return f->backing;
+}
+
 static void files_add(struct dfs_store *st, struct dfs_file *f)
 {
 	struct dfs_content *c = st->content;
@@ -141,6 +204,8 @@ int dfs_content_open(struct dfs_store *st, uint64_t ino, int flags,
 	}
 	if ((flags & O_ACCMODE) != O_RDONLY)
 		oi->writers++;
+	else if (oi->snap)
+		open_backing(st, oi, f);
 	f->oi = oi;
 	f->ino = ino;
 	f->flags = flags;
@@ -196,6 +261,7 @@ static int file_put(struct dfs_store *st, struct dfs_file *f)
 		rc = commit_file(st, oi, false);
 	if (oi->dirty_times)
 		rc = dfs_content_persist_times(st, oi->ino);
+	close_backing(st, oi, f);
 	oi->opens--;
 	if (writer && f->flushed)
 		oi->flushed--;

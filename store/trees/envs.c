@@ -54,7 +54,7 @@ int dfs_envs_attr_locked(struct dfs_store *st, uint64_t ino,
 	rc = dfs_inode_attr(st, DFS_INO_ENVIRONMENTS, ret);
 	if (rc == 0 && dfs_env_count(st, &n) == 0)
 		ret->nlink = 2 + (uint32_t)n;
-	ret->flags |= DFS_NODE_VOLATILE | DFS_NODE_SYSTEM;
+	ret->flags |= DFS_NODE_SYSTEM;
 	return rc;
 }
 

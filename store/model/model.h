@@ -205,6 +205,9 @@ struct dfs_walk {
 };
 int dfs_walk_component(struct dfs_walk *w, struct dfs_component *c, int64_t sid,
 		       struct dfs_hash *ret_own, struct dfs_hash *ret_full);
+/* Count the references of a snapshot's nodes, written from its root on
+ * (the last nodes written), in its blobs' rows: once, after them. */
+int dfs_snapshot_count_blobs(struct dfs_store *st, int64_t root);
 /* The revision of the component whose folder is dir, taken now (a
  * transaction of its own). */
 int dfs_component_revision(struct dfs_store *st, uint64_t dir, int64_t *ret);

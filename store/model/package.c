@@ -180,6 +180,8 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 		rc = insert_root(st, c, name, now, &root);
 	if (rc == 0)
 		rc = dfs_walk_component(w, c, root, &own, &full);
+	if (rc == 0)
+		rc = dfs_snapshot_count_blobs(st, root);
 	if (rc < 0)
 		return rc;
 	json_revisions(w, revs, sizeof(revs));

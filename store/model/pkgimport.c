@@ -404,6 +404,8 @@ static int import_locked(struct import *im, int tree,
 		return rc;
 	root = dfs_last_rowid(st);
 	rc = put_dir(im, tree, root, sb.st_mode, 0, &got);
+	if (rc == 0)
+		rc = dfs_snapshot_count_blobs(st, root);
 	if (rc < 0)
 		return rc;
 	if (memcmp(got.b, m->hash.b, DFS_HASH_LEN) != 0) {

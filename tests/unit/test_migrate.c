@@ -31,8 +31,13 @@ struct sample {
 
 #define OPEN_FLAGS (DFS_OPEN_DAEMON | DFS_OPEN_NO_SEALER)
 #define TEXT "<connection url=\"sftp://in\"/>\n"
-/* What schema versions 2 to 8 added, taken away again. */
+/* What schema versions 2 to 9 added, taken away again. */
+#define DROP_V9                                                      \
+	"CREATE TRIGGER snode_blob_ins AFTER INSERT ON snodes"       \
+	" WHEN NEW.blob IS NOT NULL BEGIN"                           \
+	" UPDATE blobs SET refs = refs + 1 WHERE hash = NEW.blob; END;"
 #define DROP_V8                                                      \
+	DROP_V9                                                      \
 	"CREATE TABLE blob_data_v7 (hash BLOB PRIMARY KEY,"          \
 	" data BLOB NOT NULL) WITHOUT ROWID;"                        \
 	"INSERT INTO blob_data_v7 SELECT hash, data FROM blob_data;" \
@@ -220,7 +225,7 @@ static void check_sample(const struct sample *s)
 Test(migrate, a_new_store_is_at_the_current_schema_version)
 {
 	FIXTURE_OK();
-	cr_assert_eq(dfs_store_schema_version(), 8);
+	cr_assert_eq(dfs_store_schema_version(), 9);
 	cr_assert_eq(user_version(), dfs_store_schema_version());
 	cr_assert_eq(schema_has("index", "dirents_by_ino"), 1);
 	cr_assert_eq(sql_int("PRAGMA application_id"), 1684435761);
@@ -234,6 +239,37 @@ Test(migrate, a_new_store_is_at_the_current_schema_version)
 		     1);
 	/* 8: small contents in the order they were written */
 	cr_assert_eq(schema_has("index", "blob_data_by_hash"), 1);
+	/* 9: snapshots count their blobs without a trigger */
+	cr_assert_eq(schema_has("trigger", "snode_blob_ins"), 0);
+	cr_assert_eq(schema_has("trigger", "snode_blob_del"), 1);
+}
+
+Test(migrate, a_version_8_store_counts_its_snapshots_blobs_once)
+{
+	struct sample s;
+	struct dfs_attr a;
+	uint64_t q;
+
+	FIXTURE_OK();
+	s = fill();
+	sql_exec(DROP_V9 "PRAGMA user_version = 8;");
+	cr_assert_eq(schema_has("trigger", "snode_blob_ins"), 1);
+
+	check_sample(&s);
+	cr_assert_eq(user_version(), 9);
+	cr_assert_eq(schema_has("trigger", "snode_blob_ins"), 0);
+	/* A package taken now counts its file once, not twice. */
+	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
+	q = dfs_fixture_component(&fx, "process", "q");
+	(void)dfs_fixture_put_text(&fx, q, "q.xml", "<q/>");
+	cr_assert_eq(dfs_node_lookup(fx.st, DFS_INO_PACKAGES, "q", &a), 0);
+	cr_assert_eq(dfs_node_mkdir(fx.st, &fx.me, a.ino, "q@1", 0755, &a), 0);
+	cr_assert_eq(dfs_store_sync(fx.st), 0);
+	fx.st = dfs_store_free(fx.st);
+	cr_assert_eq(sql_int("SELECT refs FROM blobs WHERE hash ="
+			     " (SELECT blob FROM inodes WHERE ino ="
+			     " (SELECT ino FROM dirents WHERE name = CAST('q.xml' AS BLOB)))"),
+		     2, "the file and the package's node");
 }
 
 Test(migrate, a_version_7_store_keeps_its_small_contents_in_the_new_layout)
@@ -247,7 +283,7 @@ Test(migrate, a_version_7_store_keeps_its_small_contents_in_the_new_layout)
 	cr_assert_eq(sql_int("SELECT count(*) FROM blob_data"), 1);
 
 	check_sample(&s);
-	cr_assert_eq(user_version(), 8);
+	cr_assert_eq(user_version(), dfs_store_schema_version());
 	cr_assert_eq(schema_has("index", "blob_data_by_hash"), 1);
 	cr_assert_eq(sql_int("SELECT count(*) FROM blob_data"), 1);
 	/* The content's row lives as long as its blob row, as before. */

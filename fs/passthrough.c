@@ -105,7 +105,8 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	uint64_t want = atomic_load(&pt.init_unique);
 
 	(void)userdata;
-	if (want && count > 0 && iov[0].iov_len >= sizeof(struct fuse_out_header) &&
+	if (want && count > 0 &&
+	    iov[0].iov_len >= sizeof(struct fuse_out_header) &&
 	    ((const struct fuse_out_header *)iov[0].iov_base)->unique == want) {
 		patch_init(iov, count);
 		atomic_store(&pt.init_unique, 0);

@@ -40,11 +40,11 @@ struct dfs_oinode {
 	 * not found good: reads check what they serve (fdlock as fd). */
 	struct dfs_chunks *chunks;
 	struct dfs_hash blob; /* snap: its content */
+	uint64_t size;	      /* snap: its size */
 	/* snap: the kernel reads it from fd itself (passthrough, file.c) */
-	int backing_id;	       /* registered for the opens below; 0 none */
+	int backing_id;		/* registered for the opens below; 0 none */
 	unsigned backing_opens; /* opens the kernel reads through it */
 	unsigned cached_opens;	/* opens it reads through us */
-	uint64_t size;	      /* snap: its size */
 	struct timespec mtime;
 	struct timespec ctime;
 	pthread_rwlock_t fdlock;

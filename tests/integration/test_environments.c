@@ -548,22 +548,19 @@ Test(environments, the_environments_folder_counts_its_environments)
 	char p[PATH_MAX];
 
 	dfs_need_mount(&m, setup_rc);
-	cr_assert_eq(stat(dfs_path(p, sizeof(p), "%s/environments", m.mnt),
-			  &st),
-		     0);
+	cr_assert_eq(
+		stat(dfs_path(p, sizeof(p), "%s/environments", m.mnt), &st), 0);
 	cr_expect_eq(st.st_nlink, 2, "nlink %lu with no environment",
 		     (unsigned long)st.st_nlink);
 	cr_assert_eq(mkdir(ep(p, "one"), 0755), 0);
 	cr_assert_eq(mkdir(ep(p, "two"), 0755), 0);
-	cr_assert_eq(stat(dfs_path(p, sizeof(p), "%s/environments", m.mnt),
-			  &st),
-		     0);
+	cr_assert_eq(
+		stat(dfs_path(p, sizeof(p), "%s/environments", m.mnt), &st), 0);
 	cr_expect_eq(st.st_nlink, 4, "nlink %lu with two environments",
 		     (unsigned long)st.st_nlink);
 	cr_assert_eq(rmdir(ep(p, "one")), 0);
-	cr_assert_eq(stat(dfs_path(p, sizeof(p), "%s/environments", m.mnt),
-			  &st),
-		     0);
+	cr_assert_eq(
+		stat(dfs_path(p, sizeof(p), "%s/environments", m.mnt), &st), 0);
 	cr_expect_eq(st.st_nlink, 3, "nlink %lu after one rmdir",
 		     (unsigned long)st.st_nlink);
 	ASSERT_ERRNO(stat(ep(p, "one"), &st), ENOENT);

@@ -82,14 +82,15 @@ static void package(void)
 					     "%s/process/pt/big.bin", m.build),
 				    big, BIG_LEN),
 		     0);
-	cr_assert_eq(dfs_write_file(dfs_path(p, sizeof(p),
-					     "%s/process/pt/small.txt",
-					     m.build),
-				    small, SMALL_LEN),
-		     0);
-	dfs_ok(&m, "mkdir \"$MNT/packages/pt/pt@1\" && "
-		   "mkdir \"$MNT/environments/test\" && "
-		   "ln -s ../../packages/pt/pt@1 \"$MNT/environments/test/pt\"");
+	cr_assert_eq(
+		dfs_write_file(dfs_path(p, sizeof(p), "%s/process/pt/small.txt",
+					m.build),
+			       small, SMALL_LEN),
+		0);
+	dfs_ok(&m,
+	       "mkdir \"$MNT/packages/pt/pt@1\" && "
+	       "mkdir \"$MNT/environments/test\" && "
+	       "ln -s ../../packages/pt/pt@1 \"$MNT/environments/test/pt\"");
 }
 
 static int open_in(const char *tree, const char *name)
@@ -172,10 +173,10 @@ Test(passthrough, package_and_environment_files_are_read_without_the_daemon)
 	package();
 	w[0] = (struct wanted){ open_in("packages/pt/pt@1", "big.bin"), big,
 				BIG_LEN };
-	w[1] = (struct wanted){ open_in("packages/pt/pt@1", "small.txt"),
-				small, SMALL_LEN };
-	w[2] = (struct wanted){ open_in("environments/test/pt", "big.bin"),
-				big, BIG_LEN };
+	w[1] = (struct wanted){ open_in("packages/pt/pt@1", "small.txt"), small,
+				SMALL_LEN };
+	w[2] = (struct wanted){ open_in("environments/test/pt", "big.bin"), big,
+				BIG_LEN };
 	/* A second open of the same file shares its backing. */
 	w[3] = (struct wanted){ open_in("packages/pt/pt@1", "big.bin"), big,
 				BIG_LEN };

@@ -32,9 +32,9 @@ struct sample {
 #define OPEN_FLAGS (DFS_OPEN_DAEMON | DFS_OPEN_NO_SEALER)
 #define TEXT "<connection url=\"sftp://in\"/>\n"
 /* What schema versions 2 to 9 added, taken away again. */
-#define DROP_V9                                                      \
-	"CREATE TRIGGER snode_blob_ins AFTER INSERT ON snodes"       \
-	" WHEN NEW.blob IS NOT NULL BEGIN"                           \
+#define DROP_V9                                                \
+	"CREATE TRIGGER snode_blob_ins AFTER INSERT ON snodes" \
+	" WHEN NEW.blob IS NOT NULL BEGIN"                     \
 	" UPDATE blobs SET refs = refs + 1 WHERE hash = NEW.blob; END;"
 #define DROP_V8                                                      \
 	DROP_V9                                                      \
@@ -266,10 +266,11 @@ Test(migrate, a_version_8_store_counts_its_snapshots_blobs_once)
 	cr_assert_eq(dfs_node_mkdir(fx.st, &fx.me, a.ino, "q@1", 0755, &a), 0);
 	cr_assert_eq(dfs_store_sync(fx.st), 0);
 	fx.st = dfs_store_free(fx.st);
-	cr_assert_eq(sql_int("SELECT refs FROM blobs WHERE hash ="
-			     " (SELECT blob FROM inodes WHERE ino ="
-			     " (SELECT ino FROM dirents WHERE name = CAST('q.xml' AS BLOB)))"),
-		     2, "the file and the package's node");
+	cr_assert_eq(
+		sql_int("SELECT refs FROM blobs WHERE hash ="
+			" (SELECT blob FROM inodes WHERE ino ="
+			" (SELECT ino FROM dirents WHERE name = CAST('q.xml' AS BLOB)))"),
+		2, "the file and the package's node");
 }
 
 Test(migrate, a_version_7_store_keeps_its_small_contents_in_the_new_layout)

@@ -421,3 +421,42 @@ Test(crash, kill9_while_one_file_grows_keeps_fsynced_prefix)
 	}
 	close(fd);
 }
+
+/*
+ * fsync of a folder makes its entries durable: a file created in it and
+ * not yet closed (its creation waits up to 20 ms for a group commit) is
+ * there after a kill -9 that follows the fsync at once.  The daemon used
+ * to answer FSYNCDIR with success and commit nothing.  Several files,
+ * each killed right after its folder's fsync, so that a commit the tick
+ * happened to make cannot hide the defect.
+ */
+Test(crash, fsync_of_a_folder_keeps_the_files_created_in_it)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	dfs_need_mount(&m, setup_rc);
+	for (int i = 0; i < 3; i++) {
+		int fd, dfd;
+
+		fd = open(dfs_path(p, sizeof(p), "%s/made-%d.txt", work, i),
+			  O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+		cr_assert_geq(fd, 0, "create: %s", strerror(errno));
+		dfd = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		cr_assert_geq(dfd, 0);
+		cr_assert_eq(fsync(dfd), 0, "fsync of the folder: %s",
+			     strerror(errno));
+		kill_daemon_and_writer_ends();
+		close(dfd);
+		close(fd);
+		remount_and_fsck();
+		for (int j = 0; j <= i; j++)
+			cr_expect_eq(stat(dfs_path(p, sizeof(p),
+						   "%s/made-%d.txt", work, j),
+					  &st),
+				     0,
+				     "made-%d.txt is gone after fsync of its "
+				     "folder and kill -9 (round %d)",
+				     j, i);
+	}
+}

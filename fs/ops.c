@@ -387,13 +387,18 @@ static void dfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
+/* A folder's entries are rows: fsync of any folder commits them all. */
 static void dfs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			    struct fuse_file_info *fi)
 {
-	(void)ino;
+	int rc = dfs_store_commit_durable(fs_of(req)->st);
+
 	(void)datasync;
 	(void)fi;
-	fuse_reply_err(req, 0);
+	if (rc < 0)
+		reply_err(req, rc, "fsyncdir", ino, NULL);
+	else
+		fuse_reply_err(req, 0);
 }
 
 static void dfs_op_statfs(fuse_req_t req, fuse_ino_t ino)

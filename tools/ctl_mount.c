@@ -9,6 +9,7 @@
  * daemon mounts with fsname=STORE).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,14 +98,35 @@ static bool is_the_mount(void *ctx, const struct mount_entry *e)
 	return true;
 }
 
+/*
+ * The daemon answers some calls before it commits them (a group commit
+ * of up to 20 ms): an fsync of the mount's root commits them, so that
+ * what deployctl then reads from the store itself holds every act the
+ * mount has answered (a copy just begun, say).  Best effort: a daemon
+ * that cannot be asked leaves the store as it is.
+ */
+static void settle_mount(const char *real)
+{
+	int fd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	(void)fsync(fd);
+	close(fd);
+}
+
 int store_of_mount(const char *mnt, char *buf, size_t cap)
 {
 	char real[PATH_MAX];
 	struct store_query q = { real, buf, cap };
+	int rc;
 
 	if (!realpath(mnt, real))
 		return -errno;
-	return deployfs_mounts_each(is_the_mount, &q);
+	rc = deployfs_mounts_each(is_the_mount, &q);
+	if (rc == 0)
+		settle_mount(real);
+	return rc;
 }
 
 struct cwd_query {

@@ -184,6 +184,9 @@ int dfs_store_schema_version(void);
 DFS_WUR int dfs_store_statfs(struct dfs_store *st, struct statvfs *ret);
 /* Wait until every closed file is sealed into a blob (tests, unmount). */
 int dfs_store_sync(struct dfs_store *st);
+/* Every call answered so far committed and on disk (fsync of a folder;
+ * deployctl before it reads the store behind a mount): 0 or -errno. */
+DFS_WUR int dfs_store_commit_durable(struct dfs_store *st);
 
 /* ---- the namespace ----------------------------------------------------- */
 

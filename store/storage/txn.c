@@ -316,6 +316,17 @@ void dfs_db_tick_locked(struct dfs_store *st)
 		checkpoint(st);
 }
 
+/* The WAL on disk: what it holds survives a power cut. */
+static int sync_wal(struct dfs_store *st)
+{
+	if (st->wal_fd < 0)
+		st->wal_fd = openat(st->dirfd, DFS_DB_NAME "-wal",
+				    O_RDONLY | O_CLOEXEC);
+	if (st->wal_fd < 0)
+		return -errno;
+	return dfs_io_fsync(st->wal_fd);
+}
+
 /*
  * durable: the commit reaches the disk before this returns (a power cut
  * cannot undo it).  The connection runs with synchronous=NORMAL, which
@@ -338,12 +349,24 @@ int dfs_db_commit(struct dfs_store *st, bool durable)
 	rc = dfs_db_flush(st);
 	if (rc < 0 || !durable)
 		return rc;
-	if (st->wal_fd < 0)
-		st->wal_fd = openat(st->dirfd, DFS_DB_NAME "-wal",
-				    O_RDONLY | O_CLOEXEC);
-	if (st->wal_fd < 0)
-		return -errno;
-	return dfs_io_fsync(st->wal_fd);
+	return sync_wal(st);
+}
+
+/*
+ * fsync of a folder (or deployctl before it reads the store): every call
+ * answered so far committed, and on disk.  A commit that fails reaches
+ * this caller too (and each file it undid, at its next close or fsync).
+ */
+int dfs_store_commit_durable(struct dfs_store *st)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	rc = st->txn_whole ? 0 : dfs_db_flush(st);
+	if (rc == 0 && st->wal_frames > 0)
+		rc = sync_wal(st);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
 }
 
 void dfs_db_rollback(struct dfs_store *st)

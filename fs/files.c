@@ -45,17 +45,15 @@ static int open_file(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void dfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	int rc = open_file(req, ino, fi);
+	int rc = open_file(req, ino, fi), backing;
 
 	if (rc < 0) {
 		reply_err(req, rc, "open", ino, NULL);
 		return;
 	}
-	if (dfs_file_backing(file_of(fi)) > 0)
-		rc = dfs_reply_open_backing(req, fi,
-					    dfs_file_backing(file_of(fi)));
-	else
-		rc = fuse_reply_open(req, fi);
+	backing = dfs_file_backing(file_of(fi));
+	rc = backing > 0 ? dfs_reply_open_backing(req, fi, backing)
+			 : fuse_reply_open(req, fi);
 	if (rc < 0)
 		(void)dfs_file_release(fs_of(req)->st, file_of(fi));
 }

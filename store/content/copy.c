@@ -45,23 +45,15 @@ static ssize_t read_some(struct dfs_store *st, struct dfs_file *in,
 {
 	char *buf;
 	ssize_t n;
-	int fd;
 
 	if (len > (1u << 20))
 		len = 1u << 20;
+	if (!dfs_file_buffered(in))
+		return dfs_file_read_mem(st, in, off, len, true, ret);
 	buf = malloc(len ? len : 1);
 	if (!buf)
 		return -ENOMEM;
-	if (dfs_file_buffered(in)) {
-		n = dfs_file_read(st, in, buf, len, off);
-	} else {
-		fd = dfs_file_fd_get_range(st, in, off, len);
-		n = fd < 0 ? fd : pread(fd, buf, len, (off_t)off);
-		if (n < 0 && fd >= 0)
-			n = -errno;
-		if (fd >= 0)
-			dfs_file_fd_put(st, in, false, 0);
-	}
+	n = dfs_file_read(st, in, buf, len, off);
 	if (n < 0) {
 		free(buf);
 		return n;

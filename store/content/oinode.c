@@ -146,7 +146,7 @@ int dfs_content_drop(struct dfs_store *st, uint64_t ino)
 void dfs_reclaim_later(struct dfs_store *st)
 {
 	st->content->reclaim_wanted = true;
-	pthread_cond_signal(&st->wake);
+	dfs_wake(st);
 }
 
 void dfs_content_reap(struct dfs_store *st, uint64_t ino)

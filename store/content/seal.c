@@ -171,8 +171,12 @@ void dfs_seal_enqueue(struct dfs_store *st, struct dfs_oinode *oi)
 	oi->queued = true;
 	oi->qnext = st->content->queue;
 	st->content->queue = oi;
-	st->content->queued++;
-	pthread_cond_signal(&st->wake);
+	/* A sealer that gathers looks again within SEAL_GATHER_MS: wake it
+	 * only from idle, or for a full batch. */
+	if (++st->content->queued == SEAL_BATCH_MAX)
+		pthread_cond_signal(&st->wake);
+	else
+		dfs_wake(st);
 }
 
 /* Take up to max queued inodes that can be sealed now (st->lock held). */
@@ -219,12 +223,14 @@ static void idle_wait(struct dfs_store *st)
 	int64_t due = dfs_db_tick_due(st);
 	struct timespec until;
 
+	st->idle = true;
 	if (!due) {
 		pthread_cond_wait(&st->wake, &st->lock);
-		return;
+	} else {
+		until = dfs_ns_to_ts(due);
+		(void)pthread_cond_timedwait(&st->wake, &st->lock, &until);
 	}
-	until = dfs_ns_to_ts(due);
-	(void)pthread_cond_timedwait(&st->wake, &st->lock, &until);
+	st->idle = false;
 }
 
 static void drain_locked(struct dfs_store *st, struct seal_item *items)

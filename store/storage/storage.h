@@ -136,6 +136,11 @@ struct dfs_store {
 	 * commit within DFS_LAZY_MS, a WAL to checkpoint, or whatever the
 	 * layers above queue (the sealer waits on it). */
 	pthread_cond_t wake;
+	/* The background thread waits without a near deadline (for work,
+	 * or for a checkpoint due later): new work must wake it.  Otherwise
+	 * it looks again within DFS_LAZY_MS by itself, and a wake-up per
+	 * call would only cost two context switches (dfs_wake()). */
+	bool idle;
 
 	/* Refusals recorded (model/audit.c, dfs_audit_refuse()): the trees
 	 * compare it around a call to see whether the act recorded its own
@@ -246,6 +251,7 @@ int dfs_finish(struct dfs_store *st, int rc);
 void dfs_db_tick_locked(struct dfs_store *st);
 /* When (dfs_now_ns()) the tick has a checkpoint to run; 0: none waits. */
 int64_t dfs_db_tick_due(const struct dfs_store *st);
+void dfs_wake(struct dfs_store *st);
 void dfs_db_watch_wal(struct dfs_store *st);
 
 /* ---- schema.c ------------------------------------------------------------ */

@@ -133,7 +133,7 @@ static int begin(struct dfs_store *st, bool lazy)
 	 * transaction, not per call: each costs the lock a switch). */
 	if (lazy && !st->txn_ticked) {
 		st->txn_ticked = true;
-		pthread_cond_signal(&st->wake);
+		dfs_wake(st);
 	}
 	return rc;
 }
@@ -229,6 +229,14 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 void dfs_db_watch_wal(struct dfs_store *st)
 {
 	sqlite3_wal_hook(st->db, wal_hook, st);
+}
+
+/* Tell the background thread of new work, if it would not look soon
+ * (st->lock held). */
+void dfs_wake(struct dfs_store *st)
+{
+	if (st->idle)
+		pthread_cond_signal(&st->wake);
 }
 
 int64_t dfs_db_tick_due(const struct dfs_store *st)

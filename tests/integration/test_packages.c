@@ -913,3 +913,52 @@ Test(packages, a_folder_that_cannot_be_a_component_is_einval_and_recorded)
 	dfs_ok(&m, "mkdir \"$BUILD/process/.cache\" && "
 		   "test ! -e \"$MNT/packages/.cache\"");
 }
+
+/* The kernel keeps packages/NAME's attributes; each change made without a
+ * call on that folder must still reach an open descriptor of it at once
+ * (fstat asks no lookup, so only the daemon's notice can refresh it). */
+Test(packages, an_open_package_folder_sees_its_changes_at_once)
+{
+	char dir[PATH_MAX], comp[PATH_MAX], moved[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	prepare();
+	package("1");
+	dfs_ok(&m, "sed -i 's|Line/UnitPrice|Line/NetPrice|' " MAP_XML);
+	package("2");
+	fd = open(pkg_path(dir, ""), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_nlink, 4, "2 + two packages, not %ju",
+		     (uintmax_t)st.st_nlink);
+
+	cr_assert_eq(setxattr(dir, "user.deployfs.remove", "2", 1, 0), 0, "%s",
+		     strerror(errno));
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_nlink, 3, "after remove: %ju",
+		     (uintmax_t)st.st_nlink);
+	cr_assert_eq(setxattr(dir, "user.deployfs.restore", "2", 1, 0), 0, "%s",
+		     strerror(errno));
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_nlink, 4, "after restore: %ju",
+		     (uintmax_t)st.st_nlink);
+
+	/* Its owner is the build folder's, which changes in build/. */
+	dfs_path(comp, sizeof(comp), "%s/process/order-sync", m.build);
+	cr_assert_eq(chown(comp, 1234, 1235), 0, "%s", strerror(errno));
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_uid, 1234, "after chown: uid %u", st.st_uid);
+	cr_assert_eq(st.st_gid, 1235, "after chown: gid %u", st.st_gid);
+	dfs_path(moved, sizeof(moved), "%s/process/.order-sync", m.build);
+	cr_assert_eq(rename(comp, moved), 0, "%s", strerror(errno));
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_uid, 0, "out of build/: uid %u", st.st_uid);
+	cr_assert_eq(rename(moved, comp), 0, "%s", strerror(errno));
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_uid, 1234, "back in build/: uid %u", st.st_uid);
+	close(fd);
+	/* And through the path, as before. */
+	cr_assert_eq(stat(dir, &st), 0);
+	cr_assert_eq(st.st_nlink, 4);
+}

@@ -217,6 +217,15 @@ static void *notifier(void *arg)
 	return NULL;
 }
 
+/* Attributes that changed without a call on them: the kernel drops its
+ * copy at once (an inode it does not hold is ENOENT: nothing to drop). */
+static void inval_attr(void *arg, uint64_t ino)
+{
+	struct dfs_fs *fs = arg;
+
+	(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
 static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 		 const char *store, int status_fd)
 {
@@ -245,6 +254,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 	if (fuse_session_mount(fs.se, cmd->mountpoint) != 0)
 		goto out_signals;
 	raise_readahead(cmd->mountpoint);
+	dfs_store_on_attr_change(fs.st, inval_attr, &fs);
 	(void)dfs_passthrough_start(&fs);
 	notifying = pthread_create(&notify_thread, NULL, notifier, &fs) == 0;
 	if (status_fd >= 0)
@@ -263,6 +273,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 		fuse_loop_cfg_destroy(config);
 	}
 	dfs_store_notices_stop(fs.st);
+	dfs_store_on_attr_change(fs.st, NULL, NULL);
 	if (notifying)
 		pthread_join(notify_thread, NULL);
 	dfs_passthrough_stop(&fs);

@@ -177,6 +177,11 @@ struct dfs_notice {
 	char name[256];
 };
 int dfs_store_notice_wait(struct dfs_store *st, struct dfs_notice *ret);
+/* fn(arg, ino) drops the kernel's cached attributes of ino at once; the
+ * store calls it (st->lock held, so fn must not call the store) when a
+ * node the kernel may cache changes without a call on it. */
+void dfs_store_on_attr_change(struct dfs_store *st,
+			      void (*fn)(void *arg, uint64_t ino), void *arg);
 void dfs_store_notices_stop(struct dfs_store *st);
 
 const char *dfs_store_strerror(int rc);

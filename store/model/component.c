@@ -134,6 +134,8 @@ int dfs_component_attach(struct dfs_store *st, uint64_t typedir,
 		return 0;
 	rc = dfs_component_by_name(st, name, &c);
 	if (rc == 0)
+		dfs_notice_attr(st, DFS_INO_PKGDIR_BASE + (uint64_t)c.id);
+	if (rc == 0)
 		return dfs_exec_sql(st, sql_attach, "ii", c.id, (int64_t)ino);
 	if (rc != -ENOENT)
 		return rc;
@@ -144,14 +146,29 @@ int dfs_component_attach(struct dfs_store *st, uint64_t typedir,
 	return rc;
 }
 
-/* The folder ino left its type folder (removed or renamed away). */
+/* The folder ino left its type folder (removed or renamed away).
+ * packages/NAME no longer takes its owner from it. */
 int dfs_component_detach(struct dfs_store *st, uint64_t ino)
 {
-	int rc = dfs_exec_sql(st, sql_detach, "i", (int64_t)ino);
+	struct dfs_component c;
+	int rc = dfs_component_by_dir(st, ino, &c);
+
+	if (rc == 0)
+		dfs_notice_attr(st, DFS_INO_PKGDIR_BASE + (uint64_t)c.id);
+	rc = dfs_exec_sql(st, sql_detach, "i", (int64_t)ino);
 
 	if (rc == 0)
 		rc = dfs_exec_sql(st, sql_forget, "");
 	return rc;
+}
+
+static const char sql_changed[] =
+	"UPDATE components SET changed = ?2 WHERE id = ?1";
+
+int dfs_component_changed(struct dfs_store *st, int64_t id, int64_t now)
+{
+	dfs_notice_attr(st, DFS_INO_PKGDIR_BASE + (uint64_t)id);
+	return dfs_exec_sql(st, sql_changed, "ii", id, now);
 }
 
 /* Take the revision of component c whose own content hashes to own. */

@@ -159,6 +159,9 @@ int dfs_component_check(struct dfs_store *st, uint64_t typedir,
 int dfs_component_attach(struct dfs_store *st, uint64_t typedir,
 			 const char *name, uint64_t ino);
 int dfs_component_detach(struct dfs_store *st, uint64_t ino);
+/* Component id's packages came or went at time now: packages/NAME's
+ * attributes change (the kernel is told). */
+int dfs_component_changed(struct dfs_store *st, int64_t id, int64_t now);
 int dfs_component_revise(struct dfs_store *st, struct dfs_component *c,
 			 const struct dfs_hash *own);
 int dfs_component_list(struct dfs_store *st, int64_t after,

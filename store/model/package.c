@@ -28,8 +28,6 @@ static const char sql_pkg_find[] =
  * stable) and, until the space is reclaimed, its snapshot: then it can be
  * restored, and its version is not made again.  Once reclaimed (its root
  * snode gone), a new package of the same version replaces the row. */
-static const char sql_changed[] =
-	"UPDATE components SET changed = ?2 WHERE id = ?1";
 static const char sql_pkg_removed[] =
 	"UPDATE packages SET removed = ?2 WHERE id = ?1";
 static const char sql_removed_find[] =
@@ -187,7 +185,7 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	json_revisions(w, revs, sizeof(revs));
 	json_requires(w, reqs, sizeof(reqs));
 	ev.revisions = revs;
-	rc = dfs_exec_sql(st, sql_changed, "ii", c->id, dfs_now_ns());
+	rc = dfs_component_changed(st, c->id, dfs_now_ns());
 	if (rc < 0)
 		return rc;
 	/* Before its own row: the earlier package it is identical to. */
@@ -342,7 +340,7 @@ static int set_removed(struct dfs_store *st, const struct dfs_actor *actor,
 	rc = dfs_exec_sql(st, sql_pkg_removed, "ii", p.id,
 			  removed ? dfs_now_ns() : 0);
 	if (rc == 0)
-		rc = dfs_exec_sql(st, sql_changed, "ii", c->id, dfs_now_ns());
+		rc = dfs_component_changed(st, c->id, dfs_now_ns());
 	return dfs_audit_act(st, actor,
 			     &(struct dfs_audit_event){
 				     .action = removed ? "package-remove"

@@ -54,8 +54,6 @@ static const char sql_pkg_insert[] =
 	"INSERT INTO packages (component, version, root, created, created_by,"
 	" uid, notes, revisions, requires, content_hash)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
-static const char sql_changed[] =
-	"UPDATE components SET changed = ?2 WHERE id = ?1";
 
 struct import_meta {
 	char *buf; /* the records, NUL-ended */
@@ -421,7 +419,7 @@ static int import_locked(struct import *im, int tree,
 			  root, m->created, m->created_by, m->uid, m->notes,
 			  m->revisions, m->requires, &m->hash);
 	if (rc == 0)
-		rc = dfs_exec_sql(st, sql_changed, "ii", c->id, dfs_now_ns());
+		rc = dfs_component_changed(st, c->id, dfs_now_ns());
 	if (rc == 0)
 		*ret_root = root;
 	return rc;

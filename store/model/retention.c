@@ -35,8 +35,6 @@ static const char sql_candidates[] =
 	" ORDER BY p.component, p.id DESC";
 static const char sql_remove[] =
 	"UPDATE packages SET removed = ?2 WHERE id = ?1 AND removed = 0";
-static const char sql_changed[] =
-	"UPDATE components SET changed = ?2 WHERE id = ?1";
 
 int dfs_pkg_set_keep(struct dfs_store *st, const struct dfs_actor *actor,
 		     int64_t comp, const char *version, bool keep)
@@ -180,8 +178,7 @@ static int remove_all(struct dfs_store *st, const struct dfs_actor *actor,
 		if (rc == 0 && dfs_changes(st) != 1)
 			rc = -EAGAIN; /* cannot be: st->lock is held */
 		if (rc == 0)
-			rc = dfs_exec_sql(st, sql_changed, "ii", p->v[i].comp,
-					  now);
+			rc = dfs_component_changed(st, p->v[i].comp, now);
 		ev.component = p->v[i].component;
 		ev.version = p->v[i].version;
 		if (rc == 0)

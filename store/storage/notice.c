@@ -37,6 +37,25 @@ void dfs_notice_push(struct dfs_store *st, uint64_t parent, uint64_t child,
 	pthread_cond_signal(&q->cond);
 }
 
+/* Unlike an entry's notice (which needs the kernel's lock of the folder,
+ * held by whoever waits on a call of ours), dropping an inode's
+ * attributes takes no lock: it is done at once, before the call that
+ * changed them is answered. */
+void dfs_notice_attr(struct dfs_store *st, uint64_t ino)
+{
+	if (st->attr_changed)
+		st->attr_changed(st->attr_changed_arg, ino);
+}
+
+void dfs_store_on_attr_change(struct dfs_store *st,
+			      void (*fn)(void *arg, uint64_t ino), void *arg)
+{
+	pthread_mutex_lock(&st->lock);
+	st->attr_changed = fn;
+	st->attr_changed_arg = arg;
+	pthread_mutex_unlock(&st->lock);
+}
+
 int dfs_store_notice_wait(struct dfs_store *st, struct dfs_notice *ret)
 {
 	struct dfs_notices *q = &st->notices;

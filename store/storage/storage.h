@@ -158,6 +158,9 @@ struct dfs_store {
 		bool stopped;
 		pthread_cond_t cond;
 	} notices;
+	/* The kernel's attributes of an inode are stale (notice.c). */
+	void (*attr_changed)(void *arg, uint64_t ino);
+	void *attr_changed_arg;
 
 	struct dfs_content *content;
 	struct dfs_trees *trees;
@@ -204,6 +207,9 @@ void dfs_db_close(struct dfs_store *st);
  * more; child is its inode) or changed (looked up again). */
 void dfs_notice_push(struct dfs_store *st, uint64_t parent, uint64_t child,
 		     const char *name, bool gone);
+/* The attributes of ino changed without a call on it (st->lock held):
+ * the kernel drops what it cached before this returns. */
+void dfs_notice_attr(struct dfs_store *st, uint64_t ino);
 
 /* ---- reserve.c: space kept for what frees space -------------------------- */
 

@@ -116,6 +116,8 @@ static int build_create(struct dfs_store *st, const struct dfs_actor *actor,
 	if (S_ISDIR(mode))
 		rc = refuse_name(st, actor, "mkdir", parent, name, rc);
 	if (rc == 0)
+		dfs_pkgdir_of_changed(st, parent);
+	if (rc == 0)
 		rc = dfs_build_attr_locked(st, ino, ret);
 	return rc;
 }
@@ -129,6 +131,8 @@ static int build_link(struct dfs_store *st, uint64_t ino, uint64_t newparent,
 	if (rc == 0)
 		rc = dfs_finish(st,
 				dfs_inode_link(st, ino, newparent, newname));
+	if (rc == 0)
+		dfs_pkgdir_of_changed(st, newparent);
 	if (rc == 0)
 		rc = dfs_build_attr_locked(st, ino, ret);
 	return rc;
@@ -153,6 +157,8 @@ static int build_remove(struct dfs_store *st, const struct dfs_actor *actor,
 		rc = dfs_inode_remove(st, parent, name, dir, &orphan);
 		rc = dfs_finish(st, drop_orphan(st, rc, orphan));
 	}
+	if (rc == 0)
+		dfs_pkgdir_of_changed(st, parent);
 	return rc;
 }
 
@@ -168,6 +174,10 @@ static int build_rename(struct dfs_store *st, const struct dfs_actor *actor,
 		rc = dfs_inode_rename(st, parent, name, newparent, newname,
 				      flags, &orphan);
 		rc = dfs_finish(st, drop_orphan(st, rc, orphan));
+	}
+	if (rc == 0) {
+		dfs_pkgdir_of_changed(st, parent);
+		dfs_pkgdir_of_changed(st, newparent);
 	}
 	return refuse_name(st, actor, "rename", newparent, newname, rc);
 }
@@ -213,6 +223,8 @@ static int build_setattr(struct dfs_store *st, uint64_t ino,
 		rc = dfs_finish(st, setattr_in(st, ino, sa));
 	if (rc == 0)
 		rc = dfs_build_attr_locked(st, ino, ret);
+	if (rc == 0 && S_ISDIR(ret->mode))
+		dfs_pkgdir_of_changed(st, ino);
 	if (oi)
 		dfs_content_unpin(st, oi);
 	return rc;

@@ -36,7 +36,11 @@ int dfs_snode_attr_locked(struct dfs_store *st, int64_t id,
 	return rc;
 }
 
-/* packages/NAME: there while the component is in build/ or packaged. */
+/* packages/NAME: there while the component is in build/ or packaged.  The
+ * kernel may keep its attributes (each walk through it asks for the entry
+ * again, since removing a package can take it away): what changes them
+ * tells it, model's dfs_component_changed() and dfs_component_detach(),
+ * and dfs_pkgdir_of_changed() for the build folder they follow. */
 static int pkgdir_attr(struct dfs_store *st, int64_t comp, struct dfs_attr *ret)
 {
 	struct dfs_attr a = { 0 };
@@ -59,9 +63,19 @@ static int pkgdir_attr(struct dfs_store *st, int64_t comp, struct dfs_attr *ret)
 	a.mtime = a.ctime = a.atime = dfs_ns_to_ts(f.changed);
 	a.size = 4096;
 	a.blocks = 8;
-	a.flags = DFS_NODE_VOLATILE;
+	a.flags = DFS_NODE_ENTRY_VOLATILE;
 	*ret = a;
 	return 0;
+}
+
+/* The build folder dir changed (its owner, mode, times or entries): if it
+ * is a component's, so may packages/NAME's attributes. */
+void dfs_pkgdir_of_changed(struct dfs_store *st, uint64_t dir)
+{
+	struct dfs_component c;
+
+	if (dfs_component_by_dir(st, dir, &c) == 0)
+		dfs_notice_attr(st, DFS_INO_PKGDIR_BASE + (uint64_t)c.id);
 }
 
 static int latest_attr(struct dfs_store *st, int64_t pkg, struct dfs_attr *ret)

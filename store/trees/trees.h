@@ -250,6 +250,8 @@ int dfs_packages_attr_locked(struct dfs_store *st, uint64_t ino,
 int dfs_envs_attr_locked(struct dfs_store *st, uint64_t ino,
 			 struct dfs_attr *ret);
 int dfs_auditlog_attr_locked(struct dfs_store *st, struct dfs_attr *ret);
+/* packages/NAME's attributes changed behind the kernel (packages.c). */
+void dfs_pkgdir_of_changed(struct dfs_store *st, uint64_t dir);
 /* A snapshot node's attributes (its packages/ inode). */
 int dfs_snode_attr_locked(struct dfs_store *st, int64_t id,
 			  struct dfs_attr *ret);

@@ -1811,3 +1811,55 @@ Test(deploy_copy, copy_file_range_of_a_large_file_deploys_it_without_storing_it,
 			  "environments/production/",
 			  "production", kib);
 }
+
+/* While copied, a package's nodes are the copier's (and writable by it);
+ * once deployed they are the package's again.  The kernel keeps the
+ * attributes it was told during the copy, so the deploy must tell it that
+ * they changed: an open descriptor (fstat asks the daemon nothing unless
+ * told) and a stat by path show the package's owners, modes and sizes,
+ * for every node (a link's size is its target's length, which differs:
+ * it leads to ENV/NAME, not packages/NAME). */
+Test(deploy_copy, a_copy_shows_the_packages_owners_and_modes_once_deployed)
+{
+	static const char list[] =
+		"cd %s && { find . -mindepth 1 ! -type l "
+		"-printf '%%U %%G %%m %%s %%p\\n'; find . -type l "
+		"-printf '%%U %%G %%m %%p\\n'; } | sort";
+	static char pkg[16384], env[16384];
+	char p[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	prepare();
+	dfs_ok(&m, "cd \"$BUILD/process/order-sync\" && echo ro >ro.txt && "
+		   "chmod 444 ro.txt");
+	package("2");
+	dfs_ok(&m, "mkdir " ENVS "/test/order-sync@2 && cp " PKGS
+		   "/order-sync@2/ro.txt " ENVS "/test/order-sync@2/");
+	fd = open(dfs_path(p, sizeof(p),
+			   "%s/environments/test/order-sync@2/ro.txt", m.mnt),
+		  O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0644, "while copied: %o",
+		     st.st_mode & 07777);
+	/* The rest: the last close deploys it. */
+	dfs_ok(&m, "cd " PKGS "/order-sync@2 && for f in *; do "
+		   "[ \"$f\" = ro.txt ] || cp -r \"$f\" " ENVS
+		   "/test/order-sync@2/ || exit 1; done");
+	/* Before any walk: a lookup would refresh it too. */
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0444, "deployed, open: %o",
+		     st.st_mode & 07777);
+	close(fd);
+	assert_deployed("test", "2", 1);
+
+	dfs_ok(&m, "chown 65534:65534 " ENVS "/production");
+	dfs_ok(&m, "cd \"$MNT\" && " AS_NOBODY "cp -r "
+		   "packages/order-sync/order-sync@2 environments/production/");
+	assert_deployed("production", "2", 1);
+	dfs_out(&m, env, sizeof(env), list, ENVS "/production/order-sync@2");
+	dfs_out(&m, pkg, sizeof(pkg), list, PKGS "/order-sync@2");
+	cr_assert(strstr(pkg, "0 0 444 3 ./ro.txt"), "%s", pkg);
+	cr_assert_str_eq(env, pkg, "a deployed copy shows:\n%s", env);
+}

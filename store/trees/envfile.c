@@ -122,6 +122,10 @@ static void envfile_release(struct dfs_store *st, struct dfs_file *f)
 		t->size = v->size;
 		t->v = NULL;
 	}
+	/* A copy's file shows what was written while it is open, then the
+	 * package's size if it was found identical, else 0 (views.c). */
+	if (!t && v->refs == 1)
+		dfs_notice_attr(st, v->ino);
 	dfs_verify_put(st, v);
 	pthread_mutex_unlock(&st->lock);
 	free(f);

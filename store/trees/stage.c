@@ -35,6 +35,13 @@ static void stage_free(struct dfs_stage *sg)
 
 void dfs_stage_drop(struct dfs_store *st, struct dfs_stage *sg)
 {
+	/* Its nodes take the package's owner, mode and sizes (deployed) or
+	 * go: the kernel's copies of their attributes are stale. */
+	dfs_notice_attr(st, dfs_eview_ino(sg->env, sg->root));
+	for (size_t i = 0; i < sg->made.cap; i++)
+		if (sg->made.v[i])
+			dfs_notice_attr(st,
+					dfs_eview_ino(sg->env, sg->made.v[i]));
 	for (struct dfs_stage **p = &st->trees->stages; *p; p = &(*p)->next) {
 		if (*p == sg) {
 			*p = sg->next;

@@ -73,9 +73,9 @@ int dfs_view_attr_locked(struct dfs_store *st, uint64_t ino,
 							: 0;
 		ret->blocks = (ret->size + 511) / 512;
 	}
-	if (ret->uid != pkg.uid || ret->mode != pkg.mode ||
-	    ret->size != pkg.size)
-		ret->flags |= DFS_NODE_VOLATILE;
+	/* The kernel may keep these: only calls it sees change them, but
+	 * for the end of the copy (dfs_stage_drop) and the last close of a
+	 * file (envfile.c), which tell it. */
 	return 0;
 }
 

@@ -245,7 +245,8 @@ static int commit_file(struct dfs_store *st, struct dfs_oinode *oi,
 	if (rc == 0)
 		rc = dfs_content_persist_times(st, oi->ino);
 	if (rc == 0)
-		return dfs_db_commit(st, durable);
+		return durable ? dfs_db_commit(st, true)
+			       : dfs_db_commit_logged(st);
 	dfs_db_rollback(st);
 	return rc;
 }

@@ -170,7 +170,8 @@ int dfs_schema_open(struct dfs_store *st)
 			     "PRAGMA temp_store = MEMORY;");
 	if (rc < 0)
 		return rc;
-	if (version < DFS_SCHEMA_VERSION)
+	rc = dfs_redo_open(st, version);
+	if (rc == 0 && version < DFS_SCHEMA_VERSION)
 		rc = dfs_schema_migrate(st->db, version);
 	if (rc == 0 && !(st->flags & DFS_OPEN_DAEMON))
 		rc = dfs_db_exec(st, "PRAGMA wal_autocheckpoint = 1000");

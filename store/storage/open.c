@@ -134,6 +134,7 @@ void dfs_storage_close(struct dfs_store *st)
 	if (!st)
 		return;
 	dfs_db_close(st);
+	dfs_redo_close(st);
 	if (st->blobs_fd >= 0)
 		close(st->blobs_fd);
 	if (st->work_fd >= 0)

@@ -240,6 +240,11 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	 * (model/snapshot.c dfs_snapshot_count_blobs), not by a trigger per
 	 * node: half the time of a snapshot of 100,000 files */
 	"DROP TRIGGER IF EXISTS snode_blob_ins;",
+	/* 9 -> 10: the epoch of the close log (storage/redo.c) the last
+	 * commit holds: a log of that epoch or older is not run again
+	 * (IF EXISTS: a test's older store may have it) */
+	"CREATE TABLE IF NOT EXISTS redo (epoch INTEGER NOT NULL);"
+	"INSERT INTO redo SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM redo);",
 };
 
 int dfs_store_schema_version(void)

@@ -28,13 +28,15 @@
 #include "deployfs/names.h"
 #include "deployfs/store.h"
 
-#define DFS_SCHEMA_VERSION 9
+#define DFS_SCHEMA_VERSION 10
 #define DFS_APPLICATION_ID 1684435761 /* "dfs1" */
 #define DFS_STR_(x) #x
 #define DFS_STR(x) DFS_STR_(x)
 #define DFS_DB_NAME "deployfs.db"
 #define DFS_LOCK_NAME "lock"
 #define DFS_RESERVE_NAME "reserve"
+#define DFS_REDO_NAME "redo" /* the close log (redo.c) */
+#define DFS_REDO_DEPTH 16    /* savepoints within savepoints it follows */
 #define DFS_BLOBS_DIR "blobs"
 #define DFS_WORK_DIR "work"
 /* In a folder a backup is being written into (backup.c): no store opens
@@ -126,6 +128,19 @@ struct dfs_store {
 		int *err;
 		size_t n, cap;
 	} pending, lost;
+	/* The close log (redo.c): the open transaction's statements. */
+	struct dfs_redo {
+		int fd;	   /* STORE/redo; -1: closes commit */
+		char *buf; /* statements, each ending in '\0' */
+		size_t len, cap;
+		size_t written;		     /* of buf, in the file */
+		size_t mark[DFS_REDO_DEPTH]; /* len at each savepoint */
+		int depth;
+		bool broken;   /* not all logged: commit instead */
+		bool retrying; /* a commit failed; the next one retries */
+		uint64_t epoch, seq;
+		off_t off; /* where the next record goes */
+	} redo;
 	/* checkpoints (txn.c): what the database file lacks of the WAL */
 	int wal_frames;	    /* frames in the WAL after the last commit */
 	int ckpt_behind;    /* pages committed since the last checkpoint */
@@ -224,6 +239,18 @@ bool dfs_reserve_spent(struct dfs_store *st);
 /* From the background tick: take the reserve back once there is room. */
 void dfs_reserve_tick(struct dfs_store *st);
 
+/* ---- redo.c: the close log ------------------------------------------------ */
+
+int dfs_redo_open(struct dfs_store *st, int version);
+void dfs_redo_close(struct dfs_store *st);
+void dfs_redo_op_begin(struct dfs_store *st);
+void dfs_redo_op_end(struct dfs_store *st, bool undone);
+bool dfs_redo_pending(const struct dfs_store *st);
+int dfs_redo_write(struct dfs_store *st);
+int dfs_redo_seal(struct dfs_store *st);
+void dfs_redo_end(struct dfs_store *st, bool committed);
+int dfs_redo_rerun(struct dfs_store *st);
+
 /* ---- txn.c: transactions and group commit ------------------------------- */
 
 /*
@@ -247,6 +274,8 @@ int dfs_db_begin_whole(struct dfs_store *st);
 int dfs_db_flush(struct dfs_store *st);
 /* Commit, or with durable also sync the WAL. */
 int dfs_db_commit(struct dfs_store *st, bool durable);
+/* Commit a close's call: logged now (redo.c), committed with the group. */
+int dfs_db_commit_logged(struct dfs_store *st);
 /* Undo the current call only (its savepoint). */
 void dfs_db_rollback(struct dfs_store *st);
 /* rc == 0: commit (not durably); else roll back.  Returns rc or the

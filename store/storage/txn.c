@@ -5,14 +5,19 @@
  * Each call is one savepoint inside a transaction that may be longer than
  * the call: a "lazy" call (creating a file, setting attributes: what tar
  * and cp do between create and close) leaves the transaction open, and
- * the next eager call (close, rename, unlink, a package, ...) or the
- * background tick DFS_LAZY_MS later commits it.  So an untar costs one
- * commit per file, not five; a call that failed rolls back to its own
- * savepoint only.  What a kill -9 can lose is a lazy call younger than
- * DFS_LAZY_MS whose file was not closed since.  All with st->lock held.
+ * the next eager call (rename, unlink, a package, ...) or the background
+ * tick DFS_LAZY_MS later commits it.  A close leaves it open too: it
+ * appends the transaction's statements to the close log (redo.c), which a
+ * kill -9 does not undo, and the tick commits them with the next files'.
+ * So an untar commits once per DFS_LAZY_MS, not once per file; a call
+ * that failed rolls back to its own savepoint only.  What a kill -9 can
+ * lose is a lazy call younger than DFS_LAZY_MS whose file was not closed
+ * since.  All with st->lock held.
  *
  * A commit can fail (a full disk) after its lazy calls were answered.
- * Their loss then reaches their callers: the inodes they changed are
+ * When a close put them in the close log, the transaction is run again
+ * from the log and the next tick retries.  Otherwise (the log could not
+ * be written) their loss reaches their callers: the inodes they changed are
  * remembered, and the next flush (close) or fsync of each fails with the
  * commit's error.  So the trees make a call lazy only on a file open for
  * writing, whose close is still to come; chmod of a path is eager.
@@ -101,7 +106,8 @@ int dfs_db_settle(struct dfs_store *st, uint64_t ino)
 {
 	int i, rc = 0;
 
-	if (list_find(&st->pending, ino) >= 0 && !st->txn_whole)
+	if (list_find(&st->pending, ino) >= 0 && !st->txn_whole &&
+	    dfs_redo_write(st) < 0)
 		(void)dfs_db_flush(st);
 	i = list_find(&st->lost, ino);
 	if (i >= 0) {
@@ -127,6 +133,8 @@ static int begin(struct dfs_store *st, bool lazy)
 		st->txn_since = dfs_now_ns();
 	}
 	rc = dfs_db_exec(st, "SAVEPOINT op");
+	if (rc == 0)
+		dfs_redo_op_begin(st);
 	st->op_lazy = lazy;
 	/* The background tick commits it if nobody else does; once told,
 	 * it watches the transaction until it ends (one wake-up per
@@ -179,10 +187,28 @@ int dfs_db_flush(struct dfs_store *st)
 
 	if (!st->txn_open)
 		return 0;
+	rc = dfs_redo_seal(st);
 	st->txn_open = false;
-	rc = dfs_db_exec(st, "COMMIT");
-	if (rc < 0)
+	if (rc == 0)
+		rc = dfs_db_exec(st, "COMMIT");
+	if (rc < 0) {
 		(void)dfs_db_exec(st, "ROLLBACK");
+		/* Closes answered on the log's word: run it again, and
+		 * commit later (the reserve makes room meanwhile). */
+		if (dfs_redo_rerun(st) == 0) {
+			if (!st->redo.retrying)
+				dfs_log(DFS_LOG_WARN,
+					"a commit failed (%s); the calls the "
+					"close log holds wait for the next "
+					"one",
+					strerror(-rc));
+			st->redo.retrying = true;
+			st->txn_open = true;
+			st->txn_since = dfs_now_ns();
+			return 0;
+		}
+	}
+	dfs_redo_end(st, rc == 0);
 	pending_end(st, rc);
 	return rc;
 }
@@ -344,6 +370,8 @@ int dfs_db_commit(struct dfs_store *st, bool durable)
 {
 	int rc = st->txn_whole ? 0 : dfs_db_exec(st, "RELEASE op");
 
+	if (rc == 0 && !st->txn_whole)
+		dfs_redo_op_end(st, false);
 	st->txn_whole = false;
 	if (rc < 0) {
 		dfs_db_rollback(st);
@@ -358,6 +386,29 @@ int dfs_db_commit(struct dfs_store *st, bool durable)
 	if (rc < 0 || !durable)
 		return rc;
 	return sync_wal(st);
+}
+
+/*
+ * A close: its call kept from a kill -9 by the close log (redo.c), and
+ * committed with the group commit; or committed now when the log cannot
+ * take it.
+ */
+int dfs_db_commit_logged(struct dfs_store *st)
+{
+	int rc = dfs_db_exec(st, "RELEASE op");
+
+	if (rc < 0) {
+		dfs_db_rollback(st);
+		return rc;
+	}
+	dfs_redo_op_end(st, false);
+	if (dfs_redo_write(st) < 0)
+		return dfs_db_flush(st);
+	if (!st->txn_ticked) { /* the tick commits it */
+		st->txn_ticked = true;
+		dfs_wake(st);
+	}
+	return 0;
 }
 
 /*
@@ -382,11 +433,14 @@ void dfs_db_rollback(struct dfs_store *st)
 	if (!st->txn_open)
 		return;
 	if (!st->txn_whole && dfs_db_exec(st, "ROLLBACK TO op") == 0 &&
-	    dfs_db_exec(st, "RELEASE op") == 0)
+	    dfs_db_exec(st, "RELEASE op") == 0) {
+		dfs_redo_op_end(st, true);
 		return;
+	}
 	st->txn_whole = false;
 	(void)dfs_db_exec(st, "ROLLBACK");
 	st->txn_open = false;
+	dfs_redo_end(st, false);
 	pending_end(st, -EIO);
 }
 

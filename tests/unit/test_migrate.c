@@ -31,8 +31,10 @@ struct sample {
 
 #define OPEN_FLAGS (DFS_OPEN_DAEMON | DFS_OPEN_NO_SEALER)
 #define TEXT "<connection url=\"sftp://in\"/>\n"
-/* What schema versions 2 to 9 added, taken away again. */
+/* What schema versions 2 to 10 added, taken away again. */
+#define DROP_V10 "DROP TABLE redo;"
 #define DROP_V9                                                \
+	DROP_V10                                               \
 	"CREATE TRIGGER snode_blob_ins AFTER INSERT ON snodes" \
 	" WHEN NEW.blob IS NOT NULL BEGIN"                     \
 	" UPDATE blobs SET refs = refs + 1 WHERE hash = NEW.blob; END;"
@@ -225,7 +227,7 @@ static void check_sample(const struct sample *s)
 Test(migrate, a_new_store_is_at_the_current_schema_version)
 {
 	FIXTURE_OK();
-	cr_assert_eq(dfs_store_schema_version(), 9);
+	cr_assert_eq(dfs_store_schema_version(), 10);
 	cr_assert_eq(user_version(), dfs_store_schema_version());
 	cr_assert_eq(schema_has("index", "dirents_by_ino"), 1);
 	cr_assert_eq(sql_int("PRAGMA application_id"), 1684435761);
@@ -242,6 +244,8 @@ Test(migrate, a_new_store_is_at_the_current_schema_version)
 	/* 9: snapshots count their blobs without a trigger */
 	cr_assert_eq(schema_has("trigger", "snode_blob_ins"), 0);
 	cr_assert_eq(schema_has("trigger", "snode_blob_del"), 1);
+	/* 10: the close log's epoch, one row */
+	cr_assert_eq(sql_int("SELECT count(*) FROM redo"), 1);
 }
 
 Test(migrate, a_version_8_store_counts_its_snapshots_blobs_once)
@@ -256,7 +260,7 @@ Test(migrate, a_version_8_store_counts_its_snapshots_blobs_once)
 	cr_assert_eq(schema_has("trigger", "snode_blob_ins"), 1);
 
 	check_sample(&s);
-	cr_assert_eq(user_version(), 9);
+	cr_assert_eq(user_version(), dfs_store_schema_version());
 	cr_assert_eq(schema_has("trigger", "snode_blob_ins"), 0);
 	/* A package taken now counts its file once, not twice. */
 	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);

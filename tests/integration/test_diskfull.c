@@ -224,3 +224,63 @@ Test(diskfull, removing_undeploying_and_mounting_work_on_a_full_disk)
 		   "test ! -e \"$MNT/environments/test/p\"");
 	dfs_ok(&m, "rm \"$BUILD/process/p/h\"");
 }
+
+/* Poll until daemon.log holds text; false past the deadline. */
+static bool daemon_logged(const char *text, long ms)
+{
+	long deadline = dfs_now_ms() + ms;
+
+	while (dfs_sh(&m, "grep -qF '%s' \"$DIR/daemon.log\"", text) != 0) {
+		if (dfs_now_ms() > deadline)
+			return false;
+		dfs_sleep_ms(20);
+	}
+	return true;
+}
+
+/*
+ * A close is answered once its calls are in the close log (STORE/redo),
+ * before the group commit.  When that commit then finds the disk full,
+ * the calls are not undone: they wait in the log and the next commit
+ * takes them, once there is room.  The log has room of its own here (its
+ * earlier records), the WAL has none.
+ */
+Test(diskfull, a_commit_that_fails_after_a_close_keeps_its_calls)
+{
+	char p[4096], x[8];
+	struct stat sb;
+	bool retried;
+	int fd;
+
+	make_files();
+	fill_up();
+	dfs_ok(&m, "rm -f \"$STORE/filler\"");
+	/* Records in the log, committed: room it writes over later. */
+	dfs_ok(&m, "cd \"$BUILD/process/p\" && for i in 1 2 3 4; do "
+		   "head -c 16384 /dev/urandom >r$i; done && sync .");
+	dfs_ok(&m, "test $(stat -c %%s \"$STORE/redo\") -gt 16384");
+	fd = open(at(p, sizeof(p), "g"), O_WRONLY);
+	cr_assert_geq(fd, 0, "open: %s", strerror(errno));
+	/* Full; a call lets the reserve go; full again. */
+	dfs_ok(&m, FILL("filler"));
+	dfs_ok(&m, "chmod 644 \"$BUILD/process/p/f\" || true");
+	dfs_ok(&m, FILL("filler2"));
+
+	cr_assert_eq(fchmod(fd, 0600), 0, "fchmod: %s", strerror(errno));
+	cr_assert_eq(fsetxattr(fd, "user.x", "1", 1, 0), 0, "fsetxattr: %s",
+		     strerror(errno));
+	cr_assert_eq(close(fd), 0, "close: %s", strerror(errno));
+	retried = daemon_logged("wait for the next one", 2000);
+	cr_log_info("the group commit after the close %s",
+		    retried ? "failed and waits" : "went through");
+	dfs_ok(&m, "rm -f \"$STORE/filler\" \"$STORE/filler2\"");
+
+	(void)dfs_mount_stop(&m);
+	cr_assert_eq(dfs_mount_start(&m), 0, "mount again");
+	cr_assert_eq(stat(at(p, sizeof(p), "g"), &sb), 0);
+	cr_assert_eq(sb.st_mode & 07777, 0600,
+		     "fchmod and close answered 0, the file is %o",
+		     sb.st_mode & 07777);
+	cr_assert_eq(getxattr(at(p, sizeof(p), "g"), "user.x", x, sizeof(x)), 1,
+		     "fsetxattr and close answered 0, user.x is gone");
+}

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "storage.h"
@@ -112,55 +113,112 @@ sqlite3_stmt *dfs_sql(struct dfs_store *st, const char *sql)
 	return st->sql_stmt[i];
 }
 
-static int bindv(sqlite3_stmt *s, const char *fmt, va_list ap)
+/* The values bound to a statement that writes, kept for the close log
+ * while it follows the transaction: redo.c's trace writes them when the
+ * statement starts (cheaper than SQLite's expansion, which prints a blob
+ * a byte at a time).  The encoding is redo.c's ('i', 'b', 'n'). */
+static bool keep_begin(struct dfs_store *st, sqlite3_stmt *s)
 {
+	struct dfs_redo *r = &st->redo;
+
+	if (r->fd < 0 || !st->txn_open || st->txn_whole || r->broken ||
+	    sqlite3_stmt_readonly(s))
+		return false;
+	r->bound = s;
+	r->plen = 0;
+	return true;
+}
+
+static void param_put(struct dfs_redo *r, const void *p, size_t n)
+{
+	if (r->plen + n > r->pcap) {
+		size_t cap = r->pcap ? r->pcap : 4096;
+		char *b;
+
+		while (cap < r->plen + n)
+			cap *= 2;
+		b = realloc(r->params, cap);
+		if (!b) {
+			r->broken = true;
+			return;
+		}
+		r->params = b;
+		r->pcap = cap;
+	}
+	memcpy(r->params + r->plen, p, n);
+	r->plen += n;
+}
+
+static void keep_int(struct dfs_store *st, int64_t v)
+{
+	param_put(&st->redo, "i", 1);
+	param_put(&st->redo, &v, sizeof(v));
+}
+
+static void keep_blob(struct dfs_store *st, const void *p, size_t n)
+{
+	uint32_t len = (uint32_t)n;
+
+	if (!p) {
+		param_put(&st->redo, "n", 1);
+		return;
+	}
+	param_put(&st->redo, "b", 1);
+	param_put(&st->redo, &len, sizeof(len));
+	param_put(&st->redo, p, n);
+}
+
+/* Bind fmt's values (and keep them for the close log). */
+static int bindv(struct dfs_store *st, sqlite3_stmt *s, const char *fmt,
+		 va_list ap)
+{
+	bool keep = keep_begin(st, s);
 	int i = 1, rc = SQLITE_OK;
 
 	for (const char *f = fmt; *f && rc == SQLITE_OK; f++, i++) {
+		const void *p = NULL;
+		size_t n = 0;
+
 		switch (*f) {
-		case 'i':
-			rc = sqlite3_bind_int64(s, i, va_arg(ap, int64_t));
-			break;
-		case 's': {
-			const char *str = va_arg(ap, const char *);
+		case 'i': {
+			int64_t v = va_arg(ap, int64_t);
 
-			rc = str ? sqlite3_bind_blob(s, i, str,
-						     (int)strlen(str),
-						     SQLITE_TRANSIENT)
-				 : sqlite3_bind_null(s, i);
-			break;
+			rc = sqlite3_bind_int64(s, i, v);
+			if (keep)
+				keep_int(st, v);
+			continue;
 		}
-		case 'h': {
-			const struct dfs_hash *h =
-				va_arg(ap, const struct dfs_hash *);
-
-			rc = sqlite3_bind_blob(s, i, h->b, DFS_HASH_LEN,
-					       SQLITE_TRANSIENT);
+		case 's':
+			p = va_arg(ap, const char *);
+			n = p ? strlen(p) : 0;
 			break;
-		}
-		case 'x': {
-			const void *p = va_arg(ap, const void *);
-			size_t n = va_arg(ap, size_t);
-
-			rc = sqlite3_bind_blob(s, i, p, (int)n,
-					       SQLITE_TRANSIENT);
+		case 'h':
+			p = va_arg(ap, const struct dfs_hash *)->b;
+			n = DFS_HASH_LEN;
 			break;
-		}
+		case 'x':
+			p = va_arg(ap, const void *);
+			n = va_arg(ap, size_t);
+			break;
 		default:
-			rc = sqlite3_bind_null(s, i);
 			break;
 		}
+		rc = p ? sqlite3_bind_blob(s, i, p, (int)n, SQLITE_TRANSIENT)
+		       : sqlite3_bind_null(s, i);
+		if (keep)
+			keep_blob(st, p, n);
 	}
 	return rc == SQLITE_OK ? 0 : -EINVAL;
 }
 
-static int exec_v(sqlite3_stmt *s, const char *fmt, va_list ap)
+static int exec_v(struct dfs_store *st, sqlite3_stmt *s, const char *fmt,
+		  va_list ap)
 {
 	int rc;
 
 	if (!s)
 		return -EIO;
-	rc = bindv(s, fmt, ap);
+	rc = bindv(st, s, fmt, ap);
 	if (rc < 0) {
 		sqlite3_reset(s);
 		return rc;
@@ -168,14 +226,14 @@ static int exec_v(sqlite3_stmt *s, const char *fmt, va_list ap)
 	return dfs_stmt_done(s, sqlite3_step(s));
 }
 
-static int query_v(sqlite3_stmt *s, sqlite3_stmt **ret, const char *fmt,
-		   va_list ap)
+static int query_v(struct dfs_store *st, sqlite3_stmt *s, sqlite3_stmt **ret,
+		   const char *fmt, va_list ap)
 {
 	int rc;
 
 	if (!s)
 		return -EIO;
-	rc = bindv(s, fmt, ap);
+	rc = bindv(st, s, fmt, ap);
 	if (rc < 0) {
 		sqlite3_reset(s);
 		return rc;
@@ -194,7 +252,7 @@ int dfs_exec_sql(struct dfs_store *st, const char *sql, const char *fmt, ...)
 	int rc;
 
 	va_start(ap, fmt);
-	rc = exec_v(dfs_sql(st, sql), fmt, ap);
+	rc = exec_v(st, dfs_sql(st, sql), fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -206,7 +264,7 @@ int dfs_query_sql(struct dfs_store *st, const char *sql, sqlite3_stmt **ret,
 	int rc;
 
 	va_start(ap, fmt);
-	rc = query_v(dfs_sql(st, sql), ret, fmt, ap);
+	rc = query_v(st, dfs_sql(st, sql), ret, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -219,7 +277,7 @@ int dfs_query_int(struct dfs_store *st, const char *sql, int64_t *ret,
 	int rc;
 
 	va_start(ap, fmt);
-	rc = query_v(dfs_sql(st, sql), &s, fmt, ap);
+	rc = query_v(st, dfs_sql(st, sql), &s, fmt, ap);
 	va_end(ap);
 	if (rc <= 0)
 		return rc == 0 ? -ENOENT : rc;

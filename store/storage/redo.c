@@ -6,17 +6,20 @@
  * A commit per close made an untar of 10,000 small files write about 15
  * WAL frames a file, for pages (the folder's index leaves, the inode
  * table's last leaf) that the next file's commit writes again.  So a
- * close no longer commits: the statements of the open transaction, as
- * SQLite expands them with their values (sqlite3_expanded_sql), are
- * appended to STORE/redo in one write, and the group commit (txn.c, at
+ * close no longer commits: the statements of the open transaction (each
+ * its SQL text and the values bound to it, binary; a statement run with
+ * values not bound through db.c as SQLite expands it) are appended to
+ * STORE/redo in one write, and the group commit (txn.c, at
  * most DFS_LAZY_MS later) commits them all at once.  A kill -9 loses no
  * write that reached the kernel, so what a close appended survives it;
  * the next open of the store runs the statements again, in order, on the
  * state they were first run on: the last commit.
  *
  * Each record: a header (magic, payload length, epoch, sequence number,
- * XXH3-64 of the payload seeded with the rest) and the statements, each
- * ending in '\0'.  The records of one transaction share its epoch and
+ * XXH3-64 of the payload seeded with the rest) and the statements: 'T'
+ * and the SQL ending in '\0', or 'B', the SQL ending in '\0', the length
+ * of its values (4 bytes) and the values ('i' and 8 bytes, 'b', a length
+ * of 4 bytes and the bytes, or 'n' for NULL).  The records of one transaction share its epoch and
  * count up from 0; the transaction's commit stores its epoch in the
  * table redo (schema 10), so a log whose epoch the database already has
  * was committed and is not run again.  After a commit the next
@@ -83,19 +86,32 @@ static int append(struct dfs_redo *r, const char *s, size_t n)
 static int trace(unsigned type, void *ctx, void *p, void *x)
 {
 	struct dfs_store *st = ctx;
+	struct dfs_redo *r = &st->redo;
 	const char *sql = x;
+	uint32_t plen;
 	char *e;
 
 	(void)type;
-	if (!st->txn_open || st->txn_whole || st->redo.broken)
+	if (!st->txn_open || st->txn_whole || r->broken)
 		return 0;
 	if (sql && sql[0] == '-' && sql[1] == '-')
 		return 0; /* a trigger's: the statement that fired it is */
+	if (p == r->bound) {
+		r->bound = NULL;
+		plen = (uint32_t)r->plen;
+		sql = sqlite3_sql(p);
+		if (append(r, "B", 1) < 0 ||
+		    append(r, sql, strlen(sql) + 1) < 0 ||
+		    append(r, (const char *)&plen, sizeof(plen)) < 0 ||
+		    append(r, r->params, r->plen) < 0)
+			r->broken = true;
+		return 0;
+	}
 	if (sqlite3_stmt_readonly(p))
 		return 0;
 	e = sqlite3_expanded_sql(p);
-	if (!e || append(&st->redo, e, strlen(e) + 1) < 0)
-		st->redo.broken = true;
+	if (!e || append(r, "T", 1) < 0 || append(r, e, strlen(e) + 1) < 0)
+		r->broken = true;
 	sqlite3_free(e);
 	return 0;
 }
@@ -199,21 +215,96 @@ void dfs_redo_end(struct dfs_store *st, bool committed)
 
 /* ---- running a log again ----------------------------------------------------- */
 
-/* Run the '\0'-ended statements of buf in the open transaction; a
- * statement that fails failed the first time too.  Returns how many
- * failed. */
-static size_t run(struct dfs_store *st, const char *buf, size_t len)
+/* Bind the values of a 'B' entry (at p, plen bytes) to s. */
+static int bind_params(sqlite3_stmt *s, const char *p, uint32_t plen)
 {
-	size_t failed = 0;
+	const char *end = p + plen;
+	int i = 1;
 
-	for (size_t i = 0; i < len;) {
-		const char *s = buf + i;
-		size_t n = strnlen(s, len - i);
+	while (p < end) {
+		int64_t v;
+		uint32_t n;
 
-		if (sqlite3_exec(st->db, s, NULL, NULL, NULL) != SQLITE_OK)
-			failed++;
-		i += n + 1;
+		switch (*p++) {
+		case 'i':
+			if (end - p < 8)
+				return -EIO;
+			memcpy(&v, p, sizeof(v));
+			p += sizeof(v);
+			sqlite3_bind_int64(s, i++, v);
+			break;
+		case 'b':
+			if (end - p < 4)
+				return -EIO;
+			memcpy(&n, p, sizeof(n));
+			p += sizeof(n);
+			if ((size_t)(end - p) < n)
+				return -EIO;
+			sqlite3_bind_blob(s, i++, p, (int)n, SQLITE_STATIC);
+			p += n;
+			break;
+		case 'n':
+			sqlite3_bind_null(s, i++);
+			break;
+		default:
+			return -EIO;
+		}
 	}
+	return 0;
+}
+
+/* One 'B' entry: prepare, bind, step to its end. */
+static int run_bound(struct dfs_store *st, const char *sql, const char *p,
+		     uint32_t plen)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+
+	if (rc == SQLITE_OK && bind_params(s, p, plen) == 0) {
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+			;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* Run the statements of buf (len bytes of entries) in the open
+ * transaction; a statement that fails failed the first time too.
+ * *ret_n: how many ran; returns how many failed, or -EIO for an entry
+ * that cannot be read. */
+static long run(struct dfs_store *st, const char *buf, size_t len,
+		size_t *ret_n)
+{
+	long failed = 0;
+	size_t i = 0, n = 0;
+
+	while (i < len) {
+		char kind = buf[i++];
+		const char *sql = buf + i;
+		size_t sl = strnlen(sql, len - i);
+		uint32_t plen = 0;
+
+		if (sl == len - i || (kind != 'T' && kind != 'B'))
+			return -EIO;
+		i += sl + 1;
+		if (kind == 'T') {
+			if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) !=
+			    SQLITE_OK)
+				failed++;
+		} else {
+			if (len - i < sizeof(plen))
+				return -EIO;
+			memcpy(&plen, buf + i, sizeof(plen));
+			i += sizeof(plen);
+			if (len - i < plen)
+				return -EIO;
+			if (run_bound(st, sql, buf + i, plen) < 0)
+				failed++;
+			i += plen;
+		}
+		n++;
+	}
+	*ret_n = n;
 	return failed;
 }
 
@@ -226,12 +317,16 @@ static size_t run(struct dfs_store *st, const char *buf, size_t len)
 int dfs_redo_rerun(struct dfs_store *st)
 {
 	struct dfs_redo *r = &st->redo;
+	size_t n;
 
 	if (r->written == 0 || r->broken)
 		return -EIO;
 	if (dfs_db_exec(st, "BEGIN IMMEDIATE") < 0)
 		return -EIO;
-	(void)run(st, r->buf, r->len);
+	if (run(st, r->buf, r->len, &n) < 0) {
+		(void)dfs_db_exec(st, "ROLLBACK");
+		return -EIO;
+	}
 	r->depth = 0;
 	return 0;
 }
@@ -266,8 +361,9 @@ static int read_file(int fd, char **ret, size_t *ret_len)
 static int replay(struct dfs_store *st, const char *buf, size_t len,
 		  int64_t have, uint64_t *ret_epoch)
 {
-	size_t off = 0, stmts = 0, failed = 0, records = 0;
+	size_t off = 0, stmts = 0, failed = 0, records = 0, n;
 	uint64_t epoch = 0;
+	long got;
 	int rc;
 
 	*ret_epoch = (uint64_t)have;
@@ -287,9 +383,17 @@ static int replay(struct dfs_store *st, const char *buf, size_t len,
 			if (rc < 0)
 				return rc;
 		}
-		for (size_t i = 0; i < h.len; i++)
-			stmts += buf[off + sizeof(h) + i] == '\0';
-		failed += run(st, buf + off + sizeof(h), h.len);
+		got = run(st, buf + off + sizeof(h), h.len, &n);
+		if (got < 0) { /* summed right, read wrong: a bug */
+			(void)dfs_db_exec(st, "ROLLBACK");
+			dfs_log(DFS_LOG_ERR,
+				"\"%s/%s\": record %zu at byte %zu cannot be "
+				"read; the store is left as it is",
+				st->path, DFS_REDO_NAME, records, off);
+			return -EUCLEAN;
+		}
+		failed += (size_t)got;
+		stmts += n;
 		records++;
 		off += sizeof(h) + h.len;
 	}
@@ -402,5 +506,8 @@ void dfs_redo_close(struct dfs_store *st)
 	st->redo.fd = -1;
 	free(st->redo.buf);
 	st->redo.buf = NULL;
+	free(st->redo.params);
+	st->redo.params = NULL;
+	st->redo.pcap = st->redo.plen = 0;
 	st->redo.cap = st->redo.len = st->redo.written = 0;
 }

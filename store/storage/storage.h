@@ -136,8 +136,11 @@ struct dfs_store {
 		size_t written;		     /* of buf, in the file */
 		size_t mark[DFS_REDO_DEPTH]; /* len at each savepoint */
 		int depth;
-		bool broken;   /* not all logged: commit instead */
-		bool retrying; /* a commit failed; the next one retries */
+		bool broken;	     /* not all logged: commit instead */
+		bool retrying;	     /* a commit failed; the next one retries */
+		sqlite3_stmt *bound; /* whose values params holds */
+		char *params;
+		size_t plen, pcap;
 		uint64_t epoch, seq;
 		off_t off; /* where the next record goes */
 	} redo;

@@ -310,9 +310,10 @@ static long run(struct dfs_store *st, const char *buf, size_t len,
 
 /*
  * The commit of a transaction whose closes the log holds failed (a full
- * disk) and SQLite rolled it back: run its statements again in a new
- * transaction, which the next tick commits.  0, or < 0 when even that
- * failed (the caller reports the loss).
+ * disk) and SQLite rolled it back: run again what the file holds (the
+ * closes answered, and what came before them) in a new transaction,
+ * which the next tick commits; what came after is dropped.  0, or < 0
+ * when even that failed (the caller reports the loss).
  */
 int dfs_redo_rerun(struct dfs_store *st)
 {
@@ -321,6 +322,7 @@ int dfs_redo_rerun(struct dfs_store *st)
 
 	if (r->written == 0 || r->broken)
 		return -EIO;
+	r->len = r->written;
 	if (dfs_db_exec(st, "BEGIN IMMEDIATE") < 0)
 		return -EIO;
 	if (run(st, r->buf, r->len, &n) < 0) {
@@ -468,8 +470,8 @@ int dfs_redo_open(struct dfs_store *st, int version)
 	fd = openat(st->dirfd, DFS_REDO_NAME,
 		    daemon ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDWR | O_CLOEXEC,
 		    0600);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
+	if (fd < 0) /* without a daemon: one that may not write reads on */
+		return errno == ENOENT || !daemon ? 0 : -errno;
 	if (!daemon) {
 		lock = openat(st->dirfd, DFS_LOCK_NAME, O_RDWR | O_CLOEXEC);
 		if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) < 0) {

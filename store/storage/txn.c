@@ -106,9 +106,14 @@ int dfs_db_settle(struct dfs_store *st, uint64_t ino)
 {
 	int i, rc = 0;
 
-	if (list_find(&st->pending, ino) >= 0 && !st->txn_whole &&
-	    dfs_redo_write(st) < 0)
-		(void)dfs_db_flush(st);
+	i = list_find(&st->pending, ino);
+	/* In the close log, its calls are kept even if the commit fails. */
+	if (i >= 0 && !st->txn_whole) {
+		if (dfs_redo_write(st) == 0)
+			list_del(&st->pending, i);
+		else
+			(void)dfs_db_flush(st);
+	}
 	i = list_find(&st->lost, ino);
 	if (i >= 0) {
 		rc = st->lost.err[i];
@@ -193,8 +198,10 @@ int dfs_db_flush(struct dfs_store *st)
 		rc = dfs_db_exec(st, "COMMIT");
 	if (rc < 0) {
 		(void)dfs_db_exec(st, "ROLLBACK");
-		/* Closes answered on the log's word: run it again, and
-		 * commit later (the reserve makes room meanwhile). */
+		/* Closes answered on the log's word are run again and wait
+		 * for the next commit (the reserve makes room meanwhile);
+		 * what came after the last of them is undone, reported to
+		 * the caller and (lazy calls) at each file's next close. */
 		if (dfs_redo_rerun(st) == 0) {
 			if (!st->redo.retrying)
 				dfs_log(DFS_LOG_WARN,
@@ -205,7 +212,8 @@ int dfs_db_flush(struct dfs_store *st)
 			st->redo.retrying = true;
 			st->txn_open = true;
 			st->txn_since = dfs_now_ns();
-			return 0;
+			pending_end(st, rc);
+			return rc;
 		}
 	}
 	dfs_redo_end(st, rc == 0);

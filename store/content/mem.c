@@ -45,27 +45,6 @@ int dfs_mem_new(struct dfs_store *st, struct dfs_oinode *oi)
 	return 0;
 }
 
-static int read_all(int fd, char **ret, size_t *ret_len)
-{
-	struct stat sb;
-	char *buf;
-	ssize_t n;
-
-	if (fstat(fd, &sb) < 0)
-		return -errno;
-	buf = malloc((size_t)sb.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	n = pread(fd, buf, (size_t)sb.st_size, 0);
-	if (n != sb.st_size) {
-		free(buf);
-		return n < 0 ? -errno : -EIO;
-	}
-	*ret = buf;
-	*ret_len = (size_t)n;
-	return 0;
-}
-
 /*
  * Commit the bytes of oi's memfd as its blob (statements only: the caller
  * holds a transaction).  st->lock held.
@@ -81,7 +60,7 @@ int dfs_mem_commit(struct dfs_store *st, struct dfs_oinode *oi)
 	if (!oi->is_mem || !oi->mem_dirty)
 		return 0;
 	pthread_rwlock_rdlock(&oi->fdlock);
-	rc = read_all(oi->fd, &buf, &len);
+	rc = dfs_read_whole(oi->fd, &buf, &len);
 	pthread_rwlock_unlock(&oi->fdlock);
 	if (rc < 0)
 		return rc;

@@ -125,28 +125,14 @@ static bool keep_begin(struct dfs_store *st, sqlite3_stmt *s)
 	    sqlite3_stmt_readonly(s))
 		return false;
 	r->bound = s;
-	r->plen = 0;
+	r->params.len = 0;
 	return true;
 }
 
 static void param_put(struct dfs_redo *r, const void *p, size_t n)
 {
-	if (r->plen + n > r->pcap) {
-		size_t cap = r->pcap ? r->pcap : 4096;
-		char *b;
-
-		while (cap < r->plen + n)
-			cap *= 2;
-		b = realloc(r->params, cap);
-		if (!b) {
-			r->broken = true;
-			return;
-		}
-		r->params = b;
-		r->pcap = cap;
-	}
-	memcpy(r->params + r->plen, p, n);
-	r->plen += n;
+	if (dfs_bytes_put(&r->params, p, n) < 0)
+		r->broken = true;
 }
 
 static void keep_int(struct dfs_store *st, int64_t v)

@@ -64,21 +64,7 @@ static uint64_t record_sum(const struct redo_hdr *h, const void *payload)
 
 static int append(struct dfs_redo *r, const char *s, size_t n)
 {
-	if (r->len + n > r->cap) {
-		size_t cap = r->cap ? r->cap : 65536;
-		char *b;
-
-		while (cap < r->len + n)
-			cap *= 2;
-		b = realloc(r->buf, cap);
-		if (!b)
-			return -ENOMEM;
-		r->buf = b;
-		r->cap = cap;
-	}
-	memcpy(r->buf + r->len, s, n);
-	r->len += n;
-	return 0;
+	return dfs_bytes_put(&r->buf, s, n);
 }
 
 /* SQLite calls this as each statement starts; a statement that then fails
@@ -98,12 +84,12 @@ static int trace(unsigned type, void *ctx, void *p, void *x)
 		return 0; /* a trigger's: the statement that fired it is */
 	if (p == r->bound) {
 		r->bound = NULL;
-		plen = (uint32_t)r->plen;
+		plen = (uint32_t)r->params.len;
 		sql = sqlite3_sql(p);
 		if (append(r, "B", 1) < 0 ||
 		    append(r, sql, strlen(sql) + 1) < 0 ||
 		    append(r, (const char *)&plen, sizeof(plen)) < 0 ||
-		    append(r, r->params, r->plen) < 0)
+		    append(r, r->params.p, r->params.len) < 0)
 			r->broken = true;
 		return 0;
 	}
@@ -121,7 +107,7 @@ void dfs_redo_op_begin(struct dfs_store *st)
 	struct dfs_redo *r = &st->redo;
 
 	if (r->depth < DFS_REDO_DEPTH)
-		r->mark[r->depth] = r->len;
+		r->mark[r->depth] = r->buf.len;
 	else
 		r->broken = true;
 	r->depth++;
@@ -138,7 +124,7 @@ void dfs_redo_op_end(struct dfs_store *st, bool undone)
 		if (r->mark[r->depth] < r->written)
 			r->broken = true; /* undoes what the file holds */
 		else
-			r->len = r->mark[r->depth];
+			r->buf.len = r->mark[r->depth];
 	}
 }
 
@@ -161,21 +147,21 @@ int dfs_redo_write(struct dfs_store *st)
 
 	if (r->fd < 0 || r->broken || st->txn_whole || !st->txn_open)
 		return -EAGAIN;
-	if (r->written == r->len)
+	if (r->written == r->buf.len)
 		return 0;
 	h.magic = REDO_MAGIC;
-	h.len = (uint32_t)(r->len - r->written);
+	h.len = (uint32_t)(r->buf.len - r->written);
 	h.epoch = r->epoch;
 	h.seq = r->seq;
-	h.sum = record_sum(&h, r->buf + r->written);
+	h.sum = record_sum(&h, r->buf.p + r->written);
 	iov[0] = (struct iovec){ &h, sizeof(h) };
-	iov[1] = (struct iovec){ r->buf + r->written, h.len };
+	iov[1] = (struct iovec){ r->buf.p + r->written, h.len };
 	n = pwritev(r->fd, iov, 2, r->off);
 	if (n != (ssize_t)(sizeof(h) + h.len))
 		return n < 0 ? -errno : -EIO;
 	r->off += n;
 	r->seq++;
-	r->written = r->len;
+	r->written = r->buf.len;
 	return 0;
 }
 
@@ -208,7 +194,7 @@ void dfs_redo_end(struct dfs_store *st, bool committed)
 		r->off = 0;
 	}
 	r->retrying = false;
-	r->len = r->written = 0;
+	r->buf.len = r->written = 0;
 	r->depth = 0;
 	r->broken = false;
 }
@@ -322,39 +308,14 @@ int dfs_redo_rerun(struct dfs_store *st)
 
 	if (r->written == 0 || r->broken)
 		return -EIO;
-	r->len = r->written;
+	r->buf.len = r->written;
 	if (dfs_db_exec(st, "BEGIN IMMEDIATE") < 0)
 		return -EIO;
-	if (run(st, r->buf, r->len, &n) < 0) {
+	if (run(st, r->buf.p, r->buf.len, &n) < 0) {
 		(void)dfs_db_exec(st, "ROLLBACK");
 		return -EIO;
 	}
 	r->depth = 0;
-	return 0;
-}
-
-static int read_file(int fd, char **ret, size_t *ret_len)
-{
-	struct stat sb;
-	char *buf;
-	ssize_t n;
-
-	if (fstat(fd, &sb) < 0)
-		return -errno;
-	*ret = NULL;
-	*ret_len = 0;
-	if (sb.st_size == 0)
-		return 0;
-	buf = malloc((size_t)sb.st_size);
-	if (!buf)
-		return -ENOMEM;
-	n = pread(fd, buf, (size_t)sb.st_size, 0);
-	if (n < 0) {
-		free(buf);
-		return -errno;
-	}
-	*ret = buf;
-	*ret_len = (size_t)n;
 	return 0;
 }
 
@@ -442,7 +403,7 @@ static int recover(struct dfs_store *st, int fd, uint64_t *ret_epoch)
 	if (rc < 0)
 		return rc;
 	*ret_epoch = (uint64_t)have;
-	rc = read_file(fd, &buf, &len);
+	rc = dfs_read_whole(fd, &buf, &len);
 	if (rc == 0)
 		rc = replay(st, buf, len, have, ret_epoch);
 	free(buf);
@@ -506,10 +467,7 @@ void dfs_redo_close(struct dfs_store *st)
 	if (st->redo.fd >= 0)
 		close(st->redo.fd);
 	st->redo.fd = -1;
-	free(st->redo.buf);
-	st->redo.buf = NULL;
-	free(st->redo.params);
-	st->redo.params = NULL;
-	st->redo.pcap = st->redo.plen = 0;
-	st->redo.cap = st->redo.len = st->redo.written = 0;
+	dfs_bytes_free(&st->redo.buf);
+	dfs_bytes_free(&st->redo.params);
+	st->redo.written = 0;
 }

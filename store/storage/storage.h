@@ -91,6 +91,12 @@ struct dfs_chunks {
 	uint64_t sum[]; /* n sums */
 };
 
+/* A run of bytes that grows (sys.c). */
+struct dfs_bytes {
+	char *p;
+	size_t len, cap;
+};
+
 struct dfs_store {
 	char *path;
 	int dirfd;
@@ -130,17 +136,15 @@ struct dfs_store {
 	} pending, lost;
 	/* The close log (redo.c): the open transaction's statements. */
 	struct dfs_redo {
-		int fd;	   /* STORE/redo; -1: closes commit */
-		char *buf; /* statements, each ending in '\0' */
-		size_t len, cap;
+		int fd;			     /* STORE/redo; -1: closes commit */
+		struct dfs_bytes buf;	     /* statements (redo.c says how) */
 		size_t written;		     /* of buf, in the file */
 		size_t mark[DFS_REDO_DEPTH]; /* len at each savepoint */
 		int depth;
 		bool broken;	     /* not all logged: commit instead */
 		bool retrying;	     /* a commit failed; the next one retries */
 		sqlite3_stmt *bound; /* whose values params holds */
-		char *params;
-		size_t plen, pcap;
+		struct dfs_bytes params;
 		uint64_t epoch, seq;
 		off_t off; /* where the next record goes */
 	} redo;
@@ -438,7 +442,7 @@ void dfs_blob_reclaim_locked(struct dfs_store *st);
 
 /* ---- fsck.c, backup.c: in store.h ----------------------------------------------- */
 
-/* ---- sys.c: clocks, users, the calling process ----------------------------- */
+/* ---- sys.c: clocks, users, the calling process, buffers -------------------- */
 
 int64_t dfs_now_ns(void);
 struct timespec dfs_ns_to_ts(int64_t ns);
@@ -450,6 +454,12 @@ void dfs_user_name(uint32_t uid, char *buf, size_t cap);
 const struct dfs_actor *dfs_actor_or_self(const struct dfs_actor *actor,
 					  struct dfs_actor *self);
 void dfs_work_name(uint64_t ino, char out[32]);
+/* Append n bytes of p to b: 0 or -ENOMEM. */
+int dfs_bytes_put(struct dfs_bytes *b, const void *p, size_t n);
+void dfs_bytes_free(struct dfs_bytes *b);
+/* The whole of the file fd, in a buffer of its own (one byte more, so
+ * never NULL): 0 or -errno (-EIO when it is shorter than its size). */
+int dfs_read_whole(int fd, char **ret, size_t *ret_len);
 
 /* ---- io.c: the I/O seam; each returns 0 or -errno -------------------------- */
 

@@ -2,11 +2,15 @@
 /*
  * sys.c - what store/ asks of the system: clocks, user names, the process
  * that asks (for the audit trail: its thread group and command line, from
- * /proc) and the names of work files.
+ * /proc), the names of work files, and buffers: one that grows, one
+ * that holds a whole file.
  */
+#include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -167,4 +171,50 @@ const struct dfs_actor *dfs_actor_or_self(const struct dfs_actor *actor,
 void dfs_work_name(uint64_t ino, char out[32])
 {
 	snprintf(out, 32, "%llu", (unsigned long long)ino);
+}
+
+int dfs_bytes_put(struct dfs_bytes *b, const void *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *q;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		q = realloc(b->p, cap);
+		if (!q)
+			return -ENOMEM;
+		b->p = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+void dfs_bytes_free(struct dfs_bytes *b)
+{
+	free(b->p);
+	*b = (struct dfs_bytes){ 0 };
+}
+
+int dfs_read_whole(int fd, char **ret, size_t *ret_len)
+{
+	struct stat sb;
+	char *buf;
+	ssize_t n;
+
+	if (fstat(fd, &sb) < 0)
+		return -errno;
+	buf = malloc((size_t)sb.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	n = pread(fd, buf, (size_t)sb.st_size, 0);
+	if (n != sb.st_size) {
+		free(buf);
+		return n < 0 ? -errno : -EIO;
+	}
+	*ret = buf;
+	*ret_len = (size_t)n;
+	return 0;
 }

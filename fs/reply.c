@@ -244,8 +244,9 @@ void fill_entry(struct dfs_fs *fs, const struct dfs_attr *a,
 	e->ino = a->ino;
 	e->generation = 1;
 	e->attr_timeout = ttl_of(fs, a);
-	e->entry_timeout =
-		a->flags & DFS_NODE_ENTRY_VOLATILE ? 0.0 : ttl_of(fs, a);
+	e->entry_timeout = a->flags & DFS_NODE_ENTRY_VOLATILE ? 0.0
+			   : a->flags & DFS_NODE_ENTRY_TOLD   ? fs->ttl
+							      : ttl_of(fs, a);
 	fill_stat(a, &e->attr);
 }
 

@@ -78,6 +78,11 @@ enum {
 	DFS_NODE_ENTRY_VOLATILE = 1 << 6,
 	/* Its listing changes behind the kernel: never cache it. */
 	DFS_NODE_LIST_VOLATILE = 1 << 7,
+	/* Its name may go away behind the kernel, which is told at once
+	 * (its attributes are dropped before the change is answered, its
+	 * entry just after): the entry is kept the mount's ttl, not as
+	 * long as its attributes, in case a notice is lost. */
+	DFS_NODE_ENTRY_TOLD = 1 << 8,
 };
 
 #define DFS_HASH_LEN 16

@@ -363,6 +363,10 @@ int dfs_pkg_by_version(struct dfs_store *st, const char *component,
 int dfs_pkg_latest(struct dfs_store *st, const char *component,
 		   struct dfs_pkg *ret);
 int dfs_pkg_of_snode(struct dfs_store *st, int64_t snode, struct dfs_pkg *ret);
+/* Is snode the root of a removed package? */
+bool dfs_pkg_root_removed(struct dfs_store *st, int64_t snode);
+/* Tell the kernel package p is going (removed or pruned). */
+void dfs_pkg_notice_gone(struct dfs_store *st, const struct dfs_pkg *p);
 /*
  * A package of comp (named name) made before package id before (INT64_MAX:
  * a new one) with the same content hash: 1 and "same content hash as

@@ -279,6 +279,16 @@ static int deployed_in(struct dfs_store *st, int64_t id, char *buf, size_t cap)
 }
 
 /* Remove (removed 1) or restore (0) the package NAME@version of comp. */
+static void notice_gone(struct dfs_store *st, const struct dfs_component *c,
+			const char *version, int64_t root)
+{
+	struct dfs_pkg p = { .root = root, .comp = c->id };
+
+	snprintf(p.component, sizeof(p.component), "%s", c->name);
+	snprintf(p.version, sizeof(p.version), "%s", version);
+	dfs_pkg_notice_gone(st, &p);
+}
+
 static int set_removed(struct dfs_store *st, const struct dfs_actor *actor,
 		       const struct dfs_component *c, const char *version,
 		       int removed, char *why, size_t cap)
@@ -339,6 +349,8 @@ static int set_removed(struct dfs_store *st, const struct dfs_actor *actor,
 	/* removed: when (for gc's grace period), 0 when not */
 	rc = dfs_exec_sql(st, sql_pkg_removed, "ii", p.id,
 			  removed ? dfs_now_ns() : 0);
+	if (rc == 0 && removed)
+		notice_gone(st, c, version, p.root);
 	if (rc == 0)
 		rc = dfs_component_changed(st, c->id, dfs_now_ns());
 	return dfs_audit_act(st, actor,

@@ -26,6 +26,8 @@ static const char sql_latest[] = PKG_SELECT
 static const char sql_of_snode[] =
 	PKG_SELECT " WHERE p.root <= ?1 AND p.removed = 0"
 		   " ORDER BY p.root DESC LIMIT 1";
+static const char sql_root_removed[] =
+	"SELECT count(*) FROM packages WHERE root = ?1 AND removed <> 0";
 static const char sql_label[] = "SELECT version FROM packages WHERE id = ?1";
 static const char sql_versions[] = "SELECT version, root, id FROM packages"
 				   " WHERE component = ?1 AND removed = 0";
@@ -156,4 +158,33 @@ int dfs_pkg_same_warning(struct dfs_store *st, int64_t comp, const char *name,
 		 (const char *)sqlite3_column_text(s, 0));
 	rc = dfs_stmt_done(s, SQLITE_ROW);
 	return rc < 0 ? rc : 1;
+}
+
+/* Is snode the root of a removed package?  (Any error: say no, as the
+ * snode's own attributes will say it.) */
+bool dfs_pkg_root_removed(struct dfs_store *st, int64_t snode)
+{
+	int64_t n = 0;
+
+	return dfs_query_int(st, sql_root_removed, &n, "i", snode) == 0 &&
+	       n > 0;
+}
+
+/*
+ * Package p goes (removed or pruned; st->lock held): tell the kernel,
+ * which may keep the entries packages/NAME/NAME@V and packages/NAME.  The
+ * folder's attributes are dropped at once (then ENOENT: see
+ * dfs_pkg_root_removed), before the change is answered, so the next walk
+ * through a kept entry stops there; the entries go just after, by the
+ * notifier (it needs the folder's lock, held by the caller's call).
+ */
+void dfs_pkg_notice_gone(struct dfs_store *st, const struct dfs_pkg *p)
+{
+	uint64_t dir = DFS_INO_PKGDIR_BASE + (uint64_t)p->comp;
+	uint64_t root = DFS_INO_SNODE_BASE + (uint64_t)p->root;
+	char name[DFS_NAME_MAX + DFS_LABEL_MAX + 2];
+
+	snprintf(name, sizeof(name), "%s@%s", p->component, p->version);
+	dfs_notice_attr(st, root);
+	dfs_notice_push(st, dir, root, name, true);
 }

@@ -174,6 +174,10 @@ static int remove_all(struct dfs_store *st, const struct dfs_actor *actor,
 	ev.result = "ok";
 	ev.reason = reason;
 	for (size_t i = 0; rc == 0 && i < p->n; i++) {
+		struct dfs_pkg gone;
+
+		if (dfs_pkg_by_id(st, p->v[i].id, &gone) == 0)
+			dfs_pkg_notice_gone(st, &gone);
 		rc = dfs_exec_sql(st, sql_remove, "ii", p->v[i].id, now);
 		if (rc == 0 && dfs_changes(st) != 1)
 			rc = -EAGAIN; /* cannot be: st->lock is held */

@@ -37,10 +37,11 @@ int dfs_snode_attr_locked(struct dfs_store *st, int64_t id,
 }
 
 /* packages/NAME: there while the component is in build/ or packaged.  The
- * kernel may keep its attributes (each walk through it asks for the entry
- * again, since removing a package can take it away): what changes them
- * tells it, model's dfs_component_changed() and dfs_component_detach(),
- * and dfs_pkgdir_of_changed() for the build folder they follow. */
+ * kernel may keep its entry and attributes: what changes them tells it,
+ * model's dfs_component_changed() and dfs_component_detach(), and
+ * dfs_pkgdir_of_changed() for the build folder they follow.  Once gone,
+ * its attributes are ENOENT, so a walk through a kept entry stops there
+ * (each walk asks for them again: default_permissions). */
 static int pkgdir_attr(struct dfs_store *st, int64_t comp, struct dfs_attr *ret)
 {
 	struct dfs_attr a = { 0 };
@@ -63,7 +64,7 @@ static int pkgdir_attr(struct dfs_store *st, int64_t comp, struct dfs_attr *ret)
 	a.mtime = a.ctime = a.atime = dfs_ns_to_ts(f.changed);
 	a.size = 4096;
 	a.blocks = 8;
-	a.flags = DFS_NODE_ENTRY_VOLATILE;
+	a.flags = DFS_NODE_ENTRY_TOLD;
 	*ret = a;
 	return 0;
 }
@@ -108,6 +109,10 @@ int dfs_packages_attr_locked(struct dfs_store *st, uint64_t ino,
 	if (ino >= DFS_INO_PKGDIR_BASE)
 		return pkgdir_attr(st, (int64_t)(ino - DFS_INO_PKGDIR_BASE),
 				   ret);
+	/* A removed package's folder: its entry may still be in the
+	 * kernel's cache (see lookup_in_pkgdir). */
+	if (dfs_pkg_root_removed(st, (int64_t)(ino - DFS_INO_SNODE_BASE)))
+		return -ENOENT;
 	return dfs_snode_attr_locked(st, (int64_t)(ino - DFS_INO_SNODE_BASE),
 				     ret);
 }
@@ -131,10 +136,12 @@ static int lookup_in_pkgdir(struct dfs_store *st, int64_t comp,
 	rc = dfs_pkg_by_version(st, c.name, version, &p);
 	if (rc == 0)
 		rc = dfs_snode_attr_locked(st, p.root, ret);
-	/* It never changes, but deployctl package remove (an attribute of
-	 * packages/NAME) takes it away behind the kernel's back. */
+	/* It never changes, but deployctl package remove and prune take it
+	 * away behind the kernel's back.  They tell it (model's
+	 * dfs_pkg_notice_gone()), and the folder's attributes are ENOENT
+	 * from then on: a walk through a kept entry asks for them. */
 	if (rc == 0)
-		ret->flags |= DFS_NODE_ENTRY_VOLATILE;
+		ret->flags |= DFS_NODE_ENTRY_TOLD;
 	return rc;
 }
 
@@ -243,7 +250,7 @@ static int list_versions(struct dfs_store *st, int64_t comp, uint64_t off,
 	for (; i < v.n; i++) {
 		if (dfs_snode_attr_locked(st, v.v[i].root, &a) < 0)
 			continue;
-		a.flags |= DFS_NODE_ENTRY_VOLATILE; /* see lookup_in_pkgdir */
+		a.flags |= DFS_NODE_ENTRY_TOLD; /* see lookup_in_pkgdir */
 		snprintf(name, sizeof(name), "%s@%s", c.name, v.v[i].label);
 		if (dfs_emit(st, fn, ctx, hold, name, (uint64_t)v.v[i].id + 2,
 			     &a))
@@ -323,8 +330,7 @@ static int pkg_create(struct dfs_store *st, const struct dfs_actor *actor,
 	if (rc == 0)
 		rc = dfs_snode_attr_locked(st, root, ret);
 	if (rc == 0)
-		ret->flags |=
-			DFS_NODE_ENTRY_VOLATILE; /* see lookup_in_pkgdir */
+		ret->flags |= DFS_NODE_ENTRY_TOLD; /* see lookup_in_pkgdir */
 	return rc;
 }
 

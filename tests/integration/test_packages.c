@@ -962,3 +962,74 @@ Test(packages, an_open_package_folder_sees_its_changes_at_once)
 	cr_assert_eq(stat(dir, &st), 0);
 	cr_assert_eq(st.st_nlink, 4);
 }
+
+/* The kernel keeps the entries packages/NAME and NAME@V (a copy deploy
+ * walks them twice per file).  What takes one away without a call on it
+ * (package remove, prune, the component leaving build/) must still be
+ * seen by the very next walk, through a path whose every step the kernel
+ * has cached. */
+static void assert_walks(const char *rel, int want_errno)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	pkg_path(p, rel);
+	if (!want_errno) {
+		cr_assert_eq(stat(p, &st), 0, "stat %s: %s", rel,
+			     strerror(errno));
+		fd = open(p, O_RDONLY | O_CLOEXEC);
+		cr_assert_geq(fd, 0, "open %s: %s", rel, strerror(errno));
+		close(fd);
+		return;
+	}
+	errno = 0;
+	cr_assert_eq(stat(p, &st), -1, "stat %s succeeded", rel);
+	cr_assert_eq(errno, want_errno, "stat %s: %s", rel, strerror(errno));
+	errno = 0;
+	cr_assert_eq(open(p, O_RDONLY | O_CLOEXEC), -1, "open %s succeeded",
+		     rel);
+	cr_assert_eq(errno, want_errno, "open %s: %s", rel, strerror(errno));
+}
+
+Test(packages, a_cached_package_entry_goes_at_once_with_its_package)
+{
+	char dir[PATH_MAX];
+
+	prepare();
+	package("1");
+	package("2");
+	package("3");
+	pkg_path(dir, "");
+	for (int i = 0; i < 2; i++) { /* cached now, if ever */
+		assert_walks("order-sync@2/process.xml", 0);
+		assert_walks("order-sync@3/process.xml", 0);
+		assert_walks("order-sync@3", 0);
+	}
+
+	cr_assert_eq(setxattr(dir, "user.deployfs.remove", "2", 1, 0), 0, "%s",
+		     strerror(errno));
+	assert_walks("order-sync@2/process.xml", ENOENT);
+	assert_walks("order-sync@2", ENOENT);
+	cr_assert_eq(setxattr(dir, "user.deployfs.restore", "2", 1, 0), 0, "%s",
+		     strerror(errno));
+	assert_walks("order-sync@2/process.xml", 0);
+
+	/* prune removes as package remove does */
+	dfs_ok(&m, "\"$DEPLOYCTL\" prune order-sync --keep 1 --mount \"$MNT\""
+		   " >/dev/null");
+	assert_walks("order-sync@2/process.xml", ENOENT);
+	assert_walks("order-sync@1", ENOENT);
+	assert_walks("order-sync@3/process.xml", 0);
+
+	/* packages/NAME of a component with no packages goes with its
+	 * folder in build/ */
+	dfs_ok(&m, "mkdir \"$BUILD/process/fresh\"");
+	dfs_path(dir, sizeof(dir), "%s/packages/fresh", m.mnt);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(access(dir, X_OK), 0, "%s", strerror(errno));
+	dfs_ok(&m, "mv \"$BUILD/process/fresh\" \"$BUILD/process/renamed\"");
+	ASSERT_ERRNO(access(dir, F_OK), ENOENT);
+	dfs_path(dir, sizeof(dir), "%s/packages/renamed", m.mnt);
+	cr_assert_eq(access(dir, X_OK), 0, "%s", strerror(errno));
+}

@@ -37,6 +37,11 @@ static int open_file(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		 * checked, not kept: no page cache. */
 		fi->direct_io = 1;
 		fi->keep_cache = 0;
+	} else if (dfs_file_direct(f)) {
+		/* Written only: no page cache, and no security.capability
+		 * asked of each write (dfs_op_write_buf drops privileges). */
+		fi->direct_io = 1;
+		fi->keep_cache = 0;
 	} else {
 		fi->keep_cache = 1;
 	}
@@ -124,6 +129,24 @@ void dfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	dfs_file_fd_put(fs->st, f, false, 0);
 }
 
+static int req_groups(void *ctx, uint32_t *list, int cap)
+{
+	int n = fuse_req_getgroups(ctx, cap, (gid_t *)list);
+
+	return n < 0 ? n : n > cap ? cap : n;
+}
+
+/* A write the kernel does not cache (dfs_file_direct) leaves setuid and
+ * setgid to us; as root (CAP_FSETID) they stay, as the kernel keeps them. */
+static int drop_privs(fuse_req_t req, struct dfs_file *f)
+{
+	struct dfs_actor a = actor_of(req);
+
+	if (a.uid == 0 || !dfs_file_direct(f))
+		return 0;
+	return dfs_file_drop_privs(fs_of(req)->st, f, &a, req_groups, req);
+}
+
 void dfs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		      off_t off, struct fuse_file_info *fi)
 {
@@ -147,6 +170,11 @@ void dfs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 			reply_err(req, (int)n, "write", ino, NULL);
 		else
 			fuse_reply_write(req, (size_t)n);
+		return;
+	}
+	n = drop_privs(req, f);
+	if (n < 0) {
+		reply_err(req, (int)n, "write", ino, NULL);
 		return;
 	}
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;

@@ -368,6 +368,25 @@ DFS_WUR int dfs_file_open_as(struct dfs_store *st,
  * bytes through dfs_file_write() and dfs_file_read() instead of an fd.
  */
 bool dfs_file_buffered(const struct dfs_file *f);
+/*
+ * A stored file opened to be written only: it needs no page cache (the
+ * kernel then sends each write as it comes, FUSE direct I/O, and asks no
+ * security.capability of each).  The kernel then leaves the setuid and
+ * setgid bits to us: each write by who is not root goes through
+ * dfs_file_drop_privs() first.
+ */
+bool dfs_file_direct(const struct dfs_file *f);
+/* The groups of the writer, read only when needed: count, or -errno. */
+typedef int (*dfs_groups_fn)(void *ctx, uint32_t *list, int cap);
+/*
+ * Before a write through f by actor (uid and gid; not root): take away
+ * setuid, and setgid when group execute is set or the writer is not in
+ * the file's group, as the kernel does for a write it caches; the
+ * kernel's copy of the attributes is dropped before this returns.
+ */
+DFS_WUR int dfs_file_drop_privs(struct dfs_store *st, struct dfs_file *f,
+				const struct dfs_actor *actor,
+				dfs_groups_fn groups, void *ctx);
 DFS_WUR ssize_t dfs_file_write(struct dfs_store *st, struct dfs_file *f,
 			       const void *buf, size_t n, uint64_t off);
 DFS_WUR ssize_t dfs_file_read(struct dfs_store *st, struct dfs_file *f,

@@ -544,6 +544,12 @@ bool dfs_file_buffered(const struct dfs_file *f)
 	return f->ops != NULL;
 }
 
+bool dfs_file_direct(const struct dfs_file *f)
+{
+	return f->oi && !f->ops && !f->v && !f->oi->snap &&
+	       (f->flags & O_ACCMODE) == O_WRONLY;
+}
+
 ssize_t dfs_file_write(struct dfs_store *st, struct dfs_file *f,
 		       const void *buf, size_t n, uint64_t off)
 {

@@ -335,6 +335,50 @@ int dfs_node_setattr_as(struct dfs_store *st, const struct dfs_actor *actor,
 	return end(st, actor, &q, before, rc);
 }
 
+static bool in_group(const struct dfs_actor *actor, uint32_t gid,
+		     dfs_groups_fn groups, void *ctx)
+{
+	uint32_t list[DFS_GROUPS_MAX];
+	int n;
+
+	if (actor->gid == gid)
+		return true;
+	n = groups ? groups(ctx, list, DFS_GROUPS_MAX) : 0;
+	for (int i = 0; i < n && i < DFS_GROUPS_MAX; i++)
+		if (list[i] == gid)
+			return true;
+	return false;
+}
+
+int dfs_file_drop_privs(struct dfs_store *st, struct dfs_file *f,
+			const struct dfs_actor *actor, dfs_groups_fn groups,
+			void *ctx)
+{
+	uint64_t ino = dfs_file_ino(f);
+	const struct dfs_tree_ops *t = tree_of(st, ino);
+	struct dfs_setattr sa = { .valid = DFS_SET_MODE };
+	struct dfs_attr a;
+	uint32_t drop = 0;
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	rc = t->getattr(st, ino, &a);
+	if (rc == 0 && (a.mode & S_ISUID))
+		drop |= S_ISUID;
+	/* The groups come from /proc: read only for a setgid file. */
+	if (rc == 0 && (a.mode & S_ISGID) &&
+	    ((a.mode & S_IXGRP) || !in_group(actor, a.gid, groups, ctx)))
+		drop |= S_ISGID;
+	if (drop && t->setattr) {
+		sa.mode = a.mode & ~drop;
+		rc = t->setattr(st, ino, &sa, &a);
+		if (rc == 0)
+			dfs_notice_attr(st, ino);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
 void dfs_node_hold(struct dfs_store *st, uint64_t ino)
 {
 	pthread_mutex_lock(&st->lock);

@@ -278,7 +278,6 @@ static int deployed_in(struct dfs_store *st, int64_t id, char *buf, size_t cap)
 	return rc;
 }
 
-/* Remove (removed 1) or restore (0) the package NAME@version of comp. */
 static void notice_gone(struct dfs_store *st, const struct dfs_component *c,
 			const char *version, int64_t root)
 {
@@ -289,6 +288,7 @@ static void notice_gone(struct dfs_store *st, const struct dfs_component *c,
 	dfs_pkg_notice_gone(st, &p);
 }
 
+/* Remove (removed 1) or restore (0) the package NAME@version of comp. */
 static int set_removed(struct dfs_store *st, const struct dfs_actor *actor,
 		       const struct dfs_component *c, const char *version,
 		       int removed, char *why, size_t cap)

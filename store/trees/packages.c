@@ -2,9 +2,10 @@
 /*
  * packages.c - packages/: the folder of each component (packages/NAME),
  * its `latest` link and the snapshot nodes (packages/NAME/NAME@VERSION/
- * ...).  Snapshot nodes never change (DFS_NODE_IMMUTABLE); package
- * folders and `latest` change when packages come and go
- * (DFS_NODE_VOLATILE).  mkdir packages/NAME/NAME@V makes a package;
+ * ...).  Snapshot nodes never change (DFS_NODE_IMMUTABLE); `latest`
+ * changes when packages come and go (DFS_NODE_VOLATILE), and the names
+ * packages/NAME and NAME@V may go then: the kernel keeps them and is
+ * told (DFS_NODE_ENTRY_TOLD).  mkdir packages/NAME/NAME@V makes a package;
  * everything else here is read-only (EROFS), and rmdir of a folder that
  * has entries is ENOTEMPTY, as POSIX says: a package goes only by
  * deployctl package remove (the user.deployfs.remove attribute of

@@ -3,8 +3,8 @@
  * gc.c - reclaiming the space of removed packages.  A package removed
  * (deployctl package remove, or prune) longer ago than the grace period,
  * deployed nowhere and with no copy of it in flight loses its snapshot
- * (its snode rows: a package's snodes are the ids from its root up to the
- * next package's root), so it can no longer be restored and its version
+ * (the rows of its line no other package of the line sees, snode.c),
+ * so it can no longer be restored and its version
  * may be made again; then every blob nothing names any more is deleted
  * (rows first, committed, then files: storage's dfs_blob_reclaim_locked,
  * 256 at a time).  One durable transaction per package.  Safe while
@@ -25,20 +25,26 @@
 
 #define DUE_WHERE                                                         \
 	" WHERE p.removed <> 0 AND p.removed <= ?1"                       \
-	" AND EXISTS (SELECT 1 FROM snodes s WHERE s.id = p.root)"        \
+	" AND p.line IS NOT NULL"                                         \
 	" AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.package = " \
 	"  p.id AND d.active = 1)"                                        \
 	" AND NOT EXISTS (SELECT 1 FROM staging g WHERE g.package = p.id)"
 
 static const char sql_due[] =
-	"SELECT p.id, p.root, c.name, p.version FROM packages p"
+	"SELECT p.id, p.line, c.name, p.version, p.seq FROM packages p"
 	" JOIN components c ON c.id = p.component" DUE_WHERE
 	" ORDER BY p.id LIMIT 1";
 static const char sql_due_count[] = "SELECT count(*) FROM packages p" DUE_WHERE;
-static const char sql_next_root[] =
-	"SELECT min(root) FROM packages WHERE root > ?1";
+/* The rows of version ?2 of line ?1 no other version with a snapshot
+ * sees (snode.c: a row is valid from vfrom up to vto). */
 static const char sql_drop_snodes[] =
-	"DELETE FROM snodes WHERE id >= ?1 AND id < ?2";
+	"DELETE FROM snodes WHERE line = ?1 AND vfrom <= ?2"
+	" AND (vto IS NULL OR vto > ?2) AND NOT EXISTS (SELECT 1"
+	" FROM packages p WHERE p.line = ?1 AND p.seq <> ?2"
+	" AND p.seq >= snodes.vfrom"
+	" AND (snodes.vto IS NULL OR p.seq < snodes.vto))";
+static const char sql_drop_line[] =
+	"UPDATE packages SET line = NULL WHERE id = ?1";
 static const char sql_unreferenced[] =
 	"SELECT count(*), coalesce(sum(size), 0) FROM blobs WHERE refs = 0";
 
@@ -47,24 +53,25 @@ static int reclaim_one(struct dfs_store *st, int64_t before,
 		       struct dfs_gc_result *ret)
 {
 	sqlite3_stmt *s = NULL;
-	int64_t id, root, next = INT64_MAX;
+	int64_t id, line, seq;
 	int rc = dfs_query_sql(st, sql_due, &s, "i", before);
 
 	if (rc <= 0)
 		return rc;
 	id = sqlite3_column_int64(s, 0);
-	root = sqlite3_column_int64(s, 1);
+	line = sqlite3_column_int64(s, 1);
+	seq = sqlite3_column_int64(s, 4);
 	dfs_log(DFS_LOG_INFO, "gc: reclaiming %s@%s (package %lld)",
 		(const char *)sqlite3_column_text(s, 2),
 		(const char *)sqlite3_column_text(s, 3), (long long)id);
 	sqlite3_reset(s);
-	if (dfs_query_int(st, sql_next_root, &next, "i", root) < 0)
-		next = INT64_MAX;
 	rc = dfs_db_begin_whole(st);
 	if (rc == 0)
-		rc = dfs_exec_sql(st, sql_drop_snodes, "ii", root, next);
+		rc = dfs_exec_sql(st, sql_drop_snodes, "ii", line, seq);
 	if (rc == 0)
 		ret->entries += dfs_changes(st);
+	if (rc == 0)
+		rc = dfs_exec_sql(st, sql_drop_line, "i", id);
 	rc = dfs_finish(st, rc);
 	if (rc == 0)
 		ret->packages++;

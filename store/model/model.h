@@ -183,11 +183,13 @@ int dfs_resolve_reference(struct dfs_store *st, const char *dir,
  * of less than PATH_MAX. */
 #define DFS_WALK_PATH_MAX (PATH_MAX + 32 + DFS_NAME_MAX)
 
+struct dfs_snapw;
 struct dfs_walk {
 	struct dfs_store *st;
-	bool dry;    /* hash only */
-	bool expand; /* follow includes */
-	bool revise; /* take the revisions of what is walked */
+	struct dfs_snapw *sw; /* where the nodes go (not when dry) */
+	bool dry;	      /* hash only */
+	bool expand;	      /* follow includes */
+	bool revise;	      /* take the revisions of what is walked */
 	int64_t entries;
 	int64_t left_out; /* FIFOs and sockets not in the snapshot */
 	int nstack;
@@ -208,9 +210,6 @@ struct dfs_walk {
 };
 int dfs_walk_component(struct dfs_walk *w, struct dfs_component *c, int64_t sid,
 		       struct dfs_hash *ret_own, struct dfs_hash *ret_full);
-/* Count the references of a snapshot's nodes, written from its root on
- * (the last nodes written), in its blobs' rows: once, after them. */
-int dfs_snapshot_count_blobs(struct dfs_store *st, int64_t root);
 /* The revision of the component whose folder is dir, taken now (a
  * transaction of its own). */
 int dfs_component_revision(struct dfs_store *st, uint64_t dir, int64_t *ret);
@@ -242,6 +241,11 @@ int dfs_snode_children(struct dfs_store *st, int64_t dir, int64_t after,
 int dfs_snode_target(struct dfs_store *st, int64_t id, char *buf, size_t cap);
 int dfs_snode_blob(struct dfs_store *st, int64_t id, uint32_t *mode,
 		   uint64_t *size, struct dfs_hash *ret);
+/* The row of node id (children: of the nodes in folder id, by name),
+ * stepped (1; the caller resets it), 0 for none, or -errno.  Columns: id,
+ * name, mode, uid, gid, mtime, size, blob, target. */
+int dfs_snode_rows(struct dfs_store *st, int64_t id, bool children,
+		   sqlite3_stmt **ret);
 /* Entries below root (root not counted). */
 int dfs_snode_tree_size(struct dfs_store *st, int64_t root, int64_t *ret);
 /* A blob the files of a snapshot name: its size, one node naming it. */
@@ -254,6 +258,34 @@ struct dfs_blobref {
  * frees *ret). */
 int dfs_snode_blobs(struct dfs_store *st, int64_t root,
 		    struct dfs_blobref **ret, size_t *ret_n);
+
+/* ---- snodew.c: writing a snapshot ------------------------------------------ */
+
+/* What a node holds (a folder's link count: dfs_snapw_dir_done). */
+struct dfs_snode_row {
+	uint32_t mode, uid, gid;
+	uint64_t size, blocks, rdev;
+	int64_t atime, mtime, ctime;
+	const struct dfs_hash *blob; /* regular files (the empty one too) */
+	const char *target;	     /* links */
+};
+/* Where a snapshot written is: the package row takes these. */
+struct dfs_snap_place {
+	int64_t root, line, seq, nodes;
+};
+/* The next version of component comp's line of build snapshots (share:
+ * its unchanged entries are the earlier versions' rows), or a line of its
+ * own (an import). */
+int dfs_snapw_begin(struct dfs_store *st, int64_t comp, bool share,
+		    struct dfs_snapw **ret);
+/* Node name under folder parent (0: the root, first), depth first: a
+ * folder's entries follow it, then dfs_snapw_dir_done(). */
+int dfs_snapw_add(struct dfs_snapw *w, int64_t parent, const char *name,
+		  const struct dfs_snode_row *r, int64_t *ret_id);
+int dfs_snapw_dir_done(struct dfs_snapw *w, int64_t id, uint32_t nlink);
+/* After the last node: blobs counted, the line moved on. */
+int dfs_snapw_end(struct dfs_snapw *w, struct dfs_snap_place *ret);
+void dfs_snapw_free(struct dfs_snapw *w);
 
 /* ---- reqlink.c: what a link to a required component shows ------------------ */
 

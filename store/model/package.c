@@ -19,8 +19,8 @@
 
 static const char sql_pkg_insert[] =
 	"INSERT INTO packages (component, version, root, created, created_by,"
-	" uid, revisions, requires, content_hash)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+	" uid, revisions, requires, content_hash, line, seq, nodes)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 static const char sql_pkg_find[] =
 	"SELECT id, root, deployed, kept FROM packages WHERE component = ?1"
 	" AND version = ?2 AND removed = 0";
@@ -31,8 +31,8 @@ static const char sql_pkg_find[] =
 static const char sql_pkg_removed[] =
 	"UPDATE packages SET removed = ?2 WHERE id = ?1";
 static const char sql_removed_find[] =
-	"SELECT p.id, p.root FROM packages p JOIN snodes s ON s.id = p.root"
-	" WHERE p.component = ?1 AND p.version = ?2 AND p.removed <> 0"
+	"SELECT p.id, p.root FROM packages p WHERE p.line IS NOT NULL"
+	" AND p.component = ?1 AND p.version = ?2 AND p.removed <> 0"
 	" ORDER BY p.id DESC LIMIT 1";
 static const char sql_tomb_delete[] =
 	"DELETE FROM packages WHERE component = ?1 AND version = ?2"
@@ -44,9 +44,6 @@ static const char sql_deployed_in[] =
 	"SELECT e.name FROM deployments d JOIN envs e ON e.id = d.env"
 	" WHERE d.package = ?1 AND d.active = 1 AND e.removed = 0"
 	" ORDER BY e.name";
-static const char sql_root_insert[] =
-	"INSERT INTO snodes (parent, name, mode, uid, gid, nlink, atime, mtime,"
-	" ctime) VALUES (0, ?1, ?2, ?3, ?4, 2, ?5, ?6, ?7)";
 
 /* Split "NAME@VERSION" of component c; -EINVAL if malformed or not c's. */
 int dfs_pkg_parse(const struct dfs_component *c, const char *name,
@@ -113,18 +110,40 @@ static void json_requires(const struct dfs_walk *w, char *buf, size_t cap)
 
 /* The root takes the component folder's mode and owner, and the time it
  * was packaged: sorting versions by date orders them by creation. */
-static int insert_root(struct dfs_store *st, const struct dfs_component *c,
-		       const char *name, int64_t now, int64_t *ret)
+static int insert_root(struct dfs_store *st, struct dfs_snapw *sw,
+		       const struct dfs_component *c, const char *name,
+		       int64_t now, int64_t *ret)
 {
 	struct dfs_attr a;
 	int rc = dfs_inode_attr(st, c->dir, &a);
+	struct dfs_snode_row r = { .mode = a.mode,
+				   .uid = a.uid,
+				   .gid = a.gid,
+				   .atime = now,
+				   .mtime = now,
+				   .ctime = now };
+
+	return rc < 0 ? rc : dfs_snapw_add(sw, 0, name, &r, ret);
+}
+
+/* The snapshot of c as the next version of its line: its root and where
+ * it is. */
+static int snapshot(struct dfs_store *st, struct dfs_walk *w,
+		    struct dfs_component *c, const char *name, int64_t now,
+		    struct dfs_hash *own, struct dfs_hash *full,
+		    struct dfs_snap_place *ret)
+{
+	int64_t root = 0;
+	int rc = dfs_snapw_begin(st, c->id, true, &w->sw);
 
 	if (rc == 0)
-		rc = dfs_exec_sql(st, sql_root_insert, "siiiiii", name,
-				  (int64_t)a.mode, (int64_t)a.uid,
-				  (int64_t)a.gid, now, now, now);
+		rc = insert_root(st, w->sw, c, name, now, &root);
 	if (rc == 0)
-		*ret = dfs_last_rowid(st);
+		rc = dfs_walk_component(w, c, root, own, full);
+	if (rc == 0)
+		rc = dfs_snapw_end(w->sw, ret);
+	dfs_snapw_free(w->sw);
+	w->sw = NULL;
 	return rc;
 }
 
@@ -136,6 +155,7 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	char revs[64 * 80], reqs[64 * 80], note[64], same[DFS_NAME_MAX + 128];
 	char reason[sizeof(note) + sizeof(same) + 2];
 	struct dfs_hash own, full;
+	struct dfs_snap_place place;
 	struct dfs_audit_event ev = { 0 };
 	const struct dfs_type *type = dfs_type_find(c->type);
 	struct found old;
@@ -175,13 +195,10 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	if (rc == 0)
 		rc = dfs_exec_sql(st, sql_tomb_delete, "is", c->id, version);
 	if (rc == 0)
-		rc = insert_root(st, c, name, now, &root);
-	if (rc == 0)
-		rc = dfs_walk_component(w, c, root, &own, &full);
-	if (rc == 0)
-		rc = dfs_snapshot_count_blobs(st, root);
+		rc = snapshot(st, w, c, name, now, &own, &full, &place);
 	if (rc < 0)
 		return rc;
+	root = place.root;
 	json_revisions(w, revs, sizeof(revs));
 	json_requires(w, reqs, sizeof(reqs));
 	ev.revisions = revs;
@@ -196,8 +213,9 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	if (rc == 0)
 		same[0] = '\0';
 	dfs_user_name(actor->uid, user, sizeof(user));
-	rc = dfs_exec_sql(st, sql_pkg_insert, "isiisissh", c->id, version, root,
-			  now, user, (int64_t)actor->uid, revs, reqs, &full);
+	rc = dfs_exec_sql(st, sql_pkg_insert, "isiisisshiii", c->id, version,
+			  root, now, user, (int64_t)actor->uid, revs, reqs,
+			  &full, place.line, place.seq, place.nodes);
 	ev.action = "package";
 	ev.component = c->name;
 	ev.version = version;

@@ -18,12 +18,6 @@ static const char sql_meta[] =
 	" p.revisions, p.requires, p.created, p.uid, p.content_hash"
 	" FROM packages p JOIN components c ON c.id = p.component"
 	" WHERE p.id = ?1";
-static const char sql_children[] =
-	"SELECT id, name, mode, uid, gid, mtime, size, blob, target"
-	" FROM snodes WHERE parent = ?1 ORDER BY name";
-static const char sql_root[] =
-	"SELECT id, name, mode, uid, gid, mtime, size, blob, target"
-	" FROM snodes WHERE id = ?1";
 
 struct xnode {
 	struct dfs_pkg_node n;
@@ -145,7 +139,7 @@ static int load_dir(struct dfs_store *st, struct xpkg *x, size_t at, int depth)
 {
 	size_t first = x->n, last;
 	int64_t id = x->v[at].id;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	char *path;
 	int rc;
 
@@ -154,7 +148,7 @@ static int load_dir(struct dfs_store *st, struct xpkg *x, size_t at, int depth)
 	path = strdup(x->v[at].n.path);
 	if (!path)
 		return -ENOMEM;
-	rc = dfs_query_sql(st, sql_children, &s, "i", id);
+	rc = dfs_snode_rows(st, id, true, &s);
 	while (rc == 1) {
 		rc = add_node(x, s, path);
 		if (rc == 0)
@@ -174,14 +168,14 @@ static int load(struct dfs_store *st, const char *component,
 		const char *version, struct xpkg *x)
 {
 	struct dfs_pkg p;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = NULL;
 	int rc = version ? dfs_pkg_by_version(st, component, version, &p)
 			 : dfs_pkg_latest(st, component, &p);
 
 	if (rc == 0)
 		rc = load_meta(st, p.id, x);
 	if (rc == 0)
-		rc = dfs_query_sql(st, sql_root, &s, "i", p.root);
+		rc = dfs_snode_rows(st, p.root, false, &s);
 	if (rc == 0)
 		rc = -ENOENT;
 	if (rc == 1) {

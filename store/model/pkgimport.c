@@ -35,25 +35,16 @@
 static const char sql_comp_insert[] =
 	"INSERT INTO components (name, type, dir) VALUES (?1, ?2, NULL)";
 static const char sql_existing[] =
-	"SELECT p.content_hash, p.removed,"
-	" EXISTS (SELECT 1 FROM snodes s WHERE s.id = p.root)"
+	"SELECT p.content_hash, p.removed, p.line IS NOT NULL"
 	" FROM packages p WHERE p.component = ?1 AND p.version = ?2"
 	" ORDER BY p.id DESC LIMIT 1";
-static const char sql_root_insert[] =
-	"INSERT INTO snodes (parent, name, mode, uid, gid, nlink, atime, mtime,"
-	" ctime) VALUES (0, ?1, ?2, ?3, ?4, 2, ?5, ?5, ?5)";
-static const char sql_insert[] =
-	"INSERT INTO snodes (parent, name, mode, uid, gid, nlink, size, blocks,"
-	" atime, mtime, ctime, blob, target) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-	" ?7, ?8, ?9, ?9, ?9, ?10, ?11)";
-static const char sql_nlink[] = "UPDATE snodes SET nlink = ?2 WHERE id = ?1";
 static const char sql_tomb_delete[] =
 	"DELETE FROM packages WHERE component = ?1 AND version = ?2"
 	" AND removed <> 0";
 static const char sql_pkg_insert[] =
 	"INSERT INTO packages (component, version, root, created, created_by,"
-	" uid, notes, revisions, requires, content_hash)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+	" uid, notes, revisions, requires, content_hash, line, seq, nodes)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 
 struct import_meta {
 	char *buf; /* the records, NUL-ended */
@@ -66,6 +57,7 @@ struct import_meta {
 
 struct import {
 	struct dfs_store *st;
+	struct dfs_snapw *sw;
 	int64_t entries;
 	char *why;
 	size_t cap;
@@ -208,6 +200,7 @@ static int put_entry(struct import *im, int dirfd, int64_t parent,
 		     bool *ret_dir)
 {
 	char target[DFS_SYMLINK_MAX + 1];
+	struct dfs_snode_row r = { 0 };
 	uint32_t perm;
 	struct dfs_hash blob = dfs_empty_hash;
 	struct stat sb;
@@ -243,23 +236,21 @@ static int put_entry(struct import *im, int dirfd, int64_t parent,
 			 "\"%s\" is not a file, folder or link", name);
 		return -EINVAL;
 	}
-	rc = dfs_exec_sql(
-		im->st, sql_insert, "isiiiiiiixx", parent, name,
-		(int64_t)sb.st_mode, (int64_t)sb.st_uid, (int64_t)sb.st_gid,
-		(int64_t)(S_ISDIR(sb.st_mode) ? 2 : 1),
-		(int64_t)(S_ISREG(sb.st_mode) ? sb.st_size : tlen),
-		(int64_t)(S_ISREG(sb.st_mode) ? (sb.st_size + 511) / 512 : 0),
-		(int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec,
-		S_ISREG(sb.st_mode) ? (const void *)blob.b : NULL,
-		(size_t)(S_ISREG(sb.st_mode) ? DFS_HASH_LEN : 0),
-		S_ISLNK(sb.st_mode) ? (const void *)target : NULL,
-		(size_t)tlen);
+	r.mode = sb.st_mode;
+	r.uid = sb.st_uid;
+	r.gid = sb.st_gid;
+	r.size = (uint64_t)(S_ISREG(sb.st_mode) ? sb.st_size : tlen);
+	r.blocks = S_ISREG(sb.st_mode) ? ((uint64_t)sb.st_size + 511) / 512 : 0;
+	r.mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	r.atime = r.ctime = r.mtime;
+	r.blob = S_ISREG(sb.st_mode) ? &blob : NULL;
+	r.target = S_ISLNK(sb.st_mode) ? target : NULL;
+	rc = dfs_snapw_add(im->sw, parent, name, &r, &sid);
 	if (rc < 0)
 		return rc;
 	im->entries++;
 	if (!S_ISDIR(sb.st_mode))
 		return 0;
-	sid = dfs_last_rowid(im->st);
 	fd = openat(dirfd, name,
 		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -311,7 +302,7 @@ static int put_dir(struct import *im, int fd, int64_t sid, uint32_t mode,
 		free(names[i]);
 	free(names);
 	if (rc == 0)
-		rc = dfs_exec_sql(im->st, sql_nlink, "ii", sid, 2 + subdirs);
+		rc = dfs_snapw_dir_done(im->sw, sid, (uint32_t)(2 + subdirs));
 	if (rc == 0) {
 		XXH128_canonicalFromHash(&cn, XXH3_128bits_digest(s));
 		memcpy(ret->b, cn.digest, DFS_HASH_LEN);
@@ -387,23 +378,29 @@ static int import_locked(struct import *im, int tree,
 {
 	struct dfs_store *st = im->st;
 	char name[DFS_NAME_MAX + DFS_LABEL_MAX + 2];
+	struct dfs_snode_row r = { 0 };
+	struct dfs_snap_place place;
 	struct dfs_hash got;
 	struct stat sb;
-	int64_t root;
+	int64_t root = 0;
 	int rc;
 
 	if (fstat(tree, &sb) < 0)
 		return -errno;
 	snprintf(name, sizeof(name), "%s@%s", c->name, m->version);
-	rc = dfs_exec_sql(st, sql_root_insert, "siiii", name,
-			  (int64_t)sb.st_mode, (int64_t)sb.st_uid,
-			  (int64_t)sb.st_gid, m->created);
-	if (rc < 0)
-		return rc;
-	root = dfs_last_rowid(st);
-	rc = put_dir(im, tree, root, sb.st_mode, 0, &got);
+	r.mode = sb.st_mode;
+	r.uid = sb.st_uid;
+	r.gid = sb.st_gid;
+	r.atime = r.mtime = r.ctime = m->created;
+	rc = dfs_snapw_begin(st, c->id, false, &im->sw);
 	if (rc == 0)
-		rc = dfs_snapshot_count_blobs(st, root);
+		rc = dfs_snapw_add(im->sw, 0, name, &r, &root);
+	if (rc == 0)
+		rc = put_dir(im, tree, root, sb.st_mode, 0, &got);
+	if (rc == 0)
+		rc = dfs_snapw_end(im->sw, &place);
+	dfs_snapw_free(im->sw);
+	im->sw = NULL;
 	if (rc < 0)
 		return rc;
 	if (memcmp(got.b, m->hash.b, DFS_HASH_LEN) != 0) {
@@ -415,9 +412,10 @@ static int import_locked(struct import *im, int tree,
 			 "content hash %s, the archive says %s", have, want);
 		return -EBADMSG;
 	}
-	rc = dfs_exec_sql(st, sql_pkg_insert, "isiisisssh", c->id, m->version,
-			  root, m->created, m->created_by, m->uid, m->notes,
-			  m->revisions, m->requires, &m->hash);
+	rc = dfs_exec_sql(st, sql_pkg_insert, "isiisissshiii", c->id,
+			  m->version, root, m->created, m->created_by, m->uid,
+			  m->notes, m->revisions, m->requires, &m->hash,
+			  place.line, place.seq, place.nodes);
 	if (rc == 0)
 		rc = dfs_component_changed(st, c->id, dfs_now_ns());
 	if (rc == 0)

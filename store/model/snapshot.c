@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * snapshot.c - walking a component's build tree: the snapshot itself
- * (rows in snodes that name the blobs the files already have: no data is
- * copied, the cost grows with the number of entries) and the Merkle hashes
+ * (nodes that name the blobs the files already have, written by
+ * snodew.c: no data is copied, and only what changed since the last
+ * snapshot is written) and the Merkle hashes
  * (XXH3-128) that give a package its content_hash and a component its
  * revision.
  *
@@ -49,23 +50,6 @@ static const char sql_children[] =
 	" FROM dirents d JOIN inodes i ON i.ino = d.ino"
 	" LEFT JOIN blobs b ON b.hash = i.blob"
 	" WHERE d.parent = ?1 ORDER BY d.name";
-static const char sql_insert[] =
-	"INSERT INTO snodes (parent, name, mode, uid, gid, nlink, size, blocks,"
-	" rdev, atime, mtime, ctime, blob, target) VALUES (?1, ?2, ?3, ?4, ?5,"
-	" ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
-static const char sql_nlink[] = "UPDATE snodes SET nlink = ?2 WHERE id = ?1";
-/* Each blob's row once, in the order of their hashes (the rows' order):
- * a trigger per node updated them one node at a time, in the order of
- * names, each on a leaf of its own (half the time of a snapshot). */
-static const char sql_count_blobs[] =
-	"UPDATE blobs SET refs = refs + c.n FROM (SELECT blob, count(*) AS n"
-	" FROM snodes WHERE id >= ?1 AND blob IS NOT NULL GROUP BY blob) AS c"
-	" WHERE blobs.hash = c.blob";
-
-int dfs_snapshot_count_blobs(struct dfs_store *st, int64_t root)
-{
-	return dfs_exec_sql(st, sql_count_blobs, "i", root);
-}
 
 static char *dup_col(sqlite3_stmt *s, int i)
 {
@@ -175,43 +159,27 @@ static void hash_parts(const char *tag, const void *a, size_t alen,
 static int insert_snode(struct dfs_walk *w, int64_t parent, const char *name,
 			const struct child *c, uint32_t mode, int64_t *ret_id)
 {
-	sqlite3_stmt *s = dfs_sql(w->st, sql_insert);
 	bool reg = S_ISREG(mode);
-	int rc;
+	struct dfs_snode_row r = {
+		.mode = mode,
+		.uid = c->uid,
+		.gid = c->gid,
+		.size = reg		? c->size
+			: S_ISLNK(mode) ? strlen(c->target)
+					: 0,
+		.blocks = reg ? c->blocks : 0,
+		.rdev = c->rdev,
+		.atime = c->atime,
+		.mtime = c->mtime,
+		.ctime = c->ctime,
+		.blob = !reg	      ? NULL
+			: c->has_blob ? &c->blob
+				      : &dfs_empty_hash,
+		.target = S_ISLNK(mode) ? c->target : NULL,
+	};
 
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, parent);
-	sqlite3_bind_blob(s, 2, name, (int)strlen(name), SQLITE_TRANSIENT);
-	sqlite3_bind_int64(s, 3, mode);
-	sqlite3_bind_int64(s, 4, c->uid);
-	sqlite3_bind_int64(s, 5, c->gid);
-	sqlite3_bind_int64(s, 6, S_ISDIR(mode) ? 2 : 1);
-	sqlite3_bind_int64(s, 7,
-			   reg		   ? (int64_t)c->size
-			   : S_ISLNK(mode) ? (int64_t)strlen(c->target)
-					   : 0);
-	sqlite3_bind_int64(s, 8, reg ? (int64_t)c->blocks : 0);
-	sqlite3_bind_int64(s, 9, (int64_t)c->rdev);
-	sqlite3_bind_int64(s, 10, c->atime);
-	sqlite3_bind_int64(s, 11, c->mtime);
-	sqlite3_bind_int64(s, 12, c->ctime);
-	if (reg)
-		sqlite3_bind_blob(s, 13,
-				  c->has_blob ? c->blob.b : dfs_empty_hash.b,
-				  DFS_HASH_LEN, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(s, 13);
-	if (S_ISLNK(mode))
-		sqlite3_bind_blob(s, 14, c->target, (int)strlen(c->target),
-				  SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(s, 14);
-	rc = dfs_stmt_done(s, sqlite3_step(s));
-	if (rc == 0)
-		*ret_id = dfs_last_rowid(w->st);
 	w->entries++;
-	return rc;
+	return dfs_snapw_add(w->sw, parent, name, &r, ret_id);
 }
 
 static int walk_dir(struct dfs_walk *w, uint64_t dir, uint32_t mode,
@@ -502,7 +470,7 @@ static int walk_dir(struct dfs_walk *w, uint64_t dir, uint32_t mode,
 	}
 	free_children(c, n);
 	if (rc == 0 && !w->dry)
-		rc = dfs_exec_sql(w->st, sql_nlink, "ii", sid, 2 + subdirs);
+		rc = dfs_snapw_dir_done(w->sw, sid, (uint32_t)(2 + subdirs));
 	if (rc == 0) {
 		hash_end(own, &ret->own);
 		hash_end(full, &ret->full);

@@ -237,7 +237,7 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	"CREATE TRIGGER blob_data_del AFTER DELETE ON blobs BEGIN"
 	"  DELETE FROM blob_data WHERE hash = OLD.hash; END;",
 	/* 8 -> 9: a snapshot counts its nodes' blobs once, after its nodes
-	 * (model/snapshot.c dfs_snapshot_count_blobs), not by a trigger per
+	 * (now model/snodew.c, dfs_snapw_end), not by a trigger per
 	 * node: half the time of a snapshot of 100,000 files */
 	"DROP TRIGGER IF EXISTS snode_blob_ins;",
 	/* 9 -> 10: the epoch of the close log (storage/redo.c) the last
@@ -245,6 +245,74 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	 * (IF EXISTS: a test's older store may have it) */
 	"CREATE TABLE IF NOT EXISTS redo (epoch INTEGER NOT NULL);"
 	"INSERT INTO redo SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM redo);",
+	/* 10 -> 11: snapshots share the entries they did not change
+	 * (model/snode.c says how).  A row of snodes is one state of a node
+	 * of a line (a component's snapshots), valid for versions vfrom up
+	 * to vto; a package is version seq of its line, its node ids root up
+	 * to root + nodes.  Each package made before is a line of its own,
+	 * its node ids kept (they are inode numbers). */
+	"CREATE TABLE lines ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  component INTEGER,"
+	"  shared INTEGER NOT NULL DEFAULT 0,"
+	"  seq INTEGER NOT NULL DEFAULT 0,"
+	"  nodes INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE UNIQUE INDEX lines_shared ON lines (component)"
+	"  WHERE shared = 1;"
+	"CREATE TABLE snode_ids (next INTEGER NOT NULL);"
+	"INSERT INTO snode_ids SELECT max(coalesce((SELECT seq FROM"
+	"  sqlite_sequence WHERE name = 'snodes'), 0),"
+	"  coalesce((SELECT max(id) FROM snodes), 0)) + 1;"
+	"ALTER TABLE packages ADD COLUMN line INTEGER;"
+	"ALTER TABLE packages ADD COLUMN seq INTEGER;"
+	"ALTER TABLE packages ADD COLUMN nodes INTEGER;"
+	"UPDATE packages SET nodes = (SELECT max(s.id) FROM snodes s"
+	"  WHERE s.id >= packages.root AND s.id < coalesce((SELECT"
+	"  min(q.root) FROM packages q WHERE q.root > packages.root),"
+	"  1 << 62)) - root + 1"
+	"  WHERE EXISTS (SELECT 1 FROM snodes s WHERE s.id = packages.root);"
+	"INSERT INTO lines (id, component, shared, seq, nodes)"
+	"  SELECT id, component, 0, 1, nodes FROM packages"
+	"  WHERE nodes IS NOT NULL;"
+	"UPDATE packages SET line = id, seq = 1 WHERE nodes IS NOT NULL;"
+	"CREATE TABLE snodes_v11 ("
+	"  id INTEGER PRIMARY KEY,"
+	"  line INTEGER NOT NULL,"
+	"  node INTEGER NOT NULL,"
+	"  parent INTEGER NOT NULL,"
+	"  name BLOB NOT NULL,"
+	"  vfrom INTEGER NOT NULL,"
+	"  vto INTEGER,"
+	"  mode INTEGER NOT NULL,"
+	"  uid INTEGER NOT NULL,"
+	"  gid INTEGER NOT NULL,"
+	"  nlink INTEGER NOT NULL DEFAULT 1,"
+	"  size INTEGER NOT NULL DEFAULT 0,"
+	"  blocks INTEGER NOT NULL DEFAULT 0,"
+	"  rdev INTEGER NOT NULL DEFAULT 0,"
+	"  atime INTEGER NOT NULL,"
+	"  mtime INTEGER NOT NULL,"
+	"  ctime INTEGER NOT NULL,"
+	"  blob BLOB,"
+	"  target BLOB"
+	");"
+	"INSERT INTO snodes_v11 (line, node, parent, name, vfrom, mode, uid,"
+	"  gid, nlink, size, blocks, rdev, atime, mtime, ctime, blob, target)"
+	"  SELECT p.line, s.id - p.root, CASE WHEN s.parent = 0 THEN -1"
+	"  ELSE s.parent - p.root END, s.name, 1, s.mode, s.uid, s.gid,"
+	"  s.nlink, s.size, s.blocks, s.rdev, s.atime, s.mtime, s.ctime,"
+	"  s.blob, s.target FROM packages p JOIN snodes s ON s.id >= p.root"
+	"  AND s.id < p.root + p.nodes WHERE p.line IS NOT NULL"
+	"  ORDER BY s.id;"
+	"DROP TABLE snodes;"
+	"ALTER TABLE snodes_v11 RENAME TO snodes;"
+	"CREATE INDEX snodes_by_name ON snodes (line, parent, name, vfrom);"
+	"CREATE INDEX snodes_by_node ON snodes (line, node, vfrom);"
+	"CREATE TRIGGER snode_blob_del AFTER DELETE ON snodes"
+	"  WHEN OLD.blob IS NOT NULL BEGIN"
+	"  UPDATE blobs SET refs = refs - 1 WHERE hash = OLD.blob; END;"
+	"CREATE INDEX packages_by_line ON packages (line, seq);",
 };
 
 int dfs_store_schema_version(void)

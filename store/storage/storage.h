@@ -28,7 +28,7 @@
 #include "deployfs/names.h"
 #include "deployfs/store.h"
 
-#define DFS_SCHEMA_VERSION 10
+#define DFS_SCHEMA_VERSION 11
 #define DFS_APPLICATION_ID 1684435761 /* "dfs1" */
 #define DFS_STR_(x) #x
 #define DFS_STR(x) DFS_STR_(x)

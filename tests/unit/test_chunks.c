@@ -22,6 +22,7 @@
 
 #include "deployfs/store.h"
 #include "fixture.h"
+#include "old_schema.h"
 /* Whether a blob was found good is storage's own: asked directly. */
 #include "../../store/storage/storage.h"
 
@@ -315,6 +316,7 @@ static void to_schema_5(void)
 	cr_assert_eq(sqlite3_open_v2(fx.db, &db, SQLITE_OPEN_READWRITE, NULL),
 		     SQLITE_OK);
 	cr_assert_eq(sqlite3_exec(db,
+				  DROP_V11
 				  "ALTER TABLE packages DROP COLUMN kept;"
 				  "DROP TRIGGER blob_chunks_del;"
 				  "DROP TABLE blob_chunks;"

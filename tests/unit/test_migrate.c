@@ -19,6 +19,7 @@
 
 #include "deployfs/store.h"
 #include "fixture.h"
+#include "old_schema.h"
 
 static struct dfs_fixture fx;
 
@@ -31,8 +32,8 @@ struct sample {
 
 #define OPEN_FLAGS (DFS_OPEN_DAEMON | DFS_OPEN_NO_SEALER)
 #define TEXT "<connection url=\"sftp://in\"/>\n"
-/* What schema versions 2 to 10 added, taken away again. */
-#define DROP_V10 "DROP TABLE redo;"
+/* What schema versions 2 to 11 added, taken away again (11: old_schema.h). */
+#define DROP_V10 DROP_V11 "DROP TABLE redo;"
 #define DROP_V9                                                \
 	DROP_V10                                               \
 	"CREATE TRIGGER snode_blob_ins AFTER INSERT ON snodes" \
@@ -227,7 +228,7 @@ static void check_sample(const struct sample *s)
 Test(migrate, a_new_store_is_at_the_current_schema_version)
 {
 	FIXTURE_OK();
-	cr_assert_eq(dfs_store_schema_version(), 10);
+	cr_assert_eq(dfs_store_schema_version(), 11);
 	cr_assert_eq(user_version(), dfs_store_schema_version());
 	cr_assert_eq(schema_has("index", "dirents_by_ino"), 1);
 	cr_assert_eq(sql_int("PRAGMA application_id"), 1684435761);
@@ -246,6 +247,95 @@ Test(migrate, a_new_store_is_at_the_current_schema_version)
 	cr_assert_eq(schema_has("trigger", "snode_blob_del"), 1);
 	/* 10: the close log's epoch, one row */
 	cr_assert_eq(sql_int("SELECT count(*) FROM redo"), 1);
+	/* 11: snapshots in lines */
+	cr_assert_eq(schema_has("table", "lines"), 1);
+	cr_assert_eq(schema_has("index", "snodes_by_node"), 1);
+	cr_assert_eq(sql_int("SELECT count(*) FROM snode_ids"), 1);
+}
+
+/* The text of the file ino (an open for reading through the store). */
+static void expect_text(uint64_t ino, const char *text)
+{
+	struct dfs_file *f = NULL;
+	char buf[64];
+	ssize_t n;
+
+	cr_assert_eq(dfs_file_open(fx.st, ino, O_RDONLY, &f), 0);
+	n = pread(dfs_file_fd_get(f), buf, sizeof(buf), 0);
+	dfs_file_fd_put(fx.st, f, false, 0);
+	cr_assert_eq(dfs_file_release(fx.st, f), 0);
+	cr_assert_eq(n, (ssize_t)strlen(text));
+	cr_assert_arr_eq(buf, text, strlen(text));
+}
+
+/*
+ * Schema 11: each package a version 10 store holds becomes a line of its
+ * own, its nodes keeping their ids (inode numbers a kernel may hold) and
+ * its blobs their counts; the next package shares with none of them, and
+ * reclaiming one takes its rows.
+ */
+Test(migrate, a_version_10_store_keeps_its_packages_and_their_ids)
+{
+	struct dfs_attr dir, r1, r2, f1, f2, a;
+	uint64_t p, file;
+	int refs;
+
+	FIXTURE_OK();
+	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
+	p = dfs_fixture_component(&fx, "process", "p");
+	file = dfs_fixture_put_text(&fx, p, "p.xml", "<one/>");
+	(void)dfs_fixture_put_text(&fx, dfs_fixture_mkdir(&fx, p, "sub", 0755),
+				   "s.xml", "<s/>");
+	cr_assert_eq(dfs_node_lookup(fx.st, DFS_INO_PACKAGES, "p", &dir), 0);
+	cr_assert_eq(dfs_node_mkdir(fx.st, &fx.me, dir.ino, "p@1", 0755, &r1),
+		     0);
+	dfs_fixture_write(&fx, file, "<two/>", 6);
+	cr_assert_eq(dfs_node_mkdir(fx.st, &fx.me, dir.ino, "p@2", 0755, &r2),
+		     0);
+	cr_assert_eq(dfs_node_lookup(fx.st, r1.ino, "p.xml", &f1), 0);
+	cr_assert_eq(dfs_node_lookup(fx.st, r2.ino, "p.xml", &f2), 0);
+	cr_assert_eq(dfs_store_sync(fx.st), 0);
+	fx.st = dfs_store_free(fx.st);
+	sql_exec(DROP_V11 "PRAGMA user_version = 10;");
+	cr_assert_eq(sql_int("SELECT count(*) FROM snodes"), 8,
+		     "two packages of root, p.xml, sub, sub/s.xml");
+	refs = sql_int("SELECT refs FROM blobs WHERE hash = (SELECT blob"
+		       " FROM inodes WHERE ino IN (SELECT ino FROM dirents"
+		       " WHERE name = CAST('s.xml' AS BLOB)))");
+	cr_assert_eq(refs, 3, "the file and a node of each package");
+
+	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
+	cr_assert_eq(user_version(), dfs_store_schema_version());
+	cr_assert_eq(dfs_node_lookup(fx.st, dir.ino, "p@1", &a), 0);
+	cr_assert_eq(a.ino, r1.ino);
+	cr_assert_eq(dfs_node_lookup(fx.st, r1.ino, "p.xml", &a), 0);
+	cr_assert_eq(a.ino, f1.ino);
+	expect_text(f1.ino, "<one/>");
+	expect_text(f2.ino, "<two/>");
+	cr_assert_eq(dfs_node_lookup(fx.st, r2.ino, "sub", &a), 0);
+	cr_assert_eq(dfs_node_lookup(fx.st, a.ino, "s.xml", &a), 0);
+	expect_text(a.ino, "<s/>");
+	/* The next package, then p@1 reclaimed. */
+	cr_assert_eq(dfs_node_mkdir(fx.st, &fx.me, dir.ino, "p@3", 0755, &a),
+		     0);
+	cr_assert_eq(dfs_node_lookup(fx.st, a.ino, "p.xml", &a), 0);
+	expect_text(a.ino, "<two/>");
+	cr_assert_eq(dfs_xattr_set(fx.st, &fx.me, dir.ino,
+				   "user.deployfs.remove", "1", 1, 0),
+		     0);
+	cr_assert_eq(dfs_xattr_set(fx.st, &fx.me, DFS_INO_PACKAGES,
+				   "user.deployfs.gc", "0", 1, 0),
+		     0);
+	expect_text(f2.ino, "<two/>");
+	cr_assert_eq(dfs_store_fsck(fx.st, NULL, NULL), 0);
+	cr_assert_eq(dfs_store_sync(fx.st), 0);
+	fx.st = dfs_store_free(fx.st);
+	cr_assert_eq(sql_int("SELECT count(*) FROM snodes"), 8,
+		     "p@2's 4 and p@3's 4");
+	cr_assert_eq(sql_int("SELECT refs FROM blobs WHERE hash = (SELECT blob"
+			     " FROM inodes WHERE ino IN (SELECT ino FROM"
+			     " dirents WHERE name = CAST('s.xml' AS BLOB)))"),
+		     3, "the file, p@2's node and p@3's");
 }
 
 Test(migrate, a_version_8_store_counts_its_snapshots_blobs_once)

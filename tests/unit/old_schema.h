@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * old_schema.h - SQL that takes a store of the current schema back to an
+ * older one, for the tests of migrations (run with the store closed).
+ */
+#ifndef DFS_TEST_OLD_SCHEMA_H
+#define DFS_TEST_OLD_SCHEMA_H
+
+/* Schema 11 taken away: each package's nodes as rows of their own again, ids root + node, each
+ * counted in its blob's row as schema 10 counted them. */
+#define DROP_V11                                                               \
+	"CREATE TABLE snodes_v10 (id INTEGER PRIMARY KEY AUTOINCREMENT,"       \
+	" parent INTEGER NOT NULL, name BLOB NOT NULL, mode INTEGER NOT NULL," \
+	" uid INTEGER NOT NULL, gid INTEGER NOT NULL,"                         \
+	" nlink INTEGER NOT NULL DEFAULT 1, size INTEGER NOT NULL DEFAULT 0,"  \
+	" blocks INTEGER NOT NULL DEFAULT 0, rdev INTEGER NOT NULL DEFAULT 0," \
+	" atime INTEGER NOT NULL, mtime INTEGER NOT NULL,"                     \
+	" ctime INTEGER NOT NULL, blob BLOB, target BLOB);"                    \
+	"INSERT INTO snodes_v10 (id, parent, name, mode, uid, gid, nlink,"     \
+	" size, blocks, rdev, atime, mtime, ctime, blob, target)"              \
+	" SELECT p.root + s.node, CASE WHEN s.parent < 0 THEN 0"               \
+	" ELSE p.root + s.parent END, s.name, s.mode, s.uid, s.gid,"           \
+	" s.nlink, s.size, s.blocks, s.rdev, s.atime, s.mtime, s.ctime,"       \
+	" s.blob, s.target FROM packages p JOIN snodes s ON s.line = p.line"   \
+	" AND s.vfrom <= p.seq AND (s.vto IS NULL OR s.vto > p.seq);"          \
+	"UPDATE blobs SET refs = refs - (SELECT count(*) FROM snodes s"        \
+	" WHERE s.blob = blobs.hash) + (SELECT count(*) FROM snodes_v10 o"     \
+	" WHERE o.blob = blobs.hash);"                                         \
+	"DROP TABLE snodes; ALTER TABLE snodes_v10 RENAME TO snodes;"          \
+	"CREATE INDEX snodes_by_name ON snodes (parent, name);"                \
+	"CREATE TRIGGER snode_blob_del AFTER DELETE ON snodes"                 \
+	" WHEN OLD.blob IS NOT NULL BEGIN"                                     \
+	" UPDATE blobs SET refs = refs - 1 WHERE hash = OLD.blob; END;"        \
+	"DROP INDEX packages_by_line; ALTER TABLE packages DROP COLUMN line;"  \
+	"ALTER TABLE packages DROP COLUMN seq;"                                \
+	"ALTER TABLE packages DROP COLUMN nodes;"                              \
+	"DROP TABLE lines; DROP TABLE snode_ids;"
+
+#endif

@@ -32,10 +32,8 @@ static const char sql_line_set[] =
 	"UPDATE lines SET seq = ?2, nodes = ?3 WHERE id = ?1";
 static const char sql_next_id[] = "SELECT next FROM snode_ids";
 static const char sql_next_set[] = "UPDATE snode_ids SET next = ?1";
-static const char sql_first_row[] =
-	"SELECT coalesce(max(id), 0) + 1 FROM snodes";
-#define KID_COLS                                                            \
-	"id, node, name, mode, uid, gid, nlink, size, blocks, rdev, atime," \
+#define KID_COLS                                                               \
+	"vfrom, node, name, mode, uid, gid, nlink, size, blocks, rdev, atime," \
 	" mtime, ctime, blob, target"
 static const char sql_kids[] = "SELECT " KID_COLS " FROM snodes"
 			       " WHERE line = ?1 AND parent = ?2"
@@ -45,23 +43,28 @@ static const char sql_insert[] =
 	" nlink, size, blocks, rdev, atime, mtime, ctime, blob, target)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
 	" ?14, ?15, ?16, ?17)";
-static const char sql_close[] = "UPDATE snodes SET vto = ?2 WHERE id = ?1";
+static const char sql_close[] = "UPDATE snodes SET vto = ?4"
+				" WHERE line = ?1 AND node = ?2 AND vfrom = ?3";
 static const char sql_close_below[] =
 	"WITH RECURSIVE t(node) AS (SELECT ?2 UNION ALL SELECT s.node"
 	" FROM snodes s JOIN t ON s.line = ?1 AND s.parent = t.node"
 	" AND s.vto IS NULL)"
 	" UPDATE snodes SET vto = ?3 WHERE line = ?1 AND vto IS NULL"
 	" AND node IN (SELECT node FROM t WHERE node <> ?2)";
-/* Each blob's row once for the rows this snapshot wrote (a trigger per
- * row updated them one at a time: half the time of a first snapshot). */
+/* The blobs of the rows this snapshot writes, counted in their rows at
+ * the end: each blob's row once, in hash order (a trigger per row
+ * updated them one at a time: half the time of a first snapshot). */
+static const char sql_new_blobs[] =
+	"CREATE TEMP TABLE IF NOT EXISTS snapw_blobs (blob BLOB NOT NULL)";
+static const char sql_new_blob[] = "INSERT INTO snapw_blobs VALUES (?1)";
 static const char sql_count_blobs[] =
 	"UPDATE blobs SET refs = refs + c.n FROM (SELECT blob, count(*) AS n"
-	" FROM snodes WHERE id >= ?1 AND blob IS NOT NULL GROUP BY blob) AS c"
-	" WHERE blobs.hash = c.blob";
+	" FROM snapw_blobs GROUP BY blob) AS c WHERE blobs.hash = c.blob";
+static const char sql_new_blobs_done[] = "DELETE FROM snapw_blobs";
 
 /* A current row of the line (what the last snapshot holds). */
 struct kid {
-	int64_t rowid, node;
+	int64_t vfrom, node; /* vfrom 0: none */
 	char *name;
 	size_t nlen;
 	struct dfs_snode_row r;
@@ -83,8 +86,8 @@ struct dir {
 
 struct dfs_snapw {
 	struct dfs_store *st;
-	int64_t line, seq, root, nodes, first_row;
-	struct kid top; /* the line's current root row (rowid 0: none) */
+	int64_t line, seq, root, nodes;
+	struct kid top; /* the line's current root row (vfrom 0: none) */
 	struct dir *dirs;
 	int ndirs, cap;
 };
@@ -103,7 +106,7 @@ static void kid_read(sqlite3_stmt *s, struct kid *k)
 	int nlen = sqlite3_column_bytes(s, 2);
 
 	memset(k, 0, sizeof(*k));
-	k->rowid = sqlite3_column_int64(s, 0);
+	k->vfrom = sqlite3_column_int64(s, 0);
 	k->node = sqlite3_column_int64(s, 1);
 	k->name = malloc((size_t)nlen + 1);
 	if (k->name) {
@@ -224,19 +227,29 @@ static int row_insert(struct dfs_snapw *w, int64_t node, int64_t parent,
 		      const char *name, const struct dfs_snode_row *r,
 		      uint32_t nlink)
 {
-	return dfs_exec_sql(w->st, sql_insert, "iiisiiiiiiiiiiixs", w->line,
-			    node, parent, name, w->seq, (int64_t)r->mode,
-			    (int64_t)r->uid, (int64_t)r->gid, (int64_t)nlink,
-			    (int64_t)r->size, (int64_t)r->blocks,
-			    (int64_t)r->rdev, r->atime, r->mtime, r->ctime,
-			    r->blob ? (const void *)r->blob->b : NULL,
-			    (size_t)(r->blob ? DFS_HASH_LEN : 0), r->target);
+	int rc = dfs_exec_sql(w->st, sql_insert, "iiisiiiiiiiiiiixs", w->line,
+			      node, parent, name, w->seq, (int64_t)r->mode,
+			      (int64_t)r->uid, (int64_t)r->gid, (int64_t)nlink,
+			      (int64_t)r->size, (int64_t)r->blocks,
+			      (int64_t)r->rdev, r->atime, r->mtime, r->ctime,
+			      r->blob ? (const void *)r->blob->b : NULL,
+			      (size_t)(r->blob ? DFS_HASH_LEN : 0), r->target);
+
+	if (rc == 0 && r->blob)
+		rc = dfs_exec_sql(w->st, sql_new_blob, "h", r->blob);
+	return rc;
+}
+
+static int close_one(struct dfs_snapw *w, int64_t node, int64_t vfrom)
+{
+	return dfs_exec_sql(w->st, sql_close, "iiii", w->line, node, vfrom,
+			    w->seq);
 }
 
 /* Close the row k (and, a folder, the rows below it). */
 static int row_close(struct dfs_snapw *w, const struct kid *k)
 {
-	int rc = dfs_exec_sql(w->st, sql_close, "ii", k->rowid, w->seq);
+	int rc = close_one(w, k->node, k->vfrom);
 
 	if (rc == 0 && S_ISDIR(k->r.mode))
 		rc = dfs_exec_sql(w->st, sql_close_below, "iii", w->line,
@@ -272,7 +285,7 @@ int dfs_snapw_begin(struct dfs_store *st, int64_t comp, bool share,
 	if (rc == 0)
 		rc = dfs_query_int(st, sql_next_id, &w->root, "");
 	if (rc == 0)
-		rc = dfs_query_int(st, sql_first_row, &w->first_row, "");
+		rc = dfs_exec_sql(st, sql_new_blobs, "");
 	if (rc < 0) {
 		free(w);
 		return rc;
@@ -339,7 +352,7 @@ static int add_root(struct dfs_snapw *w, const char *name,
 	kids_free(k, n);
 	if (w->nodes == 0)
 		w->nodes = 1;
-	rc = push(w, 0, -1, name, r, w->top.rowid ? &w->top : NULL);
+	rc = push(w, 0, -1, name, r, w->top.vfrom ? &w->top : NULL);
 	if (rc == 0)
 		*ret_id = w->root;
 	return rc;
@@ -399,8 +412,7 @@ int dfs_snapw_dir_done(struct dfs_snapw *w, int64_t id, uint32_t nlink)
 		/* The root's own row is closed alone: its entries are
 		 * matched above. */
 		if (d->self)
-			rc = dfs_exec_sql(w->st, sql_close, "ii",
-					  d->self->rowid, w->seq);
+			rc = close_one(w, d->self->node, d->self->vfrom);
 		if (rc == 0)
 			rc = row_insert(w, d->node, d->parent, d->name, &d->r,
 					nlink);
@@ -416,7 +428,9 @@ int dfs_snapw_end(struct dfs_snapw *w, struct dfs_snap_place *ret)
 	int rc = w->ndirs ? -EINVAL : 0;
 
 	if (rc == 0)
-		rc = dfs_exec_sql(w->st, sql_count_blobs, "i", w->first_row);
+		rc = dfs_exec_sql(w->st, sql_count_blobs, "");
+	if (rc == 0)
+		rc = dfs_exec_sql(w->st, sql_new_blobs_done, "");
 	if (rc == 0)
 		rc = dfs_exec_sql(w->st, sql_line_set, "iii", w->line, w->seq,
 				  w->nodes);

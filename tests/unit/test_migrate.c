@@ -249,7 +249,7 @@ Test(migrate, a_new_store_is_at_the_current_schema_version)
 	cr_assert_eq(sql_int("SELECT count(*) FROM redo"), 1);
 	/* 11: snapshots in lines */
 	cr_assert_eq(schema_has("table", "lines"), 1);
-	cr_assert_eq(schema_has("index", "snodes_by_node"), 1);
+	cr_assert_eq(schema_has("index", "snodes_by_name"), 1);
 	cr_assert_eq(sql_int("SELECT count(*) FROM snode_ids"), 1);
 }
 

@@ -44,11 +44,15 @@ struct child {
 	char *target;
 };
 
+/* A file's size is its blob's: the inode's own once sealed (work 0), the
+ * blob row's while a work file holds newer bytes (a seek per file saved:
+ * a fifth of a snapshot that changes nothing). */
 static const char sql_children[] =
 	"SELECT d.name, i.ino, i.mode, i.uid, i.gid, i.rdev, i.atime, i.mtime,"
-	" i.ctime, i.blob, i.target, i.work, i.blocks, b.size"
+	" i.ctime, i.blob, i.target, i.work, i.blocks,"
+	" CASE WHEN i.work = 0 THEN i.size ELSE (SELECT b.size FROM blobs b"
+	" WHERE b.hash = i.blob) END"
 	" FROM dirents d JOIN inodes i ON i.ino = d.ino"
-	" LEFT JOIN blobs b ON b.hash = i.blob"
 	" WHERE d.parent = ?1 ORDER BY d.name";
 
 static char *dup_col(sqlite3_stmt *s, int i)

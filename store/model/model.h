@@ -32,6 +32,9 @@ void dfs_idnames_free(struct dfs_idnames *l);
  * or two of a, b). */
 int dfs_idnames_query(struct dfs_store *st, const char *sql, const char *fmt,
 		      int64_t a, int64_t b, struct dfs_idnames *ret);
+/* The (id, name) rows of s, stepped to its first row when rc is 1 (as
+ * dfs_query_sql() leaves it), into ret; rc < 0 is returned as is. */
+int dfs_idnames_collect(sqlite3_stmt *s, int rc, struct dfs_idnames *ret);
 
 /* ---- inode.c, rename.c, iattr.c: the build workspace's rows ------------ */
 

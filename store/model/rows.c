@@ -39,6 +39,11 @@ int dfs_idnames_query(struct dfs_store *st, const char *sql, const char *fmt,
 	sqlite3_stmt *s = NULL;
 	int rc = dfs_query_sql(st, sql, &s, fmt, a, b);
 
+	return dfs_idnames_collect(s, rc, ret);
+}
+
+int dfs_idnames_collect(sqlite3_stmt *s, int rc, struct dfs_idnames *ret)
+{
 	for (; rc == 1; rc = dfs_next(s)) {
 		char name[DFS_NAME_MAX + 1];
 

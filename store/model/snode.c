@@ -166,19 +166,7 @@ int dfs_snode_children(struct dfs_store *st, int64_t dir, int64_t after,
 		rc = dfs_query_sql(
 			st, sql_children, &s, "iiiii", p.line, p.node, p.seq,
 			after > p.root ? after - p.root : -1, p.root);
-	for (; rc == 1; rc = dfs_next(s)) {
-		char name[DFS_NAME_MAX + 1];
-
-		if (sqlite3_column_bytes(s, 1) > DFS_NAME_MAX)
-			continue;
-		dfs_col_text(s, 1, name, sizeof(name));
-		rc = dfs_idnames_add(ret, sqlite3_column_int64(s, 0), name);
-		if (rc < 0) {
-			sqlite3_reset(s);
-			break;
-		}
-	}
-	return rc < 0 ? rc : 0;
+	return dfs_idnames_collect(s, rc, ret);
 }
 
 int dfs_snode_rows(struct dfs_store *st, int64_t id, bool children,

@@ -140,3 +140,18 @@ char *dfs_fixture_meta(const struct dfs_fixture *fx, uint64_t ino,
 	buf[n] = '\0';
 	return buf;
 }
+
+void dfs_fixture_expect_text(const struct dfs_fixture *fx, uint64_t ino,
+			     const char *text)
+{
+	struct dfs_file *f = NULL;
+	char buf[256];
+	ssize_t n;
+
+	cr_assert_eq(dfs_file_open(fx->st, ino, O_RDONLY, &f), 0);
+	n = pread(dfs_file_fd_get(f), buf, sizeof(buf), 0);
+	dfs_file_fd_put(fx->st, f, false, 0);
+	cr_assert_eq(dfs_file_release(fx->st, f), 0);
+	cr_assert_eq(n, (ssize_t)strlen(text), "read %zd bytes", n);
+	cr_assert_arr_eq(buf, text, (size_t)n);
+}

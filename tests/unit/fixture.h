@@ -59,6 +59,10 @@ void dfs_fixture_symlink(const struct dfs_fixture *fx, uint64_t parent,
 /* What parent/name is, which must exist. */
 struct dfs_attr dfs_fixture_entry(const struct dfs_fixture *fx, uint64_t parent,
 				  const char *name);
+/* The whole content of the file ino, read through the store, is text
+ * (up to 255 bytes). */
+void dfs_fixture_expect_text(const struct dfs_fixture *fx, uint64_t ino,
+			     const char *text);
 /* The xattr user.deployfs.KEY of ino into buf (NUL-ended, it must fit in
  * cap - 1 bytes); returns buf. */
 char *dfs_fixture_meta(const struct dfs_fixture *fx, uint64_t ino,

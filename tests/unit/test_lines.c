@@ -105,17 +105,9 @@ static uint64_t at(uint64_t root, const char *path)
 static void expect_text(uint64_t root, const char *path, const char *text)
 {
 	uint64_t ino = at(root, path);
-	struct dfs_file *f = NULL;
-	char buf[256];
-	ssize_t n;
 
 	cr_assert_neq(ino, 0, "%s is missing", path);
-	cr_assert_eq(dfs_file_open(fx.st, ino, O_RDONLY, &f), 0);
-	n = pread(dfs_file_fd_get(f), buf, sizeof(buf), 0);
-	dfs_file_fd_put(fx.st, f, false, 0);
-	cr_assert_eq(dfs_file_release(fx.st, f), 0);
-	cr_assert_eq(n, (ssize_t)strlen(text), "%s: read %zd bytes", path, n);
-	cr_assert_arr_eq(buf, text, (size_t)n, "%s", path);
+	dfs_fixture_expect_text(&fx, ino, text);
 }
 
 static int list_name(void *ctx, const struct dfs_dirent *de)

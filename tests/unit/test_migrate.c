@@ -253,19 +253,9 @@ Test(migrate, a_new_store_is_at_the_current_schema_version)
 	cr_assert_eq(sql_int("SELECT count(*) FROM snode_ids"), 1);
 }
 
-/* The text of the file ino (an open for reading through the store). */
 static void expect_text(uint64_t ino, const char *text)
 {
-	struct dfs_file *f = NULL;
-	char buf[64];
-	ssize_t n;
-
-	cr_assert_eq(dfs_file_open(fx.st, ino, O_RDONLY, &f), 0);
-	n = pread(dfs_file_fd_get(f), buf, sizeof(buf), 0);
-	dfs_file_fd_put(fx.st, f, false, 0);
-	cr_assert_eq(dfs_file_release(fx.st, f), 0);
-	cr_assert_eq(n, (ssize_t)strlen(text));
-	cr_assert_arr_eq(buf, text, strlen(text));
+	dfs_fixture_expect_text(&fx, ino, text);
 }
 
 /*

@@ -118,16 +118,7 @@ static long long revision(uint64_t dir)
 
 static void expect_text(uint64_t ino, const char *text)
 {
-	struct dfs_file *f = NULL;
-	char buf[256];
-	ssize_t n;
-
-	cr_assert_eq(dfs_file_open(fx.st, ino, O_RDONLY, &f), 0);
-	n = pread(dfs_file_fd_get(f), buf, sizeof(buf), 0);
-	dfs_file_fd_put(fx.st, f, false, 0);
-	cr_assert_eq(dfs_file_release(fx.st, f), 0);
-	cr_assert_eq(n, (ssize_t)strlen(text), "read %zd bytes", n);
-	cr_assert_arr_eq(buf, text, (size_t)n);
+	dfs_fixture_expect_text(&fx, ino, text);
 }
 
 static void expect_link(uint64_t parent, const char *name, const char *target)

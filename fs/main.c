@@ -26,6 +26,8 @@
 
 struct options {
 	char *store;
+	char *registry;	     /* -o registry=URL */
+	char *registry_host; /* -o registry_host=NAME */
 	int show_help;
 	int show_version;
 };
@@ -35,6 +37,8 @@ static const struct fuse_opt option_spec[] = {
 	{ "--help", offsetof(struct options, show_help), 1 },
 	{ "-V", offsetof(struct options, show_version), 1 },
 	{ "--version", offsetof(struct options, show_version), 1 },
+	{ "registry=%s", offsetof(struct options, registry), 0 },
+	{ "registry_host=%s", offsetof(struct options, registry_host), 0 },
 	FUSE_OPT_END
 };
 
@@ -86,7 +90,11 @@ static void usage(const char *prog)
 	       "    -f                stay in the foreground\n"
 	       "    -d                debug: foreground, print every request\n"
 	       "    -s                single-threaded\n"
-	       "    -o OPT[,OPT...]   mount options (allow_other, ...)\n\n"
+	       "    -o OPT[,OPT...]   mount options (allow_other, ...)\n"
+	       "    -o registry=URL   share packages with other hosts through\n"
+	       "                      the PostgreSQL registry at URL\n"
+	       "                      (deployctl init --registry URL)\n"
+	       "    -o registry_host=NAME  this host's name there\n\n"
 	       "fstab: STORE MOUNTPOINT fuse.deployfs defaults,allow_other 0 0\n"
 	       "or:    mount -t fuse.deployfs STORE MOUNTPOINT\n"
 	       "See deployfs(8).\n\n",
@@ -226,8 +234,30 @@ static void inval_attr(void *arg, uint64_t ino)
 	(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
+/* The registry, if one was given: one that is not a registry refuses the
+ * mount; one not reachable now is tried again by itself. */
+static int join_registry(struct dfs_store *st, const struct options *o)
+{
+	char why[1024] = "";
+	int rc;
+
+	if (!o->registry)
+		return 0;
+	rc = dfs_store_registry(st, o->registry, o->registry_host, why,
+				sizeof(why));
+	if (rc == -EHOSTDOWN) {
+		dfs_log(DFS_LOG_WARN, "registry: %s; serving what is here",
+			why);
+		return 0;
+	}
+	if (rc < 0)
+		fprintf(stderr, "deployfs: registry: %s\n",
+			why[0] ? why : strerror(-rc));
+	return rc;
+}
+
 static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
-		 const char *store, int status_fd)
+		 const char *store, const struct options *o, int status_fd)
 {
 	struct fuse_loop_config *config;
 	struct dfs_fs fs = { .ttl = DFS_TTL,
@@ -246,6 +276,8 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 			fprintf(stderr, "deployfs: %s\n", why);
 		return 1;
 	}
+	if (join_registry(fs.st, o) < 0)
+		goto out_store;
 	fs.se = fuse_session_new(args, &dfs_ops, sizeof(dfs_ops), &fs);
 	if (!fs.se)
 		goto out_store;
@@ -351,11 +383,13 @@ int main(int argc, char *argv[])
 		goto out_cmd;
 	if (!cmd.foreground && background(&status_fd) < 0)
 		goto out_cmd;
-	rc = serve(&args, &cmd, store, status_fd);
+	rc = serve(&args, &cmd, store, &o, status_fd);
 out_cmd:
 	free(cmd.mountpoint);
 out_args:
 	free(o.store);
+	free(o.registry);
+	free(o.registry_host);
 	fuse_opt_free_args(&args);
 	return rc;
 }

@@ -31,13 +31,49 @@
 
 #include "deployctl.h"
 
+/* deployctl init --registry URL: make or migrate a registry's schema. */
+static int init_registry(const char *url)
+{
+	char why[1024] = "";
+	int from = 0, rc = dfs_registry_init(url, &from, why, sizeof(why));
+
+	if (rc < 0) {
+		fprintf(stderr, "deployctl: cannot prepare the registry: %s\n",
+			why[0] ? why : strerror(-rc));
+		return rc == -EHOSTDOWN ? EX_UNAVAILABLE : EX_CANTCREAT;
+	}
+	if (from == dfs_registry_schema())
+		printf("registry ready (schema %d)\n", from);
+	else if (from)
+		printf("registry schema %d -> %d\n", from,
+		       dfs_registry_schema());
+	else
+		printf("created registry (schema %d)\n",
+		       dfs_registry_schema());
+	return 0;
+}
+
 int cmd_init(int argc, char **argv)
 {
-	const char *store;
-	int rc = ctl_no_options(argc, argv);
+	static const struct option longopts[] = {
+		{ "registry", required_argument, NULL, 'r' },
+		CTL_HELP_OPTION,
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *store, *registry = NULL;
+	int c, rc;
 
-	if (rc >= 0)
-		return rc;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == 'r')
+			registry = optarg;
+		else
+			return c == 'h' ? ctl_help(argv[0])
+					: ctl_usage(argv[0]);
+	}
+	if (registry)
+		return optind == argc ? init_registry(registry)
+				      : ctl_usage(argv[0]);
 	if (optind != argc - 1)
 		return ctl_usage(argv[0]);
 	store = argv[optind];
@@ -114,8 +150,10 @@ struct ctl_command {
 static int cmd_help(int argc, char **argv);
 
 static const struct ctl_command commands[] = {
-	{ "init", cmd_init, "STORE",
-	  "                create an empty store in the folder STORE\n" },
+	{ "init", cmd_init, "STORE | --registry URL",
+	  "                create an empty store in the folder STORE; or\n"
+	  "                make (or migrate) the schema of the PostgreSQL\n"
+	  "                registry at URL that hosts share\n" },
 	{ "fsck", cmd_fsck, "STORE",
 	  "                check the database (SQLite's integrity_check\n"
 	  "                and foreign_key_check), that every referenced\n"

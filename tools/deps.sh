@@ -7,6 +7,7 @@ DFS_PACKAGES=(
 	libfuse3-dev fuse3 libsqlite3-dev sqlite3 libxxhash-dev libcriterion-dev
 	rsync git attr acl tar diffutils findutils coreutils util-linux procps
 	inotify-tools restic jq man-db groff-base vim
+	libpq-dev postgresql
 )
 
 dfs_install_deps() {

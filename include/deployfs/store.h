@@ -692,6 +692,24 @@ DFS_WUR int dfs_store_backup(struct dfs_store *st, const char *dest,
 			     unsigned flags, dfs_backup_fn fn, void *ctx,
 			     struct dfs_backup_stats *ret);
 
+/* ---- the registry hosts share (PostgreSQL, docs/registry.md) ----------- */
+
+/* Make or migrate the registry's schema in the database at url (a libpq
+ * URL): 0 with *ret_from the version it had (0: none); -EHOSTDOWN when
+ * it cannot be reached, -EPROTO when its schema is newer. */
+DFS_WUR int dfs_registry_init(const char *url, int *ret_from, char *why,
+			      size_t cap);
+/* The schema version this build makes. */
+int dfs_registry_schema(void);
+/* Serve st with the registry at url (the daemon): a package made here is
+ * published there before it is made, and one another host published is
+ * made here soon after (its NOTIFY).  host names this host in the
+ * registry's events (NULL: gethostname()).  0, or -EHOSTDOWN when it
+ * cannot be reached now (served anyway, reconnected by itself), or
+ * another -errno with why (-ENOMEDIUM: not a registry). */
+DFS_WUR int dfs_store_registry(struct dfs_store *st, const char *url,
+			       const char *host, char *why, size_t cap);
+
 /* ---- fault injection seam (tests) -------------------------------------- */
 
 /* Make the nth (1-based) call of the named I/O step fail with -err:

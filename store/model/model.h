@@ -576,4 +576,19 @@ int dfs_audit_index(struct dfs_store *st);
 int64_t dfs_audit_log_size(struct dfs_store *st);
 ssize_t dfs_audit_read(struct dfs_store *st, void *buf, size_t n, uint64_t off);
 
+/* ---- registry*.c: the registry hosts share (PostgreSQL) ---------------- */
+
+/* Publish component@version (made in the open transaction) to the
+ * registry, if the store has one: 0 (also when the registry has it with
+ * the same content), -EEXIST another host published that version with
+ * other content, -EHOSTDOWN the registry is not reachable. */
+int dfs_reg_publish_locked(struct dfs_store *st, const struct dfs_actor *actor,
+			   const char *component, const char *version,
+			   char *why, size_t cap);
+/* The same as dfs_pkg_export() with st->lock held. */
+int dfs_pkg_export_locked(struct dfs_store *st, const char *component,
+			  const char *version, dfs_pkg_node_fn fn, void *ctx);
+/* Stop following the registry and close it (st->lock not held). */
+void dfs_registry_stop(struct dfs_store *st);
+
 #endif

@@ -264,6 +264,10 @@ int dfs_pkg_create(struct dfs_store *st, const struct dfs_actor *actor,
 		rc = dfs_db_begin_whole(st);
 	if (rc == 0) {
 		rc = create_locked(st, actor, &c, name, version, w, &root);
+		/* In the registry first: if it refuses, nothing is made. */
+		if (rc == 0)
+			rc = dfs_reg_publish_locked(st, actor, c.name, version,
+						    w->why, sizeof(w->why));
 		if (rc == 0)
 			rc = dfs_db_commit(st, true);
 		else

@@ -187,19 +187,34 @@ static int load(struct dfs_store *st, const char *component,
 	return rc;
 }
 
-int dfs_pkg_export(struct dfs_store *st, const char *component,
-		   const char *version, dfs_pkg_node_fn fn, void *ctx)
+static int export(struct dfs_store *st, const char *component,
+		  const char *version, dfs_pkg_node_fn fn, void *ctx,
+		  bool locked)
 {
 	struct xpkg x = { 0 };
 	int rc;
 
-	pthread_mutex_lock(&st->lock);
+	if (!locked)
+		pthread_mutex_lock(&st->lock);
 	rc = load(st, component, version, &x);
-	pthread_mutex_unlock(&st->lock);
+	if (!locked)
+		pthread_mutex_unlock(&st->lock);
 	for (size_t i = 0; rc == 0 && i < x.n; i++)
 		rc = fn(ctx, &x.r, &x.v[i].n);
 	xpkg_release(&x);
 	return rc;
+}
+
+int dfs_pkg_export(struct dfs_store *st, const char *component,
+		   const char *version, dfs_pkg_node_fn fn, void *ctx)
+{
+	return export(st, component, version, fn, ctx, false);
+}
+
+int dfs_pkg_export_locked(struct dfs_store *st, const char *component,
+			  const char *version, dfs_pkg_node_fn fn, void *ctx)
+{
+	return export(st, component, version, fn, ctx, true);
 }
 
 int dfs_pkg_blob_open(struct dfs_store *st, const struct dfs_hash *h,

@@ -186,6 +186,7 @@ struct dfs_store {
 
 	struct dfs_content *content;
 	struct dfs_trees *trees;
+	struct dfs_registry *registry; /* model/registry.c; NULL: none */
 };
 
 /* ---- db.c: the connection and its statements ---------------------------- */

@@ -68,6 +68,7 @@ struct dfs_store *dfs_store_free(struct dfs_store *st)
 {
 	if (!st)
 		return NULL;
+	dfs_registry_stop(st);
 	if (st->db && st->content && st->trees)
 		dfs_files_release_all(st);
 	if (st->db && st->trees) {

@@ -344,12 +344,14 @@ ssize_t dfs_read_file(const char *path, void *buf, size_t cap)
 
 int dfs_mount_start(struct dfs_mount *m)
 {
-	char log[PATH_MAX];
+	char log[PATH_MAX], opts[PATH_MAX];
 	pid_t parent = getpid();
 	long deadline;
 	pid_t pid;
 
 	dfs_path(log, sizeof(log), "%s/daemon.log", m->dir);
+	dfs_path(opts, sizeof(opts), "allow_other,auto_unmount%s%s",
+		 m->opts[0] ? "," : "", m->opts);
 	pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -363,9 +365,8 @@ int dfs_mount_start(struct dfs_mount *m)
 			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
 		}
-		execl(dfs_bin_deployfs(), "deployfs", "-f", "-o",
-		      "allow_other,auto_unmount", m->store, m->mnt,
-		      (char *)NULL);
+		execl(dfs_bin_deployfs(), "deployfs", "-f", "-o", opts,
+		      m->store, m->mnt, (char *)NULL);
 		_exit(127);
 	}
 	m->pid = pid;
@@ -480,10 +481,16 @@ int dfs_mount_kill9(struct dfs_mount *m)
 
 int dfs_mount_setup(struct dfs_mount *m)
 {
+	return dfs_mount_setup_opts(m, "");
+}
+
+int dfs_mount_setup_opts(struct dfs_mount *m, const char *opts)
+{
 	const char *tmp = env_or("TMPDIR", "/tmp");
 	int rc;
 
 	memset(m, 0, sizeof(*m));
+	dfs_path(m->opts, sizeof(m->opts), "%s", opts);
 	dfs_path(m->dir, sizeof(m->dir), "%s/dfs-test-XXXXXX", tmp);
 	if (!mkdtemp(m->dir))
 		return -errno;

@@ -27,12 +27,15 @@ struct dfs_mount {
 	char mnt[PATH_MAX];    /* DIR/mnt */
 	char build[PATH_MAX];  /* DIR/mnt/build */
 	char native[PATH_MAX]; /* DIR/native: a plain folder to compare with */
+	char opts[1024];       /* more -o options for the daemon, "" none */
 	pid_t pid;	       /* the daemon, 0 when not running */
 	int daemon_status;     /* its wait status after the last stop */
 };
 
 /* Create DIR, init a store and mount it.  Returns 0 or -errno. */
 int dfs_mount_setup(struct dfs_mount *m);
+/* The same, the daemon given the -o options opts as well. */
+int dfs_mount_setup_opts(struct dfs_mount *m, const char *opts);
 /* Mount the existing store again (after stop or kill). */
 int dfs_mount_start(struct dfs_mount *m);
 /* Unmount cleanly and wait for the daemon; 0 if it exited with status 0. */

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * registry.h - what registry.c, regpub.c and regsub.c share of the
+ * registry in PostgreSQL; the rest of the store sees model.h's part.
+ */
+#ifndef DFS_MODEL_REGISTRY_H
+#define DFS_MODEL_REGISTRY_H
+
+#include <libpq-fe.h>
+
+#include "model.h"
+
+/* Blobs go to the registry in chunks of this many bytes at most. */
+#define DFS_REG_CHUNK (1u << 20)
+
+struct dfs_registry {
+	char *url;
+	char host[256]; /* this host's name in the registry's events */
+	PGconn *conn;	/* acts, used with st->lock held */
+	struct dfs_reg_follower *follower; /* regfollow.c; NULL: none */
+};
+
+/* PostgreSQL's failure as -errno (-EHOSTDOWN not connected, -EEXIST a
+ * unique key, -EAGAIN a serialization failure, -EPERM the append-only
+ * trigger, else -EIO), with "what: its message" in why. */
+int dfs_reg_errno(PGconn *c, PGresult *r, const char *what, char *why,
+		  size_t cap);
+void dfs_reg_msg(char *why, size_t cap, const char *what, const char *msg);
+/* Run sql with n text or binary parameters (formats NULL: all text),
+ * results binary: 0 with *ret (PQclear() it) when ret is not NULL, or
+ * -errno as dfs_reg_errno(). */
+int dfs_reg_run(PGconn *c, const char *what, char *why, size_t cap,
+		PGresult **ret, const char *sql, int n,
+		const char *const *values, const int *lengths,
+		const int *formats);
+/* A binary int4 or int8 column. */
+int64_t dfs_reg_int(const PGresult *r, int row, int col);
+/* Roll back a transaction a failure left open. */
+void dfs_reg_end(PGconn *c);
+/* st->registry's connection, made again when it was lost. */
+int dfs_reg_conn(struct dfs_registry *reg, PGconn **ret, char *why, size_t cap);
+
+/* Connect to the registry at url and check its schema: -EHOSTDOWN not
+ * reachable, -ENOMEDIUM not a registry, -EPROTO a newer schema. */
+int dfs_reg_connect(const char *url, PGconn **ret, char *why, size_t cap);
+/* Run sql, which may be several statements: 0 or -errno as
+ * dfs_reg_errno() (registry.h). */
+int dfs_reg_exec(PGconn *c, const char *what, const char *sql, char *why,
+		 size_t cap);
+typedef int (*dfs_reg_news_fn)(void *ctx, const char *component,
+			       const char *version, const char *host,
+			       int64_t seq, PGconn *c);
+/* Whether component@version is here, removed or not: 1, 0, or -errno. */
+int dfs_pkg_known(struct dfs_store *st, const char *component,
+		  const char *version);
+/* fn for each package published after seq `after`, in order, with the
+ * host that published it and c to read it with. */
+int dfs_reg_news(PGconn *c, int64_t after, dfs_reg_news_fn fn, void *ctx,
+		 char *why, size_t cap);
+/* Stage component@version from the registry into the empty folder stage
+ * for dfs_pkg_import(), its meta saying origin. */
+int dfs_reg_stage(PGconn *c, const char *component, const char *version,
+		  const char *stage, const char *origin, char *why, size_t cap);
+/* st->registry for url (this host named by gethostname()): 0, or
+ * -EHOSTDOWN (set, not connected yet), or another -errno (not set). */
+int dfs_registry_open(struct dfs_store *st, const char *url, char *why,
+		      size_t cap);
+void dfs_registry_set_host(struct dfs_store *st, const char *host);
+void dfs_registry_close(struct dfs_store *st);
+
+#endif

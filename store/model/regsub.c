@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: MIT
+/*
+ * regsub.c - packages read out of the registry (registry.c): which ones
+ * were published after a point of its order, and one of them staged in a
+ * folder as deployctl import stages an archive (STAGE/meta and
+ * STAGE/tree, owners, modes and times as published), so that
+ * pkgimport.c makes it a package here in one transaction and checks it
+ * whole against its content hash.  Each blob is fetched a chunk at a
+ * time and checked against its hash before it is used.
+ *
+ * The manifest comes from another host: every path is resolved under
+ * the staged tree with no symbolic link followed (openat2,
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so a hostile one cannot write
+ * outside it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "registry.h"
+
+static const char sql_known[] =
+	"SELECT 1 FROM packages p JOIN components c ON c.id = p.component"
+	" WHERE c.name = ?1 AND p.version = ?2";
+
+int dfs_pkg_known(struct dfs_store *st, const char *component,
+		  const char *version)
+{
+	sqlite3_stmt *s;
+	int rc = dfs_query_sql(st, sql_known, &s, "ss", component, version);
+
+	if (rc > 0)
+		sqlite3_reset(s);
+	return rc;
+}
+
+int dfs_reg_news(PGconn *c, int64_t after, dfs_reg_news_fn fn, void *ctx,
+		 char *why, size_t cap)
+{
+	char num[24];
+	const char *v[] = { num };
+	PGresult *r = NULL;
+	int rc;
+
+	snprintf(num, sizeof(num), "%lld", (long long)after);
+	rc = dfs_reg_run(c, "reading the registry", why, cap, &r,
+			 "SELECT p.component, p.version, p.seq, e.host"
+			 " FROM packages p JOIN events e ON e.seq = p.seq"
+			 " WHERE p.seq > $1::bigint ORDER BY p.seq",
+			 1, v, NULL, NULL);
+	for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+		rc = fn(ctx, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+			PQgetvalue(r, i, 3), dfs_reg_int(r, i, 2), c);
+	PQclear(r);
+	return rc;
+}
+
+struct stage {
+	PGconn *c;
+	int tree; /* STAGE/tree */
+	char *why;
+	size_t cap;
+};
+
+/* path's folder under the tree, opened with no link followed; *ret_name
+ * is its last name.  The root ("") is the tree itself: -EEXIST. */
+static int open_parent(struct stage *s, char *path, const char **ret_name)
+{
+	struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+				.resolve =
+					RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
+	char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	long fd;
+
+	if (dfs_name_check(name) < 0 || !strcmp(name, ".") ||
+	    !strcmp(name, "..")) {
+		snprintf(s->why, s->cap, "the manifest names \"%s\"", path);
+		return -EINVAL;
+	}
+	*ret_name = name;
+	if (!slash)
+		return fcntl(s->tree, F_DUPFD_CLOEXEC, 0);
+	*slash = '\0';
+	fd = syscall(SYS_openat2, s->tree, path, &how, sizeof(how));
+	*slash = '/';
+	if (fd < 0) {
+		snprintf(s->why, s->cap,
+			 "the manifest's \"%s\" is not under a"
+			 " folder of it",
+			 path);
+		return -EINVAL;
+	}
+	return (int)fd;
+}
+
+/* Blob h of size bytes into fd, a chunk at a time, then checked. */
+static int fetch(struct stage *s, const struct dfs_hash *h, uint64_t size,
+		 int fd)
+{
+	const char *v[2] = { (const char *)h->b, NULL };
+	const int len[] = { DFS_HASH_LEN, 0 }, fmt[] = { 1, 0 };
+	char num[16], hex[DFS_HASH_HEX];
+	uint64_t off = 0;
+	struct dfs_hash got;
+	PGresult *r = NULL;
+	int rc = 0;
+
+	dfs_hash_hex(h, hex);
+	v[1] = num;
+	for (uint32_t i = 0; rc == 0 && off < size; i++) {
+		snprintf(num, sizeof(num), "%u", i);
+		rc = dfs_reg_run(s->c, "fetching a chunk", s->why, s->cap, &r,
+				 "SELECT data FROM chunks"
+				 " WHERE hash = $1 AND idx = $2::integer",
+				 2, v, len, fmt);
+		if (rc == 0 && (PQntuples(r) != 1 || !PQgetlength(r, 0, 0) ||
+				(uint64_t)PQgetlength(r, 0, 0) > size - off)) {
+			snprintf(s->why, s->cap,
+				 "blob %s: chunk %u is missing in the registry",
+				 hex, i);
+			rc = -EIO;
+		}
+		if (rc == 0) {
+			ssize_t w = pwrite(fd, PQgetvalue(r, 0, 0),
+					   (size_t)PQgetlength(r, 0, 0),
+					   (off_t)off);
+
+			if (w != PQgetlength(r, 0, 0))
+				rc = w < 0 ? -errno : -EIO;
+		}
+		if (rc == 0)
+			off += (uint64_t)PQgetlength(r, 0, 0);
+		PQclear(r);
+		r = NULL;
+	}
+	if (rc == 0)
+		rc = dfs_hash_fd(fd, &got);
+	if (rc == 0 && memcmp(got.b, h->b, DFS_HASH_LEN) != 0) {
+		snprintf(s->why, s->cap, "blob %s from the registry is damaged",
+			 hex);
+		rc = -EIO;
+	}
+	return rc;
+}
+
+static int own(int dirfd, const char *name, uint32_t mode, uint32_t uid,
+	       uint32_t gid, int64_t mtime)
+{
+	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },
+				  { .tv_sec = mtime / 1000000000,
+				    .tv_nsec = mtime % 1000000000 } };
+
+	if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISLNK(mode) && fchmodat(dirfd, name, mode & 07777, 0) < 0)
+		return -errno;
+	if (!S_ISDIR(mode) &&
+	    utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+/* One manifest record: path, "mode uid gid mtime size hash", target. */
+static int put_node(struct stage *s, char *path, const char *line,
+		    const char *target)
+{
+	unsigned mode, uid, gid;
+	long long mtime;
+	unsigned long long size;
+	char hex[DFS_HASH_HEX + 1];
+	struct dfs_hash h;
+	const char *name;
+	int dirfd, fd, rc = 0;
+
+	if (sscanf(line, "%o %u %u %lld %llu %33s", &mode, &uid, &gid, &mtime,
+		   &size, hex) != 6 ||
+	    (S_ISREG(mode) && dfs_hash_parse(hex, &h) < 0) ||
+	    !(S_ISREG(mode) || S_ISDIR(mode) || S_ISLNK(mode))) {
+		snprintf(s->why, s->cap, "a manifest record is malformed");
+		return -EINVAL;
+	}
+	if (!path[0]) { /* the root: the tree itself */
+		if (!S_ISDIR(mode))
+			return -EINVAL;
+		if (fchown(s->tree, uid, gid) < 0 ||
+		    fchmod(s->tree, mode & 07777) < 0)
+			return -errno;
+		return 0;
+	}
+	dirfd = open_parent(s, path, &name);
+	if (dirfd < 0)
+		return dirfd;
+	if (S_ISDIR(mode)) {
+		rc = mkdirat(dirfd, name, 0700) < 0 ? -errno : 0;
+	} else if (S_ISLNK(mode)) {
+		rc = symlinkat(target, dirfd, name) < 0 ? -errno : 0;
+	} else {
+		fd = openat(dirfd, name,
+			    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			    0600);
+		rc = fd < 0 ? -errno : fetch(s, &h, size, fd);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (rc == 0)
+		rc = own(dirfd, name, mode, uid, gid, mtime);
+	close(dirfd);
+	return rc;
+}
+
+static int write_meta(int stagefd, const char *meta, size_t len,
+		      const char *origin)
+{
+	char tail[600];
+	int n = snprintf(tail, sizeof(tail), "origin=%s", origin) + 1;
+	int fd = openat(stagefd, "meta",
+			O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, meta, len) != (ssize_t)len ||
+	    write(fd, tail, (size_t)n) != n)
+		rc = -EIO;
+	close(fd);
+	return rc;
+}
+
+/* Folders get their times last: making their entries changed them. */
+static int folder_times(struct stage *s, const char *m, size_t len)
+{
+	for (const char *p = m; p < m + len;) {
+		const char *path = p, *line = path + strlen(path) + 1;
+		unsigned mode;
+		long long mtime;
+		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT } };
+
+		p = line + strlen(line) + 1;
+		p += strlen(p) + 1;
+		if (sscanf(line, "%o %*u %*u %lld", &mode, &mtime) != 2 ||
+		    !S_ISDIR(mode))
+			continue;
+		ts[1].tv_sec = mtime / 1000000000;
+		ts[1].tv_nsec = mtime % 1000000000;
+		if (utimensat(s->tree, path[0] ? path : ".", ts,
+			      AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int dfs_reg_stage(PGconn *c, const char *component, const char *version,
+		  const char *stage, const char *origin, char *why, size_t cap)
+{
+	const char *v[] = { component, version };
+	struct stage s = { .c = c, .tree = -1, .why = why, .cap = cap };
+	PGresult *r = NULL;
+	char *m = NULL, *end;
+	size_t len = 0;
+	int stagefd, rc;
+
+	stagefd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (stagefd < 0)
+		return -errno;
+	rc = dfs_reg_run(c, "reading a package", why, cap, &r,
+			 "SELECT meta, manifest FROM packages"
+			 " WHERE component = $1 AND version = $2",
+			 2, v, NULL, NULL);
+	if (rc == 0 && PQntuples(r) != 1) {
+		snprintf(why, cap, "%s@%s is not in the registry", component,
+			 version);
+		rc = -ENOENT;
+	}
+	if (rc == 0)
+		rc = write_meta(stagefd, PQgetvalue(r, 0, 0),
+				(size_t)PQgetlength(r, 0, 0), origin);
+	if (rc == 0 && mkdirat(stagefd, "tree", 0700) < 0)
+		rc = -errno;
+	if (rc == 0) {
+		s.tree = openat(stagefd, "tree",
+				O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		rc = s.tree < 0 ? -errno : 0;
+	}
+	if (rc == 0) {
+		len = (size_t)PQgetlength(r, 0, 1);
+		m = malloc(len + 1);
+		rc = m ? 0 : -ENOMEM;
+	}
+	if (rc == 0) {
+		memcpy(m, PQgetvalue(r, 0, 1), len);
+		m[len] = '\0';
+		if (len && m[len - 1] != '\0')
+			rc = -EINVAL;
+	}
+	PQclear(r);
+	end = m + len;
+	for (char *p = m; rc == 0 && p < end;) {
+		char *path = p, *line = path + strlen(path) + 1;
+		char *target = line < end ? line + strlen(line) + 1 : end;
+
+		if (target >= end) {
+			snprintf(why, cap, "the manifest is cut short");
+			rc = -EINVAL;
+			break;
+		}
+		p = target + strlen(target) + 1;
+		rc = put_node(&s, path, line, target);
+	}
+	if (rc == 0)
+		rc = folder_times(&s, m, len);
+	free(m);
+	if (s.tree >= 0)
+		close(s.tree);
+	close(stagefd);
+	return rc;
+}

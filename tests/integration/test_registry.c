@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_registry.c - three hosts share one registry in a real PostgreSQL
+ * server the suite starts (pgserver.h): three daemons on three stores,
+ * each mounted with -o registry=URL.  A package made on one host is made
+ * on the others (the same tree, metadata and content hash, recorded as
+ * an import from the registry); the same version made on all three at
+ * once is made once, the others refused with EEXIST; with PostgreSQL
+ * stopped a package is refused with EHOSTDOWN, recorded, nothing made,
+ * what is here still served, and the hosts reconnect by themselves when
+ * it returns; a publisher killed with kill -9 in the middle of its upload
+ * leaves no package anywhere; a hostile manifest writes nothing outside
+ * its staging folder; the registry's trail is append-only; a database
+ * that is not a registry refuses the mount.
+ */
+#include "harness.h"
+#include "pgserver.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define HOSTS 3
+#define PKG "packages/order-sync/order-sync@"
+#define WAIT_MS 10000
+
+static struct dfs_pg pg;
+static struct dfs_mount host[HOSTS];
+static int setup_rc;
+
+static void setup(void)
+{
+	char opts[sizeof(pg.url) + 64], out[256];
+
+	setup_rc = dfs_pg_start(&pg);
+	if (setup_rc == 0)
+		setup_rc =
+			dfs_sh(&host[0], "\"$DEPLOYCTL\" init --registry '%s'",
+			       pg.url);
+	for (int i = 0; setup_rc == 0 && i < HOSTS; i++) {
+		snprintf(opts, sizeof(opts), "registry=%s,registry_host=host%d",
+			 pg.url, i);
+		setup_rc = dfs_mount_setup_opts(&host[i], opts);
+	}
+	if (setup_rc == 0)
+		setup_rc = dfs_pg_sql(&pg, out, sizeof(out),
+				      "SELECT version FROM registry");
+	if (setup_rc == 0 && strcmp(out, "1") != 0)
+		setup_rc = -EPROTO;
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < HOSTS; i++)
+		dfs_mount_teardown(&host[i]);
+	dfs_pg_teardown(&pg);
+}
+
+TestSuite(registry, .init = setup, .fini = teardown, .timeout = 180);
+
+/* Wait until sh -c cond succeeds on host h: true, or false at the
+ * deadline. */
+static bool eventually(int h, const char *cond)
+{
+	long deadline = dfs_now_ms() + WAIT_MS;
+
+	while (dfs_sh(&host[h], "%s", cond) != 0) {
+		if (dfs_now_ms() > deadline)
+			return false;
+		dfs_sleep_ms(20);
+	}
+	return true;
+}
+
+static char *xattr(int h, const char *path, const char *name, char *buf,
+		   size_t cap)
+{
+	return dfs_out(&host[h], buf, cap,
+		       "getfattr --only-values -n user.deployfs.%s \"$MNT/%s\"",
+		       name, path);
+}
+
+/* Lines of file (a shell word, "$MNT/audit.log") on host h matching the
+ * basic regular expression re. */
+static int lines(int h, const char *re, const char *file)
+{
+	char buf[32];
+
+	return atoi(dfs_out(&host[h], buf, sizeof(buf),
+			    "grep -c -- '%s' %s || true", re, file));
+}
+
+static void workspace(int h, const char *mark)
+{
+	dfs_need_mount(&host[h], setup_rc);
+	cr_assert_eq(dfs_copy_workspace(&host[h]), 0, "cp -a of the workspace");
+	if (mark)
+		dfs_ok(&host[h],
+		       "echo '<!-- %s -->' >> \"$BUILD/process/order-sync/"
+		       "process.xml\"",
+		       mark);
+}
+
+Test(registry, a_package_made_on_one_host_is_made_on_the_others)
+{
+	char a[256], b[256], path[128];
+	long t0;
+
+	workspace(0, NULL);
+	dfs_ok(&host[0], "mkdir \"$MNT/" PKG "1\"");
+	t0 = dfs_now_ms();
+	for (int h = 1; h < HOSTS; h++)
+		cr_assert(eventually(h, "test -d \"$MNT/" PKG "1\""),
+			  "host%d has order-sync@1 within %d ms", h, WAIT_MS);
+	cr_log_info("seen on the other hosts after %ld ms", dfs_now_ms() - t0);
+	snprintf(path, sizeof(path), PKG "1");
+	for (int h = 1; h < HOSTS; h++) {
+		const char *keys[] = { "content_hash", "created",  "created_by",
+				       "revisions",    "requires", "type" };
+
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			cr_assert_str_eq(xattr(h, path, keys[k], b, sizeof(b)),
+					 xattr(0, path, keys[k], a, sizeof(a)),
+					 "host%d's %s", h, keys[k]);
+		/* The same tree: names, modes, owners, times, bytes. */
+		setenv("A", host[0].mnt, 1);
+		dfs_ok(&host[h],
+		       "cd \"$A/" PKG "1\" && find . -printf '%%p %%M %%u %%g "
+		       "%%s %%T@ %%l\\n' | sort > \"$DIR/a\" && cd \"$MNT/" PKG
+		       "1\" && find . -printf '%%p %%M %%u %%g %%s %%T@ "
+		       "%%l\\n' | sort > \"$DIR/b\" && diff \"$DIR/a\" "
+		       "\"$DIR/b\" && diff -r --no-dereference \"$A/" PKG
+		       "1\" \"$MNT/" PKG "1\"");
+		cr_assert_eq(lines(h,
+				   "action=import .*version=1 .*result=ok "
+				   "reason=\"from store registry (published "
+				   "by host0)\"",
+				   "\"$MNT/audit.log\""),
+			     1, "host%d records the import once", h);
+	}
+	cr_assert_eq(dfs_pg_sql(&pg, a, sizeof(a),
+				"SELECT host || ' ' || action || ' ' ||"
+				" component || '@' || version FROM events"),
+		     0);
+	cr_assert_str_eq(a, "host0 package order-sync@1");
+}
+
+Test(registry, the_same_version_made_on_all_hosts_at_once_is_made_once)
+{
+	char out[512], a[64], b[64];
+	int refused = 0;
+
+	for (int h = 0; h < HOSTS; h++) {
+		char mark[16];
+
+		snprintf(mark, sizeof(mark), "host%d", h);
+		workspace(h, mark);
+		setenv(h == 0 ? "M0" : h == 1 ? "M1" : "M2", host[h].mnt, 1);
+	}
+	/* Three mkdirs at once; each prints its exit status. */
+	dfs_out(&host[0], out, sizeof(out),
+		"for m in \"$M0\" \"$M1\" \"$M2\"; do"
+		" (mkdir \"$m/" PKG "7\" 2>\"$m.err\"; echo $? > \"$m.rc\") &"
+		" done; wait; cat \"$M0.rc\" \"$M1.rc\" \"$M2.rc\" | sort |"
+		" tr '\\n' ' '");
+	cr_assert_str_eq(out, "0 1 1 ", "one made, two refused: %s", out);
+	dfs_out(&host[0], out, sizeof(out),
+		"cat \"$M0.err\" \"$M1.err\" \"$M2.err\" |"
+		" grep -c 'File exists' || true");
+	cr_assert_str_eq(out, "2", "two refused with EEXIST");
+	cr_assert_eq(dfs_pg_sql(&pg, out, sizeof(out),
+				"SELECT count(*) FROM packages WHERE"
+				" version = '7'"),
+		     0);
+	cr_assert_str_eq(out, "1");
+	/* Every host ends with the one that was made; the two others
+	 * recorded their refusals. */
+	for (int h = 0; h < HOSTS; h++) {
+		cr_assert(eventually(h, "test -d \"$MNT/" PKG "7\""), "host%d",
+			  h);
+		cr_assert_str_eq(
+			xattr(h, PKG "7", "content_hash", b, sizeof(b)),
+			xattr(0, PKG "7", "content_hash", a, sizeof(a)));
+		refused += lines(h,
+				 "action=package .*version=7 .*result=refused"
+				 " reason=\"File exists",
+				 "\"$MNT/audit.log\"");
+	}
+	cr_assert_eq(refused, 2);
+}
+
+Test(registry, with_postgresql_stopped_a_package_is_EHOSTDOWN_and_comes_later)
+{
+	char out[512];
+
+	workspace(0, NULL);
+	dfs_ok(&host[0], "mkdir \"$MNT/" PKG "1\"");
+	cr_assert(eventually(1, "test -d \"$MNT/" PKG "1\""));
+	cr_assert_eq(dfs_pg_stop(&pg), 0);
+	dfs_out(&host[0], out, sizeof(out),
+		"mkdir \"$MNT/" PKG "2\" 2>&1; echo rc=$?");
+	cr_assert(strstr(out, "Host is down") && strstr(out, "rc=1"), "%s",
+		  out);
+	cr_assert_neq(dfs_sh(&host[0], "test -e \"$MNT/" PKG "2\""), 0,
+		      "nothing made");
+	cr_assert_eq(lines(0,
+			   "action=package .*version=2 .*result=refused "
+			   "reason=\"Host is down: cannot reach the registry",
+			   "\"$MNT/audit.log\""),
+		     1);
+	/* What is here is still served, on every host. */
+	dfs_ok(&host[1], "cat \"$MNT/" PKG "1/process.xml\" >/dev/null");
+	dfs_ok(&host[0],
+	       "cat \"$BUILD/process/order-sync/process.xml\" "
+	       ">/dev/null && touch \"$BUILD/process/order-sync/new.txt\"");
+	cr_assert_eq(dfs_pg_restart(&pg), 0);
+	/* Back: the next act goes through, and the others hear of it. */
+	dfs_ok(&host[0], "mkdir \"$MNT/" PKG "2\"");
+	for (int h = 1; h < HOSTS; h++)
+		cr_assert(eventually(h, "test -d \"$MNT/" PKG "2\""),
+			  "host%d reconnected and has order-sync@2", h);
+}
+
+Test(registry, a_publisher_killed_in_its_upload_leaves_no_package)
+{
+	char out[256];
+	long deadline;
+
+	workspace(0, NULL);
+	/* Four blobs of 32 MiB of random bytes, each a transaction of 32
+	 * chunks: killed once the first is in, while the others go up. */
+	dfs_ok(&host[0], "for i in 1 2 3 4; do head -c 33554432 /dev/urandom"
+			 " > \"$BUILD/process/order-sync/big$i.bin\"; done");
+	dfs_ok(&host[0], "mkdir \"$MNT/" PKG "3\" 2>/dev/null &");
+	deadline = dfs_now_ms() + WAIT_MS;
+	do {
+		cr_assert(dfs_now_ms() < deadline, "no blob uploaded in time");
+		dfs_sleep_ms(5);
+		cr_assert_eq(dfs_pg_sql(&pg, out, sizeof(out),
+					"SELECT count(*) FROM blobs"
+					" WHERE size = 33554432"),
+			     0);
+	} while (atoi(out) < 1);
+	cr_assert_eq(dfs_mount_kill9(&host[0]), 0);
+	cr_assert_eq(dfs_pg_sql(&pg, out, sizeof(out),
+				"SELECT count(*) FROM packages"),
+		     0);
+	cr_assert_str_eq(out, "0", "no package in the registry");
+	cr_assert_eq(dfs_pg_sql(&pg, out, sizeof(out),
+				"SELECT count(*) FROM blobs"
+				" WHERE size = 33554432"),
+		     0);
+	cr_assert_neq(strcmp(out, "4"), 0, "killed before its last blob");
+	cr_assert_eq(dfs_pg_sql(&pg, out, sizeof(out),
+				"SELECT count(*) FROM blobs b WHERE"
+				" (SELECT count(*) FROM chunks c WHERE"
+				" c.hash = b.hash) <> b.chunks"),
+		     0);
+	cr_assert_str_eq(out, "0", "every blob the registry has is whole");
+	cr_assert_eq(dfs_mount_start(&host[0]), 0);
+	cr_assert_neq(dfs_sh(&host[0], "test -e \"$MNT/" PKG "3\""), 0,
+		      "not made on the publisher");
+	cr_assert_neq(dfs_sh(&host[1], "test -e \"$MNT/" PKG "3\""), 0,
+		      "nor elsewhere");
+	/* Made again, it goes through whole. */
+	dfs_ok(&host[0], "mkdir \"$MNT/" PKG "3\"");
+	setenv("A", host[0].mnt, 1);
+	cr_assert(eventually(1, "cmp \"$MNT/" PKG "3/big4.bin\" \"$A/" PKG
+				"3/big4.bin\" 2>/dev/null"));
+}
+
+Test(registry, a_hostile_manifest_writes_nothing_outside_its_stage)
+{
+	static const char *const manifests[] = {
+		/* a path that climbs out */
+		"\\000"
+		"40755 0 0 0 0 -"
+		"\\000\\000"
+		"../../escaped"
+		"\\000"
+		"100644 0 0 0 0 "
+		"99aabbccddeeff00112233445566778a"
+		"\\000\\000",
+		/* a link, then a file through it */
+		"\\000"
+		"40755 0 0 0 0 -"
+		"\\000\\000"
+		"l"
+		"\\000"
+		"120777 0 0 0 4 -"
+		"\\000"
+		"/tmp"
+		"\\000"
+		"l/escaped"
+		"\\000"
+		"100644 0 0 0 0 "
+		"99aabbccddeeff00112233445566778a"
+		"\\000\\000",
+	};
+	char out[256];
+
+	dfs_need_mount(&host[1], setup_rc);
+	for (size_t i = 0; i < 2; i++) {
+		cr_assert_eq(
+			dfs_pg_sql(&pg, NULL, 0,
+				   "WITH e AS (INSERT INTO events (host, actor,"
+				   " action, component, version, result)"
+				   " VALUES ('evil', 'x', 'package', 'evil',"
+				   " '%zu', 'ok') RETURNING seq)"
+				   " INSERT INTO packages SELECT 'evil', '%zu',"
+				   " 'process', '\\x00', decode('component=evil"
+				   "\\000type=process\\000version=%zu"
+				   "\\000', 'escape'), decode('%s', 'escape'),"
+				   " seq FROM e; NOTIFY deployfs",
+				   i + 1, i + 1, i + 1, manifests[i]),
+			0, "manifest %zu", i);
+		/* Refused, logged; the next package still comes. */
+	}
+	workspace(0, NULL);
+	dfs_ok(&host[0], "mkdir \"$MNT/" PKG "4\"");
+	cr_assert(eventually(1, "test -d \"$MNT/" PKG "4\""));
+	cr_assert_neq(dfs_sh(&host[1], "ls \"$MNT/packages/evil/\"*@* "
+				       ">/dev/null 2>&1"),
+		      0, "no evil package made");
+	dfs_out(&host[1], out, sizeof(out),
+		"find \"$STORE\" / -xdev -maxdepth 3 -name escaped 2>/dev/null"
+		" | wc -l");
+	cr_assert_str_eq(out, "0", "nothing escaped");
+	cr_assert_eq(
+		lines(1, "registry: evil@.* not made", "\"$DIR/daemon.log\""),
+		2);
+}
+
+Test(registry, the_registry_trail_is_append_only)
+{
+	char out[512];
+
+	workspace(0, NULL);
+	dfs_ok(&host[0], "mkdir \"$MNT/" PKG "5\"");
+	cr_assert_neq(dfs_pg_sql(&pg, NULL, 0, "UPDATE events SET host = 'x'"),
+		      0);
+	cr_assert_neq(dfs_pg_sql(&pg, NULL, 0, "DELETE FROM events"), 0);
+	cr_assert_neq(dfs_pg_sql(&pg, NULL, 0, "TRUNCATE events CASCADE"), 0);
+	cr_assert_eq(
+		dfs_pg_sql(&pg, out, sizeof(out), "SELECT host FROM events"),
+		0);
+	cr_assert_str_eq(out, "host0");
+}
+
+Test(registry, a_database_that_is_not_a_registry_refuses_the_mount)
+{
+	struct dfs_mount m;
+	char opts[sizeof(pg.url) + 32], url[sizeof(pg.url)], out[1024];
+	const char *db;
+
+	dfs_need_mount(&host[0], setup_rc);
+	cr_assert_eq(dfs_pg_sql(&pg, NULL, 0, "CREATE DATABASE plain"), 0);
+	db = strstr(pg.url, "/deployfs?");
+	cr_assert(db);
+	snprintf(url, sizeof(url), "%.*s/plain?%s", (int)(db - pg.url), pg.url,
+		 db + strlen("/deployfs?"));
+	snprintf(opts, sizeof(opts), "registry=%s", url);
+	cr_assert_eq(dfs_mount_setup_opts(&m, opts), -EIO, "refused");
+	dfs_out(&m, out, sizeof(out), "cat \"$DIR/daemon.log\"");
+	dfs_mount_teardown(&m);
+	cr_assert(strstr(out, "not a registry: deployctl init --registry"),
+		  "%s", out);
+}

@@ -14,12 +14,14 @@
 #include <unistd.h>
 
 #include "deployfs/log.h"
-#include "model.h"
+#include "registry.h"
 
 static const char sql_insert[] =
 	"INSERT INTO audit (ts, actor, uid, pid, cmd, action, env, component,"
-	" version, from_version, deployment, revisions, result, reason)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+	" version, from_version, deployment, revisions, result, reason,"
+	" reg_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+	" ?13, ?14, ?15)";
+static const char sql_reg_seq[] = "SELECT coalesce(max(reg_seq), 0) FROM audit";
 
 static void bind_text(sqlite3_stmt *s, int i, const char *v)
 {
@@ -351,6 +353,10 @@ int dfs_audit_record_in(struct dfs_store *st, const struct dfs_actor *a,
 	bind_text(s, 12, ev->revisions);
 	bind_text(s, 13, ev->result);
 	bind_text(s, 14, ev->reason);
+	if (st->reg_applying)
+		sqlite3_bind_int64(s, 15, st->reg_applying);
+	else
+		sqlite3_bind_null(s, 15);
 	rc = dfs_stmt_done(s, sqlite3_step(s));
 	if (rc < 0)
 		return rc;
@@ -482,4 +488,9 @@ int dfs_audit_record(struct dfs_store *st, const struct dfs_actor *actor,
 	rc = dfs_audit_commit(st, actor, ev);
 	pthread_mutex_unlock(&st->lock);
 	return rc;
+}
+
+int dfs_audit_reg_seq(struct dfs_store *st, int64_t *ret)
+{
+	return dfs_query_int(st, sql_reg_seq, ret, "");
 }

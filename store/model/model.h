@@ -369,12 +369,10 @@ int dfs_pkg_prune(struct dfs_store *st, const struct dfs_actor *actor,
 
 /* ---- pkgimport.c: packages from another store (deployctl import) -------- */
 
-/* Make the package staged in the folder stage (meta and tree, see
- * pkgimport.c) in one durable transaction, recorded as `import`: 0 made,
- * 1 already here with the same content hash (recorded as unchanged), or
- * -errno with a sentence in why (recorded): -EEXIST the version exists
- * with another hash, -EBADMSG the tree does not hash to the stated hash,
- * -EINVAL a malformed stage. */
+/* Make the package staged in stage (pkgimport.c) in one durable
+ * transaction, recorded: 0 made, 1 here already with the same hash, or
+ * -errno with why: -EEXIST here with another hash, -EBADMSG the tree does
+ * not hash to the stated hash, -EINVAL a malformed stage. */
 int dfs_pkg_import(struct dfs_store *st, const struct dfs_actor *actor,
 		   const char *stage, char *why, size_t cap);
 
@@ -578,17 +576,25 @@ ssize_t dfs_audit_read(struct dfs_store *st, void *buf, size_t n, uint64_t off);
 
 /* ---- registry*.c: the registry hosts share (PostgreSQL) ---------------- */
 
-/* Publish component@version (made in the open transaction) to the
- * registry, if the store has one: 0 (also when the registry has it with
- * the same content), -EEXIST another host published that version with
- * other content, -EHOSTDOWN the registry is not reachable. */
-int dfs_reg_publish_locked(struct dfs_store *st, const struct dfs_actor *actor,
-			   const char *component, const char *version,
-			   char *why, size_t cap);
-/* The same as dfs_pkg_export() with st->lock held. */
-int dfs_pkg_export_locked(struct dfs_store *st, const char *component,
-			  const char *version, dfs_pkg_node_fn fn, void *ctx);
-/* Stop following the registry and close it (st->lock not held). */
-void dfs_registry_stop(struct dfs_store *st);
+/* An act in the registry's order (regact.c): deploy (env, component,
+ * version, via), undeploy (also deployment), env-create (env, mode),
+ * env-attr (env; mode, uid, gid as valid's DFS_SET_* say). */
+struct dfs_reg_act {
+	const char *action, *env, *component, *version, *via;
+	uint32_t mode, uid, gid;
+	unsigned valid;
+	int64_t deployment;
+};
+typedef int (*dfs_reg_apply_fn)(struct dfs_store *st,
+				const struct dfs_actor *actor,
+				const struct dfs_reg_act *act);
+/* Order act in the registry, apply all acts up to it here: its result. */
+int dfs_reg_act_locked(struct dfs_store *st, const struct dfs_actor *actor,
+		       const struct dfs_reg_act *act, char *why, size_t cap);
+/* Follow the registry at url, other hosts' acts applied here by apply:
+ * 0, -EHOSTDOWN (followed once reachable), or -errno with why. */
+int dfs_registry_start(struct dfs_store *st, const char *url, const char *host,
+		       dfs_reg_apply_fn apply, char *why, size_t cap);
+void dfs_registry_stop(struct dfs_store *st); /* st->lock not held */
 
 #endif

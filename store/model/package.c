@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "model.h"
+#include "registry.h"
 
 static const char sql_pkg_insert[] =
 	"INSERT INTO packages (component, version, root, created, created_by,"

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "model.h"
+#include "registry.h"
 
 static const char sql_meta[] =
 	"SELECT c.name, c.type, p.version, p.created_by, p.notes,"

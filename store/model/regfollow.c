@@ -1,17 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * regfollow.c - a daemon served with a registry (deployfs -o
- * registry=URL): the thread that listens on the registry's channel and
- * makes here each package another host published (model/regsub.c stages
- * it, model/pkgimport.c makes it in one transaction, recorded as an
- * import from the registry).  It catches up from the start of the
- * registry's order when it starts and after each reconnection, and after
- * each NOTIFY from the last package it saw; a package that is here
- * already (made here, or removed here since) is left as it is.  Packages
- * made here are published from model/package.c.
+ * registry=URL): the thread that listens on the registry's channel and,
+ * at start, after each NOTIFY and after each reconnection, applies here
+ * what other hosts did (regact.c), from the last act this host applied.
  *
  * While the registry cannot be reached the store is served from what is
- * here; the thread tries again every DFS_REG_RETRY_MS.
+ * here; the thread tries again every DFS_REG_RETRY_MS, and so it does
+ * while an act could not be applied here (a full disk, say).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,63 +31,6 @@ struct dfs_reg_follower {
 	char url[PATH_MAX];
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 ? -errno : 0;
-}
-
-/* Stage component@version in a folder of the store, make it, remove the
- * folder. */
-static int make_here(struct dfs_reg_follower *l, PGconn *c,
-		     const char *component, const char *version,
-		     const char *host)
-{
-	struct dfs_store *st = l->st;
-	struct dfs_actor actor = { .cmd = "registry" };
-	char stage[PATH_MAX], origin[300], why[512] = "";
-	int rc;
-
-	snprintf(stage, sizeof(stage), "%s/regstage.XXXXXX", st->path);
-	if (!mkdtemp(stage))
-		return -errno;
-	snprintf(origin, sizeof(origin), "registry (published by %s)", host);
-	rc = dfs_reg_stage(c, component, version, stage, origin, why,
-			   sizeof(why));
-	if (rc == 0) {
-		pthread_mutex_lock(&st->lock);
-		rc = dfs_pkg_import(st, &actor, stage, why, sizeof(why));
-		pthread_mutex_unlock(&st->lock);
-	}
-	if (rc < 0)
-		dfs_log(DFS_LOG_ERR, "registry: %s@%s from %s not made: %s",
-			component, version, host, why[0] ? why : strerror(-rc));
-	nftw(stage, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	return rc;
-}
-
-static int apply(void *ctx, const char *component, const char *version,
-		 const char *host, int64_t seq, PGconn *c)
-{
-	struct dfs_reg_follower *l = ctx;
-	int rc;
-
-	pthread_mutex_lock(&l->st->lock);
-	rc = dfs_pkg_known(l->st, component, version);
-	pthread_mutex_unlock(&l->st->lock);
-	if (rc == 0)
-		rc = make_here(l, c, component, version, host);
-	/* Unreachable: again from here once reconnected.  Anything else
-	 * was logged: the next package. */
-	if (rc == -EHOSTDOWN)
-		return rc;
-	l->seen = seq;
-	return 0;
-}
-
 /* Wait for the stop byte or ms: true when stopping. */
 static bool stopping(struct dfs_reg_follower *l, int fd, int ms)
 {
@@ -101,6 +40,17 @@ static bool stopping(struct dfs_reg_follower *l, int fd, int ms)
 	if (poll(p, fd >= 0 ? 2 : 1, ms) < 0 && errno != EINTR)
 		return true;
 	return p[0].revents != 0;
+}
+
+/* Apply here what the registry has that this host has not: 0 or -errno. */
+static int catch_up(struct dfs_reg_follower *l, char *why, size_t cap)
+{
+	int rc;
+
+	pthread_mutex_lock(&l->st->lock);
+	rc = dfs_reg_catch_up_locked(l->st, INT64_MAX, NULL, 0, NULL, why, cap);
+	pthread_mutex_unlock(&l->st->lock);
+	return rc;
 }
 
 static void *listen_main(void *arg)
@@ -120,27 +70,25 @@ static void *listen_main(void *arg)
 						  "LISTEN deployfs", why,
 						  sizeof(why));
 		}
+		/* Listening first: no event is missed between the two. */
 		if (rc == 0)
-			rc = dfs_reg_news(c, l->seen, apply, l, why,
-					  sizeof(why));
-		if (rc < 0) {
-			if (!down)
-				dfs_log(DFS_LOG_WARN, "registry: %s", why);
-			down = true;
+			rc = catch_up(l, why, sizeof(why));
+		if (rc < 0 && (!c || PQstatus(c) != CONNECTION_OK)) {
 			if (c)
 				PQfinish(c);
 			c = NULL;
-			if (stopping(l, -1, DFS_REG_RETRY_MS))
-				break;
-			continue;
 		}
-		if (down)
-			dfs_log(DFS_LOG_INFO, "registry: reconnected");
-		down = false;
-		if (stopping(l, PQsocket(c), -1))
+		if (rc < 0 && !down)
+			dfs_log(DFS_LOG_WARN, "registry: %s", why);
+		if (rc == 0 && down)
+			dfs_log(DFS_LOG_INFO, "registry: caught up again");
+		down = rc < 0;
+		if (stopping(l, c ? PQsocket(c) : -1,
+			     down ? DFS_REG_RETRY_MS : -1))
 			break;
-		PQconsumeInput(c);
-		for (PGnotify *n; (n = PQnotifies(c));)
+		if (c)
+			PQconsumeInput(c);
+		for (PGnotify *n; c && (n = PQnotifies(c));)
 			PQfreemem(n);
 	}
 	if (c)
@@ -148,8 +96,8 @@ static void *listen_main(void *arg)
 	return NULL;
 }
 
-int dfs_store_registry(struct dfs_store *st, const char *url, const char *host,
-		       char *why, size_t cap)
+int dfs_registry_start(struct dfs_store *st, const char *url, const char *host,
+		       dfs_reg_apply_fn apply, char *why, size_t cap)
 {
 	struct dfs_reg_follower *l;
 	int rc, opened;
@@ -158,8 +106,20 @@ int dfs_store_registry(struct dfs_store *st, const char *url, const char *host,
 		return -ENAMETOOLONG;
 	pthread_mutex_lock(&st->lock);
 	opened = dfs_registry_open(st, url, why, cap);
-	if (opened == 0 || opened == -EHOSTDOWN)
+	if (opened == 0 || opened == -EHOSTDOWN) {
 		dfs_registry_set_host(st, host);
+		st->registry->apply = apply;
+		rc = dfs_audit_reg_seq(st, &st->registry->applied);
+		if (rc < 0) {
+			dfs_registry_close(st);
+			opened = rc;
+		}
+	}
+	/* Up to date before the mount serves anything: what the others
+	 * made is there at the first ls.  The thread tries again. */
+	if (opened == 0 &&
+	    dfs_reg_catch_up_locked(st, INT64_MAX, NULL, 0, NULL, why, cap) < 0)
+		dfs_log(DFS_LOG_WARN, "registry: %s", why);
 	pthread_mutex_unlock(&st->lock);
 	if (opened < 0 && opened != -EHOSTDOWN)
 		return opened;

@@ -35,7 +35,10 @@ static const char *const steps[] = {
 	"CREATE TABLE events (seq bigserial PRIMARY KEY,"
 	" at timestamptz NOT NULL DEFAULT now(), host text NOT NULL,"
 	" actor text NOT NULL, action text NOT NULL, component text,"
-	" version text, result text NOT NULL, reason text);"
+	" version text, result text NOT NULL, reason text,"
+	/* what another host needs to apply the act (regact.c) */
+	" env text, uid bigint, gid bigint, cmd text, via text,"
+	" mode integer, deployment bigint, owner bigint, grp bigint);"
 	"CREATE TABLE packages (component text NOT NULL,"
 	" version text NOT NULL, type text NOT NULL,"
 	" content_hash bytea NOT NULL, meta bytea NOT NULL,"
@@ -148,7 +151,7 @@ void dfs_reg_end(PGconn *c)
 {
 	PGresult *r;
 
-	if (PQtransactionStatus(c) == PQTRANS_IDLE ||
+	if (!c || PQtransactionStatus(c) == PQTRANS_IDLE ||
 	    PQstatus(c) != CONNECTION_OK)
 		return;
 	r = PQexec(c, "ROLLBACK");

@@ -18,7 +18,17 @@ struct dfs_registry {
 	char host[256]; /* this host's name in the registry's events */
 	PGconn *conn;	/* acts, used with st->lock held */
 	struct dfs_reg_follower *follower; /* regfollow.c; NULL: none */
+	dfs_reg_apply_fn apply;		   /* an act applied here (trees) */
+	int64_t applied; /* the last event applied here (st->lock) */
 };
+
+/* Apply here the registry's events after reg->applied, up to upto, in
+ * order; the event own (if any) as actor's, its result in *own_rc.  0, or
+ * -errno (why says) when the registry or this host failed: what is left
+ * is applied by a later call. */
+int dfs_reg_catch_up_locked(struct dfs_store *st, int64_t upto,
+			    const struct dfs_actor *actor, int64_t own,
+			    int *own_rc, char *why, size_t cap);
 
 /* PostgreSQL's failure as -errno (-EHOSTDOWN not connected, -EEXIST a
  * unique key, -EAGAIN a serialization failure, -EPERM the append-only
@@ -47,16 +57,9 @@ int dfs_reg_connect(const char *url, PGconn **ret, char *why, size_t cap);
  * dfs_reg_errno() (registry.h). */
 int dfs_reg_exec(PGconn *c, const char *what, const char *sql, char *why,
 		 size_t cap);
-typedef int (*dfs_reg_news_fn)(void *ctx, const char *component,
-			       const char *version, const char *host,
-			       int64_t seq, PGconn *c);
 /* Whether component@version is here, removed or not: 1, 0, or -errno. */
 int dfs_pkg_known(struct dfs_store *st, const char *component,
 		  const char *version);
-/* fn for each package published after seq `after`, in order, with the
- * host that published it and c to read it with. */
-int dfs_reg_news(PGconn *c, int64_t after, dfs_reg_news_fn fn, void *ctx,
-		 char *why, size_t cap);
 /* Stage component@version from the registry into the empty folder stage
  * for dfs_pkg_import(), its meta saying origin. */
 int dfs_reg_stage(PGconn *c, const char *component, const char *version,
@@ -67,5 +70,18 @@ int dfs_registry_open(struct dfs_store *st, const char *url, char *why,
 		      size_t cap);
 void dfs_registry_set_host(struct dfs_store *st, const char *host);
 void dfs_registry_close(struct dfs_store *st);
+
+/* Publish component@version (made in the open transaction) to the
+ * registry, if the store has one: 0 (also when the registry has it with
+ * the same content), -EEXIST another host published that version with
+ * other content, -EHOSTDOWN the registry is not reachable. */
+int dfs_reg_publish_locked(struct dfs_store *st, const struct dfs_actor *actor,
+			   const char *component, const char *version,
+			   char *why, size_t cap);
+/* The same as dfs_pkg_export() with st->lock held. */
+int dfs_pkg_export_locked(struct dfs_store *st, const char *component,
+			  const char *version, dfs_pkg_node_fn fn, void *ctx);
+/* The last act applied from the registry, by its place there (0: none). */
+int dfs_audit_reg_seq(struct dfs_store *st, int64_t *ret);
 
 #endif

@@ -233,7 +233,11 @@ static int publish_row(struct pub *p, const struct dfs_actor *actor,
 	int rc;
 
 	dfs_user_name(actor->uid, user, sizeof(user));
-	rc = dfs_reg_exec(p->c, "publishing", "BEGIN", p->why, p->cap);
+	/* The table locked: events commit in the order of their numbers
+	 * (regact.c says why). */
+	rc = dfs_reg_exec(p->c, "publishing",
+			  "BEGIN; LOCK TABLE events IN EXCLUSIVE MODE", p->why,
+			  p->cap);
 	if (rc == 0)
 		rc = dfs_reg_run(p->c, "publishing", p->why, p->cap, &r,
 				 "INSERT INTO events (host, actor, action,"

@@ -40,27 +40,6 @@ int dfs_pkg_known(struct dfs_store *st, const char *component,
 	return rc;
 }
 
-int dfs_reg_news(PGconn *c, int64_t after, dfs_reg_news_fn fn, void *ctx,
-		 char *why, size_t cap)
-{
-	char num[24];
-	const char *v[] = { num };
-	PGresult *r = NULL;
-	int rc;
-
-	snprintf(num, sizeof(num), "%lld", (long long)after);
-	rc = dfs_reg_run(c, "reading the registry", why, cap, &r,
-			 "SELECT p.component, p.version, p.seq, e.host"
-			 " FROM packages p JOIN events e ON e.seq = p.seq"
-			 " WHERE p.seq > $1::bigint ORDER BY p.seq",
-			 1, v, NULL, NULL);
-	for (int i = 0; rc == 0 && i < PQntuples(r); i++)
-		rc = fn(ctx, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-			PQgetvalue(r, i, 3), dfs_reg_int(r, i, 2), c);
-	PQclear(r);
-	return rc;
-}
-
 struct stage {
 	PGconn *c;
 	int tree; /* STAGE/tree */

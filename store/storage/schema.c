@@ -311,6 +311,9 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	"  WHEN OLD.blob IS NOT NULL BEGIN"
 	"  UPDATE blobs SET refs = refs - 1 WHERE hash = OLD.blob; END;"
 	"CREATE INDEX packages_by_line ON packages (line, seq);",
+	/* 11 -> 12: an act applied from the registry (model/regact.c) names
+	 * its place in the registry's order, so each is applied once */
+	"ALTER TABLE audit ADD COLUMN reg_seq INTEGER;",
 };
 
 int dfs_store_schema_version(void)

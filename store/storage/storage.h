@@ -28,7 +28,7 @@
 #include "deployfs/names.h"
 #include "deployfs/store.h"
 
-#define DFS_SCHEMA_VERSION 11
+#define DFS_SCHEMA_VERSION 12
 #define DFS_APPLICATION_ID 1684435761 /* "dfs1" */
 #define DFS_STR_(x) #x
 #define DFS_STR(x) DFS_STR_(x)
@@ -187,6 +187,9 @@ struct dfs_store {
 	struct dfs_content *content;
 	struct dfs_trees *trees;
 	struct dfs_registry *registry; /* model/registry.c; NULL: none */
+	/* The registry's place of the act being applied (its audit rows
+	 * say it); 0: an act of this host alone. */
+	int64_t reg_applying;
 };
 
 /* ---- db.c: the connection and its statements ---------------------------- */

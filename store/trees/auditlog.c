@@ -30,8 +30,9 @@ static int log_getattr(struct dfs_store *st, uint64_t ino, struct dfs_attr *ret)
 	return dfs_auditlog_attr_locked(st, ret);
 }
 
-static int log_setattr(struct dfs_store *st, uint64_t ino,
-		       const struct dfs_setattr *sa, struct dfs_attr *ret)
+static int log_setattr(struct dfs_store *st, const struct dfs_actor *actor,
+		       uint64_t ino, const struct dfs_setattr *sa,
+		       struct dfs_attr *ret)
 {
 	return -EROFS;
 }

@@ -208,8 +208,9 @@ static int setattr_in(struct dfs_store *st, uint64_t ino,
 	return rc;
 }
 
-static int build_setattr(struct dfs_store *st, uint64_t ino,
-			 const struct dfs_setattr *sa, struct dfs_attr *ret)
+static int build_setattr(struct dfs_store *st, const struct dfs_actor *actor,
+			 uint64_t ino, const struct dfs_setattr *sa,
+			 struct dfs_attr *ret)
 {
 	struct dfs_oinode *oi = NULL;
 	int rc;

@@ -324,7 +324,7 @@ int dfs_node_setattr_as(struct dfs_store *st, const struct dfs_actor *actor,
 	int rc;
 
 	if (t->setattr) {
-		rc = t->setattr(st, ino, sa, ret);
+		rc = t->setattr(st, actor, ino, sa, ret);
 	} else {
 		/* Unchanging: only a change to the same values succeeds
 		 * (cp -a and rsync -a setting what is already there). */
@@ -371,7 +371,7 @@ int dfs_file_drop_privs(struct dfs_store *st, struct dfs_file *f,
 		drop |= S_ISGID;
 	if (drop && t->setattr) {
 		sa.mode = a.mode & ~drop;
-		rc = t->setattr(st, ino, &sa, &a);
+		rc = t->setattr(st, actor, ino, &sa, &a);
 		if (rc == 0)
 			dfs_notice_attr(st, ino);
 	}

@@ -187,8 +187,10 @@ static int set_notes(struct dfs_store *st, const struct dfs_actor *actor,
 	struct dfs_env e;
 	int rc = dfs_env_by_id(st, env, &e);
 
-	return rc < 0 ? -EROFS
-		      : dfs_dep_set_notes(st, actor, &e, p, value, size);
+	if (rc < 0)
+		return -EROFS;
+	rc = dfs_reg_unshared(st, actor, "notes", e.name, p->component);
+	return rc < 0 ? rc : dfs_dep_set_notes(st, actor, &e, p, value, size);
 }
 
 int dfs_env_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
@@ -200,7 +202,10 @@ int dfs_env_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 	int rc = -EPERM, n;
 
 	if (dfs_is_env_dir(ino)) {
-		if (strcmp(name, XATTR_PREFIX "classification") == 0)
+		if (strcmp(name, XATTR_PREFIX "classification") == 0 &&
+		    dfs_reg_unshared(st, actor, "classify", NULL, NULL) < 0)
+			rc = -EOPNOTSUPP;
+		else if (strcmp(name, XATTR_PREFIX "classification") == 0)
 			rc = dfs_env_classify(st, actor,
 					      (int64_t)(ino - DFS_INO_ENV_BASE),
 					      value, size);

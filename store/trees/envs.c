@@ -265,6 +265,31 @@ static int mkdir_stage(struct dfs_store *st, const struct dfs_actor *actor,
 	return rc;
 }
 
+/* mkdir environments/NAME: with a registry, an act of its order. */
+static int create_env(struct dfs_store *st, const struct dfs_actor *actor,
+		      const char *name, uint32_t mode, int64_t *ret_id)
+{
+	struct dfs_reg_act act = { .action = "env-create",
+				   .env = name,
+				   .mode = mode & 07777 };
+	struct dfs_env e;
+	char why[512];
+	int rc;
+
+	if (!st->registry || !dfs_name_valid(name) ||
+	    dfs_env_by_name(st, name, &e) == 0)
+		return dfs_env_create(st, actor, name, mode, ret_id);
+	rc = dfs_reg_act_locked(st, actor, &act, why, sizeof(why));
+	if (rc == -EHOSTDOWN)
+		dfs_audit_refuse(st, actor, "env-create", name, NULL, NULL, rc,
+				 why);
+	if (rc == 0)
+		rc = dfs_env_by_name(st, name, &e);
+	if (rc == 0)
+		*ret_id = e.id;
+	return rc;
+}
+
 static int envs_create(struct dfs_store *st, const struct dfs_actor *actor,
 		       uint64_t parent, const char *name, uint32_t mode,
 		       uint64_t rdev, const char *target, struct dfs_attr *ret)
@@ -276,7 +301,7 @@ static int envs_create(struct dfs_store *st, const struct dfs_actor *actor,
 	if (parent == DFS_INO_ENVIRONMENTS) {
 		if (!S_ISDIR(mode))
 			return -EPERM;
-		rc = dfs_env_create(st, actor, name, mode, &id);
+		rc = create_env(st, actor, name, mode, &id);
 		return rc < 0 ? rc : env_attr(st, id, ret);
 	}
 	if (!dfs_is_env_dir(parent))
@@ -322,14 +347,34 @@ int dfs_env_record_denied(struct dfs_store *st, const struct dfs_actor *actor,
 
 /* ---- removing ------------------------------------------------------------------- */
 
-/* rm ENV/N or rmdir ENV/N@V: the other of the two goes too. */
-static int undeploy(struct dfs_store *st, const struct dfs_actor *actor,
-		    const struct dfs_env *e, const struct dfs_dep *d)
+int dfs_env_undeploy_here(struct dfs_store *st, const struct dfs_actor *actor,
+			  const struct dfs_env *e, const struct dfs_dep *d)
 {
 	int rc = dfs_undeploy(st, actor, e, d);
 
 	if (rc == 0)
 		dfs_env_notice_gone(st, d, false);
+	return rc;
+}
+
+/* rm ENV/N or rmdir ENV/N@V: with a registry, an act of its order. */
+static int undeploy(struct dfs_store *st, const struct dfs_actor *actor,
+		    const struct dfs_env *e, const struct dfs_dep *d)
+{
+	struct dfs_reg_act act = { .action = "undeploy",
+				   .env = e->name,
+				   .component = d->component,
+				   .version = d->version,
+				   .deployment = d->number };
+	char why[512];
+	int rc;
+
+	if (!st->registry)
+		return dfs_env_undeploy_here(st, actor, e, d);
+	rc = dfs_reg_act_locked(st, actor, &act, why, sizeof(why));
+	if (rc == -EHOSTDOWN)
+		dfs_audit_refuse(st, actor, "undeploy", e->name, d->component,
+				 d->version, rc, why);
 	return rc;
 }
 
@@ -392,6 +437,9 @@ static int envs_remove(struct dfs_store *st, const struct dfs_actor *actor,
 	if (parent == DFS_INO_ENVIRONMENTS) {
 		rc = !dir ? -EISDIR : dfs_env_by_name(st, name, &e);
 		if (rc == 0)
+			rc = dfs_reg_unshared(st, actor, "env-remove", name,
+					      NULL);
+		if (rc == 0)
 			rc = dfs_env_remove(st, actor, name,
 					    dfs_stage_busy(st, e.id));
 	} else if (dfs_is_env_dir(parent)) {
@@ -406,13 +454,41 @@ static int envs_remove(struct dfs_store *st, const struct dfs_actor *actor,
 
 /* ---- attributes ------------------------------------------------------------------ */
 
-static int envs_setattr(struct dfs_store *st, uint64_t ino,
-			const struct dfs_setattr *sa, struct dfs_attr *ret)
+/* chmod, chown of environments/ENV: with a registry, its owner, group
+ * and mode are an act of its order, so every host enforces the same. */
+static int set_env(struct dfs_store *st, const struct dfs_actor *actor,
+		   int64_t id, const struct dfs_setattr *sa)
+{
+	const unsigned owning = DFS_SET_MODE | DFS_SET_UID | DFS_SET_GID;
+	struct dfs_reg_act act = { .action = "env-attr",
+				   .valid = sa->valid & owning,
+				   .mode = sa->mode & 07777,
+				   .uid = sa->uid,
+				   .gid = sa->gid };
+	struct dfs_actor nobody = { 0 };
+	struct dfs_env e;
+	char why[512];
+	int rc = dfs_env_by_id(st, id, &e);
+
+	if (rc < 0 || !st->registry || !act.valid)
+		return rc < 0 ? rc : dfs_env_set(st, id, sa);
+	act.env = e.name;
+	rc = dfs_reg_act_locked(st, actor ? actor : &nobody, &act, why,
+				sizeof(why));
+	if (rc == -EHOSTDOWN)
+		dfs_audit_refuse(st, actor ? actor : &nobody, "env-attr",
+				 e.name, NULL, NULL, rc, why);
+	return rc;
+}
+
+static int envs_setattr(struct dfs_store *st, const struct dfs_actor *actor,
+			uint64_t ino, const struct dfs_setattr *sa,
+			struct dfs_attr *ret)
 {
 	int rc;
 
 	if (dfs_is_env_dir(ino)) {
-		rc = dfs_env_set(st, (int64_t)(ino - DFS_INO_ENV_BASE), sa);
+		rc = set_env(st, actor, (int64_t)(ino - DFS_INO_ENV_BASE), sa);
 		if (rc == 0)
 			rc = env_attr(st, (int64_t)(ino - DFS_INO_ENV_BASE),
 				      ret);

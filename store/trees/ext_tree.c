@@ -173,8 +173,9 @@ static bool override_file(struct dfs_store *st, uint64_t ino)
 	return dfs_ext_is_override(st, &w, base ? base + 1 : w.path, w.path);
 }
 
-static int ext_setattr(struct dfs_store *st, uint64_t ino,
-		       const struct dfs_setattr *sa, struct dfs_attr *ret)
+static int ext_setattr(struct dfs_store *st, const struct dfs_actor *actor,
+		       uint64_t ino, const struct dfs_setattr *sa,
+		       struct dfs_attr *ret)
 {
 	struct dfs_ext_where w;
 	struct dfs_hash old, now;
@@ -190,7 +191,7 @@ static int ext_setattr(struct dfs_store *st, uint64_t ino,
 		had = counts && dfs_ext_file_hash(st, ino, &old) == 0;
 	}
 	if (rc == 0)
-		rc = dfs_build_tree.setattr(st, ino, sa, ret);
+		rc = dfs_build_tree.setattr(st, actor, ino, sa, ret);
 	if (rc == 0 && counts)
 		dfs_ext_record(st, dfs_actor_or_self(NULL, &self), w.env,
 			       w.comp, w.path, &old, had, &now,

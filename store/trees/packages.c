@@ -378,8 +378,9 @@ static int pkg_remove(struct dfs_store *st, const struct dfs_actor *actor,
 	return rc;
 }
 
-static int pkg_setattr(struct dfs_store *st, uint64_t ino,
-		       const struct dfs_setattr *sa, struct dfs_attr *ret)
+static int pkg_setattr(struct dfs_store *st, const struct dfs_actor *actor,
+		       uint64_t ino, const struct dfs_setattr *sa,
+		       struct dfs_attr *ret)
 {
 	int rc = dfs_packages_attr_locked(st, ino, ret);
 
@@ -455,6 +456,11 @@ static int set_removed(struct dfs_store *st, const struct dfs_actor *actor,
 		return -EINVAL;
 	memcpy(version, value, size);
 	version[size] = '\0';
+	rc = dfs_reg_unshared(st, actor,
+			      removed ? "package-remove" : "package-restore",
+			      NULL, NULL);
+	if (rc < 0)
+		return rc;
 	rc = dfs_pkg_set_removed(st, actor,
 				 (int64_t)(ino - DFS_INO_PKGDIR_BASE), version,
 				 removed);
@@ -470,6 +476,9 @@ static int set_bad(struct dfs_store *st, const struct dfs_actor *actor,
 
 	if (size == 0 || size >= sizeof(text) || memchr(value, 0, size))
 		return -EINVAL;
+	if (dfs_reg_unshared(st, actor, bad ? "mark-bad" : "mark-good", NULL,
+			     NULL) < 0)
+		return -EOPNOTSUPP;
 	memcpy(text, value, size);
 	text[size] = '\0';
 	if (bad) {

@@ -258,3 +258,15 @@ void dfs_refusals_flush(struct dfs_store *st)
 			fold_free(st, &st->trees->folds[i], now);
 	st->later_due = 0;
 }
+
+/* An act a registry does not share yet (trees.h). */
+int dfs_reg_unshared(struct dfs_store *st, const struct dfs_actor *actor,
+		     const char *action, const char *env, const char *component)
+{
+	if (!st->registry)
+		return 0;
+	dfs_audit_refuse(st, actor, action, env, component, NULL, -EOPNOTSUPP,
+			 "not shared through the registry yet: do it where"
+			 " no registry is used (docs/registry.md)");
+	return -EOPNOTSUPP;
+}

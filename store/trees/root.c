@@ -69,8 +69,9 @@ static int root_readdir(struct dfs_store *st, uint64_t ino, uint64_t off,
 	return rc;
 }
 
-static int root_setattr(struct dfs_store *st, uint64_t ino,
-			const struct dfs_setattr *sa, struct dfs_attr *ret)
+static int root_setattr(struct dfs_store *st, const struct dfs_actor *actor,
+			uint64_t ino, const struct dfs_setattr *sa,
+			struct dfs_attr *ret)
 {
 	return -EROFS;
 }

@@ -149,35 +149,63 @@ void dfs_env_notice_gone(struct dfs_store *st, const struct dfs_dep *d,
 			d->component, !link_stays);
 }
 
+/* Deploy p in e here (dfs_deploy) as actor: what it replaced went
+ * without a call on it, and so may the new names (another host's act):
+ * the kernel hears of them. */
+int dfs_env_deploy_here(struct dfs_store *st, const struct dfs_actor *actor,
+			const struct dfs_env *e, const struct dfs_pkg *p,
+			const char *via)
+{
+	uint64_t dir = DFS_INO_ENV_BASE + (uint64_t)e->id;
+	char name[DFS_NAME_MAX + DFS_LABEL_MAX + 2];
+	int64_t replaced = 0;
+	struct dfs_dep old;
+	bool has_old = dfs_dep_of_comp(st, e->id, p->comp, &old) == 0;
+	int rc = dfs_deploy(st, actor, e, p, via, &replaced);
+
+	if (rc == 0 && has_old && replaced)
+		dfs_env_notice_gone(st, &old, true);
+	if (rc == 0) { /* names looked up before they were there */
+		snprintf(name, sizeof(name), "%s@%s", p->component, p->version);
+		dfs_notice_push(st, dir, 0, name, false);
+		dfs_notice_push(st, dir, 0, p->component, false);
+	}
+	return rc;
+}
+
 /* A deployment of p in env (by link or by the last entry of a copy) ends
- * any copy of p there: the folder is the package now.  What it replaced
- * went without a call on it: the kernel hears of it. */
+ * any copy of p there: the folder is the package now.  With a registry
+ * the deployment is an act of its order (model/regact.c), applied here
+ * with every act before it. */
 int dfs_env_deploy_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			  const struct dfs_env *e, const struct dfs_pkg *p,
 			  const char *via)
 {
-	int64_t replaced = 0;
+	struct dfs_reg_act act = { .action = "deploy",
+				   .env = e->name,
+				   .component = p->component,
+				   .version = p->version,
+				   .via = via };
 	struct dfs_stage *sg;
 	struct dfs_dep old;
 	bool has_old = dfs_dep_of_comp(st, e->id, p->comp, &old) == 0;
 	bool forced = dfs_force_take(st, actor, e->id, p->id, false);
-	char name[DFS_NAME_MAX + DFS_LABEL_MAX + 2];
+	char why[512];
 	/* A bad release is not deployed again; one deployed stays. */
 	int rc = has_old && old.package == p->id
 			 ? 0
 			 : dfs_pkg_deployable(st, actor, e->name, p, forced);
 
-	if (rc == 0)
-		rc = dfs_deploy(st, actor, e, p, via, &replaced);
+	if (rc == 0 && st->registry) {
+		rc = dfs_reg_act_locked(st, actor, &act, why, sizeof(why));
+		if (rc == -EHOSTDOWN)
+			dfs_audit_refuse(st, actor, "deploy", e->name,
+					 p->component, p->version, rc, why);
+	} else if (rc == 0) {
+		rc = dfs_env_deploy_here(st, actor, e, p, via);
+	}
 	if (rc == 0 && forced)
 		(void)dfs_force_take(st, actor, e->id, p->id, true);
-	if (rc == 0 && has_old && replaced)
-		dfs_env_notice_gone(st, &old, true);
-	if (rc == 0) { /* a name looked up before it was there */
-		snprintf(name, sizeof(name), "%s@%s", p->component, p->version);
-		dfs_notice_push(st, DFS_INO_ENV_BASE + (uint64_t)e->id, 0, name,
-				false);
-	}
 	sg = rc == 0 ? dfs_stage_find(st, e->id, p->id) : NULL;
 	if (sg)
 		dfs_stage_drop(st, sg);

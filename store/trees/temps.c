@@ -45,8 +45,9 @@ static int temps_readlink(struct dfs_store *st, uint64_t ino, char *buf,
 	return rc < 0 ? rc : (int)strlen(buf);
 }
 
-static int temps_setattr(struct dfs_store *st, uint64_t ino,
-			 const struct dfs_setattr *sa, struct dfs_attr *ret)
+static int temps_setattr(struct dfs_store *st, const struct dfs_actor *actor,
+			 uint64_t ino, const struct dfs_setattr *sa,
+			 struct dfs_attr *ret)
 {
 	struct dfs_verify *v;
 	struct dfs_temp *t;

@@ -128,8 +128,9 @@ struct dfs_tree_ops {
 	int (*rename)(struct dfs_store *st, const struct dfs_actor *actor,
 		      uint64_t parent, const char *name, uint64_t newparent,
 		      const char *newname, unsigned flags);
-	int (*setattr)(struct dfs_store *st, uint64_t ino,
-		       const struct dfs_setattr *sa, struct dfs_attr *ret);
+	int (*setattr)(struct dfs_store *st, const struct dfs_actor *actor,
+		       uint64_t ino, const struct dfs_setattr *sa,
+		       struct dfs_attr *ret);
 	int (*open)(struct dfs_store *st, const struct dfs_actor *actor,
 		    uint64_t ino, int flags, struct dfs_file **ret);
 	int (*xattr_get)(struct dfs_store *st, uint64_t ino, const char *name,
@@ -520,6 +521,20 @@ bool dfs_force_take(struct dfs_store *st, const struct dfs_actor *actor,
 int dfs_env_bulk_deploy(struct dfs_store *st, const struct dfs_actor *actor,
 			int64_t env, const void *value, size_t size);
 
+/* refuse.c: an act not shared through the registry yet is refused
+ * (-EOPNOTSUPP, recorded) on a host served with one, so that hosts do not
+ * drift apart; 0 without a registry. */
+int dfs_reg_unshared(struct dfs_store *st, const struct dfs_actor *actor,
+		     const char *action, const char *env,
+		     const char *component);
+/* Deploy p in env e here, the kernel told (an act of the registry's
+ * order applied, or of this host alone). */
+int dfs_env_deploy_here(struct dfs_store *st, const struct dfs_actor *actor,
+			const struct dfs_env *e, const struct dfs_pkg *p,
+			const char *via);
+/* rm ENV/N or rmdir ENV/N@V here: the other of the two goes too. */
+int dfs_env_undeploy_here(struct dfs_store *st, const struct dfs_actor *actor,
+			  const struct dfs_env *e, const struct dfs_dep *d);
 /* Deploy p in env e (a link or the last file of a copy). */
 int dfs_env_deploy_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			  const struct dfs_env *e, const struct dfs_pkg *p,

@@ -403,8 +403,9 @@ static int views_remove(struct dfs_store *st, const struct dfs_actor *actor,
 
 /* ---- attributes ---------------------------------------------------------------- */
 
-static int views_setattr(struct dfs_store *st, uint64_t ino,
-			 const struct dfs_setattr *sa, struct dfs_attr *ret)
+static int views_setattr(struct dfs_store *st, const struct dfs_actor *actor,
+			 uint64_t ino, const struct dfs_setattr *sa,
+			 struct dfs_attr *ret)
 {
 	struct dfs_stage *sg;
 	struct dfs_verify *v;

@@ -369,3 +369,244 @@ Test(registry, a_database_that_is_not_a_registry_refuses_the_mount)
 	cr_assert(strstr(out, "not a registry: deployctl init --registry"),
 		  "%s", out);
 }
+
+/* ---- environments ------------------------------------------------------ */
+
+#define ENV "environments/test"
+/* ENV/order-sync links to order-sync@V */
+#define LINKS_TO(v) \
+	"readlink \"$MNT/" ENV "/order-sync\" | grep -q 'order-sync@" v "$'"
+
+/* The deploy, rollback and undeploy lines of host h's audit.log, without
+ * what differs between hosts (time, seq, pid, command, host). */
+static char *acts(int h, char *buf, size_t cap)
+{
+	return dfs_out(&host[h], buf, cap,
+		       "grep -E 'action=(deploy|rollback|undeploy) ' "
+		       "\"$MNT/audit.log\" | grep -v result=refused | "
+		       "grep -v result=unchanged | "
+		       "sed -E 's/.* action=/action=/; s/ from= / /' | "
+		       "tr '\\n' ';'");
+}
+
+/* order-sync@1 and @2 made on host0, seen everywhere; environments/test
+ * made on host0, seen everywhere. */
+static void two_versions_and_an_env(void)
+{
+	workspace(0, NULL);
+	dfs_ok(&host[0], "mkdir \"$MNT/" PKG "1\" && echo '<!-- 2 -->' >> "
+			 "\"$BUILD/process/order-sync/process.xml\" && mkdir "
+			 "\"$MNT/" PKG "2\" && mkdir \"$MNT/" ENV "\"");
+	for (int h = 1; h < HOSTS; h++)
+		cr_assert(eventually(h, "test -d \"$MNT/" PKG "2\" && test -d "
+					"\"$MNT/" ENV "\""),
+			  "host%d", h);
+}
+
+Test(registry, a_deploy_rollback_and_undeploy_on_one_host_reach_the_others)
+{
+	char a[2048], b[2048];
+
+	two_versions_and_an_env();
+	/* A link deploy on host0, seen on host1 and host2. */
+	dfs_ok(&host[0], "cd \"$MNT/" ENV "\" && ln -s "
+			 "../../packages/order-sync/order-sync@1 order-sync");
+	for (int h = 1; h < HOSTS; h++)
+		cr_assert(eventually(h, "cmp \"$MNT/" ENV "/order-sync@1/"
+					"process.xml\" \"$MNT/" PKG
+					"1/process.xml\" && " LINKS_TO("1")),
+			  "host%d sees order-sync@1 deployed", h);
+	/* A copy deploy of @2 on host1, a rollback by ln -sfn on host2. */
+	dfs_ok(&host[1], "cd \"$MNT\" && cp -r packages/order-sync/"
+			 "order-sync@2 " ENV "/");
+	cr_assert(eventually(2, LINKS_TO("2")));
+	dfs_ok(&host[2], "cd \"$MNT/" ENV "\" && ln -sfn "
+			 "../../packages/order-sync/order-sync@1 order-sync");
+	for (int h = 0; h < HOSTS; h++)
+		cr_assert(eventually(h,
+				     LINKS_TO("1") " && ! test -e \"$MNT/" ENV
+						   "/order-sync@2\""),
+			  "host%d has rolled back", h);
+	/* The same acts, numbered the same, on every host. */
+	acts(0, a, sizeof(a));
+	cr_assert(strstr(a, "action=deploy env=test component=order-sync "
+			    "version=1 deployment=1 result=ok"),
+		  "%s", a);
+	cr_assert(strstr(a, "action=rollback env=test component=order-sync "
+			    "version=1 from=2 deployment=3 result=ok"),
+		  "%s", a);
+	for (int h = 1; h < HOSTS; h++)
+		cr_assert_str_eq(acts(h, b, sizeof(b)), a, "host%d", h);
+	/* An undeploy on host1. */
+	dfs_ok(&host[1], "rm \"$MNT/" ENV "/order-sync\"");
+	for (int h = 0; h < HOSTS; h++)
+		cr_assert(eventually(h, "test -z \"$(ls \"$MNT/" ENV "\")\""),
+			  "host%d has nothing deployed", h);
+	/* The registry's trail: every act once, in one order. */
+	cr_assert_eq(dfs_pg_sql(&pg, a, sizeof(a),
+				"SELECT string_agg(host || ':' || action ||"
+				" coalesce(':' || version, ''), ' ' ORDER BY"
+				" seq) FROM events WHERE env IS NOT NULL"),
+		     0);
+	cr_assert_str_eq(a, "host0:env-create host0:deploy:1 host1:deploy:2 "
+			    "host2:deploy:1 host1:undeploy:1");
+}
+
+Test(registry, deploys_from_all_hosts_at_once_are_one_order_everywhere)
+{
+	char a[8192], b[8192], out[64];
+
+	two_versions_and_an_env();
+	for (int h = 0; h < HOSTS; h++)
+		setenv(h == 0 ? "M0" : h == 1 ? "M1" : "M2", host[h].mnt, 1);
+	/* Each host flips order-sync between @1 and @2 ten times, all at
+	 * once; ln -sfn of what is deployed already is no act. */
+	dfs_ok(&host[0],
+	       "for m in \"$M0\" \"$M1\" \"$M2\"; do (cd \"$m/" ENV "\" &&"
+	       " for i in 1 2 3 4 5 6 7 8 9 10; do v=$((i %% 2 + 1));"
+	       " ln -sfn ../../packages/order-sync/order-sync@$v order-sync"
+	       " || exit 1; done) & done; wait");
+	/* Every host applied every act: the same lines, 1, 2, 3... */
+	acts(0, a, sizeof(a));
+	for (int h = 1; h < HOSTS; h++) {
+		long deadline = dfs_now_ms() + WAIT_MS;
+
+		while (strcmp(acts(h, b, sizeof(b)), a) != 0 &&
+		       dfs_now_ms() < deadline) {
+			dfs_sleep_ms(50);
+			acts(0, a, sizeof(a));
+		}
+		cr_assert_str_eq(b, a, "host%d", h);
+	}
+	dfs_out(&host[0], out, sizeof(out),
+		"echo '%s' | tr ';' '\\n' | grep -o 'deployment=[0-9]*' | "
+		"cut -d= -f2 | awk '$1 != NR { bad = 1 } END { print NR, "
+		"bad + 0 }'",
+		a);
+	cr_assert_eq(atoi(out) >= 2, 1, "%s: %s", out, a);
+	cr_assert(strstr(out, " 0"), "numbers 1, 2, 3... with no gap: %s", a);
+	/* One active deployment, the same on every host. */
+	for (int h = 0; h < HOSTS; h++)
+		cr_assert_str_eq(dfs_out(&host[h], b, sizeof(b),
+					 "ls \"$MNT/" ENV "\" | tr '\\n' ' '"),
+				 dfs_out(&host[0], a, sizeof(a),
+					 "ls \"$MNT/" ENV "\" | tr '\\n' ' '"),
+				 "host%d", h);
+	cr_assert_str_eq(dfs_out(&host[0], out, sizeof(out),
+				 "ls \"$MNT/" ENV "\" | grep -c @"),
+			 "1", "one active deployment");
+}
+
+Test(registry,
+     with_postgresql_stopped_a_deploy_is_EHOSTDOWN_and_what_is_deployed_stays)
+{
+	char out[512];
+
+	two_versions_and_an_env();
+	dfs_ok(&host[0], "cd \"$MNT/" ENV "\" && ln -s "
+			 "../../packages/order-sync/order-sync@1 order-sync");
+	cr_assert(eventually(1, "test -L \"$MNT/" ENV "/order-sync\""));
+	cr_assert_eq(dfs_pg_stop(&pg), 0);
+	dfs_out(&host[1], out, sizeof(out),
+		"cd \"$MNT/" ENV "\" && ln -sfn ../../packages/order-sync/"
+		"order-sync@2 order-sync 2>&1; echo rc=$?");
+	cr_assert(strstr(out, "Host is down") && strstr(out, "rc=1"), "%s",
+		  out);
+	/* Nothing moved, on any host; what is deployed is served. */
+	for (int h = 0; h < HOSTS; h++)
+		dfs_ok(&host[h],
+		       LINKS_TO("1") " && cat "
+				     "\"$MNT/" ENV "/order-sync/process.xml\" "
+				     ">/dev/null");
+	cr_assert_eq(lines(1,
+			   "action=deploy env=test .*version=2 .*result=refused"
+			   " reason=\"Host is down: cannot reach the registry",
+			   "\"$MNT/audit.log\""),
+		     1);
+	cr_assert_eq(dfs_pg_restart(&pg), 0);
+	dfs_ok(&host[1], "cd \"$MNT/" ENV "\" && ln -sfn ../../packages/"
+			 "order-sync/order-sync@2 order-sync");
+	for (int h = 0; h < HOSTS; h++)
+		cr_assert(eventually(h, LINKS_TO("2")), "host%d", h);
+}
+
+#define AS_1000 "setpriv --reuid=1000 --regid=1000 --clear-groups "
+
+Test(registry, an_environments_owner_and_mode_are_the_registrys_everywhere)
+{
+	char out[256];
+
+	two_versions_and_an_env();
+	dfs_ok(&host[0], "chown 65534:65534 \"$MNT/" ENV "\" && chmod 750 "
+			 "\"$MNT/" ENV "\"");
+	for (int h = 0; h < HOSTS; h++)
+		cr_assert(eventually(h,
+				     "test \"$(stat -c '%u %g %a' \"$MNT/" ENV
+				     "\")\" = '65534 65534 750'"),
+			  "host%d", h);
+	/* Enforced on another host: uid 1000 may not deploy there. */
+	dfs_out(&host[2], out, sizeof(out),
+		AS_1000
+		"ln -s ../../packages/order-sync/order-sync@1 \"$MNT/" ENV
+		"/order-sync\" 2>&1; echo rc=$?");
+	cr_assert(strstr(out, "Permission denied") && strstr(out, "rc=1"), "%s",
+		  out);
+	cr_assert_eq(dfs_pg_sql(&pg, out, sizeof(out),
+				"SELECT action || ' ' || coalesce(owner::text,"
+				" '-') || ' ' || coalesce(grp::text, '-') ||"
+				" ' ' || coalesce(to_char(mode, 'FM9999'), '-')"
+				" FROM events WHERE action = 'env-attr' ORDER"
+				" BY seq LIMIT 1"),
+		     0);
+	cr_assert(strstr(out, "env-attr 65534 65534"), "%s", out);
+}
+
+Test(registry, an_act_not_shared_yet_is_EOPNOTSUPP_and_recorded)
+{
+	char out[512];
+
+	two_versions_and_an_env();
+	dfs_out(&host[1], out, sizeof(out),
+		"rmdir \"$MNT/" ENV "\" 2>&1; echo rc=$?; setfattr -n "
+		"user.deployfs.mark-bad -v '1 broken' "
+		"\"$MNT/packages/order-sync\" 2>&1; echo rc=$?");
+	cr_assert(strstr(out, "Operation not supported\nrc=1"), "%s", out);
+	cr_assert_eq(lines(1,
+			   "action=env-remove env=test .*result=refused "
+			   "reason=\"Operation not supported: not shared",
+			   "\"$MNT/audit.log\""),
+		     1);
+	cr_assert_eq(lines(1, "action=mark-bad .*result=refused",
+			   "\"$MNT/audit.log\""),
+		     1);
+	for (int h = 0; h < HOSTS; h++)
+		dfs_ok(&host[h],
+		       "test -d \"$MNT/" ENV "\" && test \"$(getfattr"
+		       " --only-values -n user.deployfs.status \"$MNT/" PKG
+		       "1\")\" = good");
+}
+
+/* The README's "Many hosts" block, as written, makes a fourth host that
+ * has what the others made. */
+Test(registry, the_readmes_many_hosts_block_runs)
+{
+	char out[1024];
+
+	workspace(0, NULL);
+	dfs_ok(&host[0], "mkdir \"$MNT/" PKG "1\" \"$MNT/" ENV "\"");
+	setenv("REGISTRY", pg.url, 1);
+	setenv("DEPLOYFS_DIR", dfs_bin_deployfs(), 1);
+	dfs_out(&host[0], out, sizeof(out),
+		"awk '/^## / { on = ($0 == \"## Many hosts\") } on && /^```/ {"
+		" sh = !sh; next } on && sh' \"$FIXTURES/../../README.md\" > "
+		"\"$DIR/many.sh\" && test -s \"$DIR/many.sh\" && export "
+		"STORE=\"$DIR/web4/store\" MNT=\"$DIR/web4/mnt\" HOST=web4 && "
+		"mkdir -p \"$MNT\" && trap 'fusermount3 -u \"$MNT\" 2>/dev/null' "
+		"EXIT && PATH=\"$(dirname \"$DEPLOYFS_DIR\"):$(dirname "
+		"\"$DEPLOYCTL\"):$PATH\" sh -e \"$DIR/many.sh\" 2>&1; echo "
+		"rc=$?");
+	cr_assert(strstr(out, "registry ready (schema 1)"), "%s", out);
+	cr_assert(strstr(out, "order-sync") && strstr(out, "test\n"), "%s",
+		  out);
+	cr_assert(strstr(out, "rc=0"), "%s", out);
+}

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+/*
+ * registry.c - the acts of the registry's order applied here
+ * (model/regact.c calls apply() for each, this host's own included), by
+ * the same code that applies an act of a host alone, so the kernel hears
+ * of each change as it does then: a new environment, a deployment that
+ * replaced another, one that ended.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "trees.h"
+
+static int refuse(struct dfs_store *st, const struct dfs_actor *actor,
+		  const struct dfs_reg_act *act, int rc, const char *why)
+{
+	dfs_audit_refuse(st, actor, act->action, act->env, act->component,
+			 act->version, rc, why);
+	return rc;
+}
+
+/* chmod, chown of an environment; the kernel drops what it had. */
+static int set_attr(struct dfs_store *st, const struct dfs_env *e,
+		    const struct dfs_reg_act *act)
+{
+	struct dfs_setattr sa = { .valid = act->valid,
+				  .mode = act->mode,
+				  .uid = act->uid,
+				  .gid = act->gid };
+	int rc = dfs_env_set(st, e->id, &sa);
+
+	if (rc == 0)
+		dfs_notice_attr(st, DFS_INO_ENV_BASE + (uint64_t)e->id);
+	return rc;
+}
+
+static int apply(struct dfs_store *st, const struct dfs_actor *actor,
+		 const struct dfs_reg_act *act)
+{
+	struct dfs_env e;
+	struct dfs_pkg p;
+	struct dfs_dep d;
+	int64_t id;
+	int rc;
+
+	if (!strcmp(act->action, "env-create")) {
+		rc = dfs_env_create(st, actor, act->env, act->mode, &id);
+		if (rc == 0)
+			dfs_notice_push(st, DFS_INO_ENVIRONMENTS, 0, act->env,
+					false);
+		return rc;
+	}
+	if (dfs_env_by_name(st, act->env, &e) < 0)
+		return refuse(st, actor, act, -ENOENT,
+			      "no such environment here");
+	if (!strcmp(act->action, "env-attr"))
+		return set_attr(st, &e, act);
+	if (!act->component || !act->version ||
+	    dfs_pkg_by_version(st, act->component, act->version, &p) < 0)
+		return refuse(st, actor, act, -ENOENT, "no such package here");
+	if (!strcmp(act->action, "deploy"))
+		return dfs_env_deploy_here(st, actor, &e, &p,
+					   act->via ? act->via : "link");
+	if (strcmp(act->action, "undeploy") != 0)
+		return refuse(st, actor, act, -EOPNOTSUPP,
+			      "an act this deployfs does not know");
+	rc = dfs_dep_of_comp(st, e.id, p.comp, &d);
+	if (rc < 0 || d.number != act->deployment)
+		return refuse(st, actor, act, -ENOENT,
+			      "that deployment was replaced before");
+	return dfs_env_undeploy_here(st, actor, &e, &d);
+}
+
+int dfs_store_registry(struct dfs_store *st, const char *url, const char *host,
+		       char *why, size_t cap)
+{
+	return dfs_registry_start(st, url, host, apply, why, cap);
+}

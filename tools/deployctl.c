@@ -48,8 +48,7 @@ static int init_registry(const char *url)
 		printf("registry schema %d -> %d\n", from,
 		       dfs_registry_schema());
 	else
-		printf("created registry (schema %d)\n",
-		       dfs_registry_schema());
+		printf("created registry (schema %d)\n", dfs_registry_schema());
 	return 0;
 }
 

@@ -21,6 +21,7 @@ static const char sql_insert[] =
 	" version, from_version, deployment, revisions, result, reason,"
 	" reg_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
 	" ?13, ?14, ?15)";
+static const char sql_outbox[] = "INSERT INTO reg_outbox (seq) VALUES (?1)";
 static const char sql_reg_seq[] = "SELECT coalesce(max(reg_seq), 0) FROM audit";
 
 static void bind_text(sqlite3_stmt *s, int i, const char *v)
@@ -362,6 +363,11 @@ int dfs_audit_record_in(struct dfs_store *st, const struct dfs_actor *a,
 		return rc;
 	line = *ev;
 	line.seq = dfs_last_rowid(st);
+	if (st->reg_outbox) {
+		rc = dfs_exec_sql(st, sql_outbox, "i", line.seq);
+		if (rc < 0)
+			return rc;
+	}
 	line.ts = ts;
 	line.actor = name;
 	line.uid = a->uid;
@@ -406,9 +412,12 @@ void dfs_audit_refuse(struct dfs_store *st, const struct dfs_actor *a,
 	ev.version = version;
 	ev.result = "refused";
 	ev.reason = reason;
+	/* Refused for want of the registry: its trail gets it later. */
+	st->reg_outbox = st->registry && rc == -EHOSTDOWN;
 	if (dfs_audit_commit(st, a, &ev) < 0)
 		dfs_log(DFS_LOG_ERR, "could not record a refusal: %s %s",
 			action, reason);
+	st->reg_outbox = false;
 }
 
 static const char *col_text(sqlite3_stmt *s, int i)

@@ -109,6 +109,9 @@ static int apply_row(struct dfs_store *st, PGconn *c, const PGresult *r,
 	const char *host = col(r, row, 1);
 	int rc = 0;
 
+	/* A refusal replayed into the trail (regtrail.c): nothing to do. */
+	if (strcmp(col(r, row, 14), "ok") != 0)
+		return 0;
 	if (own) {
 		actor = *own;
 	} else {
@@ -151,7 +154,7 @@ int dfs_reg_catch_up_locked(struct dfs_store *st, int64_t upto,
 		rc = dfs_reg_run(c, "catching up", why, cap, &r,
 				 "SELECT seq, host, action, component, version,"
 				 " env, uid, gid, cmd, via, mode, deployment,"
-				 " owner, grp"
+				 " owner, grp, result"
 				 " FROM events WHERE seq > $1::bigint"
 				 " AND seq <= $2::bigint ORDER BY seq",
 				 2, v, NULL, NULL);

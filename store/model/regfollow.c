@@ -49,6 +49,8 @@ static int catch_up(struct dfs_reg_follower *l, char *why, size_t cap)
 
 	pthread_mutex_lock(&l->st->lock);
 	rc = dfs_reg_catch_up_locked(l->st, INT64_MAX, NULL, 0, NULL, why, cap);
+	if (rc == 0)
+		rc = dfs_reg_replay_locked(l->st, why, cap);
 	pthread_mutex_unlock(&l->st->lock);
 	return rc;
 }

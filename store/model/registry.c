@@ -38,7 +38,12 @@ static const char *const steps[] = {
 	" version text, result text NOT NULL, reason text,"
 	/* what another host needs to apply the act (regact.c) */
 	" env text, uid bigint, gid bigint, cmd text, via text,"
-	" mode integer, deployment bigint, owner bigint, grp bigint);"
+	" mode integer, deployment bigint, owner bigint, grp bigint,"
+	/* a refusal made while the registry was away: the host's own
+	 * audit seq, so a second replay adds nothing */
+	" origin bigint);"
+	"CREATE UNIQUE INDEX events_origin ON events (host, origin)"
+	" WHERE origin IS NOT NULL;"
 	"CREATE TABLE packages (component text NOT NULL,"
 	" version text NOT NULL, type text NOT NULL,"
 	" content_hash bytea NOT NULL, meta bytea NOT NULL,"

@@ -26,6 +26,9 @@ struct dfs_registry {
  * order; the event own (if any) as actor's, its result in *own_rc.  0, or
  * -errno (why says) when the registry or this host failed: what is left
  * is applied by a later call. */
+/* Put the refusals made while the registry was away in its trail
+ * (regtrail.c): 0 or -errno with why. */
+int dfs_reg_replay_locked(struct dfs_store *st, char *why, size_t cap);
 int dfs_reg_catch_up_locked(struct dfs_store *st, int64_t upto,
 			    const struct dfs_actor *actor, int64_t own,
 			    int *own_rc, char *why, size_t cap);

@@ -313,7 +313,10 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	"CREATE INDEX packages_by_line ON packages (line, seq);",
 	/* 11 -> 12: an act applied from the registry (model/regact.c) names
 	 * its place in the registry's order, so each is applied once */
-	"ALTER TABLE audit ADD COLUMN reg_seq INTEGER;",
+	"ALTER TABLE audit ADD COLUMN reg_seq INTEGER;"
+	/* and the refusals made while it could not be reached, until they
+	 * are in its trail too */
+	"CREATE TABLE reg_outbox (seq INTEGER PRIMARY KEY);",
 };
 
 int dfs_store_schema_version(void)

@@ -190,6 +190,9 @@ struct dfs_store {
 	/* The registry's place of the act being applied (its audit rows
 	 * say it); 0: an act of this host alone. */
 	int64_t reg_applying;
+	/* The refusal being recorded waits for the registry's trail
+	 * (model/audit.c, regtrail.c). */
+	bool reg_outbox;
 };
 
 /* ---- db.c: the connection and its statements ---------------------------- */

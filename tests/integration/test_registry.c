@@ -93,6 +93,36 @@ static int lines(int h, const char *re, const char *file)
 			    "grep -c -- '%s' %s || true", re, file));
 }
 
+/* Exactly one refusal matching cond reaches the registry's trail (the
+ * follower replays it after catching up), and no second one after
+ * another round. */
+static bool in_trail(const char *cond)
+{
+	long deadline = dfs_now_ms() + WAIT_MS;
+	char out[64];
+
+	do {
+		if (dfs_pg_sql(&pg, out, sizeof(out),
+			       "SELECT count(*) FROM events WHERE"
+			       " result = 'refused' AND %s",
+			       cond) != 0)
+			return false;
+		if (!strcmp(out, "1"))
+			break;
+		dfs_sleep_ms(20);
+	} while (dfs_now_ms() < deadline);
+	/* Another act makes every follower go round again. */
+	dfs_ok(&host[0], "mkdir \"$MNT/environments/again$$\"");
+	for (int h = 0; h < HOSTS; h++)
+		if (!eventually(h, "ls \"$MNT/environments\" | grep -q again"))
+			return false;
+	return dfs_pg_sql(&pg, out, sizeof(out),
+			  "SELECT count(*) FROM events WHERE"
+			  " result = 'refused' AND %s",
+			  cond) == 0 &&
+	       !strcmp(out, "1");
+}
+
 static void workspace(int h, const char *mark)
 {
 	dfs_need_mount(&host[h], setup_rc);
@@ -222,6 +252,8 @@ Test(registry, with_postgresql_stopped_a_package_is_EHOSTDOWN_and_comes_later)
 	for (int h = 1; h < HOSTS; h++)
 		cr_assert(eventually(h, "test -d \"$MNT/" PKG "2\""),
 			  "host%d reconnected and has order-sync@2", h);
+	/* The refusal made meanwhile is in the registry's trail, once. */
+	cr_assert(in_trail("action = 'package' AND version = '2'"));
 }
 
 Test(registry, a_publisher_killed_in_its_upload_leaves_no_package)
@@ -528,6 +560,8 @@ Test(registry,
 			 "order-sync/order-sync@2 order-sync");
 	for (int h = 0; h < HOSTS; h++)
 		cr_assert(eventually(h, LINKS_TO("2")), "host%d", h);
+	cr_assert(in_trail("action = 'deploy' AND version = '2' AND"
+			   " host = 'host1'"));
 }
 
 #define AS_1000 "setpriv --reuid=1000 --regid=1000 --clear-groups "

@@ -576,11 +576,10 @@ ssize_t dfs_audit_read(struct dfs_store *st, void *buf, size_t n, uint64_t off);
 
 /* ---- registry*.c: the registry hosts share (PostgreSQL) ---------------- */
 
-/* An act in the registry's order (regact.c): deploy (env, component,
- * version, via), undeploy (also deployment), env-create (env, mode),
- * env-attr (env; mode, uid, gid as valid's DFS_SET_* say). */
+/* An act in the registry's order: regact.c says which fields each has
+ * (env-attr: mode, uid, gid as valid's DFS_SET_* say). */
 struct dfs_reg_act {
-	const char *action, *env, *component, *version, *via;
+	const char *action, *env, *component, *version, *via, *value;
 	uint32_t mode, uid, gid;
 	unsigned valid;
 	int64_t deployment;

@@ -2,9 +2,8 @@
 /*
  * regact.c - one order of acts for every host of a registry.
  *
- * An act on environments (a deploy or rollback, an undeploy, a new
- * environment) made on a host served with a registry is not applied
- * there first: it is appended to the registry's events, then the host
+ * An act made on a host served with a registry is not applied there
+ * first: it is appended to the registry's events, then the host
  * applies every event up to and including its own, in order, through
  * st->registry->apply (the trees' code that applies the act, as for an act
  * of a host alone), and answers with its own act's result.  Every host
@@ -26,6 +25,17 @@
  * another host replaced just before) is refused on every host alike and
  * recorded; a failure of this host alone (EIO, ENOSPC, ENOMEM, the
  * registry lost) stops the catching up there, to try again later.
+ *
+ * The acts (struct dfs_reg_act, model.h) and what each carries:
+ *   env-create       env, mode
+ *   env-attr         env, and mode, uid, gid as valid says
+ *   deploy           env, component, version, via (link or copy)
+ *   undeploy         env, component, version, deployment (its number)
+ *   notes            env, component, version, value (a deployment's)
+ *   classify         env, value (test or production)
+ *   package-remove, package-restore, package-keep, package-unkeep,
+ *   package-mark-good  component, version
+ *   package-mark-bad component, version, value (the reason)
  */
 #include <errno.h>
 #include <ftw.h>
@@ -105,6 +115,7 @@ static int apply_row(struct dfs_store *st, PGconn *c, const PGresult *r,
 		.deployment = col_int(r, row, 11),
 		.uid = (uint32_t)col_int(r, row, 12),
 		.gid = (uint32_t)col_int(r, row, 13),
+		.value = col(r, row, 15),
 	};
 	const char *host = col(r, row, 1);
 	int rc = 0;
@@ -130,7 +141,7 @@ static int apply_row(struct dfs_store *st, PGconn *c, const PGresult *r,
 			snprintf(actor.cmd, sizeof(actor.cmd), "registry");
 		rc = make_package(st, c, &actor, act.component, act.version,
 				  host);
-	} else if (reg->apply && act.env) {
+	} else if (reg->apply) {
 		rc = reg->apply(st, &actor, &act);
 	}
 	st->reg_applying = 0;
@@ -154,7 +165,7 @@ int dfs_reg_catch_up_locked(struct dfs_store *st, int64_t upto,
 		rc = dfs_reg_run(c, "catching up", why, cap, &r,
 				 "SELECT seq, host, action, component, version,"
 				 " env, uid, gid, cmd, via, mode, deployment,"
-				 " owner, grp, result"
+				 " owner, grp, result, value"
 				 " FROM events WHERE seq > $1::bigint"
 				 " AND seq <= $2::bigint ORDER BY seq",
 				 2, v, NULL, NULL);
@@ -198,7 +209,8 @@ int dfs_reg_act_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			    !attr || (act->valid & DFS_SET_MODE) ? mode : NULL,
 			    dep,
 			    attr && (act->valid & DFS_SET_UID) ? owner : NULL,
-			    attr && (act->valid & DFS_SET_GID) ? grp : NULL };
+			    attr && (act->valid & DFS_SET_GID) ? grp : NULL,
+			    act->value };
 	PGresult *r = NULL;
 	PGconn *c = NULL;
 	int own_rc = -EIO, rc = dfs_reg_conn(reg, &c, why, cap);
@@ -221,12 +233,12 @@ int dfs_reg_act_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			c, "ordering the act", why, cap, &r,
 			"INSERT INTO events (host, actor, action,"
 			" component, version, result, env, uid, gid,"
-			" cmd, via, mode, deployment, owner, grp)"
+			" cmd, via, mode, deployment, owner, grp, value)"
 			" VALUES ($1, $2, $3, $4, $5, 'ok', $6,"
 			" $7::bigint, $8::bigint, $9, $10,"
 			" $11::integer, nullif($12::bigint, 0),"
-			" $13::bigint, $14::bigint) RETURNING seq::text",
-			14, v, NULL, NULL);
+			" $13::bigint, $14::bigint, $15) RETURNING seq::text",
+			15, v, NULL, NULL);
 	if (rc == 0)
 		snprintf(seq, sizeof(seq), "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);

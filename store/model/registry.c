@@ -41,7 +41,7 @@ static const char *const steps[] = {
 	" mode integer, deployment bigint, owner bigint, grp bigint,"
 	/* a refusal made while the registry was away: the host's own
 	 * audit seq, so a second replay adds nothing */
-	" origin bigint);"
+	" origin bigint, value text);"
 	"CREATE UNIQUE INDEX events_origin ON events (host, origin)"
 	" WHERE origin IS NOT NULL;"
 	"CREATE TABLE packages (component text NOT NULL,"

@@ -273,7 +273,7 @@ int dfs_env_bulk_deploy(struct dfs_store *st, const struct dfs_actor *actor,
 	if (rc < 0 && why[0])
 		refuse(st, actor, &e, &b, at, rc, why);
 	if (rc == 0)
-		rc = dfs_reg_unshared(st, actor, "deploy", e.name, NULL);
+		rc = dfs_reg_unshared(st, actor, "deploy", e.name);
 	if (rc == 0)
 		rc = dfs_deploy_batch(st, actor, &e, b.item, b.n, b.notes,
 				      &batch);

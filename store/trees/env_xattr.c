@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "trees.h"
@@ -187,10 +188,39 @@ static int set_notes(struct dfs_store *st, const struct dfs_actor *actor,
 	struct dfs_env e;
 	int rc = dfs_env_by_id(st, env, &e);
 
+	struct dfs_reg_act act = { .action = "notes" };
+
 	if (rc < 0)
 		return -EROFS;
-	rc = dfs_reg_unshared(st, actor, "notes", e.name, p->component);
-	return rc < 0 ? rc : dfs_dep_set_notes(st, actor, &e, p, value, size);
+	if (!st->registry || memchr(value, 0, size))
+		return dfs_dep_set_notes(st, actor, &e, p, value, size);
+	act.env = e.name;
+	act.component = p->component;
+	act.version = p->version;
+	act.value = strndup(value, size);
+	rc = act.value ? dfs_reg_shared(st, actor, &act) : -ENOMEM;
+	free((char *)act.value);
+	return rc;
+}
+
+/* With a registry, an environment's classification is an act of its
+ * order. */
+static int classify(struct dfs_store *st, const struct dfs_actor *actor,
+		    int64_t id, const void *value, size_t size)
+{
+	char text[64];
+	struct dfs_reg_act act = { .action = "classify", .value = text };
+	struct dfs_env e;
+	int rc = dfs_env_by_id(st, id, &e);
+
+	if (rc < 0)
+		return rc;
+	if (size >= sizeof(text) || memchr(value, 0, size))
+		return dfs_env_classify(st, actor, id, value, size);
+	memcpy(text, value, size);
+	text[size] = '\0';
+	act.env = e.name;
+	return dfs_reg_shared(st, actor, &act);
 }
 
 int dfs_env_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
@@ -203,8 +233,10 @@ int dfs_env_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 
 	if (dfs_is_env_dir(ino)) {
 		if (strcmp(name, XATTR_PREFIX "classification") == 0 &&
-		    dfs_reg_unshared(st, actor, "classify", NULL, NULL) < 0)
-			rc = -EOPNOTSUPP;
+		    st->registry)
+			rc = classify(st, actor,
+				      (int64_t)(ino - DFS_INO_ENV_BASE), value,
+				      size);
 		else if (strcmp(name, XATTR_PREFIX "classification") == 0)
 			rc = dfs_env_classify(st, actor,
 					      (int64_t)(ino - DFS_INO_ENV_BASE),

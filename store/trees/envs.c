@@ -273,16 +273,12 @@ static int create_env(struct dfs_store *st, const struct dfs_actor *actor,
 				   .env = name,
 				   .mode = mode & 07777 };
 	struct dfs_env e;
-	char why[512];
 	int rc;
 
 	if (!st->registry || !dfs_name_valid(name) ||
 	    dfs_env_by_name(st, name, &e) == 0)
 		return dfs_env_create(st, actor, name, mode, ret_id);
-	rc = dfs_reg_act_locked(st, actor, &act, why, sizeof(why));
-	if (rc == -EHOSTDOWN)
-		dfs_audit_refuse(st, actor, "env-create", name, NULL, NULL, rc,
-				 why);
+	rc = dfs_reg_shared(st, actor, &act);
 	if (rc == 0)
 		rc = dfs_env_by_name(st, name, &e);
 	if (rc == 0)
@@ -366,16 +362,9 @@ static int undeploy(struct dfs_store *st, const struct dfs_actor *actor,
 				   .component = d->component,
 				   .version = d->version,
 				   .deployment = d->number };
-	char why[512];
-	int rc;
 
-	if (!st->registry)
-		return dfs_env_undeploy_here(st, actor, e, d);
-	rc = dfs_reg_act_locked(st, actor, &act, why, sizeof(why));
-	if (rc == -EHOSTDOWN)
-		dfs_audit_refuse(st, actor, "undeploy", e->name, d->component,
-				 d->version, rc, why);
-	return rc;
+	return st->registry ? dfs_reg_shared(st, actor, &act)
+			    : dfs_env_undeploy_here(st, actor, e, d);
 }
 
 static int remove_in_env(struct dfs_store *st, const struct dfs_actor *actor,
@@ -437,8 +426,7 @@ static int envs_remove(struct dfs_store *st, const struct dfs_actor *actor,
 	if (parent == DFS_INO_ENVIRONMENTS) {
 		rc = !dir ? -EISDIR : dfs_env_by_name(st, name, &e);
 		if (rc == 0)
-			rc = dfs_reg_unshared(st, actor, "env-remove", name,
-					      NULL);
+			rc = dfs_reg_unshared(st, actor, "env-remove", name);
 		if (rc == 0)
 			rc = dfs_env_remove(st, actor, name,
 					    dfs_stage_busy(st, e.id));
@@ -465,20 +453,13 @@ static int set_env(struct dfs_store *st, const struct dfs_actor *actor,
 				   .mode = sa->mode & 07777,
 				   .uid = sa->uid,
 				   .gid = sa->gid };
-	struct dfs_actor nobody = { 0 };
 	struct dfs_env e;
-	char why[512];
 	int rc = dfs_env_by_id(st, id, &e);
 
 	if (rc < 0 || !st->registry || !act.valid)
 		return rc < 0 ? rc : dfs_env_set(st, id, sa);
 	act.env = e.name;
-	rc = dfs_reg_act_locked(st, actor ? actor : &nobody, &act, why,
-				sizeof(why));
-	if (rc == -EHOSTDOWN)
-		dfs_audit_refuse(st, actor ? actor : &nobody, "env-attr",
-				 e.name, NULL, NULL, rc, why);
-	return rc;
+	return dfs_reg_shared(st, actor, &act);
 }
 
 static int envs_setattr(struct dfs_store *st, const struct dfs_actor *actor,

@@ -456,11 +456,11 @@ static int set_removed(struct dfs_store *st, const struct dfs_actor *actor,
 		return -EINVAL;
 	memcpy(version, value, size);
 	version[size] = '\0';
-	rc = dfs_reg_unshared(st, actor,
-			      removed ? "package-remove" : "package-restore",
-			      NULL, NULL);
-	if (rc < 0)
-		return rc;
+	if (st->registry)
+		return dfs_reg_pkg_shared(
+			st, actor,
+			removed ? "package-remove" : "package-restore",
+			(int64_t)(ino - DFS_INO_PKGDIR_BASE), version, NULL);
 	rc = dfs_pkg_set_removed(st, actor,
 				 (int64_t)(ino - DFS_INO_PKGDIR_BASE), version,
 				 removed);
@@ -476,9 +476,6 @@ static int set_bad(struct dfs_store *st, const struct dfs_actor *actor,
 
 	if (size == 0 || size >= sizeof(text) || memchr(value, 0, size))
 		return -EINVAL;
-	if (dfs_reg_unshared(st, actor, bad ? "mark-bad" : "mark-good", NULL,
-			     NULL) < 0)
-		return -EOPNOTSUPP;
 	memcpy(text, value, size);
 	text[size] = '\0';
 	if (bad) {
@@ -488,6 +485,11 @@ static int set_bad(struct dfs_store *st, const struct dfs_actor *actor,
 		else
 			reason = text + size; /* "": refused, recorded */
 	}
+	if (st->registry)
+		return dfs_reg_pkg_shared(
+			st, actor,
+			bad ? "package-mark-bad" : "package-mark-good",
+			(int64_t)(ino - DFS_INO_PKGDIR_BASE), text, reason);
 	return dfs_pkg_set_bad(st, actor, (int64_t)(ino - DFS_INO_PKGDIR_BASE),
 			       text, reason);
 }

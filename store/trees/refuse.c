@@ -259,13 +259,45 @@ void dfs_refusals_flush(struct dfs_store *st)
 	st->later_due = 0;
 }
 
+int dfs_reg_shared(struct dfs_store *st, const struct dfs_actor *actor,
+		   const struct dfs_reg_act *act)
+{
+	struct dfs_actor nobody = { 0 };
+	char why[512];
+	int rc;
+
+	if (!actor)
+		actor = &nobody;
+	rc = dfs_reg_act_locked(st, actor, act, why, sizeof(why));
+	if (rc == -EHOSTDOWN)
+		dfs_audit_refuse(st, actor, act->action, act->env,
+				 act->component, act->version, rc, why);
+	return rc;
+}
+
+int dfs_reg_pkg_shared(struct dfs_store *st, const struct dfs_actor *actor,
+		       const char *action, int64_t comp, const char *version,
+		       const char *value)
+{
+	struct dfs_reg_act act = { .action = action,
+				   .version = version,
+				   .value = value };
+	struct dfs_component c;
+	int rc = dfs_component_by_id(st, comp, &c);
+
+	if (rc < 0)
+		return rc;
+	act.component = c.name;
+	return dfs_reg_shared(st, actor, &act);
+}
+
 /* An act a registry does not share yet (trees.h). */
 int dfs_reg_unshared(struct dfs_store *st, const struct dfs_actor *actor,
-		     const char *action, const char *env, const char *component)
+		     const char *action, const char *env)
 {
 	if (!st->registry)
 		return 0;
-	dfs_audit_refuse(st, actor, action, env, component, NULL, -EOPNOTSUPP,
+	dfs_audit_refuse(st, actor, action, env, NULL, NULL, -EOPNOTSUPP,
 			 "not shared through the registry yet: do it where"
 			 " no registry is used (docs/registry.md)");
 	return -EOPNOTSUPP;

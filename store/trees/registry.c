@@ -35,15 +35,68 @@ static int set_attr(struct dfs_store *st, const struct dfs_env *e,
 	return rc;
 }
 
+/* An act on a version of a component: removed, restored, kept, marked. */
+static int apply_pkg(struct dfs_store *st, const struct dfs_actor *actor,
+		     const struct dfs_reg_act *act)
+{
+	const char *a = act->action + strlen("package-");
+	struct dfs_component c;
+
+	if (!act->component || !act->version ||
+	    dfs_component_by_name(st, act->component, &c) < 0)
+		return refuse(st, actor, act, -ENOENT,
+			      "no such component here");
+	if (!strcmp(a, "remove") || !strcmp(a, "restore"))
+		return dfs_pkg_set_removed(st, actor, c.id, act->version,
+					   !strcmp(a, "remove"));
+	if (!strcmp(a, "keep") || !strcmp(a, "unkeep"))
+		return dfs_pkg_set_keep(st, actor, c.id, act->version,
+					!strcmp(a, "keep"));
+	if (!strcmp(a, "mark-bad"))
+		return dfs_pkg_set_bad(st, actor, c.id, act->version,
+				       act->value ? act->value : "");
+	if (!strcmp(a, "mark-good"))
+		return dfs_pkg_set_bad(st, actor, c.id, act->version, NULL);
+	return refuse(st, actor, act, -EOPNOTSUPP,
+		      "an act this deployfs does not know");
+}
+
+/* An act on a deployment of e: deploy, undeploy, notes. */
+static int apply_dep(struct dfs_store *st, const struct dfs_actor *actor,
+		     const struct dfs_env *e, const struct dfs_reg_act *act)
+{
+	struct dfs_pkg p;
+	struct dfs_dep d;
+	int rc;
+
+	if (!act->component || !act->version ||
+	    dfs_pkg_by_version(st, act->component, act->version, &p) < 0)
+		return refuse(st, actor, act, -ENOENT, "no such package here");
+	if (!strcmp(act->action, "deploy"))
+		return dfs_env_deploy_here(st, actor, e, &p,
+					   act->via ? act->via : "link");
+	if (!strcmp(act->action, "notes") && act->value)
+		return dfs_dep_set_notes(st, actor, e, &p, act->value,
+					 strlen(act->value));
+	if (strcmp(act->action, "undeploy") != 0)
+		return refuse(st, actor, act, -EOPNOTSUPP,
+			      "an act this deployfs does not know");
+	rc = dfs_dep_of_comp(st, e->id, p.comp, &d);
+	if (rc < 0 || d.number != act->deployment)
+		return refuse(st, actor, act, -ENOENT,
+			      "that deployment was replaced before");
+	return dfs_env_undeploy_here(st, actor, e, &d);
+}
+
 static int apply(struct dfs_store *st, const struct dfs_actor *actor,
 		 const struct dfs_reg_act *act)
 {
 	struct dfs_env e;
-	struct dfs_pkg p;
-	struct dfs_dep d;
 	int64_t id;
 	int rc;
 
+	if (!strncmp(act->action, "package-", strlen("package-")))
+		return apply_pkg(st, actor, act);
 	if (!strcmp(act->action, "env-create")) {
 		rc = dfs_env_create(st, actor, act->env, act->mode, &id);
 		if (rc == 0)
@@ -51,25 +104,15 @@ static int apply(struct dfs_store *st, const struct dfs_actor *actor,
 					false);
 		return rc;
 	}
-	if (dfs_env_by_name(st, act->env, &e) < 0)
+	if (!act->env || dfs_env_by_name(st, act->env, &e) < 0)
 		return refuse(st, actor, act, -ENOENT,
 			      "no such environment here");
 	if (!strcmp(act->action, "env-attr"))
 		return set_attr(st, &e, act);
-	if (!act->component || !act->version ||
-	    dfs_pkg_by_version(st, act->component, act->version, &p) < 0)
-		return refuse(st, actor, act, -ENOENT, "no such package here");
-	if (!strcmp(act->action, "deploy"))
-		return dfs_env_deploy_here(st, actor, &e, &p,
-					   act->via ? act->via : "link");
-	if (strcmp(act->action, "undeploy") != 0)
-		return refuse(st, actor, act, -EOPNOTSUPP,
-			      "an act this deployfs does not know");
-	rc = dfs_dep_of_comp(st, e.id, p.comp, &d);
-	if (rc < 0 || d.number != act->deployment)
-		return refuse(st, actor, act, -ENOENT,
-			      "that deployment was replaced before");
-	return dfs_env_undeploy_here(st, actor, &e, &d);
+	if (!strcmp(act->action, "classify") && act->value)
+		return dfs_env_classify(st, actor, e.id, act->value,
+					strlen(act->value));
+	return apply_dep(st, actor, &e, act);
 }
 
 int dfs_store_registry(struct dfs_store *st, const char *url, const char *host,

@@ -127,7 +127,7 @@ static int prune(struct dfs_store *st, const struct dfs_actor *actor,
 		return -EINVAL;
 	}
 	o.dry = word != NULL;
-	if (!o.dry && dfs_reg_unshared(st, actor, "prune", NULL, NULL) < 0)
+	if (!o.dry && dfs_reg_unshared(st, actor, "prune", NULL) < 0)
 		return -EOPNOTSUPP;
 	o.buf[0] = '\0';
 	rc = dfs_pkg_prune(st, actor, comp, v[0], v[1] * NS, o.dry, prune_line,
@@ -191,10 +191,15 @@ int dfs_retention_set(struct dfs_store *st, const struct dfs_actor *actor,
 	if (strcmp(name, "user.deployfs.prune") == 0)
 		return prune(st, actor, ino, value, size);
 	rc = text_of(value, size, version, sizeof(version));
-	if (rc == 0)
-		rc = dfs_reg_unshared(st, actor, "keep", NULL, NULL);
 	if (rc < 0)
 		return rc;
+	if (st->registry)
+		return dfs_reg_pkg_shared(
+			st, actor,
+			strcmp(name, "user.deployfs.keep") == 0
+				? "package-keep"
+				: "package-unkeep",
+			(int64_t)(ino - DFS_INO_PKGDIR_BASE), version, NULL);
 	return dfs_pkg_set_keep(st, actor, (int64_t)(ino - DFS_INO_PKGDIR_BASE),
 				version,
 				strcmp(name, "user.deployfs.keep") == 0);

@@ -190,20 +190,14 @@ int dfs_env_deploy_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	struct dfs_dep old;
 	bool has_old = dfs_dep_of_comp(st, e->id, p->comp, &old) == 0;
 	bool forced = dfs_force_take(st, actor, e->id, p->id, false);
-	char why[512];
 	/* A bad release is not deployed again; one deployed stays. */
 	int rc = has_old && old.package == p->id
 			 ? 0
 			 : dfs_pkg_deployable(st, actor, e->name, p, forced);
 
-	if (rc == 0 && st->registry) {
-		rc = dfs_reg_act_locked(st, actor, &act, why, sizeof(why));
-		if (rc == -EHOSTDOWN)
-			dfs_audit_refuse(st, actor, "deploy", e->name,
-					 p->component, p->version, rc, why);
-	} else if (rc == 0) {
-		rc = dfs_env_deploy_here(st, actor, e, p, via);
-	}
+	if (rc == 0)
+		rc = st->registry ? dfs_reg_shared(st, actor, &act)
+				  : dfs_env_deploy_here(st, actor, e, p, via);
 	if (rc == 0 && forced)
 		(void)dfs_force_take(st, actor, e->id, p->id, true);
 	sg = rc == 0 ? dfs_stage_find(st, e->id, p->id) : NULL;

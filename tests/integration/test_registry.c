@@ -601,23 +601,57 @@ Test(registry, an_act_not_shared_yet_is_EOPNOTSUPP_and_recorded)
 
 	two_versions_and_an_env();
 	dfs_out(&host[1], out, sizeof(out),
-		"rmdir \"$MNT/" ENV "\" 2>&1; echo rc=$?; setfattr -n "
-		"user.deployfs.mark-bad -v '1 broken' "
-		"\"$MNT/packages/order-sync\" 2>&1; echo rc=$?");
+		"rmdir \"$MNT/" ENV "\" 2>&1; echo rc=$?");
 	cr_assert(strstr(out, "Operation not supported\nrc=1"), "%s", out);
 	cr_assert_eq(lines(1,
 			   "action=env-remove env=test .*result=refused "
 			   "reason=\"Operation not supported: not shared",
 			   "\"$MNT/audit.log\""),
 		     1);
-	cr_assert_eq(lines(1, "action=mark-bad .*result=refused",
-			   "\"$MNT/audit.log\""),
-		     1);
 	for (int h = 0; h < HOSTS; h++)
-		dfs_ok(&host[h],
-		       "test -d \"$MNT/" ENV "\" && test \"$(getfattr"
-		       " --only-values -n user.deployfs.status \"$MNT/" PKG
-		       "1\")\" = good");
+		dfs_ok(&host[h], "test -d \"$MNT/" ENV "\"");
+}
+
+Test(registry, marks_removals_notes_and_classes_reach_every_host)
+{
+	char out[512];
+
+	two_versions_and_an_env();
+	/* A release marked bad on host1 is refused on host0. */
+	dfs_ok(&host[1], "setfattr -n user.deployfs.mark-bad -v '2 broken' "
+			 "\"$MNT/packages/order-sync\"");
+	for (int h = 0; h < HOSTS; h++)
+		cr_assert(eventually(h, "getfattr --only-values -n "
+					"user.deployfs.status \"$MNT/" PKG
+					"2\" | grep -q bad"),
+			  "host%d", h);
+	dfs_out(&host[0], out, sizeof(out),
+		"cd \"$MNT/" ENV "\" && ln -s ../../packages/order-sync/"
+		"order-sync@2 order-sync 2>&1; echo rc=$?");
+	cr_assert(strstr(out, "Operation not permitted") && strstr(out, "rc=1"),
+		  "%s", out);
+	/* Notes of a deployment and the environment's class, from host0. */
+	dfs_ok(&host[0], "cd \"$MNT/" ENV "\" && ln -s ../../packages/"
+			 "order-sync/order-sync@1 order-sync && setfattr -n "
+			 "user.deployfs.notes -v 'ticket 42' order-sync@1 && "
+			 "setfattr -n user.deployfs.classification -v "
+			 "production .");
+	for (int h = 0; h < HOSTS; h++)
+		cr_assert(
+			eventually(h,
+				   "getfattr --only-values -n "
+				   "user.deployfs.notes \"$MNT/" ENV
+				   "/order-sync@1\" | grep -qx 'ticket 42' && "
+				   "getfattr --only-values -n "
+				   "user.deployfs.classification \"$MNT/" ENV
+				   "\" | grep -qx production"),
+			"host%d", h);
+	/* A version removed on host2 is gone everywhere. */
+	dfs_ok(&host[2], "setfattr -n user.deployfs.remove -v 2 "
+			 "\"$MNT/packages/order-sync\"");
+	for (int h = 0; h < HOSTS; h++)
+		cr_assert(eventually(h, "! test -e \"$MNT/" PKG "2\""),
+			  "host%d", h);
 }
 
 /* The README's "Many hosts" block, as written, makes a fourth host that

@@ -358,14 +358,14 @@ int dfs_pkg_set_keep(struct dfs_store *st, const struct dfs_actor *actor,
  * would be) removed, else why it stays. */
 typedef void (*dfs_prune_fn)(void *ctx, const char *component,
 			     const char *version, const char *why);
-/* Soft-remove (as package remove) all but the newest keep packages of
- * comp (0: of every component), never one deployed or being copied,
- * kept, or packaged less than min_age_ns ago.  One durable transaction,
- * one package-remove audit line each; dry: decide, change nothing.  The
- * number removed in ret_removed. */
+/* Soft-remove all but the newest keep packages of comp (0: of all), never
+ * one deployed, being copied, kept, or packaged less than min_age_ns ago
+ * (only: the "N@V" lines another host decided on).  One transaction, a
+ * package-remove audit line each; dry: decide only.  How many went. */
 int dfs_pkg_prune(struct dfs_store *st, const struct dfs_actor *actor,
 		  int64_t comp, int64_t keep, int64_t min_age_ns, bool dry,
-		  dfs_prune_fn fn, void *ctx, int64_t *ret_removed);
+		  const char *only, dfs_prune_fn fn, void *ctx,
+		  int64_t *ret_removed);
 
 /* ---- pkgimport.c: packages from another store (deployctl import) -------- */
 

@@ -28,11 +28,14 @@
  *
  * The acts (struct dfs_reg_act, model.h) and what each carries:
  *   env-create       env, mode
+ *   env-remove       env
  *   env-attr         env, and mode, uid, gid as valid says
  *   deploy           env, component, version, via (link or copy)
  *   undeploy         env, component, version, deployment (its number)
  *   notes            env, component, version, value (a deployment's)
  *   classify         env, value (test or production)
+ *   bulk             env, value (the list, as written to bulk-deploy)
+ *   prune            value ("KEEP MINAGE_S", then the "N@V" removed)
  *   package-remove, package-restore, package-keep, package-unkeep,
  *   package-mark-good  component, version
  *   package-mark-bad component, version, value (the reason)
@@ -194,7 +197,7 @@ int dfs_reg_act_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	struct dfs_registry *reg = st->registry;
 	struct dfs_actor who = *actor;
 	char user[64], uid[16], gid[16], mode[16], dep[24], seq[24] = "";
-	char owner[16], grp[16];
+	char owner[16], grp[16], cmd[sizeof(who.cmd)];
 	bool attr = !strcmp(act->action, "env-attr");
 	const char *v[] = { reg->host,
 			    user,
@@ -204,19 +207,24 @@ int dfs_reg_act_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			    act->env,
 			    uid,
 			    gid,
-			    who.cmd,
+			    cmd,
 			    act->via,
 			    !attr || (act->valid & DFS_SET_MODE) ? mode : NULL,
 			    dep,
 			    attr && (act->valid & DFS_SET_UID) ? owner : NULL,
 			    attr && (act->valid & DFS_SET_GID) ? grp : NULL,
 			    act->value };
+	/* value: bytes (notes may hold any but NUL), the rest text */
+	int len[15] = { [14] = act->value ? (int)strlen(act->value) : 0 };
+	int fmt[15] = { [14] = 1 };
 	PGresult *r = NULL;
 	PGconn *c = NULL;
 	int own_rc = -EIO, rc = dfs_reg_conn(reg, &c, why, cap);
 
 	if (!who.cmd[0])
 		dfs_actor_resolve(&who);
+	snprintf(cmd, sizeof(cmd), "%s", who.cmd);
+	dfs_reg_utf8(cmd);
 	dfs_user_name(who.uid, user, sizeof(user));
 	snprintf(uid, sizeof(uid), "%u", who.uid);
 	snprintf(gid, sizeof(gid), "%u", who.gid);
@@ -238,7 +246,7 @@ int dfs_reg_act_locked(struct dfs_store *st, const struct dfs_actor *actor,
 			" $7::bigint, $8::bigint, $9, $10,"
 			" $11::integer, nullif($12::bigint, 0),"
 			" $13::bigint, $14::bigint, $15) RETURNING seq::text",
-			15, v, NULL, NULL);
+			15, v, len, fmt);
 	if (rc == 0)
 		snprintf(seq, sizeof(seq), "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);

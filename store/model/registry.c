@@ -41,7 +41,7 @@ static const char *const steps[] = {
 	" mode integer, deployment bigint, owner bigint, grp bigint,"
 	/* a refusal made while the registry was away: the host's own
 	 * audit seq, so a second replay adds nothing */
-	" origin bigint, value text);"
+	" origin bigint, value bytea);"
 	"CREATE UNIQUE INDEX events_origin ON events (host, origin)"
 	" WHERE origin IS NOT NULL;"
 	"CREATE TABLE packages (component text NOT NULL,"
@@ -101,6 +101,28 @@ int dfs_reg_errno(PGconn *c, PGresult *r, const char *what, char *why,
 		rc = -EHOSTDOWN;
 	dfs_reg_msg(why, cap, what, msg);
 	return rc;
+}
+
+void dfs_reg_utf8(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		int n = *p < 0x80			    ? 1
+			: (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2
+			: (*p & 0xf0) == 0xe0		    ? 3
+			: (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 4
+							    : 0;
+		int i = 1;
+
+		while (i < n && (p[i] & 0xc0) == 0x80)
+			i++;
+		if (n == 0 || i < n) {
+			*p++ = '?'; /* not UTF-8: PostgreSQL's text refuses it */
+			continue;
+		}
+		p += n;
+	}
 }
 
 int dfs_reg_run(PGconn *c, const char *what, char *why, size_t cap,

@@ -46,6 +46,8 @@ int dfs_reg_run(PGconn *c, const char *what, char *why, size_t cap,
 		PGresult **ret, const char *sql, int n,
 		const char *const *values, const int *lengths,
 		const int *formats);
+/* Make s valid UTF-8 for a text column: each byte that is not, '?'. */
+void dfs_reg_utf8(char *s);
 /* A binary int4 or int8 column. */
 int64_t dfs_reg_int(const PGresult *r, int row, int col);
 /* Roll back a transaction a failure left open. */

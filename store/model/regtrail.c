@@ -32,16 +32,21 @@ static const char *text(sqlite3_stmt *s, int i)
 static int put(struct dfs_registry *reg, PGconn *c, sqlite3_stmt *s, char *why,
 	       size_t cap)
 {
-	char seq[24], ts[24], uid[24];
+	char seq[24], ts[24], uid[24], cmd[DFS_CMD_MAX], reason[1024];
 	const char *v[] = { ts,		reg->host,  text(s, 2), text(s, 5),
-			    text(s, 7), text(s, 8), text(s, 9), text(s, 6),
-			    uid,	text(s, 4), seq };
+			    text(s, 7), text(s, 8), reason,	text(s, 6),
+			    uid,	cmd,	    seq };
 
 	snprintf(seq, sizeof(seq), "%lld",
 		 (long long)sqlite3_column_int64(s, 0));
 	snprintf(ts, sizeof(ts), "%lld", (long long)sqlite3_column_int64(s, 1));
 	snprintf(uid, sizeof(uid), "%lld",
 		 (long long)sqlite3_column_int64(s, 3));
+	/* The host's own words, made text PostgreSQL takes. */
+	snprintf(cmd, sizeof(cmd), "%s", text(s, 4) ? text(s, 4) : "");
+	snprintf(reason, sizeof(reason), "%s", text(s, 9) ? text(s, 9) : "");
+	dfs_reg_utf8(cmd);
+	dfs_reg_utf8(reason);
 	if (!v[2])
 		v[2] = "?";
 	return dfs_reg_run(

@@ -194,16 +194,50 @@ static int remove_all(struct dfs_store *st, const struct dfs_actor *actor,
 	return rc;
 }
 
+/* The victims another host decided on (the registry's prune): "N@V"
+ * lines; one not here (or removed already) is left out. */
+static int listed(struct dfs_store *st, const char *only, struct plan *p)
+{
+	char line[DFS_NAME_MAX + DFS_LABEL_MAX + 2];
+	int rc = 0;
+
+	for (const char *at = only; rc == 0 && *at;) {
+		size_t n = strcspn(at, "\n");
+		char *sep;
+		struct victim v = { 0 };
+		struct dfs_pkg pkg;
+
+		snprintf(line, sizeof(line), "%.*s", (int)n, at);
+		at += n + (at[n] == '\n');
+		sep = strchr(line, '@');
+		if (!sep)
+			continue;
+		*sep = '\0';
+		if (dfs_pkg_by_version(st, line, sep + 1, &pkg) < 0)
+			continue;
+		v.id = pkg.id;
+		v.comp = pkg.comp;
+		snprintf(v.component, sizeof(v.component), "%.*s",
+			 (int)sizeof(v.component) - 1, line);
+		snprintf(v.version, sizeof(v.version), "%.*s",
+			 (int)sizeof(v.version) - 1, sep + 1);
+		rc = plan_add(p, &v);
+	}
+	return rc;
+}
+
 int dfs_pkg_prune(struct dfs_store *st, const struct dfs_actor *actor,
 		  int64_t comp, int64_t keep, int64_t min_age_ns, bool dry,
-		  dfs_prune_fn fn, void *ctx, int64_t *ret_removed)
+		  const char *only, dfs_prune_fn fn, void *ctx,
+		  int64_t *ret_removed)
 {
 	struct plan p = { 0 };
 	int rc;
 
 	if (keep < 0 || min_age_ns < 0)
 		return -EINVAL;
-	rc = decide(st, comp, keep, min_age_ns, fn, ctx, &p);
+	rc = only ? listed(st, only, &p)
+		  : decide(st, comp, keep, min_age_ns, fn, ctx, &p);
 	if (rc == 0 && !dry && p.n)
 		rc = remove_all(st, actor, &p, keep, min_age_ns);
 	if (rc < 0)

@@ -234,6 +234,22 @@ static void notify(struct dfs_store *st, const struct dfs_env *e,
 	}
 }
 
+/* With a registry, the list judged here is an act of its order: every
+ * host deploys it in one transaction (dfs_env_bulk_apply()). */
+static int shared(struct dfs_store *st, const struct dfs_actor *actor,
+		  const struct dfs_env *e, const void *value, size_t size)
+{
+	struct dfs_reg_act act = { .action = "bulk", .env = e->name };
+	int rc;
+
+	if (memchr(value, 0, size))
+		return -EINVAL;
+	act.value = strndup(value, size);
+	rc = act.value ? dfs_reg_shared(st, actor, &act) : -ENOMEM;
+	free((char *)act.value);
+	return rc;
+}
+
 int dfs_env_bulk_deploy(struct dfs_store *st, const struct dfs_actor *actor,
 			int64_t env, const void *value, size_t size)
 {
@@ -272,14 +288,39 @@ int dfs_env_bulk_deploy(struct dfs_store *st, const struct dfs_actor *actor,
 	}
 	if (rc < 0 && why[0])
 		refuse(st, actor, &e, &b, at, rc, why);
-	if (rc == 0)
-		rc = dfs_reg_unshared(st, actor, "deploy", e.name);
-	if (rc == 0)
+	if (rc == 0 && st->registry)
+		rc = shared(st, actor, &e, value, size);
+	else if (rc == 0)
 		rc = dfs_deploy_batch(st, actor, &e, b.item, b.n, b.notes,
 				      &batch);
-	if (rc == 0)
+	if (rc == 0 && !st->registry)
 		notify(st, &e, &b);
 out_release:
+	bulk_release(&b);
+	return rc;
+}
+
+int dfs_env_bulk_apply(struct dfs_store *st, const struct dfs_actor *actor,
+		       const struct dfs_env *e, const char *list)
+{
+	struct bulk b = { 0 };
+	char why[700] = "";
+	const char *w = "";
+	size_t at = SIZE_MAX;
+	int64_t batch = 0;
+	int rc = parse(list, strlen(list), &b, &w);
+
+	/* Judged again here: the same on every host, as the same acts came
+	 * before it. */
+	if (rc == 0)
+		rc = judge(st, &b, &at, why, sizeof(why));
+	if (rc < 0 && rc != -ENOMEM)
+		refuse(st, actor, e, &b, at, rc, why[0] ? why : w);
+	if (rc == 0)
+		rc = dfs_deploy_batch(st, actor, e, b.item, b.n, b.notes,
+				      &batch);
+	if (rc == 0)
+		notify(st, e, &b);
 	bulk_release(&b);
 	return rc;
 }

@@ -425,9 +425,14 @@ static int envs_remove(struct dfs_store *st, const struct dfs_actor *actor,
 
 	if (parent == DFS_INO_ENVIRONMENTS) {
 		rc = !dir ? -EISDIR : dfs_env_by_name(st, name, &e);
-		if (rc == 0)
-			rc = dfs_reg_unshared(st, actor, "env-remove", name);
-		if (rc == 0)
+		/* With a registry: copies in flight here refuse it here;
+		 * what is deployed, everywhere alike (trees/registry.c). */
+		if (rc == 0 && st->registry && !dfs_stage_busy(st, e.id))
+			rc = dfs_reg_shared(
+				st, actor,
+				&(struct dfs_reg_act){ .action = "env-remove",
+						       .env = name });
+		else if (rc == 0)
 			rc = dfs_env_remove(st, actor, name,
 					    dfs_stage_busy(st, e.id));
 	} else if (dfs_is_env_dir(parent)) {

@@ -290,15 +290,3 @@ int dfs_reg_pkg_shared(struct dfs_store *st, const struct dfs_actor *actor,
 	act.component = c.name;
 	return dfs_reg_shared(st, actor, &act);
 }
-
-/* An act a registry does not share yet (trees.h). */
-int dfs_reg_unshared(struct dfs_store *st, const struct dfs_actor *actor,
-		     const char *action, const char *env)
-{
-	if (!st->registry)
-		return 0;
-	dfs_audit_refuse(st, actor, action, env, NULL, NULL, -EOPNOTSUPP,
-			 "not shared through the registry yet: do it where"
-			 " no registry is used (docs/registry.md)");
-	return -EOPNOTSUPP;
-}

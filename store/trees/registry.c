@@ -61,6 +61,20 @@ static int apply_pkg(struct dfs_store *st, const struct dfs_actor *actor,
 		      "an act this deployfs does not know");
 }
 
+/* A prune decided on one host: "KEEP MINAGE_S" then the "N@V" lines. */
+static int prune(struct dfs_store *st, const struct dfs_actor *actor,
+		 const char *value)
+{
+	long long keep = 0, age = 0;
+	const char *nl = strchr(value, '\n');
+	int64_t removed = 0;
+
+	if (!nl || sscanf(value, "%lld %lld", &keep, &age) != 2)
+		return -EINVAL;
+	return dfs_pkg_prune(st, actor, 0, keep, age * 1000000000LL, false,
+			     nl + 1, NULL, NULL, &removed);
+}
+
 /* An act on a deployment of e: deploy, undeploy, notes. */
 static int apply_dep(struct dfs_store *st, const struct dfs_actor *actor,
 		     const struct dfs_env *e, const struct dfs_reg_act *act)
@@ -97,6 +111,8 @@ static int apply(struct dfs_store *st, const struct dfs_actor *actor,
 
 	if (!strncmp(act->action, "package-", strlen("package-")))
 		return apply_pkg(st, actor, act);
+	if (!strcmp(act->action, "prune") && act->value)
+		return prune(st, actor, act->value);
 	if (!strcmp(act->action, "env-create")) {
 		rc = dfs_env_create(st, actor, act->env, act->mode, &id);
 		if (rc == 0)
@@ -107,8 +123,19 @@ static int apply(struct dfs_store *st, const struct dfs_actor *actor,
 	if (!act->env || dfs_env_by_name(st, act->env, &e) < 0)
 		return refuse(st, actor, act, -ENOENT,
 			      "no such environment here");
+	if (!strcmp(act->action, "env-remove")) {
+		/* Copies in flight on this host do not keep it. */
+		rc = dfs_env_remove(st, actor, act->env, 0);
+		if (rc == 0)
+			dfs_notice_push(st, DFS_INO_ENVIRONMENTS,
+					DFS_INO_ENV_BASE + (uint64_t)e.id,
+					act->env, true);
+		return rc;
+	}
 	if (!strcmp(act->action, "env-attr"))
 		return set_attr(st, &e, act);
+	if (!strcmp(act->action, "bulk") && act->value)
+		return dfs_env_bulk_apply(st, actor, &e, act->value);
 	if (!strcmp(act->action, "classify") && act->value)
 		return dfs_env_classify(st, actor, e.id, act->value,
 					strlen(act->value));

@@ -79,6 +79,9 @@ struct prune_out {
 	size_t len;
 	int64_t left_out; /* lines that did not fit */
 	bool dry;
+	/* With a registry: the versions to remove, "N@V" lines, then one
+	 * act of its order. */
+	struct dfs_bytes *shared;
 };
 
 static void prune_line(void *ctx, const char *component, const char *version,
@@ -88,6 +91,11 @@ static void prune_line(void *ctx, const char *component, const char *version,
 	char line[DFS_NAME_MAX + DFS_LABEL_MAX + 128];
 	int n;
 
+	if (o->shared && !why && o->shared->len != SIZE_MAX) {
+		n = snprintf(line, sizeof(line), "%s@%s\n", component, version);
+		if (n < 0 || dfs_bytes_put(o->shared, line, (size_t)n) < 0)
+			o->shared->len = SIZE_MAX; /* refused below */
+	}
 	if (why)
 		n = snprintf(line, sizeof(line), "kept %s@%s: %s\n", component,
 			     version, why);
@@ -102,6 +110,36 @@ static void prune_line(void *ctx, const char *component, const char *version,
 	memcpy(o->buf + o->len, line, (size_t)n);
 	o->len += (size_t)n;
 	o->buf[o->len] = '\0';
+}
+
+/* With a registry, a prune is decided here and the versions it removes
+ * are one act of the registry's order: every host removes those, in one
+ * transaction (dfs_pkg_prune()'s only). */
+static int prune_shared(struct dfs_store *st, const struct dfs_actor *actor,
+			int64_t comp, const long long v[2], struct prune_out *o,
+			int64_t *ret_removed)
+{
+	struct dfs_reg_act act = { .action = "prune" };
+	struct dfs_bytes list = { 0 };
+	char head[64];
+	int n = snprintf(head, sizeof(head), "%lld %lld\n", v[0], v[1]);
+	int rc = dfs_bytes_put(&list, head, (size_t)n);
+
+	o->shared = &list;
+	if (rc == 0)
+		rc = dfs_pkg_prune(st, actor, comp, v[0], v[1] * NS, true, NULL,
+				   prune_line, o, ret_removed);
+	o->shared = NULL;
+	if (rc == 0 && list.len == SIZE_MAX)
+		rc = -ENOMEM;
+	if (rc == 0 && (size_t)n < list.len)
+		rc = dfs_bytes_put(&list, "", 1);
+	if (rc == 0 && (size_t)n < list.len) {
+		act.value = list.p;
+		rc = dfs_reg_shared(st, actor, &act);
+	}
+	dfs_bytes_free(&list);
+	return rc;
 }
 
 static int prune(struct dfs_store *st, const struct dfs_actor *actor,
@@ -127,11 +165,12 @@ static int prune(struct dfs_store *st, const struct dfs_actor *actor,
 		return -EINVAL;
 	}
 	o.dry = word != NULL;
-	if (!o.dry && dfs_reg_unshared(st, actor, "prune", NULL) < 0)
-		return -EOPNOTSUPP;
 	o.buf[0] = '\0';
-	rc = dfs_pkg_prune(st, actor, comp, v[0], v[1] * NS, o.dry, prune_line,
-			   &o, &removed);
+	if (st->registry && !o.dry)
+		rc = prune_shared(st, actor, comp, v, &o, &removed);
+	else
+		rc = dfs_pkg_prune(st, actor, comp, v[0], v[1] * NS, o.dry,
+				   NULL, prune_line, &o, &removed);
 	if (rc == 0 && o.left_out)
 		snprintf(o.buf + o.len, o.cap - o.len,
 			 "... and %lld more lines\n", (long long)o.left_out);

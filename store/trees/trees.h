@@ -520,16 +520,16 @@ bool dfs_force_take(struct dfs_store *st, const struct dfs_actor *actor,
  * transaction or none (a refusal recorded with the entry and why). */
 int dfs_env_bulk_deploy(struct dfs_store *st, const struct dfs_actor *actor,
 			int64_t env, const void *value, size_t size);
+int dfs_env_bulk_apply(struct dfs_store *st, const struct dfs_actor *actor,
+		       const struct dfs_env *e, const char *list);
 /* refuse.c, with a registry: an act ordered there, applied here after
  * every act before it (model/regact.c), -EHOSTDOWN recorded; pkg: on
- * version of comp; unshared: refused, -EOPNOTSUPP recorded, else 0. */
+ * version of comp. */
 int dfs_reg_shared(struct dfs_store *st, const struct dfs_actor *actor,
 		   const struct dfs_reg_act *act);
 int dfs_reg_pkg_shared(struct dfs_store *st, const struct dfs_actor *actor,
 		       const char *action, int64_t comp, const char *version,
 		       const char *value);
-int dfs_reg_unshared(struct dfs_store *st, const struct dfs_actor *actor,
-		     const char *action, const char *env);
 /* Deploy p in e (stage.c), undeploy d (envs.c) here, the kernel told. */
 int dfs_env_deploy_here(struct dfs_store *st, const struct dfs_actor *actor,
 			const struct dfs_env *e, const struct dfs_pkg *p,

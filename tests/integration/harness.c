@@ -479,9 +479,35 @@ int dfs_mount_kill9(struct dfs_mount *m)
 	return rc;
 }
 
+/* With DFS_TEST_PGHOST (tests/with-registry): a database of its own on
+ * that server, made a registry, for the store about to be made. */
+static int registry_opts(char *opts, size_t cap)
+{
+	const char *host = getenv("DFS_TEST_PGHOST");
+	struct dfs_mount tmp = { 0 };
+	char db[32];
+	int rc;
+
+	opts[0] = '\0';
+	if (!host || !*host)
+		return 0;
+	snprintf(db, sizeof(db), "t%d_%ld", getpid(), dfs_now_ms() % 100000000);
+	dfs_path(opts, cap, "registry=postgresql:///%s?host=%s&user=deployfs",
+		 db, host);
+	rc = dfs_sh(&tmp,
+		    "psql -X -q 'postgresql:///postgres?host=%s&user=deployfs'"
+		    " -c 'CREATE DATABASE %s' && \"$DEPLOYCTL\" init --registry"
+		    " '%s' >/dev/null",
+		    host, db, opts + strlen("registry="));
+	return rc == 0 ? 0 : -EIO;
+}
+
 int dfs_mount_setup(struct dfs_mount *m)
 {
-	return dfs_mount_setup_opts(m, "");
+	char opts[PATH_MAX];
+	int rc = registry_opts(opts, sizeof(opts));
+
+	return rc < 0 ? rc : dfs_mount_setup_opts(m, opts);
 }
 
 int dfs_mount_setup_opts(struct dfs_mount *m, const char *opts)

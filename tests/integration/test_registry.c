@@ -595,21 +595,36 @@ Test(registry, an_environments_owner_and_mode_are_the_registrys_everywhere)
 	cr_assert(strstr(out, "env-attr 65534 65534"), "%s", out);
 }
 
-Test(registry, an_act_not_shared_yet_is_EOPNOTSUPP_and_recorded)
+Test(registry, bulk_deploys_prunes_and_removed_environments_reach_all)
 {
 	char out[512];
 
 	two_versions_and_an_env();
-	dfs_out(&host[1], out, sizeof(out),
-		"rmdir \"$MNT/" ENV "\" 2>&1; echo rc=$?");
-	cr_assert(strstr(out, "Operation not supported\nrc=1"), "%s", out);
-	cr_assert_eq(lines(1,
-			   "action=env-remove env=test .*result=refused "
-			   "reason=\"Operation not supported: not shared",
-			   "\"$MNT/audit.log\""),
-		     1);
+	/* A bulk deploy on host1: one act, everywhere. */
+	dfs_ok(&host[1], "\"$DEPLOYCTL\" deploy test order-sync@2 --mount "
+			 "\"$MNT\" >/dev/null");
 	for (int h = 0; h < HOSTS; h++)
-		dfs_ok(&host[h], "test -d \"$MNT/" ENV "\"");
+		cr_assert(eventually(h, LINKS_TO("2")), "host%d", h);
+	/* A prune on host2 removes the same versions on every host. */
+	dfs_ok(&host[2], "\"$DEPLOYCTL\" prune order-sync --keep 1 --mount "
+			 "\"$MNT\" >/dev/null");
+	for (int h = 0; h < HOSTS; h++)
+		cr_assert(eventually(h,
+				     "! test -e \"$MNT/" PKG "1\" && test -d "
+				     "\"$MNT/" PKG "2\""),
+			  "host%d pruned order-sync@1", h);
+	/* Something deployed keeps the environment, on every host alike. */
+	dfs_out(&host[0], out, sizeof(out),
+		"rmdir \"$MNT/" ENV "\" 2>&1; echo rc=$?");
+	cr_assert(strstr(out, "Directory not empty\nrc=1"), "%s", out);
+	dfs_ok(&host[0], "rm \"$MNT/" ENV "/order-sync\"");
+	for (int h = 0; h < HOSTS; h++)
+		cr_assert(eventually(h, "test -z \"$(ls \"$MNT/" ENV "\")\""),
+			  "host%d", h);
+	dfs_ok(&host[1], "rmdir \"$MNT/" ENV "\"");
+	for (int h = 0; h < HOSTS; h++)
+		cr_assert(eventually(h, "! test -e \"$MNT/" ENV "\""), "host%d",
+			  h);
 }
 
 Test(registry, marks_removals_notes_and_classes_reach_every_host)

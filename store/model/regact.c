@@ -41,7 +41,6 @@
  *   package-mark-bad component, version, value (the reason)
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,38 +55,39 @@ static bool local_failure(int rc)
 	       rc == -EHOSTDOWN;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 ? -errno : 0;
-}
-
 /* component@version from the registry, made here: staged in a folder of
- * the store, made in one transaction, the folder removed. */
+ * the store (by the follower ahead of time, without st->lock, when it
+ * could: regsub.c), made in one transaction, the folder removed. */
 static int make_package(struct dfs_store *st, PGconn *c,
 			const struct dfs_actor *actor, const char *component,
 			const char *version, const char *host)
 {
 	char stage[PATH_MAX], origin[300], why[512] = "";
 	int rc = dfs_pkg_known(st, component, version);
+	bool ready;
 
-	if (rc != 0)
+	dfs_reg_stage_path(st, st->reg_applying, stage, sizeof(stage));
+	ready = access(stage, F_OK) == 0;
+	if (rc != 0) {
+		if (ready)
+			dfs_reg_unstage(stage);
 		return rc < 0 ? rc : 0;
-	snprintf(stage, sizeof(stage), "%s/regstage.XXXXXX", st->path);
-	if (!mkdtemp(stage))
-		return -errno;
-	snprintf(origin, sizeof(origin), "registry (published by %s)", host);
-	rc = dfs_reg_stage(c, component, version, stage, origin, why,
-			   sizeof(why));
+	}
+	if (!ready) {
+		snprintf(stage, sizeof(stage), "%s/regstage.XXXXXX", st->path);
+		if (!mkdtemp(stage))
+			return -errno;
+		snprintf(origin, sizeof(origin), "registry (published by %s)",
+			 host);
+		rc = dfs_reg_stage(c, component, version, stage, origin, why,
+				   sizeof(why));
+	}
 	if (rc == 0)
 		rc = dfs_pkg_import(st, actor, stage, why, sizeof(why));
 	if (rc < 0)
 		dfs_log(DFS_LOG_ERR, "registry: %s@%s from %s not made: %s",
 			component, version, host, why[0] ? why : strerror(-rc));
-	nftw(stage, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	dfs_reg_unstage(stage);
 	return rc > 0 ? 0 : rc;
 }
 

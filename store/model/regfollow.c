@@ -42,13 +42,24 @@ static bool stopping(struct dfs_reg_follower *l, int fd, int ms)
 	return p[0].revents != 0;
 }
 
-/* Apply here what the registry has that this host has not: 0 or -errno. */
-static int catch_up(struct dfs_reg_follower *l, char *why, size_t cap)
+/* Apply here what the registry has that this host has not, the bytes of
+ * new packages fetched first without st->lock: 0 or -errno. */
+static int catch_up(struct dfs_reg_follower *l, PGconn *c, char *why,
+		    size_t cap)
 {
+	int64_t after;
 	int rc;
 
 	pthread_mutex_lock(&l->st->lock);
+	after = l->st->registry->applied;
+	pthread_mutex_unlock(&l->st->lock);
+	rc = dfs_reg_prestage(l->st, c, after, why, cap);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&l->st->lock);
 	rc = dfs_reg_catch_up_locked(l->st, INT64_MAX, NULL, 0, NULL, why, cap);
+	if (rc == 0) /* what an act of this host staged first, say */
+		dfs_reg_unstage_all(l->st);
 	if (rc == 0)
 		rc = dfs_reg_replay_locked(l->st, why, cap);
 	pthread_mutex_unlock(&l->st->lock);
@@ -74,7 +85,7 @@ static void *listen_main(void *arg)
 		}
 		/* Listening first: no event is missed between the two. */
 		if (rc == 0)
-			rc = catch_up(l, why, sizeof(why));
+			rc = catch_up(l, c, why, sizeof(why));
 		if (rc < 0 && (!c || PQstatus(c) != CONNECTION_OK)) {
 			if (c)
 				PQfinish(c);
@@ -117,6 +128,7 @@ int dfs_registry_start(struct dfs_store *st, const char *url, const char *host,
 			opened = rc;
 		}
 	}
+	dfs_reg_unstage_all(st); /* staged ahead by a daemon that died */
 	/* Up to date before the mount serves anything: what the others
 	 * made is there at the first ls.  The thread tries again. */
 	if (opened == 0 &&

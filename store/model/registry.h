@@ -26,6 +26,17 @@ struct dfs_registry {
  * order; the event own (if any) as actor's, its result in *own_rc.  0, or
  * -errno (why says) when the registry or this host failed: what is left
  * is applied by a later call. */
+/* Where the package of event seq is staged ahead (STORE/regstage.SEQ);
+ * removing a staged folder; all of them (at start). */
+void dfs_reg_stage_path(const struct dfs_store *st, int64_t seq, char *buf,
+			size_t cap);
+void dfs_reg_unstage(const char *stage);
+void dfs_reg_unstage_all(const struct dfs_store *st);
+/* Stage, without st->lock, each package published after `after` that is
+ * not here yet, so that applying it does not hold the store while its
+ * bytes come (the follower, before it catches up). */
+int dfs_reg_prestage(struct dfs_store *st, PGconn *c, int64_t after, char *why,
+		     size_t cap);
 /* Put the refusals made while the registry was away in its trail
  * (regtrail.c): 0 or -errno with why. */
 int dfs_reg_replay_locked(struct dfs_store *st, char *why, size_t cap);

@@ -15,6 +15,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <glob.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,5 +300,91 @@ int dfs_reg_stage(PGconn *c, const char *component, const char *version,
 	if (s.tree >= 0)
 		close(s.tree);
 	close(stagefd);
+	return rc;
+}
+
+void dfs_reg_stage_path(const struct dfs_store *st, int64_t seq, char *buf,
+			size_t cap)
+{
+	snprintf(buf, cap, "%s/regstage.%lld", st->path, (long long)seq);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+		    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 ? -errno : 0;
+}
+
+void dfs_reg_unstage(const char *stage)
+{
+	nftw(stage, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void dfs_reg_unstage_all(const struct dfs_store *st)
+{
+	char pattern[PATH_MAX];
+	glob_t g;
+
+	snprintf(pattern, sizeof(pattern), "%s/regstage.*", st->path);
+	if (glob(pattern, 0, NULL, &g) != 0)
+		return;
+	for (size_t i = 0; i < g.gl_pathc; i++)
+		dfs_reg_unstage(g.gl_pathv[i]);
+	globfree(&g);
+}
+
+/* One package ahead: staged in STAGE.part, renamed to STAGE once whole,
+ * so that make_package() (regact.c) finds it whole or not at all. */
+static int stage_ahead(struct dfs_store *st, PGconn *c, const PGresult *r,
+		       int row, char *why, size_t cap)
+{
+	const char *component = PQgetvalue(r, row, 0);
+	const char *version = PQgetvalue(r, row, 1);
+	char ready[PATH_MAX], part[PATH_MAX + 8], origin[300];
+	int known, rc;
+
+	dfs_reg_stage_path(st, dfs_reg_int(r, row, 2), ready, sizeof(ready));
+	pthread_mutex_lock(&st->lock);
+	known = dfs_pkg_known(st, component, version);
+	pthread_mutex_unlock(&st->lock);
+	if (known != 0 || access(ready, F_OK) == 0)
+		return known < 0 ? known : 0;
+	snprintf(part, sizeof(part), "%s.part", ready);
+	dfs_reg_unstage(part);
+	if (mkdir(part, 0700) < 0)
+		return -errno;
+	snprintf(origin, sizeof(origin), "registry (published by %s)",
+		 PQgetvalue(r, row, 3));
+	rc = dfs_reg_stage(c, component, version, part, origin, why, cap);
+	if (rc == 0 && rename(part, ready) < 0)
+		rc = -errno;
+	if (rc < 0)
+		dfs_reg_unstage(part);
+	return rc;
+}
+
+int dfs_reg_prestage(struct dfs_store *st, PGconn *c, int64_t after, char *why,
+		     size_t cap)
+{
+	char num[24];
+	const char *v[] = { num };
+	PGresult *r = NULL;
+	int rc;
+
+	snprintf(num, sizeof(num), "%lld", (long long)after);
+	rc = dfs_reg_run(c, "reading the registry", why, cap, &r,
+			 "SELECT p.component, p.version, p.seq, e.host"
+			 " FROM packages p JOIN events e ON e.seq = p.seq"
+			 " WHERE p.seq > $1::bigint ORDER BY p.seq",
+			 1, v, NULL, NULL);
+	/* A package that cannot be staged is staged again, and refused
+	 * with its reason, when it is applied. */
+	for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+		if (stage_ahead(st, c, r, i, why, cap) == -EHOSTDOWN)
+			rc = -EHOSTDOWN;
+	PQclear(r);
 	return rc;
 }

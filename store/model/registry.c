@@ -189,9 +189,21 @@ void dfs_reg_end(PGconn *c)
  * -EHOSTDOWN with libpq's sentence. */
 static int connect_to(const char *url, PGconn **ret, char *why, size_t cap)
 {
-	const char *const keys[] = { "dbname", "connect_timeout",
-				     "application_name", NULL };
-	const char *const values[] = { url, "3", "deployfs", NULL };
+	/* On TCP, a registry cut off by the network is seen within seconds
+	 * (keepalives, and a send left unacknowledged), not after the
+	 * kernel's retries of many minutes: an act is refused, not hung. */
+	/* dbname (the URL) last: what it says wins over these. */
+	const char *const keys[] = { "connect_timeout",
+				     "application_name",
+				     "keepalives",
+				     "keepalives_idle",
+				     "keepalives_interval",
+				     "keepalives_count",
+				     "tcp_user_timeout",
+				     "dbname",
+				     NULL };
+	const char *const values[] = { "3", "deployfs", "1", "5", "2",
+				       "2", "5000",	url, NULL };
 	PGconn *c = PQconnectdbParams(keys, values, 1);
 
 	if (!c)

@@ -365,6 +365,15 @@ int dfs_mount_start(struct dfs_mount *m)
 			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
 		}
+		if (m->netns[0]) {
+			char net[128];
+
+			snprintf(net, sizeof(net), "--net=/run/netns/%s",
+				 m->netns);
+			execlp("nsenter", "nsenter", net, dfs_bin_deployfs(),
+			       "-f", "-o", opts, m->store, m->mnt,
+			       (char *)NULL);
+		}
 		execl(dfs_bin_deployfs(), "deployfs", "-f", "-o", opts,
 		      m->store, m->mnt, (char *)NULL);
 		_exit(127);
@@ -512,11 +521,17 @@ int dfs_mount_setup(struct dfs_mount *m)
 
 int dfs_mount_setup_opts(struct dfs_mount *m, const char *opts)
 {
+	return dfs_mount_setup_in(m, opts, "");
+}
+
+int dfs_mount_setup_in(struct dfs_mount *m, const char *opts, const char *netns)
+{
 	const char *tmp = env_or("TMPDIR", "/tmp");
 	int rc;
 
 	memset(m, 0, sizeof(*m));
 	dfs_path(m->opts, sizeof(m->opts), "%s", opts);
+	dfs_path(m->netns, sizeof(m->netns), "%s", netns);
 	dfs_path(m->dir, sizeof(m->dir), "%s/dfs-test-XXXXXX", tmp);
 	if (!mkdtemp(m->dir))
 		return -errno;

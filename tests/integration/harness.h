@@ -28,6 +28,7 @@ struct dfs_mount {
 	char build[PATH_MAX];  /* DIR/mnt/build */
 	char native[PATH_MAX]; /* DIR/native: a plain folder to compare with */
 	char opts[1024];       /* more -o options for the daemon, "" none */
+	char netns[64];	       /* the daemon's network namespace, "" ours */
 	pid_t pid;	       /* the daemon, 0 when not running */
 	int daemon_status;     /* its wait status after the last stop */
 };
@@ -36,6 +37,10 @@ struct dfs_mount {
 int dfs_mount_setup(struct dfs_mount *m);
 /* The same, the daemon given the -o options opts as well. */
 int dfs_mount_setup_opts(struct dfs_mount *m, const char *opts);
+/* The same, the daemon in the network namespace netns (ip netns add):
+ * run by nsenter --net, so its mount is in ours. */
+int dfs_mount_setup_in(struct dfs_mount *m, const char *opts,
+		       const char *netns);
 /* Mount the existing store again (after stop or kill). */
 int dfs_mount_start(struct dfs_mount *m);
 /* Unmount cleanly and wait for the daemon; 0 if it exited with status 0. */

@@ -33,6 +33,7 @@ struct dfs_pg {
 	char url[PATH_MAX + 64];
 	int port; /* the port number in the socket file name */
 	bool running;
+	char listen[64];       /* listen_addresses: "" the socket only */
 	char bindir[PATH_MAX]; /* initdb, pg_ctl, postgres and psql */
 	pid_t watchdog;	       /* stops the server if we die; 0 if none */
 	int watch_fd;	       /* its pipe: EOF when we die; -1 if none */
@@ -45,6 +46,9 @@ struct dfs_pg {
  * message on stderr saying what failed (and the server log's tail).  On
  * failure nothing is left behind (DFS_KEEP_TMP=1 keeps DIR). */
 int dfs_pg_start(struct dfs_pg *pg);
+/* The same, listening on TCP at addr too (any host that reaches it may
+ * connect, trust): for tests that cut a host off in a network namespace. */
+int dfs_pg_start_on(struct dfs_pg *pg, const char *addr);
 /* pg_ctl stop -m fast (the server stays initialised: dfs_pg_restart starts it again). */
 int dfs_pg_stop(struct dfs_pg *pg);
 /* Start an initialised server again, on the same port and socket (stopping

@@ -62,7 +62,7 @@ static int make_package(struct dfs_store *st, PGconn *c,
 			const struct dfs_actor *actor, const char *component,
 			const char *version, const char *host)
 {
-	char stage[PATH_MAX], origin[300], why[512] = "";
+	char stage[PATH_MAX], why[512] = "";
 	int rc = dfs_pkg_known(st, component, version);
 	bool ready;
 
@@ -77,9 +77,7 @@ static int make_package(struct dfs_store *st, PGconn *c,
 		snprintf(stage, sizeof(stage), "%s/regstage.XXXXXX", st->path);
 		if (!mkdtemp(stage))
 			return -errno;
-		snprintf(origin, sizeof(origin), "registry (published by %s)",
-			 host);
-		rc = dfs_reg_stage(c, component, version, stage, origin, why,
+		rc = dfs_reg_stage(c, component, version, stage, host, why,
 				   sizeof(why));
 	}
 	if (rc == 0)

@@ -77,9 +77,9 @@ int dfs_reg_exec(PGconn *c, const char *what, const char *sql, char *why,
 int dfs_pkg_known(struct dfs_store *st, const char *component,
 		  const char *version);
 /* Stage component@version from the registry into the empty folder stage
- * for dfs_pkg_import(), its meta saying origin. */
+ * for dfs_pkg_import(), its meta naming host as the publisher. */
 int dfs_reg_stage(PGconn *c, const char *component, const char *version,
-		  const char *stage, const char *origin, char *why, size_t cap);
+		  const char *stage, const char *host, char *why, size_t cap);
 /* st->registry for url (this host named by gethostname()): 0, or
  * -EHOSTDOWN (set, not connected yet), or another -errno (not set). */
 int dfs_registry_open(struct dfs_store *st, const char *url, char *why,

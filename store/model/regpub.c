@@ -56,7 +56,14 @@ static int put_kv(struct dfs_bytes *b, const char *key, const char *value)
 static int put_meta(struct pub *p, const struct dfs_pkg_record *r)
 {
 	char created[24], uid[24], hash[DFS_HASH_HEX];
-	int rc;
+	const char *const kv[][2] = {
+		{ "component", r->component },	 { "type", r->type },
+		{ "version", r->version },	 { "created", created },
+		{ "created_by", r->created_by }, { "uid", uid },
+		{ "notes", r->notes },		 { "revisions", r->revisions },
+		{ "requires", r->requires },	 { "hash", hash },
+	};
+	int rc = 0;
 
 	snprintf(created, sizeof(created), "%lld", (long long)r->created);
 	snprintf(uid, sizeof(uid), "%lld", (long long)r->uid);
@@ -64,25 +71,8 @@ static int put_meta(struct pub *p, const struct dfs_pkg_record *r)
 	snprintf(p->component, sizeof(p->component), "%s", r->component);
 	snprintf(p->type, sizeof(p->type), "%s", r->type);
 	p->hash = r->content_hash;
-	rc = put_kv(&p->meta, "component", r->component);
-	if (rc == 0)
-		rc = put_kv(&p->meta, "type", r->type);
-	if (rc == 0)
-		rc = put_kv(&p->meta, "version", r->version);
-	if (rc == 0)
-		rc = put_kv(&p->meta, "created", created);
-	if (rc == 0)
-		rc = put_kv(&p->meta, "created_by", r->created_by);
-	if (rc == 0)
-		rc = put_kv(&p->meta, "uid", uid);
-	if (rc == 0)
-		rc = put_kv(&p->meta, "notes", r->notes);
-	if (rc == 0)
-		rc = put_kv(&p->meta, "revisions", r->revisions);
-	if (rc == 0)
-		rc = put_kv(&p->meta, "requires", r->requires);
-	if (rc == 0)
-		rc = put_kv(&p->meta, "hash", hash);
+	for (size_t i = 0; rc == 0 && i < sizeof(kv) / sizeof(kv[0]); i++)
+		rc = put_kv(&p->meta, kv[i][0], kv[i][1]);
 	return rc;
 }
 

@@ -197,10 +197,12 @@ static int put_node(struct stage *s, char *path, const char *line,
 }
 
 static int write_meta(int stagefd, const char *meta, size_t len,
-		      const char *origin)
+		      const char *host)
 {
 	char tail[600];
-	int n = snprintf(tail, sizeof(tail), "origin=%s", origin) + 1;
+	int n = snprintf(tail, sizeof(tail),
+			 "origin=registry (published by %s)", host) +
+		1;
 	int fd = openat(stagefd, "meta",
 			O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	int rc = 0;
@@ -238,7 +240,7 @@ static int folder_times(struct stage *s, const char *m, size_t len)
 }
 
 int dfs_reg_stage(PGconn *c, const char *component, const char *version,
-		  const char *stage, const char *origin, char *why, size_t cap)
+		  const char *stage, const char *host, char *why, size_t cap)
 {
 	const char *v[] = { component, version };
 	struct stage s = { .c = c, .tree = -1, .why = why, .cap = cap };
@@ -261,7 +263,7 @@ int dfs_reg_stage(PGconn *c, const char *component, const char *version,
 	}
 	if (rc == 0)
 		rc = write_meta(stagefd, PQgetvalue(r, 0, 0),
-				(size_t)PQgetlength(r, 0, 0), origin);
+				(size_t)PQgetlength(r, 0, 0), host);
 	if (rc == 0 && mkdirat(stagefd, "tree", 0700) < 0)
 		rc = -errno;
 	if (rc == 0) {
@@ -343,7 +345,7 @@ static int stage_ahead(struct dfs_store *st, PGconn *c, const PGresult *r,
 {
 	const char *component = PQgetvalue(r, row, 0);
 	const char *version = PQgetvalue(r, row, 1);
-	char ready[PATH_MAX], part[PATH_MAX + 8], origin[300];
+	char ready[PATH_MAX], part[PATH_MAX + 8];
 	int known, rc;
 
 	dfs_reg_stage_path(st, dfs_reg_int(r, row, 2), ready, sizeof(ready));
@@ -356,9 +358,8 @@ static int stage_ahead(struct dfs_store *st, PGconn *c, const PGresult *r,
 	dfs_reg_unstage(part);
 	if (mkdir(part, 0700) < 0)
 		return -errno;
-	snprintf(origin, sizeof(origin), "registry (published by %s)",
-		 PQgetvalue(r, row, 3));
-	rc = dfs_reg_stage(c, component, version, part, origin, why, cap);
+	rc = dfs_reg_stage(c, component, version, part, PQgetvalue(r, row, 3),
+			   why, cap);
 	if (rc == 0 && rename(part, ready) < 0)
 		rc = -errno;
 	if (rc < 0)

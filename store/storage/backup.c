@@ -51,7 +51,13 @@ static const char sql_blobs[] =
 	" WHERE blob IS NOT NULL UNION SELECT blob FROM snodes"
 	" WHERE blob IS NOT NULL UNION SELECT hash FROM blobs WHERE refs > 0)"
 	" r LEFT JOIN blobs b ON b.hash = r.hash"
-	" WHERE r.hash NOT IN (SELECT hash FROM blob_data) ORDER BY r.hash";
+	" WHERE r.hash NOT IN (SELECT hash FROM blob_data) AND (b.hash IS NULL"
+	" OR b.hash NOT IN (SELECT hash FROM blob_remote)) ORDER BY r.hash";
+/* Blobs fetched from the registry (model/regfetch.c): copied when they
+ * are here; the rest the copy fetches as this store would. */
+static const char sql_remote[] =
+	"SELECT b.hash, b.size FROM blobs b JOIN blob_remote r"
+	" ON r.hash = b.hash WHERE b.refs > 0 ORDER BY b.hash";
 static const char sql_work[] = "SELECT ino FROM inodes WHERE work = 1";
 static const char sql_blob_named[] = "SELECT 1 FROM blobs WHERE hash = ?1"
 				     " UNION ALL SELECT 1 FROM inodes"
@@ -63,6 +69,7 @@ struct item {
 	struct dfs_hash hash; /* a blob; unused for a work file */
 	int64_t size;	      /* -1: not recorded */
 	uint64_t ino;	      /* a work file; 0 for a blob */
+	bool remote;	      /* the registry has it (maybe not here) */
 };
 
 struct backup {
@@ -256,17 +263,14 @@ static int add_item(struct backup *b, const struct item *it)
 	return 0;
 }
 
-/* The files the snapshot names: its blob files, then its work files. */
-static int snap_items(struct backup *b)
+/* The blob files sql lists (hash, size) as items. */
+static int blob_items(struct backup *b, const char *sql, bool remote)
 {
 	sqlite3_stmt *s = NULL;
-	int rc;
+	int rc = sqlite3_prepare_v2(b->snap, sql, -1, &s, NULL);
 
-	b->n = 0;
-	b->prog.files_total = b->prog.bytes_total = 0;
-	rc = sqlite3_prepare_v2(b->snap, sql_blobs, -1, &s, NULL);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct item it = { .size = -1 };
+		struct item it = { .size = -1, .remote = remote };
 
 		if (sqlite3_column_bytes(s, 0) != DFS_HASH_LEN) {
 			rc = SQLITE_OK;
@@ -278,6 +282,20 @@ static int snap_items(struct backup *b)
 		rc = add_item(b, &it) < 0 ? SQLITE_NOMEM : SQLITE_OK;
 	}
 	sqlite3_finalize(s);
+	return rc;
+}
+
+/* The files the snapshot names: its blob files, then its work files. */
+static int snap_items(struct backup *b)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	b->n = 0;
+	b->prog.files_total = b->prog.bytes_total = 0;
+	rc = blob_items(b, sql_blobs, false);
+	if (rc == SQLITE_DONE)
+		rc = blob_items(b, sql_remote, true);
 	if (rc == SQLITE_DONE)
 		rc = sqlite3_prepare_v2(b->snap, sql_work, -1, &s, NULL);
 	else
@@ -391,7 +409,9 @@ static int copy_round(struct backup *b)
 		const struct item *it = &b->items[i];
 
 		rc = it->ino ? put_work(b, it) : put_blob(b, it);
-		if (rc == -ENOENT) {
+		if (rc == -ENOENT && it->remote) {
+			rc = 0;
+		} else if (rc == -ENOENT) {
 			b->missing++;
 			rc = 0;
 		}

@@ -96,6 +96,38 @@ static int fsync_subdir(struct dfs_store *st, const struct dfs_hash *h)
 	return rc;
 }
 
+int dfs_blob_tmp(struct dfs_store *st, char tmp[64])
+{
+	for (int tries = 0;; tries++) {
+		int fd;
+
+		snprintf(tmp, 64, "tmp.%d.%d.%u", (int)getpid(), tries,
+			 (unsigned)random());
+		fd = openat(st->blobs_fd, tmp,
+			    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST || tries > 100)
+			return -errno;
+	}
+}
+
+int dfs_blob_link(struct dfs_store *st, int fd, const char *tmp,
+		  const struct dfs_hash *h)
+{
+	char path[40];
+	int rc = dfs_io_fsync(fd);
+
+	dfs_blob_relpath(h, path);
+	if (rc == 0) {
+		rc = dfs_io_linkat(st->blobs_fd, tmp, st->blobs_fd, path);
+		if (rc == -EEXIST)
+			rc = 0;
+	}
+	(void)unlinkat(st->blobs_fd, tmp, 0);
+	return rc < 0 ? rc : fsync_subdir(st, h);
+}
+
 int dfs_blob_put(struct dfs_store *st, const void *data, size_t len,
 		 struct dfs_hash *ret)
 {
@@ -107,28 +139,15 @@ int dfs_blob_put(struct dfs_store *st, const void *data, size_t len,
 	dfs_blob_relpath(&h, path);
 	if (faccessat(st->blobs_fd, path, F_OK, 0) == 0)
 		goto out_done;
-	for (int tries = 0;; tries++) {
-		snprintf(tmp, sizeof(tmp), "tmp.%d.%d.%u", (int)getpid(), tries,
-			 (unsigned)random());
-		fd = openat(st->blobs_fd, tmp,
-			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
-		if (fd >= 0)
-			break;
-		if (errno != EEXIST || tries > 100)
-			return -errno;
-	}
+	fd = dfs_blob_tmp(st, tmp);
+	if (fd < 0)
+		return fd;
 	rc = dfs_io_write_all(fd, data, len);
 	if (rc == 0)
-		rc = dfs_io_fsync(fd);
+		rc = dfs_blob_link(st, fd, tmp, &h);
+	else
+		(void)unlinkat(st->blobs_fd, tmp, 0);
 	close(fd);
-	if (rc == 0) {
-		rc = dfs_io_linkat(st->blobs_fd, tmp, st->blobs_fd, path);
-		if (rc == -EEXIST)
-			rc = 0;
-	}
-	(void)unlinkat(st->blobs_fd, tmp, 0);
-	if (rc == 0)
-		rc = fsync_subdir(st, &h);
 	if (rc < 0)
 		return rc;
 	/* Written and synced here (an existing file is left unchecked). */

@@ -42,21 +42,16 @@ static int read_small(int fd, size_t size, char **ret)
 static int write_file(struct dfs_store *st, int fd, uint64_t size,
 		      const struct dfs_hash *h)
 {
-	char tmp[64], path[40], sub[3];
-	char *buf = malloc(READ_CAP);
+	char tmp[64], *buf = malloc(READ_CAP);
 	uint64_t at = 0;
-	int out = -1, dfd, rc = 0;
+	int out, rc = 0;
 
 	if (!buf)
 		return -ENOMEM;
-	dfs_blob_relpath(h, path);
-	snprintf(tmp, sizeof(tmp), "tmp.import.%d.%u", (int)getpid(),
-		 (unsigned)random());
-	out = openat(st->blobs_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		     0400);
+	out = dfs_blob_tmp(st, tmp);
 	if (out < 0) {
 		free(buf);
-		return -errno;
+		return out;
 	}
 	while (rc == 0 && at < size) {
 		size_t want =
@@ -71,23 +66,10 @@ static int write_file(struct dfs_store *st, int fd, uint64_t size,
 	}
 	free(buf);
 	if (rc == 0)
-		rc = dfs_io_fsync(out);
+		rc = dfs_blob_link(st, out, tmp, h);
+	else
+		(void)unlinkat(st->blobs_fd, tmp, 0);
 	close(out);
-	if (rc == 0) {
-		rc = dfs_io_linkat(st->blobs_fd, tmp, st->blobs_fd, path);
-		if (rc == -EEXIST)
-			rc = 0;
-	}
-	(void)unlinkat(st->blobs_fd, tmp, 0);
-	memcpy(sub, path, 2);
-	sub[2] = '\0';
-	dfd = openat(st->blobs_fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rc == 0 && dfd < 0)
-		rc = -errno;
-	if (rc == 0)
-		rc = dfs_io_fsync(dfd);
-	if (dfd >= 0)
-		close(dfd);
 	return rc;
 }
 
@@ -123,5 +105,31 @@ int dfs_blob_put_fd(struct dfs_store *st, int fd, uint64_t size,
 	free(chunks);
 	if (rc == 0)
 		*ret = h;
+	return rc;
+}
+
+static const char sql_remote_add[] =
+	"INSERT OR IGNORE INTO blob_remote (hash) VALUES (?1)";
+static const char sql_remote[] = "SELECT 1 FROM blob_remote WHERE hash = ?1";
+
+int dfs_blob_remote_add(struct dfs_store *st, const struct dfs_hash *h,
+			uint64_t size)
+{
+	char path[40];
+	int rc = dfs_blob_row_add(st, h, size);
+
+	dfs_blob_relpath(h, path);
+	if (rc == 0 && faccessat(st->blobs_fd, path, F_OK, 0) != 0)
+		rc = dfs_exec_sql(st, sql_remote_add, "h", h);
+	return rc;
+}
+
+int dfs_blob_is_remote(struct dfs_store *st, const struct dfs_hash *h)
+{
+	sqlite3_stmt *s;
+	int rc = dfs_query_sql(st, sql_remote, &s, "h", h);
+
+	if (rc > 0)
+		sqlite3_reset(s);
 	return rc;
 }

@@ -210,6 +210,10 @@ static void check_blobs(struct fsck *f)
 			continue;
 		fd = dfs_blob_open(st, &h);
 		if (fd < 0) {
+			/* Not fetched from the registry yet: checked when
+			 * it is (model/regfetch.c). */
+			if (dfs_blob_is_remote(st, &h) == 1)
+				continue;
 			if (still(st, again, h.b, 0))
 				report(f, "missing", hex, 0);
 			continue;

@@ -317,6 +317,11 @@ static const char *const migrations[DFS_SCHEMA_VERSION] = {
 	/* and the refusals made while it could not be reached, until they
 	 * are in its trail too */
 	"CREATE TABLE reg_outbox (seq INTEGER PRIMARY KEY);",
+	/* 12 -> 13: blobs of packages from the registry whose bytes come on
+	 * first read (model/regfetch.c): a row here, no file until then */
+	"CREATE TABLE blob_remote (hash BLOB PRIMARY KEY) WITHOUT ROWID;"
+	"CREATE TRIGGER blob_remote_del AFTER DELETE ON blobs BEGIN"
+	"  DELETE FROM blob_remote WHERE hash = OLD.hash; END;",
 };
 
 int dfs_store_schema_version(void)

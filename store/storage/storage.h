@@ -28,7 +28,7 @@
 #include "deployfs/names.h"
 #include "deployfs/store.h"
 
-#define DFS_SCHEMA_VERSION 12
+#define DFS_SCHEMA_VERSION 13
 #define DFS_APPLICATION_ID 1684435761 /* "dfs1" */
 #define DFS_STR_(x) #x
 #define DFS_STR(x) DFS_STR_(x)
@@ -325,6 +325,12 @@ void dfs_blob_relpath(const struct dfs_hash *h, char out[40]);
 void dfs_hash_buf(const void *data, size_t len, struct dfs_hash *ret);
 /* Copy size bytes of in to out, leaving holes where in has them. */
 int dfs_copy_sparse(int in, int out, uint64_t size);
+/* A new temporary file in the blob folder (its name in tmp), read-write:
+ * fill it, then dfs_blob_link() names it h (synced first, the folder
+ * after; an existing h is kept) and removes the temporary name. */
+int dfs_blob_tmp(struct dfs_store *st, char tmp[64]);
+int dfs_blob_link(struct dfs_store *st, int fd, const char *tmp,
+		  const struct dfs_hash *h);
 
 /* ---- goodset.c: the blobs found good in this mount ------------------------- */
 
@@ -444,6 +450,13 @@ int dfs_blob_row_add(struct dfs_store *st, const struct dfs_hash *h,
  * else a blob file written and synced before its row and chunk list. */
 int dfs_blob_put_fd(struct dfs_store *st, int fd, uint64_t size,
 		    struct dfs_hash *ret);
+/* A blob of size bytes whose file comes later from the registry
+ * (model/regfetch.c): its row, and a blob_remote row unless its file is
+ * here already; in the caller's transaction. */
+int dfs_blob_remote_add(struct dfs_store *st, const struct dfs_hash *h,
+			uint64_t size);
+/* Whether blob h comes from the registry: 1, 0, or -errno. */
+int dfs_blob_is_remote(struct dfs_store *st, const struct dfs_hash *h);
 /* Delete blobs nothing refers to any more: their rows and files. */
 void dfs_blob_reclaim_locked(struct dfs_store *st);
 

@@ -2,9 +2,10 @@
 /*
  * test_blob.c - unit tests of content blobs: hashing, durable and
  * deduplicated writes (also when the I/O seam makes fsync, link or write
- * fail), sealing of files written through the file API, fsck, and the
- * check of a blob against its name before its bytes are served (a
- * flipped byte, a cut or a missing file is EIO; once per open store).
+ * fail), sealing of files written through the file API, fsck (a blob of
+ * the registry not fetched yet is fine), and the check of a blob against
+ * its name before its bytes are served (a flipped byte, a cut or a
+ * missing file is EIO; once per open store).
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -501,6 +502,29 @@ Test(blob, fsck_reports_a_missing_blob)
 	cr_assert_eq(ps.total, 1);
 	cr_assert_str_eq(ps.kind[0], "missing");
 	cr_assert_str_eq(ps.what[0], hex);
+}
+
+/* A blob of the registry not fetched yet (model/regfetch.c) has a row in
+ * blob_remote and no file: not missing, and only such a one. */
+Test(blob, fsck_takes_a_blob_of_the_registry_not_fetched_yet_as_fine)
+{
+	struct problems ps = { .n = 0 };
+	char path[512], hex[DFS_HASH_HEX], *sql;
+	struct dfs_hash h;
+
+	FIXTURE_OK();
+	h = sealed_file("fetched on first read\n", path, sizeof(path));
+	dfs_hash_hex(&h, hex);
+	cr_assert_eq(unlink(path), 0);
+	pthread_mutex_lock(&fx.st->lock);
+	cr_assert_eq(dfs_blob_is_remote(fx.st, &h), 0);
+	sql = sqlite3_mprintf("INSERT INTO blob_remote VALUES (x'%s')", hex);
+	cr_assert_eq(sqlite3_exec(fx.st->db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_free(sql);
+	cr_assert_eq(dfs_blob_is_remote(fx.st, &h), 1);
+	pthread_mutex_unlock(&fx.st->lock);
+	cr_assert_eq(dfs_store_fsck(fx.st, record, &ps), 0);
+	cr_assert_eq(ps.total, 0, "first: %s %s", ps.kind[0], ps.what[0]);
 }
 
 Test(blob, fsck_reports_an_orphan_blob_file)

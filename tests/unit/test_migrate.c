@@ -228,10 +228,12 @@ static void check_sample(const struct sample *s)
 Test(migrate, a_new_store_is_at_the_current_schema_version)
 {
 	FIXTURE_OK();
-	cr_assert_eq(dfs_store_schema_version(), 12);
+	cr_assert_eq(dfs_store_schema_version(), 13);
 	cr_assert_eq(user_version(), dfs_store_schema_version());
 	cr_assert_eq(schema_has("index", "dirents_by_ino"), 1);
 	cr_assert_eq(sql_int("PRAGMA application_id"), 1684435761);
+	/* 13: blobs fetched from the registry on first read */
+	cr_assert_eq(schema_has("table", "blob_remote"), 1);
 	/* 12: an act applied from the registry names its place there */
 	cr_assert_eq(sql_int("SELECT count(*) FROM pragma_table_info('audit')"
 			     " WHERE name = 'reg_seq'"),

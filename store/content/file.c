@@ -58,7 +58,8 @@ static int open_locked(struct dfs_store *st, int flags, struct dfs_oinode *oi)
  * name first.  A large blob file is hashed with st->lock let go (oi is
  * held by its open); small or inline content, a missing file and a row
  * that changes meanwhile are left to dfs_content_fd(), which checks what
- * it opens under the lock.  A blob file with a chunk list opened for
+ * it opens under the lock.  A blob of the registry not here yet is
+ * fetched first (model/regfetch.c).  A blob file with a chunk list opened for
  * reading is not read here: dfs_content_fd() checks its size, and each
  * read the chunks it serves (dfs_file_fd_get_range).  Opened for writing
  * without O_TRUNC, its bytes are copied whole: checked whole first.
@@ -80,8 +81,10 @@ static int check_first(struct dfs_store *st, struct dfs_oinode *oi, int flags)
 	if (dfs_blob_is_good(st, &h) || (!writing && dfs_chunks_exist(st, &h)))
 		return 0;
 	pthread_mutex_unlock(&st->lock);
-	rc = dfs_blob_check(st, &h, r.size);
+	rc = dfs_blob_check_fetch(st, &h, r.size);
 	pthread_mutex_lock(&st->lock);
+	if (rc == -EHOSTDOWN) /* a file never fetched: EIO, not a hang */
+		rc = -EIO;
 	return rc == -ENOENT ? 0 : rc;
 }
 

@@ -31,7 +31,9 @@ int dfs_blob_verify(struct dfs_store *st, const struct dfs_hash *h,
 	pthread_mutex_unlock(&st->lock);
 	if (rc != -ENOENT)
 		return rc;
-	rc = dfs_blob_check(st, h, size);
+	rc = dfs_blob_check_fetch(st, h, size);
+	if (rc == -EHOSTDOWN)
+		rc = -EIO;
 	return rc == -ENOENT ? dfs_blob_missing(h) : rc;
 }
 

@@ -3,11 +3,9 @@
  * model.h - layer 2 of store/: the domain as rows and transactions on
  * ids, with no inode numbers of the mount and no open files: the build
  * workspace's nodes, components, snapshots and packages, environments and
- * deployments, and the audit trail.  An act and its audit row commit in
- * one transaction; every refusal is recorded.  A second registry backend
- * replaces this layer.  Everything here runs with st->lock held, except
- * the report functions that page through rows themselves (report.c,
- * dfs_audit_each(), dfs_audit_record()).
+ * deployments, the audit trail, and the registry hosts share.  An act and
+ * its audit row commit in one transaction; every refusal is recorded.
+ * Everything runs with st->lock held, except what says otherwise.
  */
 #ifndef DFS_MODEL_H
 #define DFS_MODEL_H
@@ -23,8 +21,7 @@ struct dfs_idname {
 };
 struct dfs_idnames {
 	struct dfs_idname *v;
-	size_t n;
-	size_t cap;
+	size_t n, cap;
 };
 int dfs_idnames_add(struct dfs_idnames *l, int64_t id, const char *name);
 void dfs_idnames_free(struct dfs_idnames *l);
@@ -576,8 +573,7 @@ ssize_t dfs_audit_read(struct dfs_store *st, void *buf, size_t n, uint64_t off);
 
 /* ---- registry*.c: the registry hosts share (PostgreSQL) ---------------- */
 
-/* An act in the registry's order: regact.c says which fields each has
- * (env-attr: mode, uid, gid as valid's DFS_SET_* say). */
+/* An act in the registry's order (regact.c says which fields each has). */
 struct dfs_reg_act {
 	const char *action, *env, *component, *version, *via, *value;
 	uint32_t mode, uid, gid;
@@ -595,5 +591,10 @@ int dfs_reg_act_locked(struct dfs_store *st, const struct dfs_actor *actor,
 int dfs_registry_start(struct dfs_store *st, const char *url, const char *host,
 		       dfs_reg_apply_fn apply, char *why, size_t cap);
 void dfs_registry_stop(struct dfs_store *st); /* st->lock not held */
+/* regfetch.c: blob h's file checked (dfs_blob_check()), fetched from the
+ * registry first when it came from there and is not here yet.  Without
+ * st->lock: 0, -ENOENT no file, -EHOSTDOWN, -EIO, or another -errno. */
+int dfs_blob_check_fetch(struct dfs_store *st, const struct dfs_hash *h,
+			 uint64_t size);
 
 #endif

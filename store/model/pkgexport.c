@@ -220,8 +220,12 @@ int dfs_pkg_export_locked(struct dfs_store *st, const char *component,
 int dfs_pkg_blob_open(struct dfs_store *st, const struct dfs_hash *h,
 		      uint64_t size, int *ret_fd)
 {
-	int rc;
+	/* Checked first without the lock; fetched from the registry if it
+	 * comes from there and is not here yet. */
+	int rc = size > DFS_INLINE_MAX ? dfs_blob_check_fetch(st, h, size) : 0;
 
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
 	pthread_mutex_lock(&st->lock);
 	rc = dfs_blob_open_checked(st, h, size, ret_fd);
 	pthread_mutex_unlock(&st->lock);

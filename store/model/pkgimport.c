@@ -16,6 +16,10 @@
  * and must be the one the archive states: else EBADMSG, nothing made.
  * The same version with the same hash already here: 1 (nothing to do,
  * recorded as result=unchanged); with another hash: EEXIST.
+ *
+ * A package applied from the registry names its larger blobs without
+ * their bytes (STAGE/remote, regsub.c): they come on first read
+ * (regfetch.c), checked against their names then.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,7 +32,7 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
-#include "model.h"
+#include "registry.h"
 
 #define META_MAX (256 * 1024)
 
@@ -55,13 +59,90 @@ struct import_meta {
 	struct dfs_hash hash;
 };
 
+/* A staged file whose blob comes on first read (STAGE/remote). */
+struct remote {
+	uint64_t ino;
+	struct dfs_hash hash;
+};
+
 struct import {
 	struct dfs_store *st;
 	struct dfs_snapw *sw;
 	int64_t entries;
+	struct remote *remote; /* sorted by ino */
+	size_t nremote;
 	char *why;
 	size_t cap;
 };
+
+static int cmp_remote(const void *a, const void *b)
+{
+	const struct remote *x = a, *y = b;
+
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/* STAGE/remote ("INO HASH" lines), which only a package staged from the
+ * registry has and only one being applied from it may use: the blob of
+ * a file is then named, not read (model/regfetch.c fetches it). */
+static int read_remote(struct import *im, int dirfd)
+{
+	int fd = openat(dirfd, DFS_STAGE_REMOTE,
+			O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	char hex[DFS_HASH_HEX + 1];
+	unsigned long long ino;
+	size_t cap = 0;
+	int rc = 0;
+
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return errno == ENOENT ? 0 : -errno;
+	}
+	while (rc == 0 && fscanf(f, "%llu %32s", &ino, hex) == 2) {
+		if (im->nremote == cap) {
+			struct remote *v;
+
+			cap = cap ? 2 * cap : 64;
+			v = realloc(im->remote, cap * sizeof(*v));
+			if (!v) {
+				rc = -ENOMEM;
+				break;
+			}
+			im->remote = v;
+		}
+		im->remote[im->nremote].ino = ino;
+		rc = dfs_hash_parse(hex, &im->remote[im->nremote++].hash);
+	}
+	fclose(f);
+	if (rc == 0)
+		qsort(im->remote, im->nremote, sizeof(*im->remote), cmp_remote);
+	return rc;
+}
+
+/* The blob of regular file sb: named in STAGE/remote, else its bytes. */
+static int put_blob(struct import *im, int dirfd, const char *name,
+		    const struct stat *sb, struct dfs_hash *ret)
+{
+	struct remote key = { .ino = sb->st_ino }, *r;
+	int fd, rc;
+
+	r = im->nremote ? bsearch(&key, im->remote, im->nremote, sizeof(key),
+				  cmp_remote)
+			: NULL;
+	if (r && sb->st_size > DFS_INLINE_MAX) {
+		*ret = r->hash;
+		return dfs_blob_remote_add(im->st, &r->hash,
+					   (uint64_t)sb->st_size);
+	}
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	rc = dfs_blob_put_fd(im->st, fd, (uint64_t)sb->st_size, ret);
+	close(fd);
+	return rc;
+}
 
 static int read_meta(int dirfd, struct import_meta *m, char *why, size_t cap)
 {
@@ -223,11 +304,7 @@ static int put_entry(struct import *im, int dirfd, int64_t parent,
 		target[tlen] = '\0';
 		hash_parts("L", target, (size_t)tlen, NULL, 0, ret);
 	} else if (S_ISREG(sb.st_mode)) {
-		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0)
-			return -errno;
-		rc = dfs_blob_put_fd(im->st, fd, (uint64_t)sb.st_size, &blob);
-		close(fd);
+		rc = put_blob(im, dirfd, name, &sb, &blob);
 		if (rc < 0)
 			return rc;
 		hash_parts("F", &perm, sizeof(perm), blob.b, DFS_HASH_LEN, ret);
@@ -443,6 +520,8 @@ int dfs_pkg_import(struct dfs_store *st, const struct dfs_actor *actor,
 		goto out_refuse;
 	}
 	rc = read_meta(dirfd, &m, why, cap);
+	if (rc == 0 && st->reg_applying)
+		rc = read_remote(&im, dirfd);
 	if (rc == 0) {
 		tree = openat(dirfd, "tree",
 			      O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -476,6 +555,7 @@ int dfs_pkg_import(struct dfs_store *st, const struct dfs_actor *actor,
 		goto out_refuse;
 	close(tree);
 	free(m.buf);
+	free(im.remote);
 	return rc;
 out_refuse:
 	if (tree >= 0)
@@ -484,5 +564,6 @@ out_refuse:
 		dfs_audit_refuse(st, actor, "import", NULL, m.component,
 				 m.version, rc, why);
 	free(m.buf);
+	free(im.remote);
 	return rc;
 }

@@ -324,12 +324,14 @@ int dfs_registry_open(struct dfs_store *st, const char *url, char *why,
 		free(reg);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&reg->fetch_lock, NULL);
 	if (gethostname(reg->host, sizeof(reg->host) - 1) < 0)
 		snprintf(reg->host, sizeof(reg->host), "unknown");
 	rc = dfs_reg_connect(url, &reg->conn, why, cap);
 	/* Not reachable now: served from what is here, reconnected later.
 	 * A database that is not a registry is a mistake to say at once. */
 	if (rc < 0 && rc != -EHOSTDOWN) {
+		pthread_mutex_destroy(&reg->fetch_lock);
 		free(reg->url);
 		free(reg);
 		return rc;
@@ -345,29 +347,42 @@ void dfs_registry_set_host(struct dfs_store *st, const char *host)
 			 host);
 }
 
-int dfs_reg_conn(struct dfs_registry *reg, PGconn **ret, char *why, size_t cap)
+/* *slot, a connection to url, made again when it was lost. */
+static int keep_conn(const char *url, PGconn **slot, char *why, size_t cap)
 {
 	/* A server that went away since is only seen on the next use: ask
 	 * (one round trip; acts that publish are few). */
-	if (reg->conn && PQstatus(reg->conn) == CONNECTION_OK) {
-		PGresult *r = PQexec(reg->conn, "SELECT 1");
+	if (*slot && PQstatus(*slot) == CONNECTION_OK) {
+		PGresult *r = PQexec(*slot, "SELECT 1");
 
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
-			PQreset(reg->conn);
+			PQreset(*slot);
 		PQclear(r);
 	}
-	if (reg->conn && PQstatus(reg->conn) != CONNECTION_OK) {
-		PQfinish(reg->conn);
-		reg->conn = NULL;
+	if (*slot && PQstatus(*slot) != CONNECTION_OK) {
+		PQfinish(*slot);
+		*slot = NULL;
 	}
-	if (!reg->conn) {
-		int rc = dfs_reg_connect(reg->url, &reg->conn, why, cap);
+	return *slot ? 0 : dfs_reg_connect(url, slot, why, cap);
+}
 
-		if (rc < 0)
-			return rc;
-	}
-	*ret = reg->conn;
-	return 0;
+int dfs_reg_conn(struct dfs_registry *reg, PGconn **ret, char *why, size_t cap)
+{
+	int rc = keep_conn(reg->url, &reg->conn, why, cap);
+
+	if (rc == 0)
+		*ret = reg->conn;
+	return rc;
+}
+
+int dfs_reg_fetch_conn(struct dfs_registry *reg, PGconn **ret, char *why,
+		       size_t cap)
+{
+	int rc = keep_conn(reg->url, &reg->fetch, why, cap);
+
+	if (rc == 0)
+		*ret = reg->fetch;
+	return rc;
 }
 
 void dfs_registry_close(struct dfs_store *st)
@@ -378,6 +393,9 @@ void dfs_registry_close(struct dfs_store *st)
 		return;
 	if (reg->conn)
 		PQfinish(reg->conn);
+	if (reg->fetch)
+		PQfinish(reg->fetch);
+	pthread_mutex_destroy(&reg->fetch_lock);
 	free(reg->url);
 	free(reg);
 	st->registry = NULL;

@@ -10,6 +10,8 @@
 
 #include "model.h"
 
+/* In a staged package: the blobs that come on first read (regsub.c). */
+#define DFS_STAGE_REMOTE "remote"
 /* Blobs go to the registry in chunks of this many bytes at most. */
 #define DFS_REG_CHUNK (1u << 20)
 
@@ -20,6 +22,10 @@ struct dfs_registry {
 	struct dfs_reg_follower *follower; /* regfollow.c; NULL: none */
 	dfs_reg_apply_fn apply;		   /* an act applied here (trees) */
 	int64_t applied; /* the last event applied here (st->lock) */
+	/* Blobs fetched on first read (regfetch.c), without st->lock: one
+	 * at a time, on a connection of their own. */
+	pthread_mutex_t fetch_lock;
+	PGconn *fetch;
 };
 
 /* Apply here the registry's events after reg->applied, up to upto, in
@@ -65,6 +71,15 @@ int64_t dfs_reg_int(const PGresult *r, int row, int col);
 void dfs_reg_end(PGconn *c);
 /* st->registry's connection, made again when it was lost. */
 int dfs_reg_conn(struct dfs_registry *reg, PGconn **ret, char *why, size_t cap);
+
+/* The same for fetching blobs (reg->fetch_lock held). */
+int dfs_reg_fetch_conn(struct dfs_registry *reg, PGconn **ret, char *why,
+		       size_t cap);
+/* regfetch.c: blob h of size bytes from the registry into fd (empty),
+ * chunk by chunk, checked against h as it comes: 0, -EIO (a chunk
+ * missing or the bytes not h's), or -errno, with why. */
+int dfs_reg_fetch_into(PGconn *c, const struct dfs_hash *h, uint64_t size,
+		       int fd, char *why, size_t cap);
 
 /* Connect to the registry at url and check its schema: -EHOSTDOWN not
  * reachable, -ENOMEDIUM not a registry, -EPROTO a newer schema. */

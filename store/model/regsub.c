@@ -5,8 +5,10 @@
  * folder as deployctl import stages an archive (STAGE/meta and
  * STAGE/tree, owners, modes and times as published), so that
  * pkgimport.c makes it a package here in one transaction and checks it
- * whole against its content hash.  Each blob is fetched a chunk at a
- * time and checked against its hash before it is used.
+ * whole against its content hash.  A small blob is fetched now (its
+ * bytes go in the database), checked against its hash; a larger one is
+ * an empty file of its size named in STAGE/remote, fetched on first read
+ * (regfetch.c).
  *
  * The manifest comes from another host: every path is resolved under
  * the staged tree with no symbolic link followed (openat2,
@@ -44,7 +46,8 @@ int dfs_pkg_known(struct dfs_store *st, const char *component,
 
 struct stage {
 	PGconn *c;
-	int tree; /* STAGE/tree */
+	int tree;   /* STAGE/tree */
+	int remote; /* STAGE/remote */
 	char *why;
 	size_t cap;
 };
@@ -81,54 +84,22 @@ static int open_parent(struct stage *s, char *path, const char **ret_name)
 	return (int)fd;
 }
 
-/* Blob h of size bytes into fd, a chunk at a time, then checked. */
-static int fetch(struct stage *s, const struct dfs_hash *h, uint64_t size,
-		 int fd)
+/* A blob too large to keep in the database comes on first read
+ * (regfetch.c): an empty file of its size, named in STAGE/remote by its
+ * inode number for pkgimport.c. */
+static int put_remote(struct stage *s, int fd, const struct dfs_hash *h,
+		      uint64_t size)
 {
-	const char *v[2] = { (const char *)h->b, NULL };
-	const int len[] = { DFS_HASH_LEN, 0 }, fmt[] = { 1, 0 };
-	char num[16], hex[DFS_HASH_HEX];
-	uint64_t off = 0;
-	struct dfs_hash got;
-	PGresult *r = NULL;
-	int rc = 0;
+	char hex[DFS_HASH_HEX];
+	struct stat sb;
 
+	if (ftruncate(fd, (off_t)size) < 0 || fstat(fd, &sb) < 0)
+		return -errno;
 	dfs_hash_hex(h, hex);
-	v[1] = num;
-	for (uint32_t i = 0; rc == 0 && off < size; i++) {
-		snprintf(num, sizeof(num), "%u", i);
-		rc = dfs_reg_run(s->c, "fetching a chunk", s->why, s->cap, &r,
-				 "SELECT data FROM chunks"
-				 " WHERE hash = $1 AND idx = $2::integer",
-				 2, v, len, fmt);
-		if (rc == 0 && (PQntuples(r) != 1 || !PQgetlength(r, 0, 0) ||
-				(uint64_t)PQgetlength(r, 0, 0) > size - off)) {
-			snprintf(s->why, s->cap,
-				 "blob %s: chunk %u is missing in the registry",
-				 hex, i);
-			rc = -EIO;
-		}
-		if (rc == 0) {
-			ssize_t w = pwrite(fd, PQgetvalue(r, 0, 0),
-					   (size_t)PQgetlength(r, 0, 0),
-					   (off_t)off);
-
-			if (w != PQgetlength(r, 0, 0))
-				rc = w < 0 ? -errno : -EIO;
-		}
-		if (rc == 0)
-			off += (uint64_t)PQgetlength(r, 0, 0);
-		PQclear(r);
-		r = NULL;
-	}
-	if (rc == 0)
-		rc = dfs_hash_fd(fd, &got);
-	if (rc == 0 && memcmp(got.b, h->b, DFS_HASH_LEN) != 0) {
-		snprintf(s->why, s->cap, "blob %s from the registry is damaged",
-			 hex);
-		rc = -EIO;
-	}
-	return rc;
+	if (dprintf(s->remote, "%llu %s\n", (unsigned long long)sb.st_ino,
+		    hex) < 0)
+		return -EIO;
+	return 0;
 }
 
 static int own(int dirfd, const char *name, uint32_t mode, uint32_t uid,
@@ -186,7 +157,13 @@ static int put_node(struct stage *s, char *path, const char *line,
 		fd = openat(dirfd, name,
 			    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 			    0600);
-		rc = fd < 0 ? -errno : fetch(s, &h, size, fd);
+		if (fd < 0)
+			rc = -errno;
+		else if (size > DFS_INLINE_MAX)
+			rc = put_remote(s, fd, &h, size);
+		else
+			rc = dfs_reg_fetch_into(s->c, &h, size, fd, s->why,
+						s->cap);
 		if (fd >= 0)
 			close(fd);
 	}
@@ -243,7 +220,9 @@ int dfs_reg_stage(PGconn *c, const char *component, const char *version,
 		  const char *stage, const char *host, char *why, size_t cap)
 {
 	const char *v[] = { component, version };
-	struct stage s = { .c = c, .tree = -1, .why = why, .cap = cap };
+	struct stage s = {
+		.c = c, .tree = -1, .remote = -1, .why = why, .cap = cap
+	};
 	PGresult *r = NULL;
 	char *m = NULL, *end;
 	size_t len = 0;
@@ -266,6 +245,12 @@ int dfs_reg_stage(PGconn *c, const char *component, const char *version,
 				(size_t)PQgetlength(r, 0, 0), host);
 	if (rc == 0 && mkdirat(stagefd, "tree", 0700) < 0)
 		rc = -errno;
+	if (rc == 0) {
+		s.remote =
+			openat(stagefd, DFS_STAGE_REMOTE,
+			       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		rc = s.remote < 0 ? -errno : 0;
+	}
 	if (rc == 0) {
 		s.tree = openat(stagefd, "tree",
 				O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -301,6 +286,8 @@ int dfs_reg_stage(PGconn *c, const char *component, const char *version,
 	free(m);
 	if (s.tree >= 0)
 		close(s.tree);
+	if (s.remote >= 0 && close(s.remote) < 0 && rc == 0)
+		rc = -errno;
 	close(stagefd);
 	return rc;
 }

@@ -6,7 +6,9 @@
  * and when a link deploys it (`ln -s`, `ln -sfn`).  A package found whole
  * is remembered for the mount, so deploying it again costs nothing.  A
  * damaged or missing blob refuses the deploy with EIO, recorded with the
- * blob's name: a package that cannot be served must not be deployed.
+ * blob's name: a package that cannot be served must not be deployed.  A
+ * blob of the registry not fetched yet is fetched first (EHOSTDOWN when
+ * the registry cannot be reached): what a host deploys, it can serve.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,10 +16,11 @@
 
 #include "trees.h"
 
-/* Record the refusal of deploying p in env for the damaged blob b. */
+/* Record the refusal of deploying p in env for the damaged blob b (rc
+ * -EIO), or one the registry could not be reached for (-EHOSTDOWN). */
 static void refuse(struct dfs_store *st, const struct dfs_actor *actor,
 		   int64_t env, const struct dfs_pkg *p,
-		   const struct dfs_blobref *b)
+		   const struct dfs_blobref *b, int rc)
 {
 	char why[DFS_NAME_MAX + 160], hex[DFS_HASH_HEX];
 	struct dfs_snode si = { 0 };
@@ -29,10 +32,13 @@ static void refuse(struct dfs_store *st, const struct dfs_actor *actor,
 		snprintf(si.name, sizeof(si.name), "a file");
 	dfs_hash_hex(&b->hash, hex);
 	snprintf(why, sizeof(why),
-		 "%s: the package's blob %s is damaged or missing", si.name,
-		 hex);
+		 rc == -EHOSTDOWN ? "%s: the package's blob %s is not fetched"
+				    " and the registry cannot be reached"
+				  : "%s: the package's blob %s is damaged or "
+				    "missing",
+		 si.name, hex);
 	dfs_audit_refuse(st, actor, "deploy", e.name, p->component, p->version,
-			 -EIO, why);
+			 rc, why);
 }
 
 /*
@@ -64,10 +70,10 @@ static int check_blobs(struct dfs_store *st, struct dfs_blobref *b, size_t n,
 		for (size_t j = 0; rc == 0 && j < nfiles; j++) {
 			struct dfs_blobref *f = &b[files[j]];
 
-			rc = dfs_blob_check(st, &f->hash, f->size);
+			rc = dfs_blob_check_fetch(st, &f->hash, f->size);
 			if (rc == -ENOENT)
 				rc = dfs_blob_missing(&f->hash);
-			if (rc == -EIO)
+			if (rc == -EIO || rc == -EHOSTDOWN)
 				*ret_bad = files[j];
 		}
 		pthread_mutex_lock(&st->lock);
@@ -96,8 +102,8 @@ int dfs_pkg_check(struct dfs_store *st, const struct dfs_actor *actor,
 	if (unlocked &&
 	    (dfs_env_by_id(st, env, &e) < 0 || dfs_pkg_by_id(st, pkg, &p) < 0))
 		rc = -ENOENT;
-	if (rc == -EIO)
-		refuse(st, actor, env, &p, &b[bad]);
+	if (rc == -EIO || rc == -EHOSTDOWN)
+		refuse(st, actor, env, &p, &b[bad], rc);
 	else if (rc == 0)
 		(void)dfs_idset_add(&st->trees->checked, pkg);
 	free(b);

@@ -2,13 +2,15 @@
 /*
  * fs.h - the FUSE daemon's private interface between main.c (command
  * line, session), reply.c (what every handler shares), ops.c (the
- * handlers of names, folders and attributes, and the table) and files.c
- * (the handlers of open files).
+ * handlers of names, folders and attributes, and the table), files.c
+ * (the handlers of open files) and announce.c (other hosts' acts shown
+ * to watchers).
  */
 #ifndef DFS_FS_H
 #define DFS_FS_H
 
 #include <fuse_lowlevel.h>
+#include <limits.h>
 #include <pthread.h>
 
 #include "deployfs/store.h"
@@ -27,6 +29,12 @@ struct dfs_fs {
 	double ttl; /* entry and attribute timeout, seconds */
 	pthread_mutex_t seen_lock;
 	struct dfs_seen *seen;
+	/* announce.c: the act of another host being shown to watchers */
+	char mnt[PATH_MAX]; /* the mount point, resolved ("" unknown) */
+	pthread_mutex_t show_lock;
+	struct dfs_notice show;
+	pid_t show_tid;	    /* the notifier thread making the call; 0 none */
+	uint64_t show_gone; /* inode numbers given to links already gone */
 };
 
 extern const struct fuse_lowlevel_ops dfs_ops;
@@ -53,6 +61,17 @@ void fill_entry(struct dfs_fs *fs, const struct dfs_attr *a,
 		struct fuse_entry_param *e);
 void reply_entry(fuse_req_t req, const struct dfs_attr *a);
 void reply_attr(fuse_req_t req, const struct dfs_attr *a);
+
+/* ---- announce.c: another host's deploys shown to watchers here ----------- */
+
+void dfs_announce_init(struct dfs_fs *fs, const char *mountpoint);
+/* The notifier: make the call that shows n (n->show) on the mount. */
+void dfs_announce(struct dfs_fs *fs, const struct dfs_notice *n);
+/* The handlers' part: true when they answered req, the notifier's own
+ * lookup, rename or unlink, or mkdir, of the act being shown. */
+bool dfs_announce_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+bool dfs_announce_call(fuse_req_t req, fuse_ino_t parent, const char *name);
+bool dfs_announce_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name);
 
 /* ---- passthrough.c: the kernel reads unchanging files itself ------------- */
 

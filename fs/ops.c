@@ -55,6 +55,8 @@ static void dfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	struct dfs_actor actor = actor_of(req);
 
+	if (dfs_announce_lookup(req, parent, name))
+		return;
 	looked_up(fs, parent, actor.pid);
 	rc = dfs_node_lookup_as(fs->st, &actor, parent, name, &a);
 	if (rc == -ENOENT) {
@@ -177,6 +179,8 @@ static void dfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct dfs_attr a;
 	int rc;
 
+	if (dfs_announce_mkdir(req, parent, name))
+		return;
 	rc = dfs_node_mkdir(fs_of(req)->st, &actor, parent, name, mode, &a);
 	if (rc < 0)
 		reply_err(req, rc, "mkdir", parent, name);
@@ -220,6 +224,8 @@ static void dfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct dfs_actor actor = actor_for(req, parent);
 	int rc;
 
+	if (dfs_announce_call(req, parent, name))
+		return;
 	rc = dfs_node_unlink_as(fs_of(req)->st, &actor, parent, name);
 
 	if (rc < 0)
@@ -249,6 +255,9 @@ static void dfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	unsigned f = 0;
 	int rc;
 
+	if (newparent == parent && !flags &&
+	    dfs_announce_call(req, parent, name))
+		return;
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
 		fuse_reply_err(req, EINVAL);
 		return;

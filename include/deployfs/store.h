@@ -180,6 +180,19 @@ struct dfs_notice {
 	uint64_t child;
 	bool gone;
 	char name[256];
+	/* An act of another host applied here, which watchers here did
+	 * not see made: the daemon makes the call that shows it on its own
+	 * mount (fs/announce.c) in environments/ENV (env), the folder
+	 * parent: DFS_SHOW_LINK name renamed into place (inotify's
+	 * MOVED_TO), DFS_SHOW_COPY folder name made (CREATE), DFS_SHOW_GONE
+	 * link name removed (DELETE).  DFS_SHOW_NONE: a notice as above. */
+	enum dfs_show {
+		DFS_SHOW_NONE,
+		DFS_SHOW_LINK,
+		DFS_SHOW_COPY,
+		DFS_SHOW_GONE
+	} show;
+	char env[256];
 };
 int dfs_store_notice_wait(struct dfs_store *st, struct dfs_notice *ret);
 /* fn(arg, ino) drops the kernel's cached attributes of ino at once; the

@@ -25,8 +25,7 @@ struct dfs_idnames {
 };
 int dfs_idnames_add(struct dfs_idnames *l, int64_t id, const char *name);
 void dfs_idnames_free(struct dfs_idnames *l);
-/* The rows (id, name) of sql with the int64 parameters fmt names (one
- * or two of a, b). */
+/* The rows (id, name) of sql, int64 parameters a, b as fmt says. */
 int dfs_idnames_query(struct dfs_store *st, const char *sql, const char *fmt,
 		      int64_t a, int64_t b, struct dfs_idnames *ret);
 /* The (id, name) rows of s, stepped to its first row when rc is 1 (as
@@ -579,6 +578,7 @@ struct dfs_reg_act {
 	uint32_t mode, uid, gid;
 	unsigned valid;
 	int64_t deployment;
+	bool unseen; /* not made by a call here: show it to watchers */
 };
 typedef int (*dfs_reg_apply_fn)(struct dfs_store *st,
 				const struct dfs_actor *actor,

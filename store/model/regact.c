@@ -117,6 +117,7 @@ static int apply_row(struct dfs_store *st, PGconn *c, const PGresult *r,
 		.uid = (uint32_t)col_int(r, row, 12),
 		.gid = (uint32_t)col_int(r, row, 13),
 		.value = col(r, row, 15),
+		.unseen = !own,
 	};
 	const char *host = col(r, row, 1);
 	int rc = 0;

@@ -7,8 +7,10 @@
  * ENV/N@V away.  The trees push those here (st->lock held); the daemon's
  * notifier thread takes them and tells the kernel (libfuse's notify
  * calls), so `inotifywait -m ENV` and an open file-manager view see the
- * change.  A bounded ring: if nobody takes them (no daemon, unit tests),
- * the oldest are dropped.
+ * change.  An act of another host (the registry) is shown to watchers by
+ * a call the daemon makes on its own mount (fs/announce.c).  A bounded
+ * ring: if nobody takes them (no daemon, unit tests), the oldest are
+ * dropped.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,25 +18,47 @@
 
 #include "storage.h"
 
-void dfs_notice_push(struct dfs_store *st, uint64_t parent, uint64_t child,
-		     const char *name, bool gone)
+static struct dfs_notice *push(struct dfs_store *st, uint64_t parent,
+			       const char *name)
 {
 	struct dfs_notices *q = &st->notices;
 	struct dfs_notice *n;
 
 	if (q->stopped)
-		return;
+		return NULL;
 	if (q->n == DFS_NOTICES_MAX) { /* drop the oldest */
 		q->head = (q->head + 1) % DFS_NOTICES_MAX;
 		q->n--;
 	}
 	n = &q->ring[(q->head + q->n) % DFS_NOTICES_MAX];
+	memset(n, 0, sizeof(*n));
 	n->parent = parent;
-	n->child = child;
-	n->gone = gone;
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	q->n++;
 	pthread_cond_signal(&q->cond);
+	return n;
+}
+
+void dfs_notice_push(struct dfs_store *st, uint64_t parent, uint64_t child,
+		     const char *name, bool gone)
+{
+	struct dfs_notice *n = push(st, parent, name);
+
+	if (n) {
+		n->child = child;
+		n->gone = gone;
+	}
+}
+
+void dfs_notice_show(struct dfs_store *st, uint64_t parent, const char *env,
+		     const char *name, enum dfs_show show)
+{
+	struct dfs_notice *n = push(st, parent, name);
+
+	if (n) {
+		n->show = show;
+		snprintf(n->env, sizeof(n->env), "%s", env);
+	}
 }
 
 /* Unlike an entry's notice (which needs the kernel's lock of the folder,

@@ -236,6 +236,10 @@ void dfs_db_close(struct dfs_store *st);
  * more; child is its inode) or changed (looked up again). */
 void dfs_notice_push(struct dfs_store *st, uint64_t parent, uint64_t child,
 		     const char *name, bool gone);
+/* Show watchers the act of another host on name in environments/env
+ * (folder parent) as a call made here would (struct dfs_notice). */
+void dfs_notice_show(struct dfs_store *st, uint64_t parent, const char *env,
+		     const char *name, enum dfs_show show);
 /* The attributes of ino changed without a call on it (st->lock held):
  * the kernel drops what it cached before this returns. */
 void dfs_notice_attr(struct dfs_store *st, uint64_t ino);

@@ -4,7 +4,8 @@
  * (model/regact.c calls apply() for each, this host's own included), by
  * the same code that applies an act of a host alone, so the kernel hears
  * of each change as it does then: a new environment, a deployment that
- * replaced another, one that ended.
+ * replaced another, one that ended.  Watchers here are shown a deploy or
+ * undeploy of another host as the call that made it there (show()).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -75,6 +76,20 @@ static int prune(struct dfs_store *st, const struct dfs_actor *actor,
 			     nl + 1, NULL, NULL, &removed);
 }
 
+/* Watchers here see a deploy or undeploy of another host as the call
+ * that made it there: ENV/N renamed in (link), ENV/N@V made (copy),
+ * ENV/N removed. */
+static void show(struct dfs_store *st, const struct dfs_env *e,
+		 const struct dfs_pkg *p, enum dfs_show how)
+{
+	char name[DFS_NAME_MAX + DFS_LABEL_MAX + 2];
+
+	snprintf(name, sizeof(name), how == DFS_SHOW_COPY ? "%s@%s" : "%s",
+		 p->component, p->version);
+	dfs_notice_show(st, DFS_INO_ENV_BASE + (uint64_t)e->id, e->name, name,
+			how);
+}
+
 /* An act on a deployment of e: deploy, undeploy, notes. */
 static int apply_dep(struct dfs_store *st, const struct dfs_actor *actor,
 		     const struct dfs_env *e, const struct dfs_reg_act *act)
@@ -86,9 +101,16 @@ static int apply_dep(struct dfs_store *st, const struct dfs_actor *actor,
 	if (!act->component || !act->version ||
 	    dfs_pkg_by_version(st, act->component, act->version, &p) < 0)
 		return refuse(st, actor, act, -ENOENT, "no such package here");
-	if (!strcmp(act->action, "deploy"))
-		return dfs_env_deploy_here(st, actor, e, &p,
-					   act->via ? act->via : "link");
+	if (!strcmp(act->action, "deploy")) {
+		rc = dfs_env_deploy_here(st, actor, e, &p,
+					 act->via ? act->via : "link");
+		if (rc == 0 && act->unseen)
+			show(st, e, &p,
+			     act->via && !strcmp(act->via, "copy")
+				     ? DFS_SHOW_COPY
+				     : DFS_SHOW_LINK);
+		return rc;
+	}
 	if (!strcmp(act->action, "notes") && act->value)
 		return dfs_dep_set_notes(st, actor, e, &p, act->value,
 					 strlen(act->value));
@@ -99,7 +121,10 @@ static int apply_dep(struct dfs_store *st, const struct dfs_actor *actor,
 	if (rc < 0 || d.number != act->deployment)
 		return refuse(st, actor, act, -ENOENT,
 			      "that deployment was replaced before");
-	return dfs_env_undeploy_here(st, actor, e, &d);
+	rc = dfs_env_undeploy_here(st, actor, e, &d);
+	if (rc == 0 && act->unseen)
+		show(st, e, &p, DFS_SHOW_GONE);
+	return rc;
 }
 
 static int apply(struct dfs_store *st, const struct dfs_actor *actor,

@@ -145,8 +145,11 @@ void dfs_announce(struct dfs_fs *fs, const struct dfs_notice *n)
 		return;
 	snprintf(dir, sizeof(dir), "%s/environments/%s", fs->mnt, n->env);
 	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (dfd < 0)
-		return; /* gone meanwhile: nothing to show */
+	if (dfd < 0) {
+		dfs_log(errno == ENOENT ? DFS_LOG_DEBUG : DFS_LOG_WARN,
+			"%s not shown to watchers: %s", dir, strerror(errno));
+		return;
+	}
 	pthread_mutex_lock(&fs->show_lock);
 	fs->show = *n;
 	fs->show_tid = gettid();
@@ -158,9 +161,11 @@ void dfs_announce(struct dfs_fs *fs, const struct dfs_notice *n)
 		rc = mkdirat(dfd, n->name, 0755);
 	else if (n->show == DFS_SHOW_GONE)
 		rc = unlinkat(dfd, n->name, 0);
+	/* ENOENT: undone meanwhile, nothing to show. */
 	if (rc < 0)
-		dfs_log(DFS_LOG_DEBUG, "showing %s in %s to watchers: %s",
-			n->name, dir, strerror(errno));
+		dfs_log(errno == ENOENT ? DFS_LOG_DEBUG : DFS_LOG_WARN,
+			"%s in %s not shown to watchers: %s", n->name, dir,
+			strerror(errno));
 	pthread_mutex_lock(&fs->show_lock);
 	fs->show_tid = 0;
 	pthread_mutex_unlock(&fs->show_lock);

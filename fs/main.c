@@ -202,7 +202,8 @@ static void raise_readahead(const char *mountpoint)
  * The notifier: tells the kernel of entries that changed without a call
  * on them (a deploy replaced ENV/N@OLD), so its caches follow at once.
  * (Kernels since 5.3 no longer turn a FUSE delete notice into an inotify
- * event; watchers see the calls that deploy: see docs/environments.md.)
+ * event; watchers see the calls that deploy: see docs/environments.md.
+ * Another host's deploys are shown by such calls too: announce.c.)
  * A separate thread: the kernel may wait for the very request that made
  * the change.  An entry still in use below (a file open in ENV/N@OLD)
  * cannot be deleted: it is invalidated.
@@ -215,6 +216,10 @@ static void *notifier(void *arg)
 	while (dfs_store_notice_wait(fs->st, &n) == 0) {
 		size_t len = strlen(n.name);
 
+		if (n.show != DFS_SHOW_NONE) {
+			dfs_announce(fs, &n);
+			continue;
+		}
 		if (n.gone &&
 		    fuse_lowlevel_notify_delete(fs->se, n.parent, n.child,
 						n.name, len) == 0)
@@ -286,6 +291,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 	if (fuse_session_mount(fs.se, cmd->mountpoint) != 0)
 		goto out_signals;
 	raise_readahead(cmd->mountpoint);
+	dfs_announce_init(&fs, cmd->mountpoint);
 	dfs_store_on_attr_change(fs.st, inval_attr, &fs);
 	(void)dfs_passthrough_start(&fs);
 	notifying = pthread_create(&notify_thread, NULL, notifier, &fs) == 0;

@@ -64,6 +64,18 @@ static int put_chunk(struct fetch *f, const PGresult *r)
 	return 0;
 }
 
+/* Ask the server to stop sending the rows of the query in progress. */
+static void cancel(PGconn *c)
+{
+	PGcancel *cn = PQgetCancel(c);
+	char buf[256];
+
+	if (cn) {
+		(void)PQcancel(cn, buf, sizeof(buf));
+		PQfreeCancel(cn);
+	}
+}
+
 int dfs_reg_fetch_into(PGconn *c, const struct dfs_hash *h, uint64_t size,
 		       int fd, char *why, size_t cap)
 {
@@ -87,12 +99,15 @@ int dfs_reg_fetch_into(PGconn *c, const struct dfs_hash *h, uint64_t size,
 		rc = dfs_reg_errno(c, NULL, "fetching a blob", why, cap);
 	while ((r = PQgetResult(c))) {
 		ExecStatusType t = PQresultStatus(r);
+		bool failed = rc < 0;
 
 		if (rc == 0 && t == PGRES_SINGLE_TUPLE)
 			rc = put_chunk(&f, r);
 		else if (rc == 0 && t != PGRES_TUPLES_OK)
 			rc = dfs_reg_errno(c, r, "fetching a blob", why, cap);
 		PQclear(r);
+		if (rc < 0 && !failed)
+			cancel(c); /* the rest is not wanted */
 	}
 	dfs_hash_hex(h, hex);
 	if (rc == 0 && f.off != size) {

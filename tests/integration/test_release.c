@@ -204,9 +204,9 @@ Test(release, gc_reclaims_removed_packages_and_their_blobs)
 	long n0;
 
 	prepare();
-	dfs_ok(&m, "head -c 1048576 /dev/urandom "
-		   ">\"$BUILD/process/order-sync/big.bin\" && mkdir " PKGS
-		   "/order-sync@4 " PKGS "/order-sync@5 && rm "
+	dfs_ok(&m, "mkdir " PKGS "/order-sync@4 && head -c 1048576 "
+		   "/dev/urandom >\"$BUILD/process/order-sync/big.bin\" && "
+		   "mkdir " PKGS "/order-sync@5 && rm "
 		   "\"$BUILD/process/order-sync/big.bin\"");
 	/* A copy in flight keeps its package from removal. */
 	dfs_ok(&m, "mkdir " ENVS "/test/order-sync@5");
@@ -227,7 +227,7 @@ Test(release, gc_reclaims_removed_packages_and_their_blobs)
 	cr_assert_neq(
 		dfs_sh(&m, AS_NOBODY CTL "gc --grace 0" AT " >/dev/null 2>&1"),
 		0, "nobody reclaimed space");
-	/* order-sync@5 holds big.bin too: its blob stays. */
+	/* order-sync@5 holds big.bin: its blob stays. */
 	cr_assert_str_eq(dfs_out(&m, buf, sizeof(buf),
 				 CTL "gc --grace 0" AT " | cut -d, -f1,3"),
 			 "reclaimed 1 packages, 0 blobs");
@@ -236,7 +236,9 @@ Test(release, gc_reclaims_removed_packages_and_their_blobs)
 	       "tail -n +%ld \"$MNT/audit.log\" | grep -q "
 	       "'action=gc .*result=ok reason=\"reclaimed 1 packages'",
 	       n0 + 1);
-	/* Reclaimed: not restorable; the version may be made again. */
+	/* Reclaimed: not restorable; the version may be made again (with
+	 * the content it had: a registry keeps every version it was told
+	 * of, and refuses the same version with other content). */
 	cr_assert_neq(dfs_sh(&m, CTL "package restore order-sync@4" AT
 				     " >/dev/null 2>&1"),
 		      0);

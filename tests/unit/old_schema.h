@@ -11,8 +11,8 @@
 /* Schema 13 taken away: no blobs fetched from the registry later. */
 #define DROP_V13 "DROP TRIGGER blob_remote_del; DROP TABLE blob_remote;"
 /* Schema 12 taken away: no registry places in the audit trail. */
-#define DROP_V12                                                               \
-	DROP_V13                                                               \
+#define DROP_V12 \
+	DROP_V13 \
 	"ALTER TABLE audit DROP COLUMN reg_seq; DROP TABLE reg_outbox;"
 
 #define DROP_V11                                                               \

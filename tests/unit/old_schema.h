@@ -6,8 +6,6 @@
 #ifndef DFS_TEST_OLD_SCHEMA_H
 #define DFS_TEST_OLD_SCHEMA_H
 
-/* Schema 11 taken away: each package's nodes as rows of their own again, ids root + node, each
- * counted in its blob's row as schema 10 counted them. */
 /* Schema 13 taken away: no blobs fetched from the registry later. */
 #define DROP_V13 "DROP TRIGGER blob_remote_del; DROP TABLE blob_remote;"
 /* Schema 12 taken away: no registry places in the audit trail. */
@@ -15,6 +13,9 @@
 	DROP_V13 \
 	"ALTER TABLE audit DROP COLUMN reg_seq; DROP TABLE reg_outbox;"
 
+/* Schema 11 taken away: each package's nodes as rows of their own again,
+ * ids root + node, each counted in its blob's row as schema 10 counted
+ * them. */
 #define DROP_V11                                                               \
 	DROP_V12                                                               \
 	"CREATE TABLE snodes_v10 (id INTEGER PRIMARY KEY AUTOINCREMENT,"       \

@@ -11,7 +11,8 @@
  * with the package) are still served; when it returns the file comes.
  * A deploy on host 1 fetches what it deploys, so it is served with the
  * registry gone.  A chunk damaged in the registry is EIO and nothing is
- * kept, and the file comes once the chunk is whole again.
+ * kept, and the file comes once the chunk is whole again.  A file open
+ * on host 1 reads the old bytes after host 0 deploys another version.
  */
 #include "harness.h"
 #include "pgserver.h"
@@ -185,4 +186,30 @@ Test(regfetch, a_damaged_chunk_in_the_registry_is_EIO_and_nothing_is_kept)
 	cr_assert_eq(dfs_pg_sql(&pg, NULL, 0, "%s", flip), 0);
 	dfs_ok(&host[1], "cmp \"$A/" PKG "/big.bin\" \"$MNT/" PKG "/big.bin\"");
 	cr_assert_eq(big_blobs(1), 1);
+}
+
+/* In-flight work on a host keeps the old version, as on one host: a file
+ * of order-sync@1 open on host 1 reads @1's bytes to its end after host 0
+ * deployed @2 over it. */
+Test(regfetch, an_open_file_reads_old_bytes_after_another_hosts_redeploy)
+{
+	publish();
+	dfs_ok(&host[0],
+	       "head -c %d /dev/urandom > \"$BUILD/process/order-sync/big.bin\""
+	       " && mkdir \"$MNT/packages/order-sync/order-sync@2\" \"$MNT/"
+	       "environments/prod\" && ln -s ../../" PKG
+	       " \"$MNT/environments/prod/order-sync\"",
+	       BIG);
+	dfs_ok(&host[1],
+	       "E=\"$MNT/environments/prod\"; i=0; until test -f"
+	       " \"$E/order-sync@1/big.bin\"; do i=$((i+1)); [ $i -lt 1000 ]"
+	       " || exit 2; sleep 0.01; done; exec 3<\"$E/order-sync@1/big.bin\""
+	       " && head -c 4096 <&3 >/dev/null && cd \"$A/environments/prod\""
+	       " && ln -sfn ../../packages/order-sync/order-sync@2 order-sync"
+	       " && i=0; until readlink \"$E/order-sync\" | grep -q '@2$'; do"
+	       " i=$((i+1)); [ $i -lt 1000 ] || exit 3; sleep 0.01; done;"
+	       " test ! -e \"$E/order-sync@1\" && cat <&3 >\"$DIR/rest\" &&"
+	       " tail -c +4097 \"$A/" PKG "/big.bin\" | cmp - \"$DIR/rest\"");
+	dfs_ok(&host[1], "cmp \"$A/packages/order-sync/order-sync@2/big.bin\""
+			 " \"$MNT/environments/prod/order-sync@2/big.bin\"");
 }

@@ -190,12 +190,27 @@ Test(registry, the_same_version_made_on_all_hosts_at_once_is_made_once)
 		workspace(h, mark);
 		setenv(h == 0 ? "M0" : h == 1 ? "M1" : "M2", host[h].mnt, 1);
 	}
-	/* Three mkdirs at once; each prints its exit status. */
+	/* Three mkdirs at once, each one's exit status in a file.  A
+	 * session holding the lock publishers take on the trail keeps all
+	 * three from finishing until each has reached its daemon and is
+	 * waiting on it (pg_locks): so no host can learn of the package
+	 * from another before its own mkdir asks. */
+	setenv("PSQL", pg.bindir, 1);
+	setenv("PGURL", pg.url, 1);
 	dfs_out(&host[0], out, sizeof(out),
-		"for m in \"$M0\" \"$M1\" \"$M2\"; do"
+		"q() { \"$PSQL/psql\" -XAtq \"$PGURL\" -c \"SELECT count(*)"
+		" FROM pg_locks WHERE relation = 'events'::regclass AND"
+		" $1\"; }; mkfifo \"$DIR/pgin\" && { \"$PSQL/psql\" -Xq"
+		" \"$PGURL\" <\"$DIR/pgin\" >/dev/null & } && exec 4>\"$DIR/pgin\""
+		" && echo 'BEGIN; LOCK TABLE events IN EXCLUSIVE MODE;' >&4 &&"
+		" i=0; until [ \"$(q granted)\" = 1 ]; do i=$((i+1));"
+		" [ $i -lt 3000 ] || exit 2; sleep 0.01; done;"
+		" for m in \"$M0\" \"$M1\" \"$M2\"; do"
 		" (mkdir \"$m/" PKG "7\" 2>\"$m.err\"; echo $? > \"$m.rc\") &"
-		" done; wait; cat \"$M0.rc\" \"$M1.rc\" \"$M2.rc\" | sort |"
-		" tr '\\n' ' '");
+		" done; i=0; until [ \"$(q 'NOT granted')\" = 3 ]; do"
+		" i=$((i+1)); [ $i -lt 3000 ] || exit 3; sleep 0.01; done;"
+		" echo 'COMMIT;' >&4; exec 4>&-; wait; cat \"$M0.rc\" \"$M1.rc\""
+		" \"$M2.rc\" | sort | tr '\\n' ' '");
 	cr_assert_str_eq(out, "0 1 1 ", "one made, two refused: %s", out);
 	dfs_out(&host[0], out, sizeof(out),
 		"cat \"$M0.err\" \"$M1.err\" \"$M2.err\" |"

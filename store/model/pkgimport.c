@@ -116,7 +116,7 @@ static int read_remote(struct import *im, int dirfd)
 		rc = dfs_hash_parse(hex, &im->remote[im->nremote++].hash);
 	}
 	fclose(f);
-	if (rc == 0)
+	if (rc == 0 && im->nremote > 0) /* qsort() takes no NULL */
 		qsort(im->remote, im->nremote, sizeof(*im->remote), cmp_remote);
 	return rc;
 }

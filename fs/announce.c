@@ -46,6 +46,9 @@ static bool showing(fuse_req_t req, fuse_ino_t parent, struct dfs_notice *ret)
 	struct dfs_fs *fs = fs_of(req);
 	bool mine;
 
+	/* Every lookup asks: most while nothing is shown, without a lock. */
+	if (__atomic_load_n(&fs->show_tid, __ATOMIC_ACQUIRE) == 0)
+		return false;
 	pthread_mutex_lock(&fs->show_lock);
 	mine = fs->show_tid != 0 && fuse_req_ctx(req)->pid == fs->show_tid &&
 	       fs->show.parent == parent;
@@ -152,7 +155,7 @@ void dfs_announce(struct dfs_fs *fs, const struct dfs_notice *n)
 	}
 	pthread_mutex_lock(&fs->show_lock);
 	fs->show = *n;
-	fs->show_tid = gettid();
+	__atomic_store_n(&fs->show_tid, gettid(), __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&fs->show_lock);
 	snprintf(staged, sizeof(staged), STAGED_PREFIX "%s", n->name);
 	if (n->show == DFS_SHOW_LINK)
@@ -167,7 +170,7 @@ void dfs_announce(struct dfs_fs *fs, const struct dfs_notice *n)
 			"%s in %s not shown to watchers: %s", n->name, dir,
 			strerror(errno));
 	pthread_mutex_lock(&fs->show_lock);
-	fs->show_tid = 0;
+	__atomic_store_n(&fs->show_tid, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&fs->show_lock);
 	close(dfd);
 }

@@ -123,11 +123,34 @@ static int wait_status(int st)
 	return -1;
 }
 
+size_t dfs_read_capped(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	for (;;) {
+		char sink[4096];
+		ssize_t n;
+
+		if (len + 1 < cap)
+			n = read(fd, buf + len, cap - 1 - len);
+		else
+			n = read(fd, sink, sizeof(sink));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (len + 1 < cap)
+			len += (size_t)n;
+	}
+	if (cap)
+		buf[len] = '\0';
+	return len;
+}
+
 static int run_sh(const struct dfs_mount *m, char *out, size_t cap,
 		  const char *cmd)
 {
 	int pfd[2] = { -1, -1 };
-	size_t len = 0;
 	pid_t pid;
 	int st;
 
@@ -146,22 +169,7 @@ static int run_sh(const struct dfs_mount *m, char *out, size_t cap,
 	}
 	if (out) {
 		close(pfd[1]);
-		for (;;) {
-			char sink[4096];
-			ssize_t n;
-
-			if (len + 1 < cap)
-				n = read(pfd[0], out + len, cap - 1 - len);
-			else
-				n = read(pfd[0], sink, sizeof(sink));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			if (len + 1 < cap)
-				len += (size_t)n;
-		}
-		out[len] = '\0';
+		dfs_read_capped(pfd[0], out, cap);
 		close(pfd[0]);
 	}
 	while (waitpid(pid, &st, 0) < 0)

@@ -59,6 +59,9 @@ bool dfs_is_mounted(const char *path);
  */
 int dfs_sh(const struct dfs_mount *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* All of fd up to its end: at most cap-1 bytes into buf, NUL-ended, the
+ * rest read and dropped (a writer never blocks); the length kept. */
+size_t dfs_read_capped(int fd, char *buf, size_t cap);
 /* Same, capturing at most cap-1 bytes of stdout into out (NUL-ended). */
 int dfs_sh_out(const struct dfs_mount *m, char *out, size_t cap,
 	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));

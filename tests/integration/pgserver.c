@@ -9,8 +9,10 @@
  *   DIR/log                  initdb, pg_ctl and server output
  *
  * Nothing here asserts with Criterion, so .init and .fini may call it all.
+ * dfs_pg_hosts_setup() mounts stores with harness.c for suites of hosts.
  */
 #include "pgserver.h"
+#include "harness.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -225,7 +227,6 @@ static int run(const struct dfs_pg *pg, char *const argv[], char *const env[],
 	       int flags, int out, int err, char *buf, size_t cap)
 {
 	int pfd[2] = { -1, -1 };
-	size_t len = 0;
 	pid_t pid;
 
 	if (buf && pipe2(pfd, O_CLOEXEC) < 0)
@@ -239,23 +240,7 @@ static int run(const struct dfs_pg *pg, char *const argv[], char *const env[],
 		return -1;
 	}
 	if (buf) {
-		for (;;) {
-			char sink[4096];
-			ssize_t n;
-
-			if (len + 1 < cap)
-				n = read(pfd[0], buf + len, cap - 1 - len);
-			else
-				n = read(pfd[0], sink, sizeof(sink));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			if (len + 1 < cap)
-				len += (size_t)n;
-		}
-		if (cap)
-			buf[len] = '\0';
+		dfs_read_capped(pfd[0], buf, cap);
 		close(pfd[0]);
 	}
 	return wait_exit(pid);
@@ -891,4 +876,27 @@ int dfs_pg_sql(const struct dfs_pg *pg, char *out, size_t cap, const char *fmt,
 	if (out && cap && (n = strlen(out)) > 0 && out[n - 1] == '\n')
 		out[n - 1] = '\0';
 	return rc;
+}
+
+int dfs_pg_hosts_setup(struct dfs_pg *pg, struct dfs_mount *hosts, int n)
+{
+	char opts[sizeof(pg->url) + 64];
+	int rc = dfs_pg_start(pg);
+
+	if (rc == 0)
+		rc = dfs_sh(&hosts[0], "\"$DEPLOYCTL\" init --registry '%s'",
+			    pg->url);
+	for (int i = 0; rc == 0 && i < n; i++) {
+		snprintf(opts, sizeof(opts), "registry=%s,registry_host=host%d",
+			 pg->url, i);
+		rc = dfs_mount_setup_opts(&hosts[i], opts);
+	}
+	return rc;
+}
+
+void dfs_pg_hosts_teardown(struct dfs_pg *pg, struct dfs_mount *hosts, int n)
+{
+	for (int i = 0; i < n; i++)
+		dfs_mount_teardown(&hosts[i]);
+	dfs_pg_teardown(pg);
 }

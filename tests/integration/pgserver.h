@@ -58,6 +58,13 @@ int dfs_pg_restart(struct dfs_pg *pg);
  * DFS_KEEP_TMP=1 in the environment keeps DIR (the server is stopped all
  * the same). */
 void dfs_pg_teardown(struct dfs_pg *pg);
+struct dfs_mount;
+/* For a suite of several hosts on one registry: start pg, make the
+ * registry (deployctl init --registry), and mount n stores, hosts[i] with
+ * -o registry=URL,registry_host=hostI.  0, or the first failure. */
+int dfs_pg_hosts_setup(struct dfs_pg *pg, struct dfs_mount *hosts, int n);
+/* Unmount the n hosts and stop pg (for .fini). */
+void dfs_pg_hosts_teardown(struct dfs_pg *pg, struct dfs_mount *hosts, int n);
 /* Run psql -X -q -v ON_ERROR_STOP=1 -At -c SQL on the database as the
  * superuser; stdout captured into out (cap bytes, NUL-ended, trailing
  * newline cut) when out is not NULL. Returns psql's exit status or -1. */

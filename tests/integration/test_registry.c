@@ -33,18 +33,9 @@ static int setup_rc;
 
 static void setup(void)
 {
-	char opts[sizeof(pg.url) + 64], out[256];
+	char out[256];
 
-	setup_rc = dfs_pg_start(&pg);
-	if (setup_rc == 0)
-		setup_rc =
-			dfs_sh(&host[0], "\"$DEPLOYCTL\" init --registry '%s'",
-			       pg.url);
-	for (int i = 0; setup_rc == 0 && i < HOSTS; i++) {
-		snprintf(opts, sizeof(opts), "registry=%s,registry_host=host%d",
-			 pg.url, i);
-		setup_rc = dfs_mount_setup_opts(&host[i], opts);
-	}
+	setup_rc = dfs_pg_hosts_setup(&pg, host, HOSTS);
 	if (setup_rc == 0)
 		setup_rc = dfs_pg_sql(&pg, out, sizeof(out),
 				      "SELECT version FROM registry");
@@ -54,9 +45,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	for (int i = 0; i < HOSTS; i++)
-		dfs_mount_teardown(&host[i]);
-	dfs_pg_teardown(&pg);
+	dfs_pg_hosts_teardown(&pg, host, HOSTS);
 }
 
 TestSuite(registry, .init = setup, .fini = teardown, .timeout = 180);

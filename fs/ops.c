@@ -251,7 +251,9 @@ static void dfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			  fuse_ino_t newparent, const char *newname,
 			  unsigned int flags)
 {
-	struct dfs_actor actor = actor_for(req, parent);
+	/* Into an audited folder, the act is recorded as the new folder's. */
+	struct dfs_actor actor =
+		actor_for(req, dfs_ino_is_build(newparent) ? parent : newparent);
 	unsigned f = 0;
 	int rc;
 
@@ -266,8 +268,6 @@ static void dfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		f |= DFS_RENAME_NOREPLACE;
 	if (flags & RENAME_EXCHANGE)
 		f |= DFS_RENAME_EXCHANGE;
-	if (!dfs_ino_is_build(newparent))
-		actor = actor_for(req, newparent);
 	rc = dfs_node_rename_as(fs_of(req)->st, &actor, parent, name, newparent,
 				newname, f);
 	if (rc < 0)

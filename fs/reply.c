@@ -46,10 +46,7 @@ struct dfs_actor audited_actor_of(fuse_req_t req)
 {
 	struct dfs_actor a = actor_of(req);
 
-	ssize_t n = fuse_req_getgroups(req, DFS_GROUPS_MAX, (gid_t *)a.groups);
-
-	a.ngroups = n > 0 && n <= DFS_GROUPS_MAX ? (int)n : 0;
-	dfs_actor_resolve(&a);
+	dfs_actor_resolve_groups(&a);
 	return a;
 }
 

@@ -137,6 +137,11 @@ struct dfs_actor {
  * flight: the process may be gone a moment later). */
 void dfs_actor_resolve(struct dfs_actor *a);
 
+/* The same for a request's thread a->pid, which also reads its
+ * supplementary groups into a->groups (with the thread group, from one
+ * read of /proc/TID/status); a->cmd is read unless it is set. */
+void dfs_actor_resolve_groups(struct dfs_actor *a);
+
 /* ---- opening ----------------------------------------------------------- */
 
 enum {

@@ -6,7 +6,9 @@
  * that holds a whole file.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,32 +53,115 @@ void dfs_iso_time(int64_t ns, char *buf, size_t cap)
 	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/*
+ * User names, remembered for a few seconds: every audited act names its
+ * user, and getpwuid_r() reads /etc/passwd (or asks NSS) each time.  A
+ * rename in /etc/passwd shows in the trail within DFS_USER_TTL_NS.
+ */
+#define DFS_USER_SLOTS 16
+#define DFS_USER_TTL_NS (5 * 1000000000LL)
+static struct {
+	uint32_t uid;
+	int64_t until; /* monotonic ns; 0: empty */
+	char name[64];
+} user_cache[DFS_USER_SLOTS];
+static pthread_mutex_t user_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return dfs_ts_to_ns(ts);
+}
+
+static bool user_cached(uint32_t uid, int64_t now, char *buf, size_t cap)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&user_lock);
+	for (int i = 0; i < DFS_USER_SLOTS && !hit; i++)
+		if (user_cache[i].until > now && user_cache[i].uid == uid) {
+			snprintf(buf, cap, "%s", user_cache[i].name);
+			hit = true;
+		}
+	pthread_mutex_unlock(&user_lock);
+	return hit;
+}
+
+static void user_remember(uint32_t uid, int64_t now, const char *name)
+{
+	int slot = (int)(uid % DFS_USER_SLOTS);
+
+	pthread_mutex_lock(&user_lock);
+	user_cache[slot].uid = uid;
+	user_cache[slot].until = now + DFS_USER_TTL_NS;
+	snprintf(user_cache[slot].name, sizeof(user_cache[slot].name), "%s",
+		 name);
+	pthread_mutex_unlock(&user_lock);
+}
+
 void dfs_user_name(uint32_t uid, char *buf, size_t cap)
 {
 	struct passwd pw, *res = NULL;
+	int64_t now = mono_ns();
 	char tmp[1024];
 
-	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
+	if (user_cached(uid, now, buf, cap))
+		return;
+	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res &&
+	    strlen(pw.pw_name) < sizeof(user_cache[0].name)) {
 		snprintf(buf, cap, "%s", pw.pw_name);
-	else
+		user_remember(uid, now, pw.pw_name);
+	} else if (res) {
+		snprintf(buf, cap, "%s", pw.pw_name);
+	} else {
 		snprintf(buf, cap, "%u", uid);
+	}
 }
 
-/* The thread group of thread tid, from /proc/TID/status; tid if it is
- * gone. */
-static int32_t thread_group(int32_t tid)
+/* The supplementary groups from a "Groups:" line of /proc/TID/status. */
+static void parse_groups(const char *list, struct dfs_actor *a)
 {
-	char path[64], line[128];
+	char *end;
+
+	a->ngroups = 0;
+	while (a->ngroups < DFS_GROUPS_MAX) {
+		unsigned long g = strtoul(list, &end, 10);
+
+		if (end == list)
+			break;
+		a->groups[a->ngroups++] = (uint32_t)g;
+		list = end;
+	}
+}
+
+/*
+ * From one read of /proc/TID/status: the thread group of thread tid (tid
+ * if it is gone) and, when groups is set, the supplementary groups into
+ * a (none if it is gone).
+ */
+static int32_t read_status(int32_t tid, struct dfs_actor *groups)
+{
+	char path[64], line[4096];
 	int32_t tgid = tid;
+	bool want = groups != NULL;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
 	f = fopen(path, "re");
 	if (!f)
 		return tid;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Tgid:", 5)) {
+			sscanf(line + 5, "%d", &tgid);
+			if (!want)
+				break;
+		} else if (want && !strncmp(line, "Groups:", 7)) {
+			parse_groups(line + 7, groups);
 			break;
+		}
+	}
 	fclose(f);
 	return tgid > 0 ? tgid : tid;
 }
@@ -151,8 +236,16 @@ void dfs_actor_resolve(struct dfs_actor *a)
 {
 	if (a->cmd[0])
 		return;
-	a->pid = thread_group(a->pid);
+	a->pid = read_status(a->pid, NULL);
 	read_cmdline(a->pid, a->cmd);
+}
+
+void dfs_actor_resolve_groups(struct dfs_actor *a)
+{
+	a->ngroups = 0;
+	a->pid = read_status(a->pid, a);
+	if (!a->cmd[0])
+		read_cmdline(a->pid, a->cmd);
 }
 
 const struct dfs_actor *dfs_actor_or_self(const struct dfs_actor *actor,

@@ -265,7 +265,8 @@ static void *sealer_main(void *arg)
 			continue;
 		}
 		dfs_db_tick_locked(st);
-		if (!st->content->queue && (st->txn_open || st->later_due)) {
+		if (!st->content->queue &&
+		    (st->txn_open || st->read_open || st->later_due)) {
 			gather_wait(st);
 			continue;
 		}
@@ -291,6 +292,9 @@ int dfs_sealer_start(struct dfs_store *st)
 	if (rc)
 		return -rc;
 	st->content->sealer_running = true;
+	pthread_mutex_lock(&st->lock);
+	st->read_hold = true; /* its tick ends read transactions */
+	pthread_mutex_unlock(&st->lock);
 	return 0;
 }
 
@@ -300,6 +304,8 @@ void dfs_sealer_stop(struct dfs_store *st)
 		return;
 	pthread_mutex_lock(&st->lock);
 	st->content->stopping = true;
+	st->read_hold = false; /* no tick will end one from now */
+	dfs_db_read_end(st);
 	pthread_cond_broadcast(&st->wake);
 	pthread_mutex_unlock(&st->lock);
 	pthread_join(st->content->sealer, NULL);

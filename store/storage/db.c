@@ -66,7 +66,10 @@ int dfs_next(sqlite3_stmt *s)
 
 int dfs_db_exec(struct dfs_store *st, const char *sql)
 {
-	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	int rc;
+
+	dfs_db_read_end(st); /* a BEGIN, a write, a PRAGMA: by itself */
+	rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 
 	return rc == SQLITE_OK
 		       ? 0
@@ -90,6 +93,19 @@ static size_t sql_slot(const char *sql)
 	return (size_t)(h >> 40) & (DFS_SQL_CACHE - 1);
 }
 
+/* A statement about to run: a read joins the read transaction (txn.c),
+ * a write outside a transaction runs by itself, as it always did. */
+static sqlite3_stmt *about_to_run(struct dfs_store *st, sqlite3_stmt *s)
+{
+	if (st->read_hold && !st->txn_open) {
+		if (sqlite3_stmt_readonly(s))
+			dfs_db_read(st);
+		else
+			dfs_db_read_end(st);
+	}
+	return s;
+}
+
 sqlite3_stmt *dfs_sql(struct dfs_store *st, const char *sql)
 {
 	size_t i = sql_slot(sql);
@@ -97,7 +113,7 @@ sqlite3_stmt *dfs_sql(struct dfs_store *st, const char *sql)
 	for (size_t n = 0; n < DFS_SQL_CACHE;
 	     n++, i = (i + 1) & (DFS_SQL_CACHE - 1)) {
 		if (st->sql_key[i] == sql)
-			return st->sql_stmt[i];
+			return about_to_run(st, st->sql_stmt[i]);
 		if (!st->sql_key[i])
 			break;
 	}
@@ -110,7 +126,7 @@ sqlite3_stmt *dfs_sql(struct dfs_store *st, const char *sql)
 		return NULL;
 	}
 	st->sql_key[i] = sql;
-	return st->sql_stmt[i];
+	return about_to_run(st, st->sql_stmt[i]);
 }
 
 /* The values bound to a statement that writes, kept for the close log
@@ -312,6 +328,8 @@ void dfs_col_text(sqlite3_stmt *s, int col, char *buf, size_t cap)
 
 void dfs_db_close(struct dfs_store *st)
 {
+	if (st->db)
+		dfs_db_read_end(st);
 	for (int i = 0; i < DFS_SQL_CACHE; i++)
 		sqlite3_finalize(st->sql_stmt[i]);
 	memset(st->sql_key, 0, sizeof(st->sql_key));

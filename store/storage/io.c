@@ -65,6 +65,16 @@ int dfs_io_fsync(int fd)
 	return rc;
 }
 
+/* The data and the size of fd, not its times: what a WAL needs. */
+int dfs_io_fdatasync(int fd)
+{
+	int rc = injected(IO_FSYNC);
+
+	if (rc == 0 && fdatasync(fd) < 0)
+		rc = -errno;
+	return rc;
+}
+
 int dfs_io_syncfs(int fd)
 {
 	int rc = injected(IO_FSYNC);

@@ -124,6 +124,12 @@ struct dfs_store {
 	bool op_lazy;
 	bool txn_ticked; /* the tick was told of this transaction's lazy work */
 	bool txn_whole;	 /* see dfs_db_begin_whole() */
+	/* A read transaction (dfs_db_read()): reads share one snapshot, and
+	 * its lock, until a write or the tick ends it.  read_hold: the
+	 * daemon, whose tick ends them. */
+	bool read_open;
+	bool read_hold;
+	int64_t read_since;
 	int64_t txn_since;
 	uint64_t op_ino; /* the inode the lazy call in progress changes */
 	/* Inodes whose answered lazy calls wait in the open transaction, and
@@ -296,6 +302,16 @@ int dfs_db_commit(struct dfs_store *st, bool durable);
 int dfs_db_commit_logged(struct dfs_store *st);
 /* Undo the current call only (its savepoint). */
 void dfs_db_rollback(struct dfs_store *st);
+/*
+ * Reads outside a transaction (st->read_hold: the daemon).  Each read
+ * SQLite runs by itself takes and drops a WAL read lock: two fcntl()
+ * calls a statement, a dozen statements a request.  dfs_sql() opens a
+ * read transaction at a read instead, which the next write, flush or
+ * the tick (after DFS_LAZY_MS) ends: no write waits in it, so no answered
+ * call depends on it.  dfs_db_read_end(): end it now (st->lock held).
+ */
+void dfs_db_read(struct dfs_store *st);
+void dfs_db_read_end(struct dfs_store *st);
 /* rc == 0: commit (not durably); else roll back.  Returns rc or the
  * commit's error. */
 int dfs_finish(struct dfs_store *st, int rc);
@@ -488,6 +504,7 @@ int dfs_read_whole(int fd, char **ret, size_t *ret_len);
 /* ---- io.c: the I/O seam; each returns 0 or -errno -------------------------- */
 
 int dfs_io_fsync(int fd);
+int dfs_io_fdatasync(int fd);
 int dfs_io_syncfs(int fd);
 int dfs_io_linkat(int olddir, const char *old, int newdir, const char *new);
 int dfs_io_renameat(int olddir, const char *old, int newdir, const char *new,

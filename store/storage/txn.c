@@ -122,6 +122,32 @@ int dfs_db_settle(struct dfs_store *st, uint64_t ino)
 	return rc;
 }
 
+/* ---- reads ---------------------------------------------------------------- */
+
+void dfs_db_read(struct dfs_store *st)
+{
+	if (st->txn_open || st->read_open || !st->read_hold)
+		return;
+	if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return; /* the read runs by itself, as without */
+	st->read_open = true;
+	st->read_since = dfs_now_ns();
+	dfs_wake(st);
+}
+
+void dfs_db_read_end(struct dfs_store *st)
+{
+	if (!st->read_open)
+		return;
+	st->read_open = false;
+	/* Nothing was written in it: a failed COMMIT loses nothing. */
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		dfs_log(DFS_LOG_WARN, "ending a read transaction: %s",
+			sqlite3_errmsg(st->db));
+		(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+}
+
 /* ---- transactions ------------------------------------------------------- */
 
 static int begin(struct dfs_store *st, bool lazy)
@@ -190,8 +216,10 @@ int dfs_db_flush(struct dfs_store *st)
 {
 	int rc;
 
-	if (!st->txn_open)
+	if (!st->txn_open) {
+		dfs_db_read_end(st);
 		return 0;
+	}
 	rc = dfs_redo_seal(st);
 	st->txn_open = false;
 	if (rc == 0)
@@ -352,13 +380,19 @@ void dfs_db_tick_locked(struct dfs_store *st)
 	if (st->txn_open &&
 	    dfs_now_ns() - st->txn_since >= DFS_LAZY_MS * 1000000LL)
 		(void)dfs_db_flush(st);
+	if (st->read_open &&
+	    dfs_now_ns() - st->read_since >= DFS_LAZY_MS * 1000000LL)
+		dfs_db_read_end(st);
 	dfs_reserve_tick(st);
 	due = dfs_db_tick_due(st);
-	if (!st->txn_open && due && dfs_now_ns() >= due)
+	if (!st->txn_open && due && dfs_now_ns() >= due) {
+		dfs_db_read_end(st); /* it would hold the checkpoint back */
 		checkpoint(st);
+	}
 }
 
-/* The WAL on disk: what it holds survives a power cut. */
+/* The WAL on disk: what it holds survives a power cut.  fdatasync, as
+ * SQLite's own syncs: the data and the length, not the file's times. */
 static int sync_wal(struct dfs_store *st)
 {
 	if (st->wal_fd < 0)
@@ -366,7 +400,7 @@ static int sync_wal(struct dfs_store *st)
 				    O_RDONLY | O_CLOEXEC);
 	if (st->wal_fd < 0)
 		return -errno;
-	return dfs_io_fsync(st->wal_fd);
+	return dfs_io_fdatasync(st->wal_fd);
 }
 
 /*

@@ -33,7 +33,8 @@ static const char sql_row[] =
 static const char sql_child[] = "SELECT node FROM snodes WHERE line = ?1"
 				" AND parent = ?2 AND name = ?4" VALID;
 static const char sql_prefix[] =
-	"SELECT node FROM snodes WHERE line = ?1 AND parent = ?2" VALID
+	"SELECT node FROM snodes INDEXED BY snodes_by_name"
+	" WHERE line = ?1 AND parent = ?2" VALID
 	" AND substr(name, 1, ?4) = ?5 LIMIT 2";
 static const char sql_children[] =
 	"SELECT ?5 + node, name FROM snodes WHERE line = ?1 AND parent = ?2" VALID
@@ -45,10 +46,17 @@ static const char sql_row_export[] =
 	"SELECT ?4 + node, name, mode, uid, gid, mtime, size, blob, target"
 	" FROM snodes WHERE line = ?1 AND node = ?2" VALID
 	" ORDER BY vfrom DESC LIMIT 1";
-/* The nodes of the tree at node ?2 as of version ?3 (?2 itself first). */
-#define TREE                                                           \
-	"WITH RECURSIVE t(node) AS (SELECT ?2 UNION ALL SELECT s.node" \
-	" FROM snodes s JOIN t ON s.line = ?1 AND s.parent = t.node"   \
+/*
+ * The nodes of the tree at node ?2 as of version ?3 (?2 itself first).
+ * Each step looks up a folder's children by (line, parent): without
+ * statistics SQLite would take the primary key's (line) instead and read
+ * the whole line for every node, n squared (180 ms for the start of a
+ * copy deploy of 2,000 files; 2.5 ms by the index).
+ */
+#define TREE                                                             \
+	"WITH RECURSIVE t(node) AS (SELECT ?2 UNION ALL SELECT s.node"   \
+	" FROM snodes s INDEXED BY snodes_by_name JOIN t ON s.line = ?1" \
+	" AND s.parent = t.node"                                         \
 	" AND s.vfrom <= ?3 AND (s.vto IS NULL OR s.vto > ?3)) "
 static const char sql_tree_size[] = TREE "SELECT count(*) - 1 FROM t";
 static const char sql_blobs[] =

@@ -45,9 +45,11 @@ static const char sql_insert[] =
 	" ?14, ?15, ?16, ?17)";
 static const char sql_close[] = "UPDATE snodes SET vto = ?4"
 				" WHERE line = ?1 AND node = ?2 AND vfrom = ?3";
+/* Children by (line, parent), not by the whole line: see snode.c TREE. */
 static const char sql_close_below[] =
 	"WITH RECURSIVE t(node) AS (SELECT ?2 UNION ALL SELECT s.node"
-	" FROM snodes s JOIN t ON s.line = ?1 AND s.parent = t.node"
+	" FROM snodes s INDEXED BY snodes_by_name JOIN t ON s.line = ?1"
+	" AND s.parent = t.node"
 	" AND s.vto IS NULL)"
 	" UPDATE snodes SET vto = ?3 WHERE line = ?1 AND vto IS NULL"
 	" AND node IN (SELECT node FROM t WHERE node <> ?2)";

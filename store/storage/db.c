@@ -2,8 +2,10 @@
 /*
  * db.c - the SQLite connection of a store: statements prepared once and
  * kept (keyed by the address of their constant SQL text), binding and
- * stepping in one call, and SQLite's result codes as errno (here and
- * nowhere else).  All of it runs with st->lock held.
+ * stepping in one call, SQLite's result codes as errno (here and
+ * nowhere else), and the daemon's read transactions (reads share one
+ * until a write or the tick ends it).  All of it runs with st->lock
+ * held.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -84,6 +86,40 @@ int64_t dfs_last_rowid(struct dfs_store *st)
 int dfs_changes(struct dfs_store *st)
 {
 	return sqlite3_changes(st->db);
+}
+
+/* Tell the background thread of new work, if it would not look soon
+ * (st->lock held). */
+void dfs_wake(struct dfs_store *st)
+{
+	if (st->idle)
+		pthread_cond_signal(&st->wake);
+}
+
+/* ---- reads ---------------------------------------------------------------- */
+
+void dfs_db_read(struct dfs_store *st)
+{
+	if (st->txn_open || st->read_open || !st->read_hold)
+		return;
+	if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return; /* the read runs by itself, as without */
+	st->read_open = true;
+	st->read_since = dfs_now_ns();
+	dfs_wake(st);
+}
+
+void dfs_db_read_end(struct dfs_store *st)
+{
+	if (!st->read_open)
+		return;
+	st->read_open = false;
+	/* Nothing was written in it: a failed COMMIT loses nothing. */
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		dfs_log(DFS_LOG_WARN, "ending a read transaction: %s",
+			sqlite3_errmsg(st->db));
+		(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	}
 }
 
 static size_t sql_slot(const char *sql)

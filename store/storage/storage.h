@@ -124,8 +124,8 @@ struct dfs_store {
 	bool op_lazy;
 	bool txn_ticked; /* the tick was told of this transaction's lazy work */
 	bool txn_whole;	 /* see dfs_db_begin_whole() */
-	/* A read transaction (dfs_db_read()): reads share one snapshot, and
-	 * its lock, until a write or the tick ends it.  read_hold: the
+	/* A read transaction (db.c dfs_db_read()): reads share one snapshot
+	 * and its lock until a write or the tick ends it.  read_hold: the
 	 * daemon, whose tick ends them. */
 	bool read_open;
 	bool read_hold;

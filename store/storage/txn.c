@@ -122,32 +122,6 @@ int dfs_db_settle(struct dfs_store *st, uint64_t ino)
 	return rc;
 }
 
-/* ---- reads ---------------------------------------------------------------- */
-
-void dfs_db_read(struct dfs_store *st)
-{
-	if (st->txn_open || st->read_open || !st->read_hold)
-		return;
-	if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return; /* the read runs by itself, as without */
-	st->read_open = true;
-	st->read_since = dfs_now_ns();
-	dfs_wake(st);
-}
-
-void dfs_db_read_end(struct dfs_store *st)
-{
-	if (!st->read_open)
-		return;
-	st->read_open = false;
-	/* Nothing was written in it: a failed COMMIT loses nothing. */
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		dfs_log(DFS_LOG_WARN, "ending a read transaction: %s",
-			sqlite3_errmsg(st->db));
-		(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	}
-}
-
 /* ---- transactions ------------------------------------------------------- */
 
 static int begin(struct dfs_store *st, bool lazy)
@@ -291,14 +265,6 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 void dfs_db_watch_wal(struct dfs_store *st)
 {
 	sqlite3_wal_hook(st->db, wal_hook, st);
-}
-
-/* Tell the background thread of new work, if it would not look soon
- * (st->lock held). */
-void dfs_wake(struct dfs_store *st)
-{
-	if (st->idle)
-		pthread_cond_signal(&st->wake);
 }
 
 int64_t dfs_db_tick_due(const struct dfs_store *st)

@@ -32,6 +32,11 @@ static int open_file(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc < 0)
 		return rc;
 	fi->fh = (uint64_t)(uintptr_t)f;
+	/* A close of a file open for reading only has nothing to flush or
+	 * to learn (the calls a failed commit undoes are on a file open for
+	 * writing, whose close reports them): no FLUSH request for it, one
+	 * of the four a copy out of a package costs per file. */
+	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
 	if (dfs_file_buffered(f)) {
 		/* audit.log grows, and a copy into an environment is
 		 * checked, not kept: no page cache. */

@@ -30,6 +30,7 @@
 
 /* The kernel's ABI 7.40, which Debian 12's <linux/fuse.h> predates. */
 #define DFS_FUSE_PASSTHROUGH (1ull << 37)
+#define DFS_FOPEN_NOFLUSH (1u << 5)
 #define DFS_FOPEN_PASSTHROUGH (1u << 7)
 #define DFS_INIT_EXT (1u << 30)
 struct dfs_backing_map {
@@ -198,9 +199,12 @@ void dfs_passthrough_stop(struct dfs_fs *fs)
 int dfs_reply_open_backing(fuse_req_t req, const struct fuse_file_info *fi,
 			   int id)
 {
-	struct dfs_open_out out = { .fh = fi->fh,
-				    .open_flags = DFS_FOPEN_PASSTHROUGH,
-				    .backing_id = id };
+	struct dfs_open_out out = {
+		.fh = fi->fh,
+		.open_flags = DFS_FOPEN_PASSTHROUGH |
+			      (fi->noflush ? DFS_FOPEN_NOFLUSH : 0),
+		.backing_id = id
+	};
 	struct iovec iov = { &out, sizeof(out) };
 
 	return fuse_reply_iov(req, &iov, 1);

@@ -178,6 +178,49 @@ Test(diskfull, calls_on_an_open_file_are_kept_or_fail_its_close)
 		  "every call answered 0 and the change is gone");
 }
 
+/*
+ * A reader's close does not take the writer's report: the writer's
+ * fchmod is answered, a commit undoes it, and a process that only read
+ * the file closes it first.  That close reports nothing (it has nothing
+ * to flush); the writer's close either reports the loss or the change
+ * is there.  (Each close used to send a FLUSH, and the first one, the
+ * reader's, would take the error whenever the close log could not keep
+ * the call either: the writer's close answered 0 for a change that was
+ * gone.  Here the close log keeps it, so this guards that path rather
+ * than reproduces it.)
+ */
+Test(diskfull, a_readers_close_does_not_take_the_writers_report)
+{
+	int fd, rd, rc_mode, rc_close, err_close;
+	char p[4096], buf[16];
+	struct stat sb;
+
+	prepare();
+	fd = open(at(p, sizeof(p), "g"), O_WRONLY);
+	cr_assert_geq(fd, 0, "open: %s", strerror(errno));
+	rc_mode = fchmod(fd, 0600);
+	/* A file system call that commits: the group commit meets the full
+	 * disk now, not in 20 ms. */
+	(void)chmod(at(p, sizeof(p), "f"), 0600);
+	rd = open(at(p, sizeof(p), "g"), O_RDONLY);
+	cr_assert_geq(rd, 0, "open to read: %s", strerror(errno));
+	cr_assert_geq(read(rd, buf, sizeof(buf)), 0);
+	cr_assert_eq(close(rd), 0, "the reader's close: %s", strerror(errno));
+	rc_close = close(fd);
+	err_close = errno;
+	cr_log_info("on a full disk: fchmod %d, the writer's close %d", rc_mode,
+		    rc_close < 0 ? -err_close : 0);
+	if (rc_close < 0)
+		cr_assert_eq(err_close, ENOSPC, "close: %s",
+			     strerror(err_close));
+
+	remount_with_space();
+	cr_assert_eq(stat(at(p, sizeof(p), "g"), &sb), 0);
+	cr_assert(rc_mode < 0 || rc_close < 0 || (sb.st_mode & 07777) == 0600,
+		  "fchmod and the writer's close answered 0, the file is %o",
+		  sb.st_mode & 07777);
+}
+
 /* The space the tmpfs under the store has free, in KiB. */
 static long free_kib(void)
 {

@@ -35,8 +35,13 @@ static int open_file(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* A close of a file open for reading only has nothing to flush or
 	 * to learn (the calls a failed commit undoes are on a file open for
 	 * writing, whose close reports them): no FLUSH request for it, one
-	 * of the four a copy out of a package costs per file. */
-	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
+	 * of the four a copy out of a package costs per file.  One that
+	 * keeps the next opens of its file from passing through keeps its
+	 * FLUSH, as before: its RELEASE comes in the background after the
+	 * close returns, and a close that waits for the daemon gives the
+	 * releases before it time to arrive before the next open. */
+	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY &&
+		      !dfs_file_holds_back_passthrough(f);
 	if (dfs_file_buffered(f)) {
 		/* audit.log grows, and a copy into an environment is
 		 * checked, not kept: no page cache. */

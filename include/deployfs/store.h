@@ -433,6 +433,9 @@ void dfs_store_set_backing(struct dfs_store *st, const struct dfs_backing *b);
 /* The backing id the kernel reads f through (reply to open with it), or
  * 0: f is read through dfs_file_read()/its fd. */
 int dfs_file_backing(const struct dfs_file *f);
+/* f reads a snapshot's file through the daemon: while it is open, no
+ * other open of that file is passed through. */
+bool dfs_file_holds_back_passthrough(const struct dfs_file *f);
 /* Returns 0; closes, and schedules sealing after the last writer. */
 int dfs_file_release(struct dfs_store *st, struct dfs_file *f);
 /* Is ino a node of an environment's extensions (a build-like node whose

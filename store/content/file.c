@@ -151,6 +151,12 @@ int dfs_file_backing(const struct dfs_file *f)
 	return f->backing;
 }
 
+bool dfs_file_holds_back_passthrough(const struct dfs_file *f)
+{
+	return f->oi && f->oi->snap && !f->backing &&
+	       (f->flags & O_ACCMODE) == O_RDONLY;
+}
+
 static void files_add(struct dfs_store *st, struct dfs_file *f)
 {
 	struct dfs_content *c = st->content;

@@ -252,8 +252,8 @@ static void dfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			  unsigned int flags)
 {
 	/* Into an audited folder, the act is recorded as the new folder's. */
-	struct dfs_actor actor =
-		actor_for(req, dfs_ino_is_build(newparent) ? parent : newparent);
+	struct dfs_actor actor = actor_for(
+		req, dfs_ino_is_build(newparent) ? parent : newparent);
 	unsigned f = 0;
 	int rc;
 

@@ -85,6 +85,18 @@ static const char *at(char *buf, size_t cap, const char *name)
 	return dfs_path(buf, cap, "%s/process/p/%s", m.build, name);
 }
 
+/* prepare(), then g open for writing. */
+static int prepare_and_open_g(void)
+{
+	char p[4096];
+	int fd;
+
+	prepare();
+	fd = open(at(p, sizeof(p), "g"), O_WRONLY);
+	cr_assert_geq(fd, 0, "open: %s", strerror(errno));
+	return fd;
+}
+
 /*
  * chmod, utimensat and setxattr of a path on a full disk: each either
  * fails (ENOSPC) or is there after a remount.  The old group commit
@@ -145,9 +157,7 @@ Test(diskfull, calls_on_an_open_file_are_kept_or_fail_its_close)
 	char p[4096], x[8];
 	struct stat sb;
 
-	prepare();
-	fd = open(at(p, sizeof(p), "g"), O_WRONLY);
-	cr_assert_geq(fd, 0, "open: %s", strerror(errno));
+	fd = prepare_and_open_g();
 	rc_mode = fchmod(fd, 0600);
 	rc_x = fsetxattr(fd, "user.x", "1", 1, 0);
 	rc_close = close(fd);
@@ -195,9 +205,7 @@ Test(diskfull, a_readers_close_does_not_take_the_writers_report)
 	char p[4096], buf[16];
 	struct stat sb;
 
-	prepare();
-	fd = open(at(p, sizeof(p), "g"), O_WRONLY);
-	cr_assert_geq(fd, 0, "open: %s", strerror(errno));
+	fd = prepare_and_open_g();
 	rc_mode = fchmod(fd, 0600);
 	/* A file system call that commits: the group commit meets the full
 	 * disk now, not in 20 ms. */

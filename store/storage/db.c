@@ -129,7 +129,7 @@ static size_t sql_slot(const char *sql)
 	return (size_t)(h >> 40) & (DFS_SQL_CACHE - 1);
 }
 
-/* A statement about to run: a read joins the read transaction (txn.c),
+/* A statement about to run: a read joins the read transaction,
  * a write outside a transaction runs by itself, as it always did. */
 static sqlite3_stmt *about_to_run(struct dfs_store *st, sqlite3_stmt *s)
 {

@@ -56,23 +56,25 @@ static int injected(enum io_step step)
 	return rc;
 }
 
-int dfs_io_fsync(int fd)
+/* The "fsync" step: fsync(), or fdatasync() for the data and the size
+ * of fd without its times (what a WAL needs). */
+static int sync_step(int fd, int (*sync_fn)(int))
 {
 	int rc = injected(IO_FSYNC);
 
-	if (rc == 0 && fsync(fd) < 0)
+	if (rc == 0 && sync_fn(fd) < 0)
 		rc = -errno;
 	return rc;
 }
 
-/* The data and the size of fd, not its times: what a WAL needs. */
+int dfs_io_fsync(int fd)
+{
+	return sync_step(fd, fsync);
+}
+
 int dfs_io_fdatasync(int fd)
 {
-	int rc = injected(IO_FSYNC);
-
-	if (rc == 0 && fdatasync(fd) < 0)
-		rc = -errno;
-	return rc;
+	return sync_step(fd, fdatasync);
 }
 
 int dfs_io_syncfs(int fd)

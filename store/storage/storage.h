@@ -124,14 +124,14 @@ struct dfs_store {
 	bool op_lazy;
 	bool txn_ticked; /* the tick was told of this transaction's lazy work */
 	bool txn_whole;	 /* see dfs_db_begin_whole() */
+	int64_t txn_since;
+	uint64_t op_ino; /* the inode the lazy call in progress changes */
 	/* A read transaction (db.c dfs_db_read()): reads share one snapshot
 	 * and its lock until a write or the tick ends it.  read_hold: the
 	 * daemon, whose tick ends them. */
 	bool read_open;
 	bool read_hold;
 	int64_t read_since;
-	int64_t txn_since;
-	uint64_t op_ino; /* the inode the lazy call in progress changes */
 	/* Inodes whose answered lazy calls wait in the open transaction, and
 	 * those whose calls a failed commit undid, with its -errno: their
 	 * next flush or fsync reports the loss (dfs_db_settle()). */

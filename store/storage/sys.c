@@ -109,15 +109,13 @@ void dfs_user_name(uint32_t uid, char *buf, size_t cap)
 
 	if (user_cached(uid, now, buf, cap))
 		return;
-	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res &&
-	    strlen(pw.pw_name) < sizeof(user_cache[0].name)) {
-		snprintf(buf, cap, "%s", pw.pw_name);
-		user_remember(uid, now, pw.pw_name);
-	} else if (res) {
-		snprintf(buf, cap, "%s", pw.pw_name);
-	} else {
+	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) != 0 || !res) {
 		snprintf(buf, cap, "%u", uid);
+		return;
 	}
+	snprintf(buf, cap, "%s", pw.pw_name);
+	if (strlen(pw.pw_name) < sizeof(user_cache[0].name))
+		user_remember(uid, now, pw.pw_name);
 }
 
 /* The supplementary groups from a "Groups:" line of /proc/TID/status. */
@@ -145,7 +143,6 @@ static int32_t read_status(int32_t tid, struct dfs_actor *groups)
 {
 	char path[64], line[4096];
 	int32_t tgid = tid;
-	bool want = groups != NULL;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
@@ -155,9 +152,9 @@ static int32_t read_status(int32_t tid, struct dfs_actor *groups)
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, "Tgid:", 5)) {
 			sscanf(line + 5, "%d", &tgid);
-			if (!want)
+			if (!groups)
 				break;
-		} else if (want && !strncmp(line, "Groups:", 7)) {
+		} else if (groups && !strncmp(line, "Groups:", 7)) {
 			parse_groups(line + 7, groups);
 			break;
 		}

@@ -223,6 +223,10 @@ void fill_stat(const struct dfs_attr *a, struct stat *sb)
 	sb->st_ctim = a->ctime;
 }
 
+/* How long an entry the daemon tells of, but may lose the notice of, is
+ * kept (DFS_NODE_ENTRY_BRIEF). */
+#define DFS_BRIEF_TTL 1.0
+
 /* Snapshots never change: the kernel may keep them for a day.  Package
  * folders and `latest` change behind the kernel's back: no caching. */
 double ttl_of(const struct dfs_fs *fs, const struct dfs_attr *a)
@@ -242,6 +246,7 @@ void fill_entry(struct dfs_fs *fs, const struct dfs_attr *a,
 	e->generation = 1;
 	e->attr_timeout = ttl_of(fs, a);
 	e->entry_timeout = a->flags & DFS_NODE_ENTRY_VOLATILE ? 0.0
+			   : a->flags & DFS_NODE_ENTRY_BRIEF  ? DFS_BRIEF_TTL
 			   : a->flags & DFS_NODE_ENTRY_TOLD   ? fs->ttl
 							      : ttl_of(fs, a);
 	fill_stat(a, &e->attr);

@@ -83,6 +83,10 @@ enum {
 	 * entry just after): the entry is kept the mount's ttl, not as
 	 * long as its attributes, in case a notice is lost. */
 	DFS_NODE_ENTRY_TOLD = 1 << 8,
+	/* Told as ENTRY_TOLD, but kept only a second: a notice lost (a
+	 * burst of them past the ring in notice.c) leaves the name that
+	 * long at most. */
+	DFS_NODE_ENTRY_BRIEF = 1 << 9,
 };
 
 #define DFS_HASH_LEN 16

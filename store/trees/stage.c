@@ -144,6 +144,8 @@ void dfs_env_notice_gone(struct dfs_store *st, const struct dfs_dep *d,
 	char name[DFS_NAME_MAX + DFS_LABEL_MAX + 2];
 
 	snprintf(name, sizeof(name), "%s@%s", d->component, d->version);
+	/* At once: the kernel may keep N@V's entry (views.c). */
+	dfs_notice_attr(st, dfs_eview_ino(d->env, d->root));
 	dfs_notice_push(st, dir, dfs_eview_ino(d->env, d->root), name, true);
 	dfs_notice_push(st, dir, DFS_INO_DEPLINK_BASE + (uint64_t)d->id,
 			d->component, !link_stays);

@@ -21,17 +21,26 @@
 #include "trees.h"
 
 /* The copy in progress of ino's package in its environment, if it is
- * not deployed there. */
-static struct dfs_stage *stage_of(struct dfs_store *st, uint64_t ino,
-				  struct dfs_pkg *p)
+ * not deployed there (*ret_deployed: it is). */
+static struct dfs_stage *stage_in(struct dfs_store *st, uint64_t ino,
+				  struct dfs_pkg *p, bool *ret_deployed)
 {
 	int64_t env = dfs_eview_env(ino);
 	struct dfs_dep d;
 
-	if (dfs_pkg_of_snode(st, dfs_eview_snode(ino), p) < 0 ||
-	    dfs_dep_of_pkg(st, env, p->id, &d) == 0)
+	*ret_deployed = false;
+	if (dfs_pkg_of_snode(st, dfs_eview_snode(ino), p) < 0)
 		return NULL;
-	return dfs_stage_find(st, env, p->id);
+	*ret_deployed = dfs_dep_of_pkg(st, env, p->id, &d) == 0;
+	return *ret_deployed ? NULL : dfs_stage_find(st, env, p->id);
+}
+
+static struct dfs_stage *stage_of(struct dfs_store *st, uint64_t ino,
+				  struct dfs_pkg *p)
+{
+	bool deployed;
+
+	return stage_in(st, ino, p, &deployed);
 }
 
 int dfs_view_attr_locked(struct dfs_store *st, uint64_t ino,
@@ -43,6 +52,7 @@ int dfs_view_attr_locked(struct dfs_store *st, uint64_t ino,
 	struct dfs_verify *v;
 	struct dfs_attr pkg;
 	struct dfs_pkg p = { 0 };
+	bool deployed;
 	int rc = dfs_snode_attr(st, s, ret);
 
 	if (rc < 0)
@@ -53,11 +63,19 @@ int dfs_view_attr_locked(struct dfs_store *st, uint64_t ino,
 		ret->size = strlen(shown);
 	ret->ino = ino;
 	ret->flags = 0;
-	sg = stage_of(st, ino, &p);
-	/* N@V comes and goes behind the kernel's back; what is below it is
-	 * reached through it. */
+	sg = stage_in(st, ino, &p, &deployed);
+	/* N@V comes and goes behind the kernel's back (a deploy that
+	 * replaces it, an undeploy, another host's act).  The kernel may
+	 * keep its entry a second, so a copy into it, which names each file
+	 * by its path, does not look N@V up again for every file.  When it
+	 * goes, its attributes are dropped before that call is answered
+	 * (stage.c dfs_env_notice_gone), so the next stat of it, or walk
+	 * through it, asks here, and is told it is gone; the entry itself
+	 * is dropped just after.  What is below it is reached through it. */
+	if (s == p.root && !deployed && !sg)
+		return -ENOENT;
 	if (s == p.root)
-		ret->flags = DFS_NODE_ENTRY_VOLATILE;
+		ret->flags = DFS_NODE_ENTRY_BRIEF;
 	if (!sg)
 		return 0; /* deployed: the package's own */
 	/* A copy in progress belongs to whoever copies; its group and

@@ -1117,6 +1117,59 @@ static void undeployed(const char *cmd, long n)
 	audit_expect(spec, 1);
 }
 
+/* ENV/N@V and a file below it, as the kernel keeps them after a stat. */
+static void kept(char *dir, char *file, const char *version)
+{
+	struct stat st;
+
+	ep(dir, "test/order-sync@%s", version);
+	ep(file, "test/order-sync@%s/process.xml", version);
+	cr_assert_eq(stat(dir, &st), 0, "stat %s: %s", dir, strerror(errno));
+	cr_assert_eq(stat(file, &st), 0, "stat %s: %s", file, strerror(errno));
+}
+
+static void gone_now(const char *dir, const char *file)
+{
+	struct stat st;
+
+	ASSERT_ERRNO(access(dir, F_OK), ENOENT);
+	ASSERT_ERRNO(stat(dir, &st), ENOENT);
+	ASSERT_ERRNO(stat(file, &st), ENOENT);
+}
+
+/*
+ * The kernel keeps ENV/N@V's entry (a copy into it names each file by its
+ * path), and is told when a call on another name takes it away: right
+ * after that call returns, in the same process, N@V and what is below it
+ * are gone.
+ */
+Test(environments, a_folder_taken_away_by_another_name_is_gone_at_once)
+{
+	char dir[PATH_MAX], file[PATH_MAX], tmp[PATH_MAX], n[PATH_MAX];
+
+	prepare();
+	dfs_ok(&m, "cp -r " PKGS "/order-sync/order-sync@1 " ENVS "/test/");
+	assert_only("test", "1");
+	kept(dir, file, "1");
+	/* ln -sfn's two calls, here: symlink to a temporary, rename. */
+	cr_assert_eq(symlink(REL "2", ep(tmp, "test/.order-sync.new")), 0,
+		     "symlink: %s", strerror(errno));
+	cr_assert_eq(rename(tmp, ep(n, "test/order-sync")), 0, "rename: %s",
+		     strerror(errno));
+	gone_now(dir, file);
+	assert_only("test", "2");
+
+	kept(dir, file, "2");
+	cr_assert_eq(unlink(n), 0, "rm ENV/N: %s", strerror(errno));
+	gone_now(dir, file);
+	assert_empty("test");
+
+	/* Copied again, it is there again. */
+	dfs_ok(&m, "cp -r " PKGS "/order-sync/order-sync@1 " ENVS "/test/");
+	assert_only("test", "1");
+	kept(dir, file, "1");
+}
+
 Test(environments, rm_and_rmdir_undeploy_and_rm_r_is_refused)
 {
 	char p[PATH_MAX], spec[256];

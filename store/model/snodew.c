@@ -250,10 +250,10 @@ static int count_blobs(struct dfs_snapw *w)
 
 	qsort(w->blobs, w->nblobs, sizeof(*w->blobs), hash_cmp);
 	for (size_t i = 0, j; rc == 0 && i < w->nblobs; i = j) {
-		for (j = i + 1; j < w->nblobs &&
-				hash_cmp(&w->blobs[i], &w->blobs[j]) == 0;
-		     j++)
-			;
+		j = i + 1;
+		while (j < w->nblobs &&
+		       hash_cmp(&w->blobs[i], &w->blobs[j]) == 0)
+			j++;
 		rc = dfs_exec_sql(w->st, sql_count_blob, "hi", &w->blobs[i],
 				  (int64_t)(j - i));
 	}

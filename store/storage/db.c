@@ -5,15 +5,30 @@
  * stepping in one call, SQLite's result codes as errno (here and
  * nowhere else), and the daemon's read transactions (reads share one
  * until a write or the tick ends it).  All of it runs with st->lock
- * held.
+ * held, but for dfs_sqlite_setup(), SQLite's process-wide settings.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "storage.h"
+
+/* SQLite's memory statistics take a global mutex at each allocation (a
+ * twelfth of a first snapshot's time), and nothing here reads them. */
+static void sqlite_setup_once(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+void dfs_sqlite_setup(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	(void)pthread_once(&once, sqlite_setup_once);
+}
 
 int dfs_sql_errno(int rc)
 {

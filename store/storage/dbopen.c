@@ -145,6 +145,7 @@ int dfs_schema_open(struct dfs_store *st)
 	    (int)sizeof(dbpath))
 		return -ENAMETOOLONG;
 	hot = wal_has_frames(st);
+	dfs_sqlite_setup();
 	rc = sqlite3_open_v2(dbpath, &st->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK)

@@ -331,6 +331,8 @@ int dfs_schema_migrate(sqlite3 *db, int from);
 /* ---- dbopen.c ------------------------------------------------------------ */
 
 /* Open the database of st (st->path, st->dirfd set): check, migrate. */
+/* Process-wide SQLite settings, before the first connection. */
+void dfs_sqlite_setup(void);
 int dfs_schema_open(struct dfs_store *st);
 /* While opening: say why the store is refused (kept for the caller of
  * dfs_storage_open(); the first sentence wins). */

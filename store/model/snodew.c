@@ -248,6 +248,8 @@ static int count_blobs(struct dfs_snapw *w)
 {
 	int rc = 0;
 
+	if (w->nblobs == 0)
+		return 0; /* no array: qsort may not be given NULL */
 	qsort(w->blobs, w->nblobs, sizeof(*w->blobs), hash_cmp);
 	for (size_t i = 0, j; rc == 0 && i < w->nblobs; i = j) {
 		j = i + 1;

@@ -16,8 +16,8 @@
 
 #include "storage.h"
 
-/* SQLite's memory statistics take a global mutex at each allocation (a
- * twelfth of a first snapshot's time), and nothing here reads them. */
+/* SQLite's memory statistics take a global mutex at each allocation (8 %
+ * of a first snapshot's time), and nothing here reads them. */
 static void sqlite_setup_once(void)
 {
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);

@@ -203,6 +203,9 @@ struct dfs_store {
 
 /* ---- db.c: the connection and its statements ---------------------------- */
 
+/* Process-wide SQLite settings, once, before the first connection. */
+void dfs_sqlite_setup(void);
+
 /* SQLite result codes to -errno: here and nowhere else. */
 int dfs_sql_errno(int rc);
 /* Reset s and turn the step result rc into 0 or -errno. */
@@ -331,8 +334,6 @@ int dfs_schema_migrate(sqlite3 *db, int from);
 /* ---- dbopen.c ------------------------------------------------------------ */
 
 /* Open the database of st (st->path, st->dirfd set): check, migrate. */
-/* Process-wide SQLite settings, before the first connection. */
-void dfs_sqlite_setup(void);
 int dfs_schema_open(struct dfs_store *st);
 /* While opening: say why the store is refused (kept for the caller of
  * dfs_storage_open(); the first sentence wins). */

@@ -15,6 +15,8 @@
 
 #include "storage.h"
 
+#define CACHE_SIZE "PRAGMA cache_size = -" DFS_STR(DFS_CACHE_KIB) ";"
+
 void dfs_open_why(struct dfs_store *st, const char *fmt, ...)
 {
 	va_list ap;
@@ -145,7 +147,7 @@ int dfs_schema_open(struct dfs_store *st)
 	    (int)sizeof(dbpath))
 		return -ENAMETOOLONG;
 	hot = wal_has_frames(st);
-	dfs_sqlite_setup();
+	dfs_sqlite_setup(st->flags & DFS_OPEN_DAEMON);
 	rc = sqlite3_open_v2(dbpath, &st->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK)
@@ -165,8 +167,7 @@ int dfs_schema_open(struct dfs_store *st)
 	 * of audit.log, and put the daemon at 97 MB with 100,000 files in
 	 * build/ (46 MB now; untar of 10,000 files: no measurable change). */
 	rc = dfs_db_exec(st, "PRAGMA journal_mode = WAL;"
-			     "PRAGMA synchronous = NORMAL;"
-			     "PRAGMA cache_size = -16384;"
+			     "PRAGMA synchronous = NORMAL;" CACHE_SIZE
 			     "PRAGMA wal_autocheckpoint = 0;"
 			     "PRAGMA temp_store = MEMORY;");
 	if (rc < 0)

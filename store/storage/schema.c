@@ -546,7 +546,7 @@ int dfs_store_create(const char *path)
 		rc = -ENAMETOOLONG;
 		goto out_close;
 	}
-	dfs_sqlite_setup();
+	dfs_sqlite_setup(false);
 	rc = sqlite3_open_v2(dbpath, &db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {

@@ -47,7 +47,12 @@
 #define DFS_XATTR_NAME_MAX 255
 #define DFS_XATTR_SIZE_MAX 65536
 #define DFS_SQL_CACHE 256 /* distinct SQL strings, a power of 2 */
-#define DFS_LAZY_MS 20	  /* group commit window */
+/* SQLite's page cache, in KiB (dbopen.c; the daemon's is set aside at
+ * start: db.c), and the page size it is counted in: SQLite's default,
+ * which the store's database keeps. */
+#define DFS_CACHE_KIB 16384
+#define DFS_PAGE_SIZE 4096
+#define DFS_LAZY_MS 20 /* group commit window */
 /* How far the database file may lag behind its WAL (txn.c): a checkpoint
  * runs once the oldest commit it lacks is DFS_CHECKPOINT_MS old, or once
  * DFS_CHECKPOINT_PAGES pages (4 MiB of 4 KiB pages) wait; a blocked one is
@@ -203,8 +208,9 @@ struct dfs_store {
 
 /* ---- db.c: the connection and its statements ---------------------------- */
 
-/* Process-wide SQLite settings, once, before the first connection. */
-void dfs_sqlite_setup(void);
+/* Process-wide SQLite settings, once, before the first connection;
+ * daemon: the page cache is set aside (and faulted in) at once. */
+void dfs_sqlite_setup(bool daemon);
 
 /* SQLite result codes to -errno: here and nowhere else. */
 int dfs_sql_errno(int rc);

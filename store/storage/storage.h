@@ -219,6 +219,9 @@ int dfs_stmt_done(sqlite3_stmt *s, int rc);
 /* Step s again: 1 on a row, else 0 or -errno with s reset. */
 int dfs_next(sqlite3_stmt *s);
 int dfs_db_exec(struct dfs_store *st, const char *sql);
+/* One transaction control statement of constant text (BEGIN IMMEDIATE,
+ * SAVEPOINT, RELEASE, COMMIT, ROLLBACK), prepared once and kept. */
+int dfs_db_control(struct dfs_store *st, const char *sql);
 /* The statement for a constant SQL string (keyed by its address),
  * prepared once per store; NULL when it cannot be prepared. */
 sqlite3_stmt *dfs_sql(struct dfs_store *st, const char *sql);

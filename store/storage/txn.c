@@ -130,14 +130,14 @@ static int begin(struct dfs_store *st, bool lazy)
 
 	if (!st->txn_open) {
 		dfs_reserve_check(st);
-		rc = dfs_db_exec(st, "BEGIN IMMEDIATE");
+		rc = dfs_db_control(st, "BEGIN IMMEDIATE");
 		if (rc < 0)
 			return rc;
 		st->txn_open = true;
 		st->txn_ticked = false;
 		st->txn_since = dfs_now_ns();
 	}
-	rc = dfs_db_exec(st, "SAVEPOINT op");
+	rc = dfs_db_control(st, "SAVEPOINT op");
 	if (rc == 0)
 		dfs_redo_op_begin(st);
 	st->op_lazy = lazy;
@@ -174,7 +174,7 @@ int dfs_db_begin_whole(struct dfs_store *st)
 
 	dfs_reserve_check(st);
 	if (rc == 0)
-		rc = dfs_db_exec(st, "BEGIN IMMEDIATE");
+		rc = dfs_db_control(st, "BEGIN IMMEDIATE");
 	if (rc < 0)
 		return rc;
 	st->txn_open = true;
@@ -197,9 +197,9 @@ int dfs_db_flush(struct dfs_store *st)
 	rc = dfs_redo_seal(st);
 	st->txn_open = false;
 	if (rc == 0)
-		rc = dfs_db_exec(st, "COMMIT");
+		rc = dfs_db_control(st, "COMMIT");
 	if (rc < 0) {
-		(void)dfs_db_exec(st, "ROLLBACK");
+		(void)dfs_db_control(st, "ROLLBACK");
 		/* Closes answered on the log's word are run again and wait
 		 * for the next commit (the reserve makes room meanwhile);
 		 * what came after the last of them is undone, reported to
@@ -376,7 +376,7 @@ static int sync_wal(struct dfs_store *st)
  */
 int dfs_db_commit(struct dfs_store *st, bool durable)
 {
-	int rc = st->txn_whole ? 0 : dfs_db_exec(st, "RELEASE op");
+	int rc = st->txn_whole ? 0 : dfs_db_control(st, "RELEASE op");
 
 	if (rc == 0 && !st->txn_whole)
 		dfs_redo_op_end(st, false);
@@ -403,7 +403,7 @@ int dfs_db_commit(struct dfs_store *st, bool durable)
  */
 int dfs_db_commit_logged(struct dfs_store *st)
 {
-	int rc = dfs_db_exec(st, "RELEASE op");
+	int rc = dfs_db_control(st, "RELEASE op");
 
 	if (rc < 0) {
 		dfs_db_rollback(st);
@@ -440,13 +440,13 @@ void dfs_db_rollback(struct dfs_store *st)
 {
 	if (!st->txn_open)
 		return;
-	if (!st->txn_whole && dfs_db_exec(st, "ROLLBACK TO op") == 0 &&
-	    dfs_db_exec(st, "RELEASE op") == 0) {
+	if (!st->txn_whole && dfs_db_control(st, "ROLLBACK TO op") == 0 &&
+	    dfs_db_control(st, "RELEASE op") == 0) {
 		dfs_redo_op_end(st, true);
 		return;
 	}
 	st->txn_whole = false;
-	(void)dfs_db_exec(st, "ROLLBACK");
+	(void)dfs_db_control(st, "ROLLBACK");
 	st->txn_open = false;
 	dfs_redo_end(st, false);
 	pending_end(st, -EIO);

@@ -65,6 +65,12 @@ static inline bool dfs_ino_is_build(uint64_t ino)
 	       ino != DFS_INO_ENVIRONMENTS;
 }
 
+/* Is ino a file, folder or link inside a package (packages/N/N@V/...)? */
+static inline bool dfs_ino_is_snode(uint64_t ino)
+{
+	return ino >= DFS_INO_SNODE_BASE && ino < DFS_INO_PKGDIR_BASE;
+}
+
 /* Node flags (struct dfs_attr.flags). */
 enum {
 	DFS_NODE_SYSTEM = 1 << 0,    /* cannot be removed or renamed */

@@ -547,7 +547,7 @@ int dfs_node_content_hash(struct dfs_store *st, uint64_t ino,
 	pthread_mutex_lock(&st->lock);
 	if (dfs_tree_of(ino) == &dfs_build_tree)
 		rc = dfs_content_hash(st, ino, ret);
-	else if (dfs_is_snode(ino))
+	else if (dfs_ino_is_snode(ino))
 		rc = dfs_snode_blob(st, (int64_t)(ino - DFS_INO_SNODE_BASE),
 				    &mode, &size, ret);
 	else

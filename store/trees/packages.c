@@ -351,7 +351,7 @@ static int pkg_remove(struct dfs_store *st, const struct dfs_actor *actor,
 		rc = -ENOTDIR;
 	if (rc < 0)
 		return rc;
-	if (!dfs_is_snode(a.ino))
+	if (!dfs_ino_is_snode(a.ino))
 		return a.nlink > 2 ? -ENOTEMPTY : -EROFS;
 	rc = dfs_snode_children(st, (int64_t)(a.ino - DFS_INO_SNODE_BASE), 0,
 				&kids);
@@ -400,7 +400,7 @@ static int pkg_open(struct dfs_store *st, const struct dfs_actor *actor,
 	struct dfs_blob_src src;
 	int rc;
 
-	if (!dfs_is_snode(ino))
+	if (!dfs_ino_is_snode(ino))
 		return -EISDIR;
 	pthread_mutex_lock(&st->lock);
 	rc = dfs_snode_blob(st, (int64_t)(ino - DFS_INO_SNODE_BASE), &src.mode,
@@ -437,7 +437,7 @@ static int pkg_xattr_get(struct dfs_store *st, uint64_t ino, const char *name,
 			memcpy(buf, v, strlen(v));
 		return (int)strlen(v);
 	}
-	if (!dfs_is_snode(ino))
+	if (!dfs_ino_is_snode(ino))
 		return -ENODATA;
 	rc = dfs_pkg_meta_get(st, (int64_t)(ino - DFS_INO_SNODE_BASE), name,
 			      buf, cap);
@@ -513,7 +513,7 @@ static int pkg_xattr_set(struct dfs_store *st, const struct dfs_actor *actor,
 		return set_bad(st, actor, ino, true, value, size);
 	if (dfs_is_pkgdir(ino) && strcmp(name, "user.deployfs.mark-good") == 0)
 		return set_bad(st, actor, ino, false, value, size);
-	if (!dfs_is_snode(ino))
+	if (!dfs_ino_is_snode(ino))
 		return -EROFS;
 	rc = dfs_pkg_meta_set(st, actor, (int64_t)(ino - DFS_INO_SNODE_BASE),
 			      name, value, size);
@@ -525,7 +525,7 @@ static int pkg_xattr_list(struct dfs_store *st, uint64_t ino, char *buf,
 {
 	int rc;
 
-	if (!dfs_is_snode(ino))
+	if (!dfs_ino_is_snode(ino))
 		return 0;
 	rc = dfs_pkg_meta_list(st, (int64_t)(ino - DFS_INO_SNODE_BASE), buf,
 			       cap);
@@ -540,7 +540,7 @@ static void pkg_describe(struct dfs_store *st, uint64_t ino,
 	struct dfs_pkg p;
 	const char *name = "";
 
-	if (dfs_is_snode(ino)) {
+	if (dfs_ino_is_snode(ino)) {
 		dfs_snode_where(st, (int64_t)(ino - DFS_INO_SNODE_BASE), NULL,
 				ret);
 		return;

@@ -82,11 +82,6 @@ static inline bool dfs_is_pkgdir(uint64_t ino)
 	return ino >= DFS_INO_PKGDIR_BASE && ino < DFS_INO_LATEST_BASE;
 }
 
-static inline bool dfs_is_snode(uint64_t ino)
-{
-	return ino >= DFS_INO_SNODE_BASE && ino < DFS_INO_PKGDIR_BASE;
-}
-
 /* ---- the table of operations ---------------------------------------------- */
 
 /* A node as the audit trail names it (describe()). */

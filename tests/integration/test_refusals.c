@@ -378,3 +378,23 @@ Test(refusals, the_command_line_keeps_its_argument_boundaries)
 				     "result=refused", NULL),
 			   "no line with the quoted command:\n%s", lines);
 }
+
+/* An open of a package's file resolves who asked only when it is refused
+ * (files.c): the line still names the process and its command. */
+Test(refusals, a_refused_open_in_a_package_names_its_command)
+{
+	long n0;
+
+	prepare();
+	package_and_deploy();
+	n0 = dfs_audit_lines(&m);
+	cr_assert_neq(dfs_sh(&m, "cd \"$MNT\" && dd if=/dev/null of=" PKG
+				 "/process.xml conv=notrunc status=none "
+				 "2>/dev/null"),
+		      0);
+	cr_assert_not_null(line_with(audit_after(n0), "action=open",
+				     "cmd=\"dd if=/dev/null of=" PKG
+				     "/process.xml conv=notrunc status=none\"",
+				     "result=refused", NULL),
+			   "no line with dd's command:\n%s", lines);
+}

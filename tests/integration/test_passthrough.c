@@ -272,6 +272,44 @@ Test(passthrough, a_file_being_checked_is_read_through_the_daemon_then_not)
 	close(w.fd);
 }
 
+/* Each file found good by a reader that then closes it is passed through
+ * at its next open (cat f; cat f): the open waits for the closed opens'
+ * RELEASE, which another daemon thread may not have taken yet, rather
+ * than race it and be read through the daemon. */
+Test(passthrough, a_file_opened_again_after_its_check_passes_through)
+{
+	enum { FILES = 12, LEN = 300 << 10, STEP = 1000 };
+	char p[PATH_MAX], name[32];
+	struct wanted w;
+	int a, rc;
+
+	dfs_need_mount(&m, setup_rc);
+	dfs_ok(&m, "mkdir -p \"$BUILD/process/rr\"");
+	for (int i = 0; i < FILES; i++)
+		cr_assert_eq(dfs_write_file(dfs_path(p, sizeof(p),
+						     "%s/process/rr/f%d.bin",
+						     m.build, i),
+					    big + i * STEP, LEN),
+			     0);
+	dfs_ok(&m, "mkdir \"$MNT/packages/rr/rr@1\"");
+	cr_assert_eq(dfs_mount_stop(&m), 0); /* nothing found good yet */
+	cr_assert_eq(dfs_mount_start(&m), 0);
+	for (int i = 0; i < FILES; i++) {
+		snprintf(name, sizeof(name), "f%d.bin", i);
+		a = open_in("packages/rr/rr@1", name);
+		cr_assert_eq(read_equals(a, big + i * STEP, LEN), 0);
+		cr_assert_eq(posix_fadvise(a, 0, 0, POSIX_FADV_DONTNEED), 0);
+		close(a);
+		w = (struct wanted){ open_in("packages/rr/rr@1", name),
+				     big + i * STEP, LEN };
+		rc = read_without_daemon(&w, 1);
+		close(w.fd);
+		cr_assert_eq(rc, 0, "%s opened again, daemon stopped: %s", name,
+			     rc == -ETIMEDOUT ? "the read waited for it"
+					      : "wrong bytes");
+	}
+}
+
 Test(passthrough, a_package_file_mapped_reads_its_bytes)
 {
 	int fd;

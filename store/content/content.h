@@ -45,6 +45,7 @@ struct dfs_oinode {
 	int backing_id;		/* registered for the opens below; 0 none */
 	unsigned backing_opens; /* opens the kernel reads through it */
 	unsigned cached_opens;	/* opens it reads through us */
+	unsigned cached_closed; /* of which closed (FLUSH), RELEASE to come */
 	struct timespec mtime;
 	struct timespec ctime;
 	pthread_rwlock_t fdlock;
@@ -58,6 +59,7 @@ struct dfs_content {
 	bool sealer_running;
 	bool stopping;
 	pthread_cond_t seal_done; /* a batch finished */
+	pthread_cond_t released;  /* an open read through us ended */
 	bool reclaim_wanted;
 	bool seal_urgent; /* someone waits: skip the gathering pause */
 	struct dfs_oinode *queue;
@@ -109,6 +111,9 @@ struct dfs_oinode *dfs_oinode_find(struct dfs_store *st, uint64_t ino);
 struct dfs_oinode *dfs_oinode_get(struct dfs_store *st, uint64_t ino);
 void dfs_oinode_maybe_free(struct dfs_store *st, struct dfs_oinode *oi);
 void dfs_oinode_idle(struct dfs_oinode *oi);
+/* Before a snapshot file's open picks passthrough or not: wait for the
+ * releases of closed opens, drop a chunk list found good (st->lock). */
+void dfs_oinode_settle_reads(struct dfs_store *st, struct dfs_oinode *oi);
 /* Close oi->fd (and forget its chunk list); the caller excludes its
  * readers (fdlock held exclusive, or no open file). */
 void dfs_oinode_close_fd(struct dfs_oinode *oi);

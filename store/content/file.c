@@ -102,6 +102,8 @@ static void open_backing(struct dfs_store *st, struct dfs_oinode *oi,
 	struct dfs_content *c = st->content;
 	int id;
 
+	if (oi->backing_id == 0 && c->backing.open)
+		dfs_oinode_settle_reads(st, oi);
 	if (oi->backing_id == 0) {
 		if (!c->backing.open || oi->cached_opens || oi->fd < 0 ||
 		    oi->chunks) {
@@ -125,8 +127,12 @@ static void close_backing(struct dfs_store *st, struct dfs_oinode *oi,
 	struct dfs_content *c = st->content;
 
 	if (!f->backing) {
-		if (oi->snap && oi->cached_opens)
+		if (oi->snap && oi->cached_opens) {
 			oi->cached_opens--;
+			if (f->flushed && oi->cached_closed)
+				oi->cached_closed--;
+			pthread_cond_broadcast(&c->released);
+		}
 		return;
 	}
 	if (--oi->backing_opens > 0)
@@ -429,9 +435,12 @@ int dfs_file_flush(struct dfs_store *st, struct dfs_file *f)
 	if (f->ops)
 		return f->ops->flush ? f->ops->flush(st, f) : 0;
 	pthread_mutex_lock(&st->lock);
-	if ((f->flags & O_ACCMODE) != O_RDONLY && !f->flushed) {
+	if (!f->flushed && (f->flags & O_ACCMODE) != O_RDONLY) {
 		f->flushed = true;
 		f->oi->flushed++;
+	} else if (!f->flushed && dfs_file_holds_back_passthrough(f)) {
+		f->flushed = true; /* its RELEASE is on its way */
+		f->oi->cached_closed++;
 	}
 	if (f->oi->mem_dirty || f->oi->dirty_times)
 		rc = commit_file(st, f->oi, false);

@@ -23,6 +23,7 @@ int dfs_content_init(struct dfs_store *st)
 	if (!st->content)
 		return -ENOMEM;
 	pthread_cond_init(&st->content->seal_done, NULL);
+	pthread_cond_init(&st->content->released, NULL);
 	pthread_mutex_init(&st->content->files_lock, NULL);
 	return 0;
 }
@@ -45,6 +46,7 @@ void dfs_content_free(struct dfs_store *st)
 		}
 	}
 	pthread_cond_destroy(&c->seal_done);
+	pthread_cond_destroy(&c->released);
 	pthread_mutex_destroy(&c->files_lock);
 	free(c);
 	st->content = NULL;
@@ -84,6 +86,30 @@ void dfs_oinode_close_fd(struct dfs_oinode *oi)
 	oi->fd = -1;
 	free(oi->chunks);
 	oi->chunks = NULL;
+}
+
+/*
+ * Before an open of a snapshot's file picks how it is read.  Opens read
+ * through us that their holders closed have their RELEASE on its way
+ * (sent as close returned), but another thread of ours may not have
+ * taken it yet: wait for them, 50 ms at most (a dup'd fd outlives a
+ * close).  Then a chunk list whose every chunk was found good checks
+ * nothing more: dropped, so the file can pass through (cat f; cat f).
+ */
+void dfs_oinode_settle_reads(struct dfs_store *st, struct dfs_oinode *oi)
+{
+	struct timespec until = dfs_ns_to_ts(dfs_now_ns() + 50000000);
+
+	while (oi->cached_opens && oi->cached_opens == oi->cached_closed)
+		if (pthread_cond_timedwait(&st->content->released, &st->lock,
+					   &until) != 0)
+			break;
+	if (!oi->chunks || oi->cached_opens || !dfs_blob_is_good(st, &oi->blob))
+		return;
+	pthread_rwlock_wrlock(&oi->fdlock);
+	free(oi->chunks);
+	oi->chunks = NULL;
+	pthread_rwlock_unlock(&oi->fdlock);
 }
 
 /* No open file, no seal in flight: the content fd is not needed (the

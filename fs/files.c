@@ -90,9 +90,8 @@ void dfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	rc = dfs_node_mknod(fs->st, &actor, parent, name, S_IFREG | mode, 0,
 			    &a);
-	if (rc == 0)
-		rc = open_file(req, a.ino, fi,
-			       &actor); /* who asked: the same */
+	if (rc == 0) /* the same caller: its actor is resolved once */
+		rc = open_file(req, a.ino, fi, &actor);
 	if (rc < 0) {
 		reply_err(req, rc, "create", parent, name);
 		return;

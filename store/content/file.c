@@ -102,9 +102,9 @@ static void open_backing(struct dfs_store *st, struct dfs_oinode *oi,
 	struct dfs_content *c = st->content;
 	int id;
 
-	if (oi->backing_id == 0 && c->backing.open)
-		dfs_oinode_settle_reads(st, oi);
 	if (oi->backing_id == 0) {
+		if (c->backing.open)
+			dfs_oinode_settle_reads(st, oi);
 		if (!c->backing.open || oi->cached_opens || oi->fd < 0 ||
 		    oi->chunks) {
 			oi->cached_opens++;

@@ -178,40 +178,11 @@ int dfs_resolve_reference(struct dfs_store *st, const char *dir,
 /* A snapshot is at most this deep (a path of PATH_MAX holds as many
  * one-letter folders); deeper is ENAMETOOLONG. */
 #define DFS_WALK_DEPTH_MAX (PATH_MAX / 2)
-/* The folder walked, relative to build/: TYPE/NAME and a path below it
- * of less than PATH_MAX. */
-#define DFS_WALK_PATH_MAX (PATH_MAX + 32 + DFS_NAME_MAX)
-
-struct dfs_snapw;
-struct dfs_walk {
-	struct dfs_store *st;
-	struct dfs_snapw *sw; /* where the nodes go (not when dry) */
-	bool dry;	      /* hash only */
-	bool expand;	      /* follow includes */
-	bool revise;	      /* take the revisions of what is walked */
-	int64_t entries;
-	int64_t left_out; /* FIFOs and sockets not in the snapshot */
-	int nstack;
-	int64_t stack[64]; /* components being expanded */
-	int nrev;
-	struct {
-		int64_t id;
-		int64_t revision;
-		char name[DFS_NAME_MAX + 1];
-	} revs[64];
-	int nreq;
-	char reqs[64][DFS_NAME_MAX + 40];
-	char why[640]; /* for a refusal */
-	/* The folder walked, relative to build/ (for links relative to
-	 * it): one buffer for the whole walk, not one per level. */
-	size_t plen;
-	char path[DFS_WALK_PATH_MAX];
-};
-int dfs_walk_component(struct dfs_walk *w, struct dfs_component *c, int64_t sid,
-		       struct dfs_hash *ret_own, struct dfs_hash *ret_full);
 /* The revision of the component whose folder is dir, taken now (a
  * transaction of its own). */
 int dfs_component_revision(struct dfs_store *st, uint64_t dir, int64_t *ret);
+/* The walks kept (snapcache.c; snapshot.h has the walk and the rest). */
+void dfs_snapcache_free(struct dfs_store *st);
 
 /* ---- snode.c: snapshot nodes ------------------------------------------------ */
 
@@ -257,34 +228,6 @@ struct dfs_blobref {
  * frees *ret). */
 int dfs_snode_blobs(struct dfs_store *st, int64_t root,
 		    struct dfs_blobref **ret, size_t *ret_n);
-
-/* ---- snodew.c: writing a snapshot ------------------------------------------ */
-
-/* What a node holds (a folder's link count: dfs_snapw_dir_done). */
-struct dfs_snode_row {
-	uint32_t mode, uid, gid;
-	uint64_t size, blocks, rdev;
-	int64_t atime, mtime, ctime;
-	const struct dfs_hash *blob; /* regular files (the empty one too) */
-	const char *target;	     /* links */
-};
-/* Where a snapshot written is: the package row takes these. */
-struct dfs_snap_place {
-	int64_t root, line, seq, nodes;
-};
-/* The next version of component comp's line of build snapshots (share:
- * its unchanged entries are the earlier versions' rows), or a line of its
- * own (an import). */
-int dfs_snapw_begin(struct dfs_store *st, int64_t comp, bool share,
-		    struct dfs_snapw **ret);
-/* Node name under folder parent (0: the root, first), depth first: a
- * folder's entries follow it, then dfs_snapw_dir_done(). */
-int dfs_snapw_add(struct dfs_snapw *w, int64_t parent, const char *name,
-		  const struct dfs_snode_row *r, int64_t *ret_id);
-int dfs_snapw_dir_done(struct dfs_snapw *w, int64_t id, uint32_t nlink);
-/* After the last node: blobs counted, the line moved on. */
-int dfs_snapw_end(struct dfs_snapw *w, struct dfs_snap_place *ret);
-void dfs_snapw_free(struct dfs_snapw *w);
 
 /* ---- reqlink.c: what a link to a required component shows ------------------ */
 

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "registry.h"
+#include "snapshot.h"
 
 static const char sql_pkg_insert[] =
 	"INSERT INTO packages (component, version, root, created, created_by,"
@@ -109,10 +110,12 @@ static void json_requires(const struct dfs_walk *w, char *buf, size_t cap)
 }
 
 /* The root takes the component folder's mode and owner, and the time it
- * was packaged: sorting versions by date orders them by creation. */
+ * was packaged: sorting versions by date orders them by creation.  Its
+ * entries are the line's current rows when nothing changed since the
+ * last snapshot (snapcache.c; nlink then the kept one), else the walk's. */
 static int insert_root(struct dfs_store *st, struct dfs_snapw *sw,
 		       const struct dfs_component *c, const char *name,
-		       int64_t now, int64_t *ret)
+		       int64_t now, const uint32_t *nlink, int64_t *ret)
 {
 	struct dfs_attr a;
 	int rc = dfs_inode_attr(st, c->dir, &a);
@@ -123,23 +126,42 @@ static int insert_root(struct dfs_store *st, struct dfs_snapw *sw,
 				   .mtime = now,
 				   .ctime = now };
 
-	return rc < 0 ? rc : dfs_snapw_add(sw, 0, name, &r, ret);
+	if (rc < 0)
+		return rc;
+	return nlink ? dfs_snapw_root_only(sw, name, &r, *nlink, ret)
+		     : dfs_snapw_add(sw, 0, name, &r, ret);
 }
 
-/* The snapshot of c as the next version of its line: its root and where
- * it is. */
+/* Every entry of c walked under a new root. */
+static int walk_all(struct dfs_store *st, struct dfs_walk *w,
+		    struct dfs_component *c, const char *name, int64_t now,
+		    int64_t *root)
+{
+	int rc = insert_root(st, w->sw, c, name, now, NULL, root);
+
+	w->nrev = w->nreq = 0;
+	w->left_out = 0;
+	return rc < 0 ? rc : dfs_walk_component(w, c, *root, &w->own, &w->full);
+}
+
+/* The snapshot of c as the next version of its line: where it is; w
+ * holds the walk's results. */
 static int snapshot(struct dfs_store *st, struct dfs_walk *w,
 		    struct dfs_component *c, const char *name, int64_t now,
-		    struct dfs_hash *own, struct dfs_hash *full,
 		    struct dfs_snap_place *ret)
 {
 	int64_t root = 0;
 	int rc = dfs_snapw_begin(st, c->id, true, &w->sw);
 
 	if (rc == 0)
-		rc = insert_root(st, w->sw, c, name, now, &root);
-	if (rc == 0)
-		rc = dfs_walk_component(w, c, root, own, full);
+		rc = dfs_snapcache_find(st, c->id, w);
+	if (rc == 1)
+		rc = insert_root(st, w->sw, c, name, now, &w->root_nlink,
+				 &root);
+	else if (rc == 0)
+		rc = walk_all(st, w, c, name, now, &root);
+	if (rc == -ESTALE) /* no root row to follow after all */
+		rc = walk_all(st, w, c, name, now, &root);
 	if (rc == 0)
 		rc = dfs_snapw_end(w->sw, ret);
 	dfs_snapw_free(w->sw);
@@ -154,7 +176,6 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 {
 	char revs[64 * 80], reqs[64 * 80], note[64], same[DFS_NAME_MAX + 128];
 	char reason[sizeof(note) + sizeof(same) + 2];
-	struct dfs_hash own, full;
 	struct dfs_snap_place place;
 	struct dfs_audit_event ev = { 0 };
 	const struct dfs_type *type = dfs_type_find(c->type);
@@ -195,7 +216,7 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	if (rc == 0)
 		rc = dfs_exec_sql(st, sql_tomb_delete, "is", c->id, version);
 	if (rc == 0)
-		rc = snapshot(st, w, c, name, now, &own, &full, &place);
+		rc = snapshot(st, w, c, name, now, &place);
 	if (rc < 0)
 		return rc;
 	root = place.root;
@@ -206,7 +227,7 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	if (rc < 0)
 		return rc;
 	/* Before its own row: the earlier package it is identical to. */
-	rc = dfs_pkg_same_warning(st, c->id, c->name, &full, INT64_MAX, same,
+	rc = dfs_pkg_same_warning(st, c->id, c->name, &w->full, INT64_MAX, same,
 				  sizeof(same));
 	if (rc < 0)
 		return rc;
@@ -215,7 +236,7 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	dfs_user_name(actor->uid, user, sizeof(user));
 	rc = dfs_exec_sql(st, sql_pkg_insert, "isiisisshiii", c->id, version,
 			  root, now, user, (int64_t)actor->uid, revs, reqs,
-			  &full, place.line, place.seq, place.nodes);
+			  &w->full, place.line, place.seq, place.nodes);
 	ev.action = "package";
 	ev.component = c->name;
 	ev.version = version;
@@ -272,6 +293,10 @@ int dfs_pkg_create(struct dfs_store *st, const struct dfs_actor *actor,
 			rc = dfs_db_commit(st, true);
 		else
 			dfs_db_rollback(st);
+		if (rc == 0)
+			dfs_snapcache_keep(st, c.id, w);
+		else
+			dfs_snapcache_forget(st, c.id);
 	}
 	if (rc < 0 && rc != -ENOMEM && rc != -EIO)
 		dfs_audit_refuse(st, actor, "package", NULL, c.name,

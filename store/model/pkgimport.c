@@ -33,6 +33,7 @@
 #include <xxhash.h>
 
 #include "registry.h"
+#include "snapshot.h"
 
 #define META_MAX (256 * 1024)
 

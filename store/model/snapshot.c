@@ -29,7 +29,7 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
-#include "model.h"
+#include "snapshot.h"
 
 #define WALK_COMPONENTS_MAX 64
 
@@ -473,6 +473,8 @@ static int walk_dir(struct dfs_walk *w, uint64_t dir, uint32_t mode,
 			hash_add(full, c[i].name, &h.full);
 	}
 	free_children(c, n);
+	if (depth == 0)
+		w->root_nlink = (uint32_t)(2 + subdirs);
 	if (rc == 0 && !w->dry)
 		rc = dfs_snapw_dir_done(w->sw, sid, (uint32_t)(2 + subdirs));
 	if (rc == 0) {
@@ -500,8 +502,8 @@ int dfs_walk_component(struct dfs_walk *w, struct dfs_component *c, int64_t sid,
 		rc = walk_component(w, c, a.mode, sid, 0, &h);
 	if (rc < 0)
 		return rc;
-	*ret_own = h.own;
-	*ret_full = h.full;
+	*ret_own = w->own = h.own;
+	*ret_full = w->full = h.full;
 	return 0;
 }
 

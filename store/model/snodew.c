@@ -21,7 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "model.h"
+#include "snapshot.h"
 
 static const char sql_line_find[] =
 	"SELECT id FROM lines WHERE component = ?1 AND shared = 1";
@@ -457,6 +457,26 @@ int dfs_snapw_dir_done(struct dfs_snapw *w, int64_t id, uint32_t nlink)
 	kids_free(d->kids, d->n);
 	free(d->name);
 	w->ndirs--;
+	return rc;
+}
+
+int dfs_snapw_root_only(struct dfs_snapw *w, const char *name,
+			const struct dfs_snode_row *r, uint32_t nlink,
+			int64_t *ret_id)
+{
+	struct kid *k = NULL;
+	size_t n = 0;
+	int rc = w->ndirs ? -EINVAL : kids_load(w, -1, &k, &n);
+
+	if (rc == 0 && (n != 1 || k[0].node != 0))
+		rc = -ESTALE;
+	if (rc == 0)
+		rc = close_one(w, 0, k[0].vfrom);
+	if (rc == 0)
+		rc = row_insert(w, 0, -1, name, r, nlink);
+	kids_free(k, n);
+	if (rc == 0)
+		*ret_id = w->root;
 	return rc;
 }
 

@@ -442,6 +442,39 @@ void dfs_col_text(sqlite3_stmt *s, int col, char *buf, size_t cap)
 	buf[len] = '\0';
 }
 
+/* ---- what the build tree's rows went through ----------------------------- */
+
+/* A row of the build tree (inodes, dirents) written, or a component
+ * made or deleted, on this connection.  A component's other updates
+ * (its revision, when it last changed, its folder) follow a change of
+ * those rows or are the snapshot's own, so they do not count. */
+static void row_changed(void *arg, int op, const char *db, const char *table,
+			sqlite3_int64 rowid)
+{
+	struct dfs_store *st = arg;
+
+	(void)rowid;
+	if (strcmp(db, "main") == 0 &&
+	    (strcmp(table, "inodes") == 0 || strcmp(table, "dirents") == 0 ||
+	     (op != SQLITE_UPDATE && strcmp(table, "components") == 0)))
+		st->tree_gen++;
+}
+
+void dfs_db_watch_tree(struct dfs_store *st)
+{
+	sqlite3_update_hook(st->db, row_changed, st);
+}
+
+static const char sql_data_version[] = "PRAGMA data_version";
+
+int dfs_db_tree_version(struct dfs_store *st, struct dfs_tree_version *ret)
+{
+	int rc = dfs_query_int(st, sql_data_version, &ret->data_version, "");
+
+	ret->gen = st->tree_gen;
+	return rc;
+}
+
 void dfs_db_close(struct dfs_store *st)
 {
 	if (st->db)

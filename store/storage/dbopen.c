@@ -153,6 +153,7 @@ int dfs_schema_open(struct dfs_store *st)
 	if (rc != SQLITE_OK)
 		return rc == SQLITE_CANTOPEN ? -EMEDIUMTYPE : dfs_sql_errno(rc);
 	sqlite3_busy_timeout(st->db, 10000);
+	dfs_db_watch_tree(st);
 	rc = open_checked(st, &version);
 	if (rc < 0) {
 		if (hot)

@@ -198,6 +198,12 @@ struct dfs_store {
 	struct dfs_content *content;
 	struct dfs_trees *trees;
 	struct dfs_registry *registry; /* model/registry.c; NULL: none */
+	/* Rows of the build tree changed on this connection (db.c), and
+	 * the last walk of each component kept to compare with it
+	 * (model/snapcache.c). */
+	uint64_t tree_gen;
+	struct dfs_snapcache *snapcache;
+	uint64_t snap_reused; /* snapshots that reused a kept walk */
 	/* The registry's place of the act being applied (its audit rows
 	 * say it); 0: an act of this host alone. */
 	int64_t reg_applying;
@@ -334,6 +340,20 @@ void dfs_db_tick_locked(struct dfs_store *st);
 int64_t dfs_db_tick_due(const struct dfs_store *st);
 void dfs_wake(struct dfs_store *st);
 void dfs_db_watch_wal(struct dfs_store *st);
+
+/*
+ * Whether the build tree can have changed: gen counts the rows of
+ * inodes and dirents written and the components made or deleted on this
+ * connection (an SQLite update hook, from the open on), data_version
+ * SQLite's count of other connections' commits.  Equal versions: no row
+ * a walk of build/ reads has changed between them.
+ */
+struct dfs_tree_version {
+	uint64_t gen;
+	int64_t data_version;
+};
+void dfs_db_watch_tree(struct dfs_store *st);
+int dfs_db_tree_version(struct dfs_store *st, struct dfs_tree_version *ret);
 
 /* ---- schema.c ------------------------------------------------------------ */
 

@@ -82,6 +82,7 @@ struct dfs_store *dfs_store_free(struct dfs_store *st)
 	if (st->content)
 		dfs_sealer_stop(st);
 	dfs_trees_free(st);
+	dfs_snapcache_free(st);
 	dfs_content_free(st);
 	dfs_storage_close(st);
 	return NULL;

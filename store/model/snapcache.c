@@ -5,16 +5,17 @@
  *
  * A snapshot reads every entry of its component (snapshot.c) to find the
  * few that changed (snodew.c): 28 ms for 10,000 files that changed none.
- * After a snapshot commits, its results (hashes, revisions, requirements,
- * the root's link count) are kept with the tree's version then
- * (dfs_db_tree_version(): every row of inodes and dirents written, every
- * component made or deleted, every other connection's commit).  The next
- * snapshot of the component finds the same version only if no row its
- * walk would read has changed: the walk's results are then the kept ones,
- * and the line's current rows, which that snapshot left, are its entries.
- * Those rows are checked to be still there: the line is at the kept
- * version and that version's package still holds its rows (a reclaimed
- * latest version takes its rows with it, gc.c).
+ * After a snapshot commits, its results (hashes, revisions,
+ * requirements, the root's link count) are kept with the version the
+ * tree had as its walk began, in its transaction (dfs_db_tree_version():
+ * every row of inodes and dirents written, every component made or
+ * deleted, every other connection's commit).  The next snapshot of the
+ * component finds the same version only if no row its walk would read
+ * has changed: the walk's results are then the kept ones, and the line's
+ * current rows, which that snapshot left, are its entries.  Those rows
+ * are checked to be still there: the line is at the kept version and
+ * that version's package still holds its rows (a reclaimed latest
+ * version takes its rows with it, gc.c).
  *
  * In memory only, under st->lock: a new daemon walks once again.
  */
@@ -93,14 +94,10 @@ static bool same_version(const struct dfs_tree_version *a,
 int dfs_snapcache_find(struct dfs_store *st, int64_t comp, struct dfs_walk *w)
 {
 	struct kept *k = kept_of(st, comp);
-	struct dfs_tree_version now;
 	int64_t holds = 0;
-	int rc;
+	int rc = dfs_db_tree_version(st, &w->seen);
 
-	if (!k)
-		return 0;
-	rc = dfs_db_tree_version(st, &now);
-	if (rc < 0 || !same_version(&k->version, &now))
+	if (rc < 0 || !k || !same_version(&k->version, &w->seen))
 		return rc < 0 ? rc : 0;
 	rc = dfs_query_int(st, sql_line_holds, &holds, "ii", k->line, k->seq);
 	if (rc < 0 || holds != 1)
@@ -126,7 +123,9 @@ static void *dup_mem(const void *p, size_t n)
 	return d;
 }
 
-/* After the snapshot w of comp committed. */
+/* After the snapshot w of comp committed: kept with the version the tree
+ * had as it began.  Not the version now: another connection's commit
+ * could fall between this one and now, and the walk did not see it. */
 void dfs_snapcache_keep(struct dfs_store *st, int64_t comp,
 			const struct dfs_walk *w)
 {
@@ -142,9 +141,8 @@ void dfs_snapcache_keep(struct dfs_store *st, int64_t comp,
 		c->next = (c->next + 1) % SNAPCACHE_MAX;
 	}
 	kept_clear(k);
-	rc = dfs_db_tree_version(st, &n.version);
-	if (rc == 0)
-		rc = dfs_query_sql(st, sql_line, &s, "i", comp);
+	n.version = w->seen;
+	rc = dfs_query_sql(st, sql_line, &s, "i", comp);
 	if (rc != 1)
 		return;
 	n.line = sqlite3_column_int64(s, 0);

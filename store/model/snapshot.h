@@ -39,6 +39,7 @@ struct dfs_walk {
 	 * count of the component's folder. */
 	struct dfs_hash own, full;
 	uint32_t root_nlink;
+	struct dfs_tree_version seen; /* the tree's, as the walk began */
 	/* The folder walked, relative to build/ (for links relative to
 	 * it): one buffer for the whole walk, not one per level. */
 	size_t plen;
@@ -49,10 +50,11 @@ int dfs_walk_component(struct dfs_walk *w, struct dfs_component *c, int64_t sid,
 
 /* ---- snapcache.c: a component's last walk, kept ------------------------ */
 
-/* 1 when nothing the walk of component comp reads has changed since its
- * last snapshot, whose rows are still the line's: w holds that walk's
- * results (hashes, revisions, requirements, root_nlink, left_out); 0
- * when the component must be walked, or -errno. */
+/* In the snapshot's transaction, before it walks: 1 when nothing the
+ * walk of component comp reads has changed since its last snapshot,
+ * whose rows are still the line's: w holds that walk's results (hashes,
+ * revisions, requirements, root_nlink, left_out); 0 when the component
+ * must be walked, or -errno.  Either way w->seen is the tree's version. */
 int dfs_snapcache_find(struct dfs_store *st, int64_t comp, struct dfs_walk *w);
 /* After the snapshot w of comp committed (st->lock still held). */
 void dfs_snapcache_keep(struct dfs_store *st, int64_t comp,

@@ -128,6 +128,23 @@ struct dfs_attr dfs_fixture_entry(const struct dfs_fixture *fx, uint64_t parent,
 	return a;
 }
 
+uint64_t dfs_fixture_at(const struct dfs_fixture *fx, uint64_t dir,
+			const char *path)
+{
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = strtok_r(buf, "/", &save); p;
+	     p = strtok_r(NULL, "/", &save)) {
+		struct dfs_attr a;
+
+		if (dfs_node_lookup(fx->st, dir, p, &a) < 0)
+			return 0;
+		dir = a.ino;
+	}
+	return dir;
+}
+
 char *dfs_fixture_meta(const struct dfs_fixture *fx, uint64_t ino,
 		       const char *key, char *buf, size_t cap)
 {

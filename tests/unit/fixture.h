@@ -59,6 +59,10 @@ void dfs_fixture_symlink(const struct dfs_fixture *fx, uint64_t parent,
 /* What parent/name is, which must exist. */
 struct dfs_attr dfs_fixture_entry(const struct dfs_fixture *fx, uint64_t parent,
 				  const char *name);
+/* The inode of path ("a/b") below the folder dir, or 0 if it is not
+ * there. */
+uint64_t dfs_fixture_at(const struct dfs_fixture *fx, uint64_t dir,
+			const char *path);
 /* The whole content of the file ino, read through the store, is text
  * (up to 255 bytes). */
 void dfs_fixture_expect_text(const struct dfs_fixture *fx, uint64_t ino,

@@ -60,13 +60,10 @@ static long long rows(void)
 	return db_int("SELECT count(*) FROM snodes");
 }
 
+/* packages/COMP, which must be there. */
 static uint64_t pkgdir(const char *comp)
 {
-	struct dfs_attr a;
-
-	cr_assert_eq(dfs_node_lookup(fx.st, DFS_INO_PACKAGES, comp, &a), 0,
-		     "packages/%s", comp);
-	return a.ino;
+	return dfs_fixture_entry(&fx, DFS_INO_PACKAGES, comp).ino;
 }
 
 static uint64_t package(const char *name)
@@ -87,19 +84,7 @@ static uint64_t root_of(const char *name)
 /* The inode of path ("a/b") under the snapshot root, or 0 if absent. */
 static uint64_t at(uint64_t root, const char *path)
 {
-	char buf[256], *save = NULL;
-	uint64_t ino = root;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = strtok_r(buf, "/", &save); p;
-	     p = strtok_r(NULL, "/", &save)) {
-		struct dfs_attr a;
-
-		if (dfs_node_lookup(fx.st, ino, p, &a) < 0)
-			return 0;
-		ino = a.ino;
-	}
-	return ino;
+	return dfs_fixture_at(&fx, root, path);
 }
 
 static void expect_text(uint64_t root, const char *path, const char *text)

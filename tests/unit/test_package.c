@@ -69,13 +69,10 @@ static uint64_t map_and_process(void)
 
 /* ---- packages ---------------------------------------------------------- */
 
+/* packages/COMP, which must be there. */
 static uint64_t pkgdir(const char *comp)
 {
-	struct dfs_attr a;
-
-	cr_assert_eq(dfs_node_lookup(fx.st, DFS_INO_PACKAGES, comp, &a), 0,
-		     "packages/%s", comp);
-	return a.ino;
+	return dfs_fixture_entry(&fx, DFS_INO_PACKAGES, comp).ino;
 }
 
 /* mkdir packages/COMP/NAME: 0 or -errno; the root's inode in *root. */

@@ -35,13 +35,10 @@ static void teardown(void)
 
 TestSuite(snapcache, .init = setup, .fini = teardown, .timeout = 120);
 
+/* packages/COMP, which must be there. */
 static uint64_t pkgdir(const char *comp)
 {
-	struct dfs_attr a;
-
-	cr_assert_eq(dfs_node_lookup(fx.st, DFS_INO_PACKAGES, comp, &a), 0,
-		     "packages/%s", comp);
-	return a.ino;
+	return dfs_fixture_entry(&fx, DFS_INO_PACKAGES, comp).ino;
 }
 
 /* mkdir packages/COMP/NAME; its root, and whether it reused a walk. */
@@ -74,33 +71,28 @@ static uint64_t reused(const char *comp, const char *name)
 	return root;
 }
 
-struct str {
-	char s[1024];
-};
-
-static struct str meta(uint64_t ino, const char *key)
-{
-	struct str v;
-
-	dfs_fixture_meta(&fx, ino, key, v.s, sizeof(v.s));
-	return v;
-}
-
-/* The inode of path ("a/b") under dir, or 0 if absent. */
 static uint64_t at(uint64_t dir, const char *path)
 {
-	char buf[256], *save = NULL;
+	return dfs_fixture_at(&fx, dir, path);
+}
 
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = strtok_r(buf, "/", &save); p;
-	     p = strtok_r(NULL, "/", &save)) {
-		struct dfs_attr a;
+/* The xattr user.deployfs.KEY of the roots r1 and r2: equal or not. */
+static bool same_meta(uint64_t r1, uint64_t r2, const char *key)
+{
+	char a[1024], b[1024];
 
-		if (dfs_node_lookup(fx.st, dir, p, &a) < 0)
-			return 0;
-		dir = a.ino;
-	}
-	return dir;
+	dfs_fixture_meta(&fx, r1, key, a, sizeof(a));
+	dfs_fixture_meta(&fx, r2, key, b, sizeof(b));
+	return strcmp(a, b) == 0;
+}
+
+/* The xattr user.deployfs.KEY of the root r is text. */
+static void expect_meta(uint64_t r, const char *key, const char *text)
+{
+	char v[1024];
+
+	cr_assert_str_eq(dfs_fixture_meta(&fx, r, key, v, sizeof(v)), text,
+			 "%s", key);
 }
 
 static struct dfs_attr attr_at(uint64_t dir, const char *path)
@@ -151,11 +143,10 @@ Test(snapcache, an_unchanged_tree_is_packaged_from_its_last_walk)
 	r1 = walked("p", "p@1");
 	r2 = reused("p", "p@2");
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		cr_assert_str_eq(meta(r2, keys[i]).s, meta(r1, keys[i]).s, "%s",
-				 keys[i]);
-	cr_assert_str_eq(meta(r2, "requires").s, "[\"certificate/c\"]");
-	cr_assert_str_eq(meta(r2, "revisions").s, "{\"m\":1,\"p\":1}");
-	cr_assert_str_eq(meta(r2, "version").s, "2");
+		cr_assert(same_meta(r1, r2, keys[i]), "%s", keys[i]);
+	expect_meta(r2, "requires", "[\"certificate/c\"]");
+	expect_meta(r2, "revisions", "{\"m\":1,\"p\":1}");
+	expect_meta(r2, "version", "2");
 	expect_text(r2, "a.xml", "<a/>");
 	expect_text(r2, "sub/c.xml", "<c/>");
 	expect_text(r2, "m/map.xml", "<map/>");
@@ -249,9 +240,8 @@ Test(snapcache, a_change_in_an_included_component_is_walked)
 	r2 = walked("p", "p@2");
 	expect_text(r2, "m/map.xml", "<map2/>");
 	expect_text(r1, "m/map.xml", "<map/>");
-	cr_assert_str_eq(meta(r2, "revisions").s, "{\"m\":2,\"p\":1}");
-	cr_assert_str_neq(meta(r2, "content_hash").s,
-			  meta(r1, "content_hash").s);
+	expect_meta(r2, "revisions", "{\"m\":2,\"p\":1}");
+	cr_assert(!same_meta(r1, r2, "content_hash"));
 }
 
 Test(snapcache, a_link_that_comes_to_name_a_component_is_walked)
@@ -342,7 +332,6 @@ Test(snapcache, a_reopened_store_walks_once_again)
 	fx.st = dfs_store_free(fx.st);
 	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
 	r2 = walked("p", "p@2");
-	cr_assert_str_eq(meta(r2, "content_hash").s,
-			 meta(r1, "content_hash").s);
+	cr_assert(same_meta(r1, r2, "content_hash"));
 	(void)reused("p", "p@3");
 }

@@ -144,11 +144,10 @@ static int walk_all(struct dfs_store *st, struct dfs_walk *w,
 	return rc < 0 ? rc : dfs_walk_component(w, c, *root, &w->own, &w->full);
 }
 
-/* The snapshot of c as the next version of its line: where it is; w
- * holds the walk's results. */
+/* The snapshot of c as the next version of its line: w holds the walk's
+ * results and where the snapshot went. */
 static int snapshot(struct dfs_store *st, struct dfs_walk *w,
-		    struct dfs_component *c, const char *name, int64_t now,
-		    struct dfs_snap_place *ret)
+		    struct dfs_component *c, const char *name, int64_t now)
 {
 	int64_t root = 0;
 	int rc = dfs_snapw_begin(st, c->id, true, &w->sw);
@@ -163,7 +162,7 @@ static int snapshot(struct dfs_store *st, struct dfs_walk *w,
 	if (rc == -ESTALE) /* no root row to follow after all */
 		rc = walk_all(st, w, c, name, now, &root);
 	if (rc == 0)
-		rc = dfs_snapw_end(w->sw, ret);
+		rc = dfs_snapw_end(w->sw, &w->place);
 	dfs_snapw_free(w->sw);
 	w->sw = NULL;
 	return rc;
@@ -176,7 +175,6 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 {
 	char revs[64 * 80], reqs[64 * 80], note[64], same[DFS_NAME_MAX + 128];
 	char reason[sizeof(note) + sizeof(same) + 2];
-	struct dfs_snap_place place;
 	struct dfs_audit_event ev = { 0 };
 	const struct dfs_type *type = dfs_type_find(c->type);
 	struct found old;
@@ -216,10 +214,10 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	if (rc == 0)
 		rc = dfs_exec_sql(st, sql_tomb_delete, "is", c->id, version);
 	if (rc == 0)
-		rc = snapshot(st, w, c, name, now, &place);
+		rc = snapshot(st, w, c, name, now);
 	if (rc < 0)
 		return rc;
-	root = place.root;
+	root = w->place.root;
 	json_revisions(w, revs, sizeof(revs));
 	json_requires(w, reqs, sizeof(reqs));
 	ev.revisions = revs;
@@ -236,7 +234,8 @@ static int create_locked(struct dfs_store *st, const struct dfs_actor *actor,
 	dfs_user_name(actor->uid, user, sizeof(user));
 	rc = dfs_exec_sql(st, sql_pkg_insert, "isiisisshiii", c->id, version,
 			  root, now, user, (int64_t)actor->uid, revs, reqs,
-			  &w->full, place.line, place.seq, place.nodes);
+			  &w->full, w->place.line, w->place.seq,
+			  w->place.nodes);
 	ev.action = "package";
 	ev.component = c->name;
 	ev.version = version;

@@ -43,8 +43,6 @@ struct dfs_snapcache {
 	unsigned next; /* the slot a new component takes */
 };
 
-static const char sql_line[] =
-	"SELECT id, seq FROM lines WHERE component = ?1 AND shared = 1";
 /* The kept version's package still names its rows. */
 static const char sql_line_holds[] =
 	"SELECT count(*) FROM lines l JOIN packages p ON p.line = l.id"
@@ -131,8 +129,6 @@ void dfs_snapcache_keep(struct dfs_store *st, int64_t comp,
 {
 	struct dfs_snapcache *c = st->snapcache;
 	struct kept *k = kept_of(st, comp), n = { .comp = comp };
-	sqlite3_stmt *s = NULL;
-	int rc;
 
 	if (!c && !(c = st->snapcache = calloc(1, sizeof(*c))))
 		return;
@@ -142,13 +138,8 @@ void dfs_snapcache_keep(struct dfs_store *st, int64_t comp,
 	}
 	kept_clear(k);
 	n.version = w->seen;
-	rc = dfs_query_sql(st, sql_line, &s, "i", comp);
-	if (rc != 1)
-		return;
-	n.line = sqlite3_column_int64(s, 0);
-	n.seq = sqlite3_column_int64(s, 1);
-	if (dfs_stmt_done(s, SQLITE_ROW) < 0)
-		return;
+	n.line = w->place.line;
+	n.seq = w->place.seq;
 	n.own = w->own;
 	n.full = w->full;
 	n.root_nlink = w->root_nlink;

@@ -15,6 +15,11 @@
  * of less than PATH_MAX. */
 #define DFS_WALK_PATH_MAX (PATH_MAX + 32 + DFS_NAME_MAX)
 
+/* Where a snapshot written is: the package row takes these. */
+struct dfs_snap_place {
+	int64_t root, line, seq, nodes;
+};
+
 struct dfs_snapw;
 struct dfs_walk {
 	struct dfs_store *st;
@@ -40,6 +45,7 @@ struct dfs_walk {
 	struct dfs_hash own, full;
 	uint32_t root_nlink;
 	struct dfs_tree_version seen; /* the tree's, as the walk began */
+	struct dfs_snap_place place;  /* where the snapshot went */
 	/* The folder walked, relative to build/ (for links relative to
 	 * it): one buffer for the whole walk, not one per level. */
 	size_t plen;
@@ -70,10 +76,6 @@ struct dfs_snode_row {
 	int64_t atime, mtime, ctime;
 	const struct dfs_hash *blob; /* regular files (the empty one too) */
 	const char *target;	     /* links */
-};
-/* Where a snapshot written is: the package row takes these. */
-struct dfs_snap_place {
-	int64_t root, line, seq, nodes;
 };
 /* The next version of component comp's line of build snapshots (share:
  * its unchanged entries are the earlier versions' rows), or a line of its

@@ -18,9 +18,6 @@
 #include "deployfs/log.h"
 #include "fs.h"
 
-/* Reads longer than this are served from memory, not spliced. */
-#define DFS_SPLICE_MAX (128u << 10)
-
 static int open_file(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		     const struct dfs_actor *actor)
 {
@@ -120,11 +117,10 @@ void dfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	} else {
 		/* The chunks of a blob it serves are checked first: the
 		 * first time, in the bytes that are served.  Later reads
-		 * are spliced, but not the large ones: measured, a cold
-		 * 1 GiB read at 1 MiB readahead took 2.7 s spliced and
-		 * 0.45 s from memory. */
-		n = dfs_file_read_mem(fs->st, f, (uint64_t)off, size,
-				      size > DFS_SPLICE_MAX, &mem);
+		 * are spliced (dfs_op_init keeps a READ's reply within
+		 * libfuse's pipe). */
+		n = dfs_file_read_mem(fs->st, f, (uint64_t)off, size, false,
+				      &mem);
 	}
 	if (n != -EAGAIN || dfs_file_buffered(f)) {
 		if (n < 0)

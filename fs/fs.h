@@ -15,6 +15,9 @@
 
 #include "deployfs/store.h"
 
+/* The longest READ and WRITE (dfs_op_init) and the readahead asked for. */
+#define DFS_FUSE_IO_MAX (1008u << 10)
+
 /* Which process last looked a name up in an environment folder. */
 struct dfs_seen {
 	uint64_t ino;

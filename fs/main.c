@@ -163,7 +163,7 @@ static void detach(int status_fd)
  * reads want more.  As root, raise it on our bdi (found through
  * mountinfo, not stat: the session does not answer yet).  Best effort.
  * The kernel then keeps the smaller of this and the max_readahead the
- * INIT reply asks for (dfs_op_init asks for 1 MiB): without that, INIT
+ * INIT reply asks for (DFS_FUSE_IO_MAX): without that, INIT
  * took it back to 128 KiB.
  */
 static void raise_readahead(const char *mountpoint)
@@ -193,7 +193,7 @@ static void raise_readahead(const char *mountpoint)
 		 major, minor);
 	f = fopen(path, "we");
 	if (f) {
-		fputs("1024\n", f);
+		fprintf(f, "%u\n", DFS_FUSE_IO_MAX >> 10);
 		fclose(f);
 	}
 }

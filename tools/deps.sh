@@ -6,7 +6,7 @@ DFS_PACKAGES=(
 	gcc pkg-config meson ninja-build
 	libfuse3-dev fuse3 libsqlite3-dev sqlite3 libxxhash-dev libcriterion-dev
 	rsync git attr acl tar diffutils findutils coreutils util-linux procps
-	inotify-tools restic jq man-db groff-base vim
+	inotify-tools restic jq man-db groff-base vim strace
 	libpq-dev postgresql
 )
 

@@ -309,6 +309,36 @@ Test(install, completion_reads_names_from_the_mount)
 	cr_assert_str_eq(out, "test");
 }
 
+/*
+ * Other mounts come and go while the completion looks for the one it is
+ * in (the CI of stop 30 lost it so, once: the mounts of tests running
+ * beside it).  Read a line at a time, bash seeks back after each read of
+ * /proc/self/mountinfo; the kernel then lists from the top again, and a
+ * mount removed above the reader meanwhile shifts what it reads next:
+ * a line is lost.  Read front to back without a seek, the kernel's
+ * cursor keeps the reader's place.  A race: one look in 300 lost the
+ * mount while 300 others were unmounted around it, so the test is what
+ * decides it, every time: strace shows the file read and never sought.
+ */
+Test(install, completion_reads_mountinfo_without_seeking)
+{
+	char out[4096];
+
+	dfs_need_mount(&m, setup_rc);
+	dfs_out(&m, out, sizeof(out),
+		"cd \"$MNT/build\" && strace -f -y -qq -e trace=read,lseek "
+		"-o \"$DIR/mi.trace\" bash -c '"
+		". \"$FIXTURES/../../contrib/bash-completion/deployctl\" && "
+		"_deployctl_cwd_mount' >\"$DIR/mi.out\" && "
+		"{ [ \"$(cat \"$DIR/mi.out\")\" = \"$MNT\" ] || "
+		"echo \"found $(cat \"$DIR/mi.out\")\"; } && "
+		"grep -qE \"^[0-9]+ +read\\([0-9]+</proc/[0-9]+/mountinfo>\" "
+		"\"$DIR/mi.trace\" || echo 'mountinfo not read'; "
+		"grep -E \"lseek\\([0-9]+</proc/[0-9]+/mountinfo>\" "
+		"\"$DIR/mi.trace\" | head -3");
+	cr_assert_str_eq(out, "", "%s", out);
+}
+
 /* tools/run with HOME and the store in DIR, the build of this test, and
  * its install under DIR/dest: every step it skips is already done. */
 #define RUN_SH                                                                \

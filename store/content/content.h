@@ -18,7 +18,9 @@
 
 #include "../model/model.h"
 
-#define DFS_IMAP_BUCKETS 4096
+/* The inode table's first size (a power of two); it doubles as the
+ * kernel holds more (100,000 files in build/: 65,536 buckets). */
+#define DFS_IMAP_BITS 12
 
 /* An inode somebody holds: the kernel (lookups) or open files. */
 struct dfs_oinode {
@@ -54,7 +56,9 @@ struct dfs_oinode {
 };
 
 struct dfs_content {
-	struct dfs_oinode *imap[DFS_IMAP_BUCKETS];
+	struct dfs_oinode **imap; /* 1 << imap_bits hash chains */
+	unsigned imap_bits;
+	size_t imap_count; /* inodes in it */
 	pthread_t sealer;
 	bool sealer_running;
 	bool stopping;
@@ -107,6 +111,8 @@ struct dfs_file {
 
 int dfs_content_init(struct dfs_store *st);
 void dfs_content_free(struct dfs_store *st);
+/* The number of hash chains of c->imap (st->lock held). */
+size_t dfs_imap_buckets(const struct dfs_content *c);
 struct dfs_oinode *dfs_oinode_find(struct dfs_store *st, uint64_t ino);
 struct dfs_oinode *dfs_oinode_get(struct dfs_store *st, uint64_t ino);
 void dfs_oinode_maybe_free(struct dfs_store *st, struct dfs_oinode *oi);

@@ -315,7 +315,7 @@ void dfs_sealer_stop(struct dfs_store *st)
 /* Queue again the files whose sealing failed (st->lock held). */
 static void retry_failed_locked(struct dfs_store *st)
 {
-	for (size_t b = 0; b < DFS_IMAP_BUCKETS; b++)
+	for (size_t b = 0; b < dfs_imap_buckets(st->content); b++)
 		for (struct dfs_oinode *oi = st->content->imap[b]; oi;
 		     oi = oi->next)
 			if (oi->seal_failed && oi->is_work && !oi->writers) {

@@ -573,6 +573,41 @@ Test(inode, an_unlinked_file_forgotten_before_its_seal_is_deleted)
 		     a.nlink);
 }
 
+/*
+ * The table of held inodes doubles as the kernel holds more (4,096 chains
+ * at first, two inodes a chain before it grows): 20,000 holds make it grow
+ * twice, and an unlinked file held before the growth and one held after
+ * are still there, then go with their last forget.
+ */
+Test(inode, held_inodes_are_found_while_the_table_grows)
+{
+	const uint64_t other = 1u << 30, n = 20000;
+	struct dfs_attr a, b, at;
+
+	FIXTURE_OK();
+	a = mkfile(fx.proc, "a");
+	b = mkfile(fx.proc, "b");
+	dfs_node_hold(fx.st, a.ino);
+	cr_assert_eq(dfs_node_unlink(fx.st, fx.proc, "a"), 0);
+	for (uint64_t i = 0; i < n; i++)
+		dfs_node_hold(fx.st, other + i);
+	dfs_node_hold(fx.st, b.ino);
+	cr_assert_eq(dfs_node_unlink(fx.st, fx.proc, "b"), 0);
+
+	cr_assert_eq(dfs_node_getattr(fx.st, a.ino, &at), 0);
+	cr_assert_eq(at.nlink, 0);
+	cr_assert_eq(dfs_node_getattr(fx.st, b.ino, &at), 0);
+	cr_assert_eq(at.nlink, 0);
+	for (uint64_t i = 0; i < n; i++)
+		dfs_node_forget(fx.st, other + i, 1);
+	cr_assert_eq(dfs_node_getattr(fx.st, a.ino, &at), 0, "a went early");
+	dfs_node_forget(fx.st, a.ino, 1);
+	dfs_node_forget(fx.st, b.ino, 1);
+	cr_assert_eq(dfs_node_getattr(fx.st, a.ino, &at), -ENOENT);
+	cr_assert_eq(dfs_node_getattr(fx.st, b.ino, &at), -ENOENT);
+	cr_assert_eq(dfs_store_fsck(fx.st, NULL, NULL), 0);
+}
+
 /* ---- persistence --------------------------------------------------------- */
 
 Test(inode, everything_persists_across_close_and_reopen)

@@ -21,6 +21,8 @@
 /* The inode table's first size (a power of two); it doubles as the
  * kernel holds more (100,000 files in build/: 65,536 buckets). */
 #define DFS_IMAP_BITS 12
+/* Its largest size: 2^26 chains (512 MiB of table). */
+#define DFS_IMAP_BITS_MAX 26
 
 /* An inode somebody holds: the kernel (lookups) or open files. */
 struct dfs_oinode {

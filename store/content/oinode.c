@@ -119,7 +119,8 @@ struct dfs_oinode *dfs_oinode_get(struct dfs_store *st, uint64_t ino)
 
 	if (oi)
 		return oi;
-	if (c->imap_count >= 2 * dfs_imap_buckets(c) && c->imap_bits < 26)
+	if (c->imap_count >= 2 * dfs_imap_buckets(c) &&
+	    c->imap_bits < DFS_IMAP_BITS_MAX)
 		imap_grow(c);
 	b = bucket(c, ino);
 	oi = calloc(1, sizeof(*oi));

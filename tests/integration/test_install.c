@@ -316,9 +316,10 @@ Test(install, completion_reads_names_from_the_mount)
  * /proc/self/mountinfo; the kernel then lists from the top again, and a
  * mount removed above the reader meanwhile shifts what it reads next:
  * a line is lost.  Read front to back without a seek, the kernel's
- * cursor keeps the reader's place.  A race: one look in 300 lost the
- * mount while 300 others were unmounted around it, so the test is what
- * decides it, every time: strace shows the file read and never sought.
+ * cursor keeps the reader's place.  A race (a few looks in a hundred
+ * lost the mount while 200 others were unmounted around it, and most
+ * looked fine), so the test is what decides it, every time: strace shows
+ * the file read and never sought.
  */
 Test(install, completion_reads_mountinfo_without_seeking)
 {

@@ -51,8 +51,8 @@ static const char sql_blobs[] =
 	" WHERE blob IS NOT NULL UNION SELECT blob FROM snodes"
 	" WHERE blob IS NOT NULL UNION SELECT hash FROM blobs WHERE refs > 0)"
 	" r LEFT JOIN blobs b ON b.hash = r.hash"
-	" WHERE r.hash NOT IN (SELECT hash FROM blob_data) AND (b.hash IS NULL"
-	" OR b.hash NOT IN (SELECT hash FROM blob_remote)) ORDER BY r.hash";
+	" WHERE (b.hash IS NULL OR b.data IS NULL AND b.hash NOT IN"
+	" (SELECT hash FROM blob_remote)) ORDER BY r.hash";
 /* Blobs fetched from the registry (model/regfetch.c): copied when they
  * are here; the rest the copy fetches as this store would. */
 static const char sql_remote[] =

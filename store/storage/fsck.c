@@ -75,8 +75,9 @@ static bool check_inline(struct fsck *f, const struct dfs_hash *h,
 	bool inl = false;
 
 	if (sqlite3_prepare_v2(f->st->db,
-			       "SELECT data FROM blob_data WHERE hash = ?1", -1,
-			       &s, NULL) != SQLITE_OK)
+			       "SELECT d.data FROM blobs b JOIN blob_data d"
+			       " ON d.id = b.data WHERE b.hash = ?1",
+			       -1, &s, NULL) != SQLITE_OK)
 		return false;
 	sqlite3_bind_blob(s, 1, h->b, DFS_HASH_LEN, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW &&

@@ -19,13 +19,20 @@
 
 #include "storage.h"
 
-static const char sql_data[] = "SELECT data FROM blob_data WHERE hash = ?1";
+static const char sql_data[] = "SELECT d.data FROM blobs b JOIN blob_data d"
+			       " ON d.id = b.data WHERE b.hash = ?1";
 static const char sql_put[] =
 	"INSERT INTO blobs (hash, size, refs) VALUES (?1, ?2, 0)"
 	" ON CONFLICT (hash) DO NOTHING";
+/* The bytes, unless h's row names some already; then the row (made or
+ * kept) names them: the id the insert just made. */
 static const char sql_put_data[] =
-	"INSERT INTO blob_data (hash, data) VALUES (?1, ?2)"
-	" ON CONFLICT (hash) DO NOTHING";
+	"INSERT INTO blob_data (hash, data) SELECT ?1, ?2 WHERE NOT EXISTS"
+	" (SELECT 1 FROM blobs WHERE hash = ?1 AND data IS NOT NULL)";
+static const char sql_put_row[] =
+	"INSERT INTO blobs (hash, size, refs, data)"
+	" VALUES (?1, ?2, 0, last_insert_rowid())"
+	" ON CONFLICT (hash) DO UPDATE SET data = excluded.data";
 static const char sql_unreferenced[] =
 	"SELECT hash FROM blobs WHERE refs = 0 LIMIT 256";
 static const char sql_reclaim[] =
@@ -169,13 +176,14 @@ int dfs_blob_open_served(struct dfs_store *st, const struct dfs_hash *h,
 int dfs_inline_put(struct dfs_store *st, const struct dfs_hash *h,
 		   const void *data, size_t len)
 {
-	int rc = dfs_exec_sql(st, sql_put, "hi", h, (int64_t)len);
+	int rc = dfs_exec_sql(st, sql_put_data, "hx", h, data, len);
 
+	/* Bytes already kept for h stay (they are checked when loaded). */
+	if (rc < 0 || dfs_changes(st) == 0)
+		return rc;
+	rc = dfs_exec_sql(st, sql_put_row, "hi", h, (int64_t)len);
+	/* The row holds the bytes hashed here. */
 	if (rc == 0)
-		rc = dfs_exec_sql(st, sql_put_data, "hx", h, data, len);
-	/* The row holds the bytes hashed here (an existing one, kept, is
-	 * checked when loaded). */
-	if (rc == 0 && dfs_changes(st) > 0)
 		dfs_blob_mark_good(st, h);
 	return rc;
 }

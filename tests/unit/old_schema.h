@@ -6,8 +6,16 @@
 #ifndef DFS_TEST_OLD_SCHEMA_H
 #define DFS_TEST_OLD_SCHEMA_H
 
+/* Schema 14 taken away: small contents found by their hash again. */
+#define DROP_V14                                                     \
+	"DROP TRIGGER blob_data_del;"                                \
+	"CREATE UNIQUE INDEX blob_data_by_hash ON blob_data (hash);" \
+	"CREATE TRIGGER blob_data_del AFTER DELETE ON blobs BEGIN"   \
+	" DELETE FROM blob_data WHERE hash = OLD.hash; END;"         \
+	"ALTER TABLE blobs DROP COLUMN data;"
 /* Schema 13 taken away: no blobs fetched from the registry later. */
-#define DROP_V13 "DROP TRIGGER blob_remote_del; DROP TABLE blob_remote;"
+#define DROP_V13 \
+	DROP_V14 "DROP TRIGGER blob_remote_del; DROP TABLE blob_remote;"
 /* Schema 12 taken away: no registry places in the audit trail. */
 #define DROP_V12 \
 	DROP_V13 \

@@ -221,3 +221,94 @@ Test(inline, damaged_inline_bytes_are_eio_when_loaded)
 	cr_assert_eq(dfs_blob_verify(fx.st, &h, strlen(text)), -EIO);
 	cr_assert_eq(dfs_file_open(fx.st, ino, O_RDONLY, &f), -EIO);
 }
+
+/* The one integer query returns, read with the store's database open
+ * beside it. */
+static int db_int(const char *query)
+{
+	char db[256];
+	sqlite3 *d = NULL;
+	sqlite3_stmt *s = NULL;
+	int v;
+
+	snprintf(db, sizeof(db), "%s/deployfs.db", fx.path);
+	cr_assert_eq(sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL),
+		     SQLITE_OK);
+	sqlite3_busy_timeout(d, 5000);
+	cr_assert_eq(sqlite3_prepare_v2(d, query, -1, &s, NULL), SQLITE_OK,
+		     "%s: %s", query, sqlite3_errmsg(d));
+	cr_assert_eq(sqlite3_step(s), SQLITE_ROW, "%s", query);
+	v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(d);
+	return v;
+}
+
+/* Run sql on the database of the closed store. */
+static void db_exec(const char *sql)
+{
+	char db[256];
+	sqlite3 *d = NULL;
+
+	snprintf(db, sizeof(db), "%s/deployfs.db", fx.path);
+	cr_assert_eq(sqlite3_open(db, &d), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(d, sql, NULL, NULL, NULL), SQLITE_OK,
+		     "%s: %s", sql, sqlite3_errmsg(d));
+	sqlite3_close(d);
+}
+
+/* Schema 14: a blob's row names its bytes; equal contents share them,
+ * and the row and its bytes go together. */
+Test(inline, equal_small_contents_share_one_row_of_bytes)
+{
+	static const char text[] = "endpoint = https://erp.example/orders\n";
+	uint64_t a, b;
+
+	cr_assert_eq(fx.rc, 0);
+	a = write_new("a.conf", text, strlen(text));
+	b = write_new("b.conf", text, strlen(text));
+	cr_assert_eq(dfs_store_sync(fx.st), 0);
+	cr_assert_eq(db_int("SELECT count(*) FROM blob_data"
+			    " WHERE length(data) = 38"),
+		     1);
+	cr_assert_eq(db_int("SELECT refs FROM blobs b JOIN blob_data d"
+			    " ON d.id = b.data WHERE length(d.data) = 38"),
+		     2);
+	check(a, text, strlen(text));
+	check(b, text, strlen(text));
+	/* Reclaiming the row (as inline.c does once nothing names it)
+	 * takes the bytes along. */
+	cr_assert_eq(dfs_node_unlink(fx.st, fx.proc, "a.conf"), 0);
+	cr_assert_eq(dfs_node_unlink(fx.st, fx.proc, "b.conf"), 0);
+	cr_assert_eq(dfs_store_sync(fx.st), 0);
+	fx.st = dfs_store_free(fx.st);
+	db_exec("DELETE FROM blobs WHERE refs = 0 AND size = 38");
+	cr_assert_eq(db_int("SELECT count(*) FROM blob_data"
+			    " WHERE length(data) = 38"),
+		     0);
+}
+
+/* A blob whose row names no bytes (a store from before small contents
+ * were kept in the database had a file instead) gains them when the
+ * same bytes are written again, and every file naming it reads them. */
+Test(inline, a_row_without_bytes_gains_them_from_the_next_write)
+{
+	static const char text[] = "retries = 3\n";
+	uint64_t a, b;
+
+	cr_assert_eq(fx.rc, 0);
+	a = write_new("a.conf", text, strlen(text));
+	cr_assert_eq(dfs_store_sync(fx.st), 0);
+	fx.st = dfs_store_free(fx.st);
+	db_exec("UPDATE blobs SET data = NULL WHERE size = 12;"
+		"DELETE FROM blob_data WHERE length(data) = 12");
+	cr_assert_eq(dfs_store_open(fx.path, OPEN_FLAGS, &fx.st), 0);
+	b = write_new("b.conf", text, strlen(text));
+	cr_assert_eq(dfs_store_sync(fx.st), 0);
+	cr_assert_eq(db_int("SELECT count(*) FROM blobs b JOIN blob_data d"
+			    " ON d.id = b.data WHERE b.size = 12"),
+		     1);
+	check(a, text, strlen(text));
+	check(b, text, strlen(text));
+	cr_assert_eq(dfs_store_fsck(fx.st, NULL, NULL), 0);
+}

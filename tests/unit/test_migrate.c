@@ -228,8 +228,12 @@ static void check_sample(const struct sample *s)
 Test(migrate, a_new_store_is_at_the_current_schema_version)
 {
 	FIXTURE_OK();
-	cr_assert_eq(dfs_store_schema_version(), 13);
+	cr_assert_eq(dfs_store_schema_version(), 14);
 	cr_assert_eq(user_version(), dfs_store_schema_version());
+	/* 14: a blob's row names its small content's row */
+	cr_assert_eq(sql_int("SELECT count(*) FROM pragma_table_info('blobs')"
+			     " WHERE name = 'data'"),
+		     1);
 	cr_assert_eq(schema_has("index", "dirents_by_ino"), 1);
 	cr_assert_eq(sql_int("PRAGMA application_id"), 1684435761);
 	/* 13: blobs fetched from the registry on first read */
@@ -246,8 +250,10 @@ Test(migrate, a_new_store_is_at_the_current_schema_version)
 	cr_assert_eq(sql_int("SELECT count(*) FROM pragma_table_info"
 			     "('packages') WHERE name = 'kept'"),
 		     1);
-	/* 8: small contents in the order they were written */
-	cr_assert_eq(schema_has("index", "blob_data_by_hash"), 1);
+	/* 8: small contents in the order they were written (14: found
+	 * through their blob's row, no index of their own) */
+	cr_assert_eq(schema_has("table", "blob_data"), 1);
+	cr_assert_eq(schema_has("index", "blob_data_by_hash"), 0);
 	/* 9: snapshots count their blobs without a trigger */
 	cr_assert_eq(schema_has("trigger", "snode_blob_ins"), 0);
 	cr_assert_eq(schema_has("trigger", "snode_blob_del"), 1);
@@ -375,11 +381,41 @@ Test(migrate, a_version_7_store_keeps_its_small_contents_in_the_new_layout)
 
 	check_sample(&s);
 	cr_assert_eq(user_version(), dfs_store_schema_version());
-	cr_assert_eq(schema_has("index", "blob_data_by_hash"), 1);
 	cr_assert_eq(sql_int("SELECT count(*) FROM blob_data"), 1);
 	/* The content's row lives as long as its blob row, as before. */
 	sql_exec("DELETE FROM blobs WHERE hash IN (SELECT hash FROM"
 		 " blob_data)");
+	cr_assert_eq(sql_int("SELECT count(*) FROM blob_data"), 0);
+}
+
+/*
+ * Schema 14: a blob's row names the row of its small content; the index
+ * of those rows by hash goes, and the content still goes with its blob.
+ */
+Test(migrate, a_version_13_store_finds_its_small_contents_from_their_blobs)
+{
+	struct sample s;
+
+	FIXTURE_OK();
+	s = fill();
+	sql_exec(DROP_V14 "PRAGMA user_version = 13;");
+	cr_assert_eq(schema_has("index", "blob_data_by_hash"), 1);
+	cr_assert_eq(sql_int("SELECT count(*) FROM pragma_table_info('blobs')"
+			     " WHERE name = 'data'"),
+		     0);
+	/* A row of bytes no blob names (none should be) is dropped. */
+	sql_exec("INSERT INTO blob_data (hash, data) VALUES"
+		 " (x'00112233445566778899aabbccddeeff', x'00')");
+	cr_assert_eq(sql_int("SELECT count(*) FROM blob_data"), 2);
+
+	check_sample(&s);
+	cr_assert_eq(user_version(), dfs_store_schema_version());
+	cr_assert_eq(schema_has("index", "blob_data_by_hash"), 0);
+	cr_assert_eq(sql_int("SELECT count(*) FROM blob_data"), 1);
+	cr_assert_eq(sql_int("SELECT count(*) FROM blobs b JOIN blob_data d"
+			     " ON d.id = b.data AND d.hash = b.hash"),
+		     1);
+	sql_exec("DELETE FROM blobs WHERE data IS NOT NULL");
 	cr_assert_eq(sql_int("SELECT count(*) FROM blob_data"), 0);
 }
 

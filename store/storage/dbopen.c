@@ -149,7 +149,8 @@ int dfs_schema_open(struct dfs_store *st)
 	hot = wal_has_frames(st);
 	dfs_sqlite_setup(st->flags & DFS_OPEN_DAEMON);
 	rc = sqlite3_open_v2(dbpath, &st->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			     dfs_walvfs());
 	if (rc != SQLITE_OK)
 		return rc == SQLITE_CANTOPEN ? -EMEDIUMTYPE : dfs_sql_errno(rc);
 	sqlite3_busy_timeout(st->db, 10000);

@@ -216,6 +216,12 @@ struct dfs_store {
 
 /* Process-wide SQLite settings, once, before the first connection;
  * daemon: the page cache is set aside (and faulted in) at once. */
+/* walvfs.c: the VFS that writes a commit's WAL frames in one call (its
+ * name, or NULL: SQLite's default); how many writes it gathered and how
+ * many it made of them. */
+#define DFS_WALVFS "deployfs-wal"
+const char *dfs_walvfs(void);
+void dfs_walvfs_counts(int *gathered, int *writes);
 void dfs_sqlite_setup(bool daemon);
 
 /* SQLite result codes to -errno: here and nowhere else. */

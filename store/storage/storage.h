@@ -342,10 +342,17 @@ int dfs_finish(struct dfs_store *st, int rc);
 /* Commit lazy work older than DFS_LAZY_MS, checkpoint the WAL when due,
  * run st->later when due. */
 void dfs_db_tick_locked(struct dfs_store *st);
+void dfs_wake(struct dfs_store *st);
+
+/* ---- ckpt.c: checkpoints ------------------------------------------------ */
+
+/* Count the WAL's pages after each commit of st->db (the daemon). */
+void dfs_db_watch_wal(struct dfs_store *st);
 /* When (dfs_now_ns()) the tick has a checkpoint to run; 0: none waits. */
 int64_t dfs_db_tick_due(const struct dfs_store *st);
-void dfs_wake(struct dfs_store *st);
-void dfs_db_watch_wal(struct dfs_store *st);
+/* Copy the WAL into the database file (st->lock held, no transaction
+ * open). */
+void dfs_ckpt_run(struct dfs_store *st);
 
 /*
  * Whether the build tree can have changed: gen counts the rows of

@@ -179,7 +179,9 @@ int dfs_schema_open(struct dfs_store *st)
 		rc = dfs_schema_migrate(st->db, version);
 	if (rc == 0 && !(st->flags & DFS_OPEN_DAEMON))
 		rc = dfs_db_exec(st, "PRAGMA wal_autocheckpoint = 1000");
-	if (rc == 0 && (st->flags & DFS_OPEN_DAEMON))
+	if (rc == 0 && (st->flags & DFS_OPEN_DAEMON)) {
 		dfs_db_watch_wal(st);
+		dfs_ckpt_open(st, dbpath);
+	}
 	return rc;
 }

@@ -133,6 +133,7 @@ void dfs_storage_close(struct dfs_store *st)
 {
 	if (!st)
 		return;
+	dfs_ckpt_close(st); /* first: st->db, the last, removes the WAL */
 	dfs_db_close(st);
 	dfs_redo_close(st);
 	if (st->blobs_fd >= 0)

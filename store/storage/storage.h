@@ -121,6 +121,9 @@ struct dfs_store {
 
 	pthread_mutex_t lock;
 	sqlite3 *db;
+	/* The daemon's checkpoints (ckpt.c), used by the tick alone and
+	 * without st->lock; NULL: checkpoints go through db. */
+	sqlite3 *ckpt_db;
 	const char *sql_key[DFS_SQL_CACHE]; /* see dfs_sql() */
 	sqlite3_stmt *sql_stmt[DFS_SQL_CACHE];
 
@@ -165,6 +168,7 @@ struct dfs_store {
 	int64_t ckpt_since; /* the oldest commit not copied; 0: none */
 	int64_t ckpt_retry; /* after a blocked checkpoint: not before */
 	bool ckpt_warned;   /* that it is past the bound was logged */
+	bool ckpt_catchup;  /* copied without st->lock: the rest with it */
 	/* Signalled when background work waits: a lazy transaction to
 	 * commit within DFS_LAZY_MS, a WAL to checkpoint, or whatever the
 	 * layers above queue (the sealer waits on it). */
@@ -222,6 +226,8 @@ struct dfs_store {
 #define DFS_WALVFS "deployfs-wal"
 const char *dfs_walvfs(void);
 void dfs_walvfs_counts(int *gathered, int *writes);
+/* Tests: hook runs before each sync of a main database file (NULL: none). */
+void dfs_walvfs_on_db_sync(void (*hook)(void));
 void dfs_sqlite_setup(bool daemon);
 
 /* SQLite result codes to -errno: here and nowhere else. */
@@ -350,8 +356,11 @@ void dfs_wake(struct dfs_store *st);
 void dfs_db_watch_wal(struct dfs_store *st);
 /* When (dfs_now_ns()) the tick has a checkpoint to run; 0: none waits. */
 int64_t dfs_db_tick_due(const struct dfs_store *st);
-/* Copy the WAL into the database file (st->lock held, no transaction
- * open). */
+/* The daemon's connection for checkpoints; on failure, logged, none. */
+void dfs_ckpt_open(struct dfs_store *st, const char *dbpath);
+void dfs_ckpt_close(struct dfs_store *st);
+/* Copy the WAL into the database file (st->lock held, let go meanwhile
+ * when st->ckpt_db is open; no transaction open). */
 void dfs_ckpt_run(struct dfs_store *st);
 
 /*

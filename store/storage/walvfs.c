@@ -43,12 +43,14 @@ struct walfile {
 	int len;	    /* bytes gathered */
 	bool commit;	    /* the last write was a commit frame's header */
 	int error;	    /* a write out that failed in a void call */
+	bool db;	    /* a main database file */
 };
 
 static sqlite3_vfs walvfs;
 static sqlite3_io_methods methods;
 static int gathered_writes;
 static int written_out;
+static void (*db_sync_hook)(void); /* tests: dfs_walvfs_on_db_sync() */
 
 static struct walfile *wf(sqlite3_file *f)
 {
@@ -139,8 +141,11 @@ static int w_truncate(sqlite3_file *f, sqlite3_int64 size)
 static int w_sync(sqlite3_file *f, int flags)
 {
 	struct walfile *w = wf(f);
+	void (*hook)(void) = __atomic_load_n(&db_sync_hook, __ATOMIC_ACQUIRE);
 
 	FIRST(w);
+	if (w->db && hook)
+		hook();
 	return w->real->pMethods->xSync(w->real, flags);
 }
 
@@ -267,6 +272,7 @@ static int w_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f,
 		w->real->pMethods->xClose(w->real);
 		return SQLITE_CANTOPEN;
 	}
+	w->db = flags & SQLITE_OPEN_MAIN_DB;
 	if (flags & SQLITE_OPEN_WAL) {
 		w->buf = malloc(GATHER_MAX);
 		if (!w->buf) {
@@ -397,4 +403,9 @@ void dfs_walvfs_counts(int *gathered, int *writes)
 {
 	*gathered = __atomic_load_n(&gathered_writes, __ATOMIC_RELAXED);
 	*writes = __atomic_load_n(&written_out, __ATOMIC_RELAXED);
+}
+
+void dfs_walvfs_on_db_sync(void (*hook)(void))
+{
+	__atomic_store_n(&db_sync_hook, hook, __ATOMIC_RELEASE);
 }

@@ -264,7 +264,10 @@ static void *sealer_main(void *arg)
 			dfs_blob_reclaim_locked(st);
 			continue;
 		}
-		dfs_db_tick_locked(st);
+		/* A checkpoint lets go of the lock: stopping, new work and
+		 * its wake-up may have come meanwhile, so look again. */
+		if (dfs_db_tick_locked(st))
+			continue;
 		if (!st->content->queue &&
 		    (st->txn_open || st->read_open || st->later_due)) {
 			gather_wait(st);

@@ -169,11 +169,13 @@ static void held_back(struct dfs_store *st, int rc, int64_t now, int64_t lag_ms)
 		DFS_CHECKPOINT_RETRY_MS);
 }
 
-/* st->lock held, no transaction open; the tick calls it when due. */
-void dfs_ckpt_run(struct dfs_store *st)
+/* st->lock held, no transaction open; the tick calls it when due.  True
+ * when it let go of st->lock meanwhile. */
+bool dfs_ckpt_run(struct dfs_store *st)
 {
 	int64_t now = dfs_now_ns(), lag_ms = 0;
 	int before = st->ckpt_behind, frames = 0, copied = 0, since, rc;
+	bool let_go = false;
 
 	if (st->ckpt_since) /* none after a copy with nothing new */
 		lag_ms = (now - st->ckpt_since) / 1000000;
@@ -188,30 +190,32 @@ void dfs_ckpt_run(struct dfs_store *st)
 		if (rc == SQLITE_OK && copied >= frames && !since &&
 		    !st->txn_open) {
 			caught_up(st, lag_ms);
-			return;
+			return true;
 		}
 		if (rc != SQLITE_OK || copied < frames) {
 			if (rc == SQLITE_OK)
 				st->ckpt_behind = frames - copied + since;
 			held_back(st, rc, now, lag_ms);
-			return;
+			return true;
 		}
 		/* The rest with the lock, once no transaction is open. */
 		st->ckpt_behind = since;
 		st->ckpt_since = since ? now : 0;
 		st->ckpt_catchup = true;
 		if (st->txn_open)
-			return;
+			return true;
 		dfs_db_read_end(st); /* begun meanwhile: it would hold it */
+		let_go = true;
 	}
 	st->ckpt_catchup = false;
 	rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
 				       &frames, &copied);
 	if (rc == SQLITE_OK && copied >= frames) {
 		caught_up(st, lag_ms);
-		return;
+		return let_go;
 	}
 	if (rc == SQLITE_OK)
 		st->ckpt_behind = frames - copied;
 	held_back(st, rc, now, lag_ms);
+	return let_go;
 }

@@ -346,8 +346,9 @@ void dfs_db_read_end(struct dfs_store *st);
  * commit's error. */
 int dfs_finish(struct dfs_store *st, int rc);
 /* Commit lazy work older than DFS_LAZY_MS, checkpoint the WAL when due,
- * run st->later when due. */
-void dfs_db_tick_locked(struct dfs_store *st);
+ * run st->later when due.  True when it let go of st->lock meanwhile (a
+ * checkpoint): whatever the caller checked before may have changed. */
+bool dfs_db_tick_locked(struct dfs_store *st);
 void dfs_wake(struct dfs_store *st);
 
 /* ---- ckpt.c: checkpoints ------------------------------------------------ */
@@ -359,9 +360,9 @@ int64_t dfs_db_tick_due(const struct dfs_store *st);
 /* The daemon's connection for checkpoints; on failure, logged, none. */
 void dfs_ckpt_open(struct dfs_store *st, const char *dbpath);
 void dfs_ckpt_close(struct dfs_store *st);
-/* Copy the WAL into the database file (st->lock held, let go meanwhile
- * when st->ckpt_db is open; no transaction open). */
-void dfs_ckpt_run(struct dfs_store *st);
+/* Copy the WAL into the database file (st->lock held, no transaction
+ * open); true when it let go of st->lock meanwhile (st->ckpt_db). */
+bool dfs_ckpt_run(struct dfs_store *st);
 
 /*
  * Whether the build tree can have changed: gen counts the rows of

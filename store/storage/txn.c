@@ -229,7 +229,7 @@ int dfs_db_flush(struct dfs_store *st)
  * bound (a package or a close would wait for it); run the upper layers'
  * later work when it is due.
  */
-void dfs_db_tick_locked(struct dfs_store *st)
+bool dfs_db_tick_locked(struct dfs_store *st)
 {
 	int64_t due;
 
@@ -247,8 +247,9 @@ void dfs_db_tick_locked(struct dfs_store *st)
 	due = dfs_db_tick_due(st);
 	if (!st->txn_open && due && dfs_now_ns() >= due) {
 		dfs_db_read_end(st); /* it would hold the checkpoint back */
-		dfs_ckpt_run(st);
+		return dfs_ckpt_run(st);
 	}
+	return false;
 }
 
 /* The WAL on disk: what it holds survives a power cut.  fdatasync, as

@@ -91,13 +91,34 @@ static int w_close(sqlite3_file *f)
 	return rc != SQLITE_OK ? rc : rc2;
 }
 
-static int w_read(sqlite3_file *f, void *p, int amt, sqlite3_int64 off)
-{
-	struct walfile *w = wf(f);
-
-	FIRST(w);
-	return w->real->pMethods->xRead(w->real, p, amt, off);
-}
+/* Methods that write out what is gathered, then call the default VFS's. */
+#define THEN(name, sig, call)                   \
+	static int name sig                     \
+	{                                       \
+		struct walfile *w = wf(f);      \
+                                                \
+		FIRST(w);                       \
+		return w->real->pMethods->call; \
+	}
+THEN(w_read, (sqlite3_file * f, void *p, int amt, sqlite3_int64 off),
+     xRead(w->real, p, amt, off))
+THEN(w_truncate, (sqlite3_file * f, sqlite3_int64 size),
+     xTruncate(w->real, size))
+THEN(w_file_size, (sqlite3_file * f, sqlite3_int64 *size),
+     xFileSize(w->real, size))
+THEN(w_lock, (sqlite3_file * f, int level), xLock(w->real, level))
+THEN(w_unlock, (sqlite3_file * f, int level), xUnlock(w->real, level))
+THEN(w_control, (sqlite3_file * f, int op, void *arg),
+     xFileControl(w->real, op, arg))
+THEN(w_shm_map,
+     (sqlite3_file * f, int pg, int pgsz, int extend, void volatile **pp),
+     xShmMap(w->real, pg, pgsz, extend, pp))
+THEN(w_shm_lock, (sqlite3_file * f, int offset, int n, int flags),
+     xShmLock(w->real, offset, n, flags))
+THEN(w_shm_unmap, (sqlite3_file * f, int del), xShmUnmap(w->real, del))
+THEN(w_fetch, (sqlite3_file * f, sqlite3_int64 off, int amt, void **pp),
+     xFetch(w->real, off, amt, pp))
+#undef THEN
 
 static bool is_commit_header(const void *p, int amt, sqlite3_int64 off)
 {
@@ -130,14 +151,6 @@ static int w_write(sqlite3_file *f, const void *p, int amt, sqlite3_int64 off)
 	return commit_page ? write_out(w) : SQLITE_OK;
 }
 
-static int w_truncate(sqlite3_file *f, sqlite3_int64 size)
-{
-	struct walfile *w = wf(f);
-
-	FIRST(w);
-	return w->real->pMethods->xTruncate(w->real, size);
-}
-
 static int w_sync(sqlite3_file *f, int flags)
 {
 	struct walfile *w = wf(f);
@@ -149,43 +162,11 @@ static int w_sync(sqlite3_file *f, int flags)
 	return w->real->pMethods->xSync(w->real, flags);
 }
 
-static int w_file_size(sqlite3_file *f, sqlite3_int64 *size)
-{
-	struct walfile *w = wf(f);
-
-	FIRST(w);
-	return w->real->pMethods->xFileSize(w->real, size);
-}
-
-static int w_lock(sqlite3_file *f, int level)
-{
-	struct walfile *w = wf(f);
-
-	FIRST(w);
-	return w->real->pMethods->xLock(w->real, level);
-}
-
-static int w_unlock(sqlite3_file *f, int level)
-{
-	struct walfile *w = wf(f);
-
-	FIRST(w);
-	return w->real->pMethods->xUnlock(w->real, level);
-}
-
 static int w_check_lock(sqlite3_file *f, int *out)
 {
 	struct walfile *w = wf(f);
 
 	return w->real->pMethods->xCheckReservedLock(w->real, out);
-}
-
-static int w_control(sqlite3_file *f, int op, void *arg)
-{
-	struct walfile *w = wf(f);
-
-	FIRST(w);
-	return w->real->pMethods->xFileControl(w->real, op, arg);
 }
 
 static int w_sector_size(sqlite3_file *f)
@@ -196,23 +177,6 @@ static int w_sector_size(sqlite3_file *f)
 static int w_device_chars(sqlite3_file *f)
 {
 	return wf(f)->real->pMethods->xDeviceCharacteristics(wf(f)->real);
-}
-
-static int w_shm_map(sqlite3_file *f, int pg, int pgsz, int extend,
-		     void volatile **pp)
-{
-	struct walfile *w = wf(f);
-
-	FIRST(w);
-	return w->real->pMethods->xShmMap(w->real, pg, pgsz, extend, pp);
-}
-
-static int w_shm_lock(sqlite3_file *f, int offset, int n, int flags)
-{
-	struct walfile *w = wf(f);
-
-	FIRST(w);
-	return w->real->pMethods->xShmLock(w->real, offset, n, flags);
 }
 
 static void w_shm_barrier(sqlite3_file *f)
@@ -226,22 +190,6 @@ static void w_shm_barrier(sqlite3_file *f)
 			"was published (SQLite error %d)",
 			w->error);
 	w->real->pMethods->xShmBarrier(w->real);
-}
-
-static int w_shm_unmap(sqlite3_file *f, int del)
-{
-	struct walfile *w = wf(f);
-
-	FIRST(w);
-	return w->real->pMethods->xShmUnmap(w->real, del);
-}
-
-static int w_fetch(sqlite3_file *f, sqlite3_int64 off, int amt, void **pp)
-{
-	struct walfile *w = wf(f);
-
-	FIRST(w);
-	return w->real->pMethods->xFetch(w->real, off, amt, pp);
 }
 
 static int w_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)

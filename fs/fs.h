@@ -41,6 +41,14 @@ struct dfs_fs {
 };
 
 extern const struct fuse_lowlevel_ops dfs_ops;
+
+/* ---- loop.c: how requests are taken ------------------------------------- */
+
+/* Serve fs->se until it ends, one request at a time on this thread, with
+ * helpers threads for the calls that may wait: 0 or -errno. */
+int dfs_loop(struct dfs_fs *fs, unsigned helpers);
+/* Whether the raw request req (len bytes) goes to a helper. */
+bool dfs_loop_wants_helper(const void *req, size_t len);
 void dfs_fs_seen_free(struct dfs_fs *fs);
 
 /* ---- reply.c: what every handler shares ---------------------------------- */

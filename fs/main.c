@@ -298,7 +298,14 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 	if (status_fd >= 0)
 		detach(status_fd);
 	if (cmd->singlethread) {
+		dfs_store_serve_in_order(fs.st);
 		rc = fuse_session_loop(fs.se);
+	} else if (!o->registry) {
+		/* -o max_threads=N: this thread and N - 1 helpers. */
+		rc = dfs_loop(&fs,
+			      cmd->max_threads >= 2 && cmd->max_threads <= 1024
+				      ? cmd->max_threads - 1
+				      : 1);
 	} else {
 		config = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(config, cmd->clone_fd);

@@ -216,6 +216,11 @@ int dfs_store_notice_wait(struct dfs_store *st, struct dfs_notice *ret);
 void dfs_store_on_attr_change(struct dfs_store *st,
 			      void (*fn)(void *arg, uint64_t ino), void *arg);
 void dfs_store_notices_stop(struct dfs_store *st);
+/* The calling thread takes the daemon's requests one at a time, in the
+ * order the kernel queued them (fs/loop.c): a call it serves never waits
+ * for another request (one that would come after it), only for threads
+ * of the store's own. */
+void dfs_store_serve_in_order(struct dfs_store *st);
 
 const char *dfs_store_strerror(int rc);
 int dfs_store_schema_version(void);

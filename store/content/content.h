@@ -66,6 +66,8 @@ struct dfs_content {
 	bool stopping;
 	pthread_cond_t seal_done; /* a batch finished */
 	pthread_cond_t released;  /* an open read through us ended */
+	pthread_t in_order;	  /* dfs_store_serve_in_order()'s thread */
+	bool has_in_order;
 	bool reclaim_wanted;
 	bool seal_urgent; /* someone waits: skip the gathering pause */
 	struct dfs_oinode *queue;

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fs.h - the FUSE daemon's private interface between main.c (command
- * line, session), reply.c (what every handler shares), ops.c (the
- * handlers of names, folders and attributes, and the table), files.c
- * (the handlers of open files) and announce.c (other hosts' acts shown
- * to watchers).
+ * line, session), loop.c (how requests are taken), reply.c (what every
+ * handler shares), ops.c (the handlers of names, folders and attributes,
+ * and the table), files.c (the handlers of open files) and announce.c
+ * (other hosts' acts shown to watchers).
  */
 #ifndef DFS_FS_H
 #define DFS_FS_H
@@ -41,15 +41,15 @@ struct dfs_fs {
 };
 
 extern const struct fuse_lowlevel_ops dfs_ops;
+void dfs_fs_seen_free(struct dfs_fs *fs);
 
 /* ---- loop.c: how requests are taken ------------------------------------- */
 
 /* Serve fs->se until it ends, one request at a time on this thread, with
- * helpers threads for the calls that may wait: 0 or -errno. */
+ * helper threads for the calls that may wait: 0 or -errno. */
 int dfs_loop(struct dfs_fs *fs, unsigned helpers);
 /* Whether the raw request req (len bytes) goes to a helper. */
 bool dfs_loop_wants_helper(const void *req, size_t len);
-void dfs_fs_seen_free(struct dfs_fs *fs);
 
 /* ---- reply.c: what every handler shares ---------------------------------- */
 
